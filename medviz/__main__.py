@@ -1,0 +1,5 @@
+import sys
+
+from medviz.cli import main
+
+sys.exit(main())

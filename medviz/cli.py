@@ -1,0 +1,118 @@
+"""`python -m medviz ...`: train, score, evaluate. Errors print one line and exit non-zero."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from medviz.errors import MedvizError
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def _cmd_train_text(args: argparse.Namespace) -> int:
+    from medviz.io import read_labelled
+    from medviz.text.model import TextModelConfig
+    from medviz.text.train import TextTrainingSpec, train_text
+
+    train_df = read_labelled(args.data, [args.text_column, args.label_column])
+    test_df = read_labelled(args.test, [args.text_column, args.label_column]) if args.test else None
+    provenance = {
+        "data_source": args.data_source or str(Path(args.data).name),
+        "data_licence": args.data_licence,
+        "data_dates": args.data_dates,
+        "train_file": Path(args.data).name,
+        "test_file": Path(args.test).name if args.test else None,
+        "command": "python -m medviz " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("__main__.py") else None,
+    }
+    spec = TextTrainingSpec(
+        name=args.name,
+        version=args.version,
+        title=args.title or args.name,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        seed=args.seed,
+        epochs=args.epochs,
+        config=TextModelConfig(sequence_length=args.sequence_length),
+        provenance={k: v for k, v in provenance.items() if v is not None},
+    )
+    out = train_text(spec, train_df, args.out, test_df)
+    from medviz.bundle import read_manifest
+
+    m = read_manifest(out)["metrics"]
+    print(f"saved {out}")
+    for split in ("validation", "test", "test_deduplicated"):
+        if split in m:
+            s = m[split]
+            print(f"{split:>18}: n={s['n']} top1={s['top1_accuracy']:.3f} top3={s['top3_accuracy']:.3f} ece={s['ece']:.3f}")
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from medviz.bundle import load_bundle
+    from medviz.scoring import score_csv
+
+    bundle = load_bundle(args.model_dir)
+    summary = score_csv(bundle, args.input, args.output, text_column=args.text_column, chunksize=args.chunksize)
+    print(f"scored {summary.rows} row(s) -> {args.output} ({summary.errors} with errors, {summary.warnings} with warnings)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m medviz", description="medviz: train, score and evaluate clinical models")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr (never patient data)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model bundle")
+    tsub = train.add_subparsers(dest="kind", required=True)
+    tt = tsub.add_parser("text", help="text classifier (CSV or JSONL with a text and a label column)")
+    tt.add_argument("--data", required=True, help="training file (.csv or .jsonl)")
+    tt.add_argument("--test", help="held-out test file, used only for the final figures")
+    tt.add_argument("--text-column", required=True)
+    tt.add_argument("--label-column", required=True)
+    tt.add_argument("--name", required=True, help="bundle name")
+    tt.add_argument("--title", help="readable title")
+    tt.add_argument("--version", default="1.0.0")
+    tt.add_argument("--out", required=True, help="bundle folder to write")
+    tt.add_argument("--seed", type=int, default=42)
+    tt.add_argument("--epochs", type=int, default=60)
+    tt.add_argument("--sequence-length", type=int, default=64)
+    tt.add_argument("--data-source", help="where the data came from (for the manifest)")
+    tt.add_argument("--data-licence", help="the data's licence (for the manifest)")
+    tt.add_argument("--data-dates", help="when the data was collected (for the manifest)")
+    tt.set_defaults(func=_cmd_train_text)
+
+    sc = sub.add_parser("score", help="score a CSV with a bundle, streaming in chunks")
+    sc.add_argument("model_dir")
+    sc.add_argument("input")
+    sc.add_argument("-o", "--output", required=True)
+    sc.add_argument("--text-column", help="text bundles: the column holding the case text")
+    sc.add_argument("--chunksize", type=int, default=20_000)
+    sc.set_defaults(func=_cmd_score)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_tensorflow()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except MedvizError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_ERROR

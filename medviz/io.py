@@ -1,0 +1,177 @@
+"""Reading user files (CSV / JSONL) with messages that say what is wrong."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import IO, Iterator
+
+import pandas as pd
+
+from medviz.errors import InputError
+
+# A few leading bytes that mark files which are certainly not CSV text.
+_BINARY_SIGNATURES = {
+    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx file?)",
+    b"\xd0\xcf\x11\xe0": "an OLE2 file (an old Excel .xls file?)",
+    b"%PDF": "a PDF file",
+    b"\x89PNG": "a PNG image",
+    b"\x1f\x8b": "a gzip archive",
+}
+
+
+def sniff_binary(head: bytes) -> str | None:
+    """Describe ``head`` if it is clearly not a text file, else None."""
+    for sig, what in _BINARY_SIGNATURES.items():
+        if head.startswith(sig):
+            return what
+    if b"\x00" in head[:4096]:
+        return "a binary file (it contains NUL bytes)"
+    return None
+
+
+def decode_head(head: bytes) -> str:
+    """The encoding to read with: UTF-8 (with or without BOM), else latin-1 (never fails)."""
+    try:
+        head.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is still UTF-8.
+        if exc.start >= len(head) - 3:
+            return "utf-8-sig"
+        return "latin-1"
+
+
+def open_table(source: str | Path | bytes | IO[bytes]) -> tuple[IO[bytes], str]:
+    """Return a binary stream positioned at 0, and its name for messages."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"input file not found: {path}")
+        return open(path, "rb"), path.name
+    if isinstance(source, bytes):
+        return io.BytesIO(source), "uploaded file"
+    name = getattr(source, "name", "uploaded file")
+    source.seek(0)
+    return source, str(name)
+
+
+def sniff_delimiter(sample: str) -> str:
+    """Comma unless the header line clearly uses semicolons or tabs (European spreadsheets)."""
+    first = sample.splitlines()[0] if sample else ""
+    counts = {d: first.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 and counts[best] > counts[","] else ","
+
+
+def iter_csv_chunks(
+    source: str | Path | bytes | IO[bytes], chunksize: int = 50_000
+) -> Iterator[pd.DataFrame]:
+    """Stream a CSV as string-typed chunks (values are validated later, never guessed by pandas).
+
+    Raises :class:`InputError` for a file that is empty, binary, or not parseable as CSV.
+    """
+    fh, name = open_table(source)
+    head = fh.read(65536)
+    fh.seek(0)
+    if not head.strip():
+        raise InputError(f"{name}: the file is empty (expected a header line and at least one row)")
+    what = sniff_binary(head)
+    if what:
+        raise InputError(f"{name}: this is {what}, not a CSV text file; export it as CSV (comma-separated) first")
+    encoding = decode_head(head)
+    sample = head.decode(encoding, errors="replace")
+    sep = sniff_delimiter(sample)
+    text = io.TextIOWrapper(fh, encoding=encoding, newline="")
+    try:
+        reader = pd.read_csv(
+            text,
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            chunksize=chunksize,
+            engine="c",
+            on_bad_lines="error",
+        )
+        for chunk in reader:
+            dupes = _duplicated_names(chunk.columns)
+            if dupes:
+                raise InputError(f"{name}: duplicated column name(s): {', '.join(dupes)}; each column needs a unique name")
+            yield chunk
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{name}: the file is empty (expected a header line and at least one row)") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{name}: not a well-formed CSV ({_short_parser_message(exc)})") from None
+    except csv.Error as exc:
+        raise InputError(f"{name}: not a well-formed CSV ({exc})") from None
+
+
+def _short_parser_message(exc: Exception) -> str:
+    msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return msg.replace("Error tokenizing data. C error: ", "")
+
+
+def _duplicated_names(columns: pd.Index) -> list[str]:
+    # pandas renames duplicates "a", "a.1": detect that mangling.
+    names = [str(c) for c in columns]
+    seen = set(names)
+    out = []
+    for c in names:
+        base, dot, suffix = c.rpartition(".")
+        if dot and suffix.isdigit() and base in seen:
+            out.append(base)
+    return sorted(set(out))
+
+
+def read_table(source: str | Path | bytes | IO[bytes]) -> pd.DataFrame:
+    """Read a whole CSV (string-typed) with the same checks as :func:`iter_csv_chunks`."""
+    chunks = list(iter_csv_chunks(source))
+    if not chunks:
+        raise InputError("the file has a header but no rows")
+    return pd.concat(chunks, ignore_index=True)
+
+
+def read_labelled(path: str | Path, columns: list[str]) -> pd.DataFrame:
+    """Read a CSV or JSONL training file and check the named columns exist."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"data file not found: {path}")
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        try:
+            df = pd.read_json(path, lines=path.suffix.lower() != ".json", dtype=False)
+        except ValueError as exc:
+            raise InputError(f"{path}: not valid JSON lines ({exc})") from None
+    else:
+        df = read_table(path)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+            f"the file has: {', '.join(map(str, df.columns))}"
+        )
+    return df
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+def _looks_numeric(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s, errors="coerce").notna()
+
+
+def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Prefix ``'`` to text cells a spreadsheet would run as a formula (OWASP CSV injection, CWE-1236).
+
+    Cells that are plain numbers ("-5", "+1.2") are left alone so numeric columns stay numeric.
+    """
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype != object and not pd.api.types.is_string_dtype(s):
+            continue
+        text = s.astype("string")
+        risky = text.str.startswith(_FORMULA_START).fillna(False) & ~_looks_numeric(s)
+        if risky.any():
+            out[col] = s.where(~risky, "'" + text)
+    return out

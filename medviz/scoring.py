@@ -1,0 +1,136 @@
+"""Batch scoring of tables (page upload and `python -m medviz score`), chunk by chunk.
+
+Every input row comes out, in order, with its input columns unchanged and the output columns of the
+scored-CSV contract (docs/ARCHITECTURE.md). A row that cannot be scored keeps empty outputs and says
+why in ``error``; it is never dropped.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from medviz.bundle import ModelBundle
+from medviz.errors import InputError, SchemaError, UnsupportedBundleError
+from medviz.io import iter_csv_chunks
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]  # called with the number of rows done so far
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    rows: int
+    errors: int
+    warnings: int
+
+
+class TextScorer:
+    """Scores a text column with a text bundle. Built once per bundle, reused for every chunk."""
+
+    def __init__(self, bundle: ModelBundle, text_column: str, predictor=None):
+        from medviz.text.predict import TextPredictor
+
+        if not text_column:
+            raise InputError("a text bundle needs --text-column: the column that holds the case text")
+        self.bundle = bundle
+        self.text_column = text_column
+        self.predictor = predictor or TextPredictor.from_bundle(bundle)
+        self.labels = bundle.labels
+
+    def check_columns(self, columns: Iterable[str]) -> None:
+        columns = list(columns)
+        if self.text_column not in columns:
+            raise SchemaError(
+                f"text column '{self.text_column}' not found; the file has: {', '.join(map(str, columns)) or '(no columns)'}"
+            )
+
+    def output_columns(self) -> list[str]:
+        return ["prediction", "probability", *[f"prob_{lab}" for lab in self.labels], "warnings", "error"]
+
+    def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        self.check_columns(chunk.columns)
+        texts = chunk[self.text_column].astype(str).str.strip()
+        ok = (texts != "").to_numpy()
+        out = pd.DataFrame(index=chunk.index)
+        n_cls = len(self.labels)
+        probs = np.full((len(chunk), n_cls), np.nan)
+        if ok.any():
+            pred = self.predictor.predict(texts[ok].tolist())
+            probs[ok] = pred.probabilities
+        top = np.where(ok, np.nanargmax(np.where(np.isnan(probs), -1, probs), axis=1), -1)
+        labels = np.asarray(self.labels, dtype=object)
+        out["prediction"] = np.where(ok, labels[np.clip(top, 0, None)], "")
+        out["probability"] = np.where(ok, probs[np.arange(len(chunk)), np.clip(top, 0, None)], np.nan)
+        for j, lab in enumerate(self.labels):
+            out[f"prob_{lab}"] = probs[:, j]
+        out["warnings"] = ""
+        out["error"] = np.where(ok, "", f"{self.text_column}: empty text, nothing to score")
+        return out
+
+
+def make_scorer(bundle: ModelBundle, *, text_column: str | None = None):
+    if bundle.is_text:
+        return TextScorer(bundle, text_column or bundle.manifest.get("inputs", {}).get("text_column", ""))
+    raise UnsupportedBundleError(f"bundle '{bundle.name}': scoring is not available for task '{bundle.task}'")
+
+
+def score_frame(scorer, chunk: pd.DataFrame) -> pd.DataFrame:
+    """Input columns unchanged, then the scorer's output columns."""
+    out = scorer.score(chunk)
+    clash = [c for c in out.columns if c in chunk.columns]
+    base = chunk.rename(columns={c: f"input_{c}" for c in clash}) if clash else chunk
+    return pd.concat([base, out], axis=1)
+
+
+def score_csv(
+    bundle: ModelBundle,
+    source: str | Path | bytes | IO[bytes],
+    output: str | Path | IO[str],
+    *,
+    text_column: str | None = None,
+    chunksize: int = 20_000,
+    progress: Progress | None = None,
+    sanitize: bool = True,
+    scorer=None,
+) -> ScoreSummary:
+    """Stream ``source`` through the bundle into ``output``; memory stays flat in the file size."""
+    from medviz.io import neutralize_formulas
+
+    scorer = scorer or make_scorer(bundle, text_column=text_column)
+    rows = errors = warns = 0
+    first = True
+    out_path = Path(output) if isinstance(output, (str, Path)) else None
+    tmp = out_path.with_name(out_path.name + ".part") if out_path else None
+    fh = open(tmp, "w", encoding="utf-8", newline="") if tmp else output
+    try:
+        for chunk in iter_csv_chunks(source, chunksize=chunksize):
+            if first:
+                scorer.check_columns(chunk.columns)
+            scored = score_frame(scorer, chunk)
+            if sanitize:
+                scored = neutralize_formulas(scored)
+            scored.to_csv(fh, index=False, header=first)
+            first = False
+            rows += len(scored)
+            errors += int((scored["error"] != "").sum())
+            warns += int((scored["warnings"] != "").sum())
+            if progress:
+                progress(rows)
+        if first:
+            raise InputError("the file has a header but no rows to score")
+    except BaseException:
+        if tmp:
+            fh.close()
+            tmp.unlink(missing_ok=True)
+        raise
+    if tmp:
+        fh.close()
+        tmp.replace(out_path)
+    log.info("scored %d rows (%d errors)", rows, errors)
+    return ScoreSummary(rows=rows, errors=errors, warnings=warns)

@@ -1,0 +1,1 @@
+"""The tabular risk model family: build, train, predict."""

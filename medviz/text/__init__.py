@@ -1,0 +1,1 @@
+"""The free-text diagnosis model family: build, train, predict."""

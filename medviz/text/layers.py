@@ -1,0 +1,60 @@
+"""Custom layers of the text model, registered serializable (package ``medviz``)."""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+# Tokens are runs of ASCII letters and digits; everything else separates them. "3/7" -> "3", "7";
+# "38.9" -> "38", "9". Kept in one place so the Python-side token display matches the model exactly.
+TOKEN_PATTERN = r"[A-Za-z0-9]+"
+_TF_SEPARATORS = r"[^a-z0-9]+"
+
+
+@keras.saving.register_keras_serializable(package="medviz")
+def standardize_text(x):
+    """Lower-case (ASCII) and turn every non-alphanumeric run into one space."""
+    x = tf.strings.lower(x)
+    return tf.strings.strip(tf.strings.regex_replace(x, _TF_SEPARATORS, " "))
+
+
+@keras.saving.register_keras_serializable(package="medviz")
+class AttentionPooling(keras.layers.Layer):
+    """Additive (Bahdanau) attention pooling over a masked sequence.
+
+    score_t = v . tanh(W h_t + b); weights = softmax over the real (unmasked) tokens, exactly 0 on
+    padding. Returns the weighted sum of states and the weights, which the model exposes as a second
+    output. Rows with no real token get all-zero weights and a zero context vector.
+    """
+
+    def __init__(self, units: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        dim = int(input_shape[-1])
+        self.w = self.add_weight(name="w", shape=(dim, self.units), initializer="glorot_uniform")
+        self.b = self.add_weight(name="b", shape=(self.units,), initializer="zeros")
+        self.v = self.add_weight(name="v", shape=(self.units,), initializer="glorot_uniform")
+
+    def call(self, states, mask=None):
+        scores = ops.tensordot(ops.tanh(ops.tensordot(states, self.w, axes=1) + self.b), self.v, axes=1)
+        if mask is None:
+            mask = ops.ones_like(scores, dtype="bool")
+        maskf = ops.cast(mask, scores.dtype)
+        scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+        scores = scores - ops.max(scores, axis=-1, keepdims=True)
+        expd = ops.exp(scores) * maskf
+        weights = expd / ops.maximum(ops.sum(expd, axis=-1, keepdims=True), 1e-12)
+        context = ops.sum(states * ops.expand_dims(weights, -1), axis=1)
+        return context, weights
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1]), (input_shape[0], input_shape[1])
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
