@@ -85,6 +85,14 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp(res.x))
 
 
+def _length_quantiles(texts: pd.Series) -> dict[str, float]:
+    """Token-count distribution of the training texts (for shift checks on uploaded cohorts)."""
+    from medviz.text.layers import TOKEN_PATTERN
+
+    n = texts.str.count(TOKEN_PATTERN).to_numpy()
+    return {f"p{q:02d}": float(np.percentile(n, q)) for q in (1, 5, 25, 50, 75, 95, 99)} | {"mean": float(n.mean())}
+
+
 def _split(df: pd.DataFrame, frac: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     from sklearn.model_selection import train_test_split
 
@@ -192,6 +200,7 @@ def train_text(
             "n_validation": int(len(va)),
             "validation_split": f"stratified {spec.val_fraction:.0%} of the training file (seed {spec.seed})",
             "epochs_run": epochs_run,
+            "text_length_tokens": _length_quantiles(tr["text"]),
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
             "python": platform.python_version(),

@@ -1,0 +1,97 @@
+"""Shared page furniture: the bundle picker, the intended-use banner, model identity, error display."""
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from medviz.bundle import BundleInfo, ModelBundle, list_bundles
+from medviz.errors import MedvizError
+from medviz.ui import cache
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE_KEY = "app_bundle_path"  # owned by the sidebar picker
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get("MEDVIZ_MODELS_DIR", ROOT / "models"))
+
+
+def sidebar_bundle_picker() -> BundleInfo | None:
+    """The one model picker, in the sidebar of every page. Stores the chosen path in session state."""
+    infos = [i for i in list_bundles(models_dir())]
+    usable = [i for i in infos if i.error is None]
+    broken = [i for i in infos if i.error is not None]
+    with st.sidebar:
+        st.markdown("### Model")
+        if not usable:
+            st.error(f"No model bundles found in {models_dir()}.")
+            return None
+        labels = {str(i.path): f"{i.title} · v{i.version}" for i in usable}
+        paths = list(labels)
+        current = st.session_state.get(BUNDLE_KEY)
+        index = paths.index(current) if current in paths else 0
+        choice = st.selectbox("Model bundle", paths, index=index, format_func=labels.get, key="sidebar_bundle_select")
+        st.session_state[BUNDLE_KEY] = choice
+        for b in broken:
+            st.warning(f"Skipped a broken bundle: {b.error}")
+        return next(i for i in usable if str(i.path) == choice)
+
+
+def current_bundle() -> ModelBundle | None:
+    """The bundle picked in the sidebar, loaded (cached); shows an error and returns None on failure."""
+    path = st.session_state.get(BUNDLE_KEY)
+    if not path:
+        st.info("Pick a model in the sidebar.")
+        return None
+    try:
+        return cache.bundle(path)
+    except MedvizError as exc:
+        st.error(f"This model cannot be loaded: {exc}")
+        return None
+
+
+INTENDED_USE = (
+    "**Decision support for clinicians — not a diagnosis.** The model's output is one input to your "
+    "judgement; it is not for standalone or time-critical decisions (emergencies, triage)."
+)
+
+
+def intended_use_banner(bundle: ModelBundle | None = None) -> None:
+    """Every page: intended use, and (when a model is chosen) its identity and validation date."""
+    st.info(INTENDED_USE, icon="ℹ️")
+    if bundle is not None:
+        st.caption(model_identity(bundle))
+
+
+def model_identity(bundle: ModelBundle) -> str:
+    m = bundle.manifest
+    tr = m.get("training", {})
+    parts = [
+        f"Model **{bundle.name}** v{bundle.version}",
+        f"trained {str(tr.get('trained_at', '?'))[:10]}",
+        f"training data: {tr.get('data_source', 'unknown')}" + (f" ({tr['data_dates']})" if tr.get("data_dates") else ""),
+        f"last validated {m.get('last_validated', '?')}",
+        "see the Model card page",
+    ]
+    return " · ".join(parts)
+
+
+def require(bundle: ModelBundle | None, *, text: bool | None = None, tabular: bool | None = None) -> bool:
+    """Check the current view can serve the bundle; say so when it cannot."""
+    if bundle is None:
+        return False
+    if text and not bundle.is_text:
+        st.warning(f"This view needs a text model; '{bundle.name}' is a {bundle.task} model. Pick another in the sidebar.")
+        return False
+    if tabular and not bundle.is_tabular:
+        st.warning(f"This view needs a tabular model; '{bundle.name}' is a {bundle.task} model. Pick another in the sidebar.")
+        return False
+    return True
+
+
+def esc(value: object) -> str:
+    """Escape anything user-written before it reaches HTML."""
+    return html.escape(str(value), quote=True)
