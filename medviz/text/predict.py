@@ -105,3 +105,13 @@ def vectorizer_ids(bundle: ModelBundle, texts: list[str]) -> np.ndarray:
     import tensorflow as tf
 
     return bundle.model.get_layer(VECTORIZER)(tf.constant(texts)).numpy()
+
+
+def ranked(probabilities: np.ndarray, labels: list[str]) -> "pd.DataFrame":
+    """One case's probabilities as a table sorted high to low, with rank 1..C."""
+    import pandas as pd
+
+    order = np.argsort(-probabilities, kind="stable")
+    return pd.DataFrame(
+        {"rank": np.arange(1, len(order) + 1), "label": [labels[i] for i in order], "probability": probabilities[order]}
+    )

@@ -1,0 +1,84 @@
+"""Case page section for text bundles: type a case, see the ranked differential and attention."""
+from __future__ import annotations
+
+import streamlit as st
+
+from medviz.bundle import ModelBundle
+from medviz.charts.prediction import differential_bar, highlight_html
+from medviz.errors import MedvizError
+from medviz.text.inputs import check_text
+from medviz.text.predict import ranked
+from medviz.ui import cache
+
+TEXT_KEY = "case_text"
+RESULT_KEY = "case_text_result"  # (bundle path, InputCheck, ranked table, attention row)
+
+EXAMPLE = "I've had a fever and a dry cough for three days, my whole body aches and I feel exhausted."
+
+
+def render(bundle: ModelBundle) -> None:
+    with st.form("case_text_form", border=False):
+        st.text_area(
+            "Describe the case in plain words",
+            key=TEXT_KEY,
+            height=130,
+            max_chars=100_000,
+            placeholder=EXAMPLE,
+            help="Symptoms, duration, what is absent. The model reads English words and numbers.",
+        )
+        submitted = st.form_submit_button("Suggest diagnoses", type="primary")
+    if submitted:
+        _predict(bundle, st.session_state.get(TEXT_KEY, ""))
+    result = st.session_state.get(RESULT_KEY)
+    if result and result[0] == str(bundle.path):
+        _show(bundle, *result[1:])
+
+
+def _predict(bundle: ModelBundle, text: str) -> None:
+    st.session_state.pop(RESULT_KEY, None)
+    try:
+        predictor = cache.text_predictor(str(bundle.path))
+        check = check_text(predictor, text)
+    except MedvizError as exc:
+        st.warning(str(exc))
+        return
+    pred = predictor.predict([check.text])
+    table = ranked(pred.probabilities[0], bundle.labels)
+    st.session_state[RESULT_KEY] = (str(bundle.path), check, table, pred.attention[0])
+
+
+def _show(bundle: ModelBundle, check, table, attention) -> None:
+    for w in check.warnings:
+        st.warning(w, icon="⚠️")
+    st.subheader("Ranked differential")
+    left, right = st.columns([2, 3])
+    with left:
+        top5 = table.head(5).copy()
+        top5["probability"] = (top5["probability"] * 100).round(1)
+        st.dataframe(
+            top5.rename(columns={"rank": "#", "label": "Diagnosis", "probability": "Probability (%)"}),
+            hide_index=True,
+            width="stretch",
+        )
+        st.caption(
+            f"Calibrated probabilities over the {len(bundle.labels)} diagnoses the model knows; they sum to 100%. "
+            "A diagnosis outside this list can never appear here."
+        )
+    with right:
+        st.plotly_chart(differential_bar(table, k=5), width="stretch", config={"displayModeBar": False})
+
+    st.subheader("Words the model attended to")
+    spans = []
+    peak = max((attention[t.position] for t in check.tokens if t.position is not None), default=0.0)
+    for t in check.tokens:
+        w = attention[t.position] / peak if (t.position is not None and peak > 0) else 0.0
+        spans.append((t.start, t.end, w))
+    st.markdown(
+        f'<div style="line-height: 2; font-size: 1.05rem">{highlight_html(check.text, spans)}</div>',
+        unsafe_allow_html=True,
+    )
+    st.caption(
+        "Shading is the model's attention weight (darkest = most attended, relative to this case). "
+        "Attention shows where the model looked, not why it decided: it is not a faithful explanation, "
+        "and it describes the model, not the patient."
+    )

@@ -1,0 +1,14 @@
+"""Case: one patient in, a prediction with its context out."""
+import streamlit as st
+
+from medviz.ui.common import current_bundle, intended_use_banner
+
+st.title("Case")
+bundle = current_bundle()
+intended_use_banner(bundle)
+if bundle is not None and bundle.is_text:
+    from medviz.ui import text_case
+
+    text_case.render(bundle)
+elif bundle is not None:
+    st.warning(f"'{bundle.name}' is a {bundle.task} model; the form for it is not available in this version.")
