@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
     except MedvizError as exc:
@@ -115,4 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OSError as exc:
         print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # never a traceback for the user; -v logs it
+        logging.getLogger("medviz.cli").debug("unexpected failure", exc_info=True)
+        print(f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with -v for details", file=sys.stderr)
         return EXIT_ERROR

@@ -7,6 +7,8 @@ from sklearn.metrics import roc_auc_score, top_k_accuracy_score
 
 def top_k_accuracy(y_true: np.ndarray, probs: np.ndarray, k: int) -> float:
     k = min(k, probs.shape[1])
+    if probs.shape[1] == 2:  # scikit-learn wants the positive-class column for binary problems
+        return 1.0 if k >= 2 else float(np.mean(probs.argmax(axis=1) == y_true))
     return float(top_k_accuracy_score(y_true, probs, k=k, labels=np.arange(probs.shape[1])))
 
 

@@ -122,7 +122,7 @@ def score_csv(
             warns += int((scored["warnings"] != "").sum())
             if progress:
                 progress(rows)
-        if first:
+        if rows == 0:
             raise InputError("the file has a header but no rows to score")
     except BaseException:
         if tmp:

@@ -1,0 +1,39 @@
+def _submit(at, text):
+    at.text_area(key="case_text").set_value(text)
+    at.button[0].click()  # the form's submit button
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_case_page_shows_ranked_differential(app):
+    at = _submit(app, "I have a fever and a bad cough with chills")
+    assert not at.error
+    md = " ".join(m.value for m in at.markdown)
+    assert "Ranked differential" in " ".join(h.value for h in at.subheader)
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["#", "Diagnosis", "Probability (%)"]
+    assert abs(table["Probability (%)"].sum() - 100) < 1.0 or len(table) == 3
+    assert set(table["Diagnosis"]) <= {"flu", "migraine", "rash"}
+    assert "Decision support for clinicians" in " ".join(i.value for i in at.info)
+    assert "fever" in md  # the highlighted case text
+
+
+def test_case_page_empty_input_warns(app):
+    at = _submit(app, "   ")
+    assert any("empty" in w.value for w in at.warning)
+    assert not at.dataframe
+
+
+def test_case_page_escapes_html(app):
+    at = _submit(app, "fever <script>alert('x')</script> cough")
+    html_blocks = [m.value for m in at.markdown if "<span" in m.value]
+    assert html_blocks, "highlighted text missing"
+    assert "<script" not in html_blocks[0] and "</script" not in html_blocks[0]
+    assert "&lt;" in html_blocks[0] and "&#x27;" in html_blocks[0]
+
+
+def test_case_page_odd_inputs_do_not_crash(app):
+    for text in ["发烧了 😷😷", "x" * 100_000, "🤒", "fever " * 50]:
+        at = _submit(app, text)
+        assert at.warning, f"expected a warning for {text[:20]!r}"

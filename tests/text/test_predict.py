@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from medviz.bundle import load_bundle
+from medviz.errors import InputError
+from medviz.text.inputs import check_text
+from medviz.text.predict import TextPredictor, ranked, vectorizer_ids
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_text_bundle):
+    return TextPredictor.from_bundle(load_bundle(tiny_text_bundle))
+
+
+TEXTS = ["fever and cough", "a", "my head hurts and light bothers me, nausea too", "x " * 40, "发烧", ""]
+
+
+def test_probabilities_sum_to_one(predictor):
+    p = predictor.predict(TEXTS).probabilities
+    assert p.shape == (len(TEXTS), 3)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    assert (p >= 0).all()
+
+
+def test_attention_sums_to_one_on_real_tokens_and_zero_on_padding(predictor):
+    ids = vectorizer_ids(predictor.bundle, TEXTS)
+    att = predictor.predict(TEXTS).attention
+    real = ids != 0
+    for row in range(len(TEXTS)):
+        if real[row].any():
+            assert att[row][real[row]].sum() == pytest.approx(1.0, abs=1e-5)
+        else:  # nothing to attend to: all zeros, never NaN
+            assert att[row].sum() == 0.0
+        assert np.all(att[row][~real[row]] == 0.0)
+    assert not np.isnan(att).any()
+
+
+def test_python_tokens_match_the_model(predictor):
+    vocab = predictor.bundle.model.get_layer("vectorizer").get_vocabulary()
+    for text in ["Fever, cough (3/7) & T38.9!", "no-fever; SOB", "<script>alert(1)</script>"]:
+        ids = vectorizer_ids(predictor.bundle, [text])[0]
+        toks = predictor.tokens(text)
+        n = min(len(toks), predictor.seq_len)
+        assert int((ids != 0).sum()) == n
+        for tok, i in zip(toks[:n], ids[:n]):
+            assert (vocab[i] == tok.normalized) if tok.known else (vocab[i] == "[UNK]")
+            assert text[tok.start : tok.end].lower() == tok.normalized
+
+
+def test_compiled_matches_eager(predictor):
+    import tensorflow as tf
+
+    eager = predictor.bundle.model(tf.constant(TEXTS))[0].numpy()
+    np.testing.assert_allclose(predictor.predict(TEXTS).probabilities, eager, atol=1e-6)
+
+
+def test_ranked_is_sorted(predictor):
+    p = predictor.predict(["fever and cough"]).probabilities[0]
+    t = ranked(p, predictor.bundle.labels)
+    assert list(t["rank"]) == [1, 2, 3]
+    assert t["probability"].is_monotonic_decreasing
+    assert t.iloc[0]["label"] == predictor.bundle.labels[int(p.argmax())]
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t "])
+def test_empty_input_is_refused(predictor, text):
+    with pytest.raises(InputError, match="empty"):
+        check_text(predictor, text)
+
+
+def test_input_warnings(predictor):
+    assert any("short" in w for w in check_text(predictor, "fever").warnings)
+    assert any("unknown" in w or "vocabulary" in w for w in check_text(predictor, "zzz qqq www fever").warnings)
+    assert any("No words" in w for w in check_text(predictor, "发烧了 😷").warnings)
+    long = check_text(predictor, "fever " * 30)
+    assert long.truncated and any("first 12 words" in w for w in long.warnings)
+    huge = check_text(predictor, "cough " * 20_000)
+    assert len(huge.text) == 20_000 and any("characters long" in w for w in huge.warnings)
