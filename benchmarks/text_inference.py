@@ -1,0 +1,111 @@
+"""Text model speed: one case (probabilities + attention) and batch scoring of a 100,000-row CSV.
+
+Prints, in one run and on the same machine state:
+  * single case, warm: median and p95 of the compiled predictor vs the naive ``model.predict([text])``
+    and an eager ``model(x)`` call;
+  * batch: cases/s of ``python -m medviz score``'s code path (CSV in -> scored CSV out) vs the raw
+    forward pass on the same texts already in memory.
+
+Usage: python benchmarks/text_inference.py [--bundle models/symptom-diagnosis] [--rows 100000] [--repeats 5]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+CASES = [
+    "I have had a high fever, chills and a headache for three days and my joints ache badly",
+    "There is an itchy red rash with small blisters spreading over my chest and back",
+    "My stomach burns after meals and I keep getting sour liquid in my throat at night",
+    "I keep sneezing, my eyes are watery and my nose runs whenever I am near the cat",
+    "Burning when I pee, I need to go all the time and my lower belly hurts",
+]
+
+
+def timeit(fn, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def ms(xs: list[float]) -> str:
+    return f"median {statistics.median(xs) * 1e3:7.2f} ms   p95 {np.percentile(xs, 95) * 1e3:7.2f} ms"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bundle", default="models/symptom-diagnosis")
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--single-runs", type=int, default=200)
+    args = ap.parse_args()
+
+    import tensorflow as tf
+
+    from medviz.bundle import load_bundle
+    from medviz.scoring import score_csv
+    from medviz.text.predict import TextPredictor
+
+    bundle = load_bundle(args.bundle)
+    pred = TextPredictor.from_bundle(bundle)
+    model = bundle.model
+    print(f"bundle {bundle.name} v{bundle.version}; TF threads intra={tf.config.threading.get_intra_op_parallelism_threads()}"
+          f" cpus={os.cpu_count()}")
+
+    # --- single case ---------------------------------------------------------------------------
+    case = CASES[0]
+    for _ in range(20):
+        pred.predict([case])
+        model.predict(tf.constant([case]), verbose=0)
+        model(tf.constant([case]))
+    fast = timeit(lambda: pred.predict([case]), args.single_runs)
+    naive = timeit(lambda: model.predict(tf.constant([case]), verbose=0), max(20, args.single_runs // 5))
+    eager = timeit(lambda: model(tf.constant([case])), max(20, args.single_runs // 5))
+    print("\nOne case -> probabilities + attention (warm)")
+    print(f"  compiled TextPredictor     {ms(fast)}")
+    print(f"  naive model.predict([x])   {ms(naive)}   ({statistics.median(naive) / statistics.median(fast):.1f}x slower)")
+    print(f"  eager model(x)             {ms(eager)}   ({statistics.median(eager) / statistics.median(fast):.1f}x slower)")
+    print(f"  target <= 20 ms median: {'MET' if statistics.median(fast) <= 0.020 else 'NOT MET'}")
+
+    # --- batch ---------------------------------------------------------------------------------
+    rng = np.random.default_rng(0)
+    words = " ".join(CASES).split()
+    texts = [" ".join(rng.choice(words, size=rng.integers(12, 40))) for _ in range(args.rows)]
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "cases.csv"
+        out = Path(tmp) / "scored.csv"
+        pd.DataFrame({"id": np.arange(args.rows), "text": texts}).to_csv(src, index=False)
+        pred.predict(texts[:4096])  # warm the batch shape
+        raw, full = [], []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            pred.predict(texts)
+            raw.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            score_csv(bundle, src, out, text_column="text", chunksize=20_000, scorer=None)
+            full.append(time.perf_counter() - t)
+        scored_rows = sum(1 for _ in open(out)) - 1
+    r, f = statistics.median(raw), statistics.median(full)
+    print(f"\nBatch of {args.rows:,} cases (median of {args.repeats})")
+    print(f"  raw forward pass (in memory)     {args.rows / r:9,.0f} cases/s  ({r:.2f} s)")
+    print(f"  CSV -> scored CSV (score_csv)    {args.rows / f:9,.0f} cases/s  ({f:.2f} s, {scored_rows:,} rows written)")
+    print(f"  overhead vs raw forward: {f / r:.2f}x   targets: >= 10,000 cases/s {'MET' if args.rows / f >= 10_000 else 'NOT MET'},"
+          f" within 1.5x {'MET' if f / r <= 1.5 else 'NOT MET'}")
+
+
+if __name__ == "__main__":
+    main()
