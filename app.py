@@ -11,6 +11,10 @@ PAGES = {
     "Predict": [
         st.Page("pages/case.py", title="Case", icon="🩺", default=True),
     ],
+    "Model": [
+        st.Page("pages/evaluation.py", title="Evaluation", icon="📈"),
+        st.Page("pages/model_card.py", title="Model card", icon="📄"),
+    ],
 }
 
 nav = st.navigation(PAGES)

@@ -122,7 +122,7 @@ def decision_curve_chart(dc: pd.DataFrame, *, title: str = "Decision curve", max
         fig.add_vline(x=threshold, line=dict(color=ORANGE, dash="dot"))
     top = float(np.nanmax(d[["net_benefit", "treat_all"]].to_numpy())) if len(d) else 0.1
     return _layout(fig, title, xaxis=dict(title="Threshold probability", range=[0, max_threshold]),
-                   yaxis=dict(title="Net benefit (true positives per patient, net of harms)",
+                   yaxis=dict(title="Net benefit",
                               range=[-0.05, max(0.05, top * 1.1)]))
 
 

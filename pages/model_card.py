@@ -1,0 +1,11 @@
+"""Model card: what the model is, what it is for, how it was built and validated, and its limits."""
+import streamlit as st
+
+from medviz.ui.common import current_bundle, intended_use_banner
+from medviz.ui.evaluation_views import render_model_card
+
+st.title("Model card")
+bundle = current_bundle()
+intended_use_banner(bundle)
+if bundle is not None:
+    render_model_card(bundle)
