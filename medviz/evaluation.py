@@ -647,7 +647,7 @@ def text_shift(bundle: ModelBundle, texts: pd.Series) -> CohortShift:
     coverage = float(known.mean()) if len(flat) else 0.0
     train_q = (bundle.manifest.get("training") or {}).get("text_length_tokens") or {}
     qs = (5, 25, 50, 75, 95)
-    rows = [{"measure": "token occurrences in the model's vocabulary", "cohort": coverage, "training": 1.0 if vocab else None}]
+    rows = [{"measure": "token occurrences in the model's vocabulary", "cohort": coverage, "training": None}]
     rows.append({"measure": "texts with more than half their words unknown",
                  "cohort": float((per_text_unknown > 0.5).mean()), "training": None})
     rows.append({"measure": f"texts longer than the {seq} words the model reads", "cohort": float((lengths > seq).mean()),
