@@ -1,0 +1,126 @@
+"""Evaluation and Model card pages, driven with Streamlit's AppTest on tiny bundles in tmp_path."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, tiny_text_frame
+from evaluation_fixtures import TinyTabularScorer, build_tiny_tabular_bundle, cohort
+
+EVAL_PAGE = "pages/evaluation.py"
+CARD_PAGE = "pages/model_card.py"
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory, tiny_text_bundle):
+    d = tmp_path_factory.mktemp("models")
+    shutil.copytree(tiny_text_bundle, d / "tiny-text")
+    build_tiny_tabular_bundle(d / "tiny-tab")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _env(models_dir, monkeypatch):
+    monkeypatch.setenv("MEDVIZ_MODELS_DIR", str(models_dir))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _open(models_dir, bundle: str, page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["app_bundle_path"] = str(models_dir / bundle)  # what the sidebar picker stores
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _charts(at) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def _threshold_values(at) -> dict[str, str]:
+    t = next(df.value for df in at.dataframe if "Measure" in df.value.columns)
+    return dict(zip(t["Measure"], t["Value"]))
+
+
+def test_tabular_evaluation_page_and_threshold_slider(models_dir):
+    at = _open(models_dir, "tiny-tab", EVAL_PAGE)
+    labels = [m.label for m in at.metric]
+    for needed in ("AUC", "Calibration slope", "Calibration intercept", "Brier score", "Prevalence"):
+        assert needed in labels
+    titles = " ".join(c["layout"]["title"]["text"] for c in _charts(at))
+    for needed in ("ROC", "precision–recall", "calibration", "net benefit", "confusion matrix at 0.40"):
+        assert needed in titles
+    before = _threshold_values(at)
+    at.slider(key="evaluation_threshold_Yes").set_value(0.9).run()
+    assert not at.exception
+    after = _threshold_values(at)
+    assert before["Sensitivity"] != after["Sensitivity"]
+    assert any("confusion matrix at 0.90" in c["layout"]["title"]["text"] for c in _charts(at))
+
+
+def test_text_evaluation_page_with_upload_side_by_side(models_dir):
+    at = _open(models_dir, "tiny-text", EVAL_PAGE)
+    labels = [m.label for m in at.metric]
+    assert "Top-1 accuracy" in labels and "Macro AUC (one-vs-rest)" in labels
+    df = tiny_text_frame().rename(columns={"label": "diagnosis"})
+    df["site"] = np.where(np.arange(len(df)) % 2 == 0, "A", "B")
+    at.file_uploader(key="evaluation_upload").set_value(("mine.csv", df.to_csv(index=False).encode(), "text/csv")).run()
+    at.selectbox(key="evaluation_label_column").set_value("diagnosis")
+    at.selectbox(key="evaluation_text_column").set_value("text")
+    at.button(key="evaluation_run").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    titles = [c["layout"]["title"]["text"] for c in _charts(at)]
+    assert any(t.startswith("Test set") for t in titles) and any(t.startswith("Your data") for t in titles)
+    assert "How your data differ from the training data" in [s.value for s in at.subheader]
+    at.selectbox(key="evaluation_subgroup").set_value("external:site").run()
+    assert not at.exception
+    sub = next(d.value for d in at.dataframe if "group" in d.value.columns)
+    assert set(sub["group"]) == {"A", "B"} and (sub["flag"] != "").all()
+    # uploaded data are kept in session state, never in a cache shared by sessions
+    assert "evaluation_external" in at.session_state
+
+
+def test_tabular_upload_with_shift(models_dir, monkeypatch):
+    from medviz.ui import evaluation_views
+
+    monkeypatch.setattr(evaluation_views, "_scorer", lambda bundle, text_column: TinyTabularScorer(bundle))
+    at = _open(models_dir, "tiny-tab", EVAL_PAGE)
+    df = cohort(300, seed=9, age_shift=20)
+    df["outcome"] = np.where(df.pop("y_true") == 1, "Yes", "No")
+    at.file_uploader(key="evaluation_upload").set_value(("mine.csv", df.to_csv(index=False).encode(), "text/csv")).run()
+    at.selectbox(key="evaluation_label_column").set_value("outcome")
+    at.button(key="evaluation_run").click().run()
+    assert not at.exception, at.exception
+    assert any("differs markedly" in i.value for i in at.info)
+    shift = next(d.value for d in at.dataframe if "PSI" in d.value.columns)
+    assert shift.set_index("Feature").loc["Age", "Verdict"] == "major shift"
+
+
+def test_upload_with_bad_labels_shows_error(models_dir, monkeypatch):
+    from medviz.ui import evaluation_views
+
+    monkeypatch.setattr(evaluation_views, "_scorer", lambda bundle, text_column: TinyTabularScorer(bundle))
+    at = _open(models_dir, "tiny-tab", EVAL_PAGE)
+    df = cohort(30, seed=9).assign(outcome="maybe")
+    at.file_uploader(key="evaluation_upload").set_value(("mine.csv", df.to_csv(index=False).encode(), "text/csv")).run()
+    at.selectbox(key="evaluation_label_column").set_value("outcome")
+    at.button(key="evaluation_run").click().run()
+    assert not at.exception
+    assert any("'maybe'" in e.value for e in at.error)
+
+
+def test_model_card_page(models_dir):
+    at = _open(models_dir, "tiny-text", CARD_PAGE)
+    heads = [s.value for s in at.subheader]
+    assert "Intended use, users and out-of-scope uses" in heads and "Performance overall and by subgroup" in heads
+    assert len(at.get("download_button")) == 1
