@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import tiny_text_frame
+from tests.conftest import tiny_text_frame
 from medviz.cli import main
 
 

@@ -11,8 +11,8 @@ from sklearn.metrics import roc_auc_score
 from medviz import evaluation as E
 from medviz.bundle import load_bundle
 from medviz.errors import InputError, SchemaError
-from conftest import tiny_text_frame
-from evaluation_fixtures import TinyTabularScorer, build_tiny_tabular_bundle, cohort, risk_of
+from tests.conftest import tiny_text_frame
+from tests.evaluation_fixtures import TinyTabularScorer, build_tiny_tabular_bundle, cohort, risk_of
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation_fixtures import build_tiny_tabular_bundle
+from tests.evaluation_fixtures import build_tiny_tabular_bundle
 from medviz.bundle import load_bundle
 from medviz.modelcard import build_model_card, render_html, section_titles
 

@@ -9,15 +9,15 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, tiny_text_frame
-from evaluation_fixtures import TinyTabularScorer, build_tiny_tabular_bundle, cohort
+from tests.conftest import ROOT, tiny_text_frame
+from tests.evaluation_fixtures import TinyTabularScorer, build_tiny_tabular_bundle, cohort
 
 EVAL_PAGE = "pages/evaluation.py"
 CARD_PAGE = "pages/model_card.py"
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, tiny_text_bundle):
+def eval_models_dir(tmp_path_factory, tiny_text_bundle):
     d = tmp_path_factory.mktemp("models")
     shutil.copytree(tiny_text_bundle, d / "tiny-text")
     build_tiny_tabular_bundle(d / "tiny-tab")
@@ -25,8 +25,8 @@ def models_dir(tmp_path_factory, tiny_text_bundle):
 
 
 @pytest.fixture(autouse=True)
-def _env(models_dir, monkeypatch):
-    monkeypatch.setenv("MEDVIZ_MODELS_DIR", str(models_dir))
+def _env(eval_models_dir, monkeypatch):
+    monkeypatch.setenv("MEDVIZ_MODELS_DIR", str(eval_models_dir))
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
@@ -34,9 +34,9 @@ def _env(models_dir, monkeypatch):
     st.cache_resource.clear()
 
 
-def _open(models_dir, bundle: str, page: str) -> AppTest:
+def _open(eval_models_dir, bundle: str, page: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["app_bundle_path"] = str(models_dir / bundle)  # what the sidebar picker stores
+    at.session_state["app_bundle_path"] = str(eval_models_dir / bundle)  # what the sidebar picker stores
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
@@ -51,8 +51,8 @@ def _threshold_values(at) -> dict[str, str]:
     return dict(zip(t["Measure"], t["Value"]))
 
 
-def test_tabular_evaluation_page_and_threshold_slider(models_dir):
-    at = _open(models_dir, "tiny-tab", EVAL_PAGE)
+def test_tabular_evaluation_page_and_threshold_slider(eval_models_dir):
+    at = _open(eval_models_dir, "tiny-tab", EVAL_PAGE)
     labels = [m.label for m in at.metric]
     for needed in ("AUC", "Calibration slope", "Calibration intercept", "Brier score", "Prevalence"):
         assert needed in labels
@@ -67,8 +67,8 @@ def test_tabular_evaluation_page_and_threshold_slider(models_dir):
     assert any("confusion matrix at 0.90" in c["layout"]["title"]["text"] for c in _charts(at))
 
 
-def test_text_evaluation_page_with_upload_side_by_side(models_dir):
-    at = _open(models_dir, "tiny-text", EVAL_PAGE)
+def test_text_evaluation_page_with_upload_side_by_side(eval_models_dir):
+    at = _open(eval_models_dir, "tiny-text", EVAL_PAGE)
     labels = [m.label for m in at.metric]
     assert "Top-1 accuracy" in labels and "Macro AUC (one-vs-rest)" in labels
     df = tiny_text_frame().rename(columns={"label": "diagnosis"})
@@ -90,11 +90,11 @@ def test_text_evaluation_page_with_upload_side_by_side(models_dir):
     assert "evaluation_external" in at.session_state
 
 
-def test_tabular_upload_with_shift(models_dir, monkeypatch):
+def test_tabular_upload_with_shift(eval_models_dir, monkeypatch):
     from medviz.ui import evaluation_views
 
     monkeypatch.setattr(evaluation_views, "_scorer", lambda bundle, text_column: TinyTabularScorer(bundle))
-    at = _open(models_dir, "tiny-tab", EVAL_PAGE)
+    at = _open(eval_models_dir, "tiny-tab", EVAL_PAGE)
     df = cohort(300, seed=9, age_shift=20)
     df["outcome"] = np.where(df.pop("y_true") == 1, "Yes", "No")
     at.file_uploader(key="evaluation_upload").set_value(("mine.csv", df.to_csv(index=False).encode(), "text/csv")).run()
@@ -106,11 +106,11 @@ def test_tabular_upload_with_shift(models_dir, monkeypatch):
     assert shift.set_index("Feature").loc["Age", "Verdict"] == "major shift"
 
 
-def test_upload_with_bad_labels_shows_error(models_dir, monkeypatch):
+def test_upload_with_bad_labels_shows_error(eval_models_dir, monkeypatch):
     from medviz.ui import evaluation_views
 
     monkeypatch.setattr(evaluation_views, "_scorer", lambda bundle, text_column: TinyTabularScorer(bundle))
-    at = _open(models_dir, "tiny-tab", EVAL_PAGE)
+    at = _open(eval_models_dir, "tiny-tab", EVAL_PAGE)
     df = cohort(30, seed=9).assign(outcome="maybe")
     at.file_uploader(key="evaluation_upload").set_value(("mine.csv", df.to_csv(index=False).encode(), "text/csv")).run()
     at.selectbox(key="evaluation_label_column").set_value("outcome")
@@ -119,8 +119,8 @@ def test_upload_with_bad_labels_shows_error(models_dir, monkeypatch):
     assert any("'maybe'" in e.value for e in at.error)
 
 
-def test_model_card_page(models_dir):
-    at = _open(models_dir, "tiny-text", CARD_PAGE)
+def test_model_card_page(eval_models_dir):
+    at = _open(eval_models_dir, "tiny-text", CARD_PAGE)
     heads = [s.value for s in at.subheader]
     assert "Intended use, users and out-of-scope uses" in heads and "Performance overall and by subgroup" in heads
     assert len(at.get("download_button")) == 1
