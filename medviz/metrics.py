@@ -320,7 +320,7 @@ def decision_curve(y_true, y_score, thresholds=None) -> pd.DataFrame:
 # event, leaving AUC undefined) and calls the statistic once per resample: at 10,000 patients and
 # 1,000 resamples that is ~10 s for AUC alone. Here each resample is a vector of counts (how often
 # each patient was drawn, stratified by outcome), and AUC, AP and Brier are computed for all
-# resamples at once from counts per distinct score. The point estimates match scikit-learn
+# resamples at once from counts per distinct positive score (see _segments). The point estimates match scikit-learn
 # exactly (tests/test_metrics.py), the CIs are percentile intervals.
 
 
@@ -352,36 +352,56 @@ def stratified_counts(strata: np.ndarray, resamples: int, rng: np.random.Generat
     return counts
 
 
-def _group_counts(counts: np.ndarray, y: np.ndarray, score: np.ndarray):
-    """Per resample, positives and negatives at each distinct score (ascending)."""
+def _segments(CT: np.ndarray, y: np.ndarray, score: np.ndarray):
+    """Per resample (columns of ``CT``, shape (n, B)): positives at each distinct positive score (ascending),
+    and negatives in the 2m+1 slots around those m scores (slot 2g: strictly between score g-1 and g;
+    slot 2g+1: equal to score g). Two sparse products of (≤ n nonzeros) x (n, B): linear in n·B, and
+    the dense work is on m+1 rows only."""
     from scipy import sparse
 
-    u, g = np.unique(score, return_inverse=True)
-    k = len(u)
     pos = y == 1
-    onehot_p = sparse.csr_matrix((np.ones(pos.sum()), (np.flatnonzero(pos), g[pos])), shape=(len(y), k))
-    onehot_n = sparse.csr_matrix((np.ones((~pos).sum()), (np.flatnonzero(~pos), g[~pos])), shape=(len(y), k))
-    P = np.asarray((onehot_p.T @ counts.T).T)
-    N = np.asarray((onehot_n.T @ counts.T).T)
-    return u, P, N
+    up, gp = np.unique(score[pos], return_inverse=True)
+    m = len(up)
+    neg_idx = np.flatnonzero(~pos)
+    sn = score[neg_idx]
+    left = np.searchsorted(up, sn, side="left")
+    equal = np.zeros(len(sn), dtype=bool)
+    inside = left < m
+    equal[inside] = up[left[inside]] == sn[inside]
+    slot = 2 * left + equal
+    n = len(y)
+    sp = sparse.csr_matrix((np.ones(pos.sum(), np.float32), (gp, np.flatnonzero(pos))), shape=(m, n))
+    sn_ = sparse.csr_matrix((np.ones(len(neg_idx), np.float32), (slot, neg_idx)), shape=(2 * m + 1, n))
+    return np.asarray(sp @ CT, dtype=np.float64), np.asarray(sn_ @ CT, dtype=np.float64)  # exact integer counts
+
+
+def _auc_ct(CT: np.ndarray, y: np.ndarray, score: np.ndarray) -> np.ndarray:
+    P, N = _segments(CT, y, score)
+    cum = np.cumsum(N, axis=0)
+    below = cum[0::2][: P.shape[0]]  # slots 0..2g: strictly below positive score g
+    within = N[1::2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (P * (below + 0.5 * within)).sum(axis=0) / (P.sum(axis=0) * N.sum(axis=0))
+
+
+def _ap_ct(CT: np.ndarray, y: np.ndarray, score: np.ndarray) -> np.ndarray:
+    P, N = _segments(CT, y, score)
+    below = np.cumsum(N, axis=0)[0::2][: P.shape[0]]
+    fp = N.sum(axis=0) - below  # negatives scored >= positive score g
+    tp = np.cumsum(P[::-1], axis=0)[::-1]  # positives scored >= g
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        return (P * prec).sum(axis=0) / P.sum(axis=0)
 
 
 def weighted_auc(counts: np.ndarray, y: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """AUC (Mann–Whitney, ties count 1/2) for each row of ``counts``."""
-    _, P, N = _group_counts(counts, y, score)
-    below = np.cumsum(N, axis=1) - N
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (P * (below + 0.5 * N)).sum(axis=1) / (P.sum(axis=1) * N.sum(axis=1))
+    """AUC (Mann–Whitney, ties count 1/2) for each row of ``counts`` (resamples x patients)."""
+    return _auc_ct(np.ascontiguousarray(counts.T), np.asarray(y), np.asarray(score))
 
 
 def weighted_ap(counts: np.ndarray, y: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Average precision (scikit-learn's step definition) for each row of ``counts``."""
-    _, P, N = _group_counts(counts, y, score)
-    P, N = P[:, ::-1], N[:, ::-1]  # descending score
-    tp, fp = np.cumsum(P, axis=1), np.cumsum(N, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prec = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        return (P * prec).sum(axis=1) / P.sum(axis=1)
+    return _ap_ct(np.ascontiguousarray(counts.T), np.asarray(y), np.asarray(score))
 
 
 def weighted_brier(counts: np.ndarray, y: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -408,8 +428,9 @@ def bootstrap_binary(
         while done < resamples:
             b = min(batch, resamples - done)
             counts = stratified_counts(y, b, rng)
-            stats["auc"].append(weighted_auc(counts, y, p))
-            stats["average_precision"].append(weighted_ap(counts, y, p))
+            CT = np.ascontiguousarray(counts.T)
+            stats["auc"].append(_auc_ct(CT, y, p))
+            stats["average_precision"].append(_ap_ct(CT, y, p))
             stats["brier"].append(weighted_brier(counts, y, p))
             done += b
     out = {}
@@ -438,8 +459,8 @@ def bootstrap_macro_auc(
     done = 0
     while done < resamples:
         b = min(batch, resamples - done)
-        counts = stratified_counts(y, b, rng)
-        per = [weighted_auc(counts, (y == c).astype(int), probs[:, c]) for c in present]
+        CT = np.ascontiguousarray(stratified_counts(y, b, rng).T)
+        per = [_auc_ct(CT, (y == c).astype(int), probs[:, c]) for c in present]
         vals.append(np.nanmean(np.vstack(per), axis=0) if probs.shape[1] > 2 else per[-1])
         done += b
     lo, hi = np.nanpercentile(np.concatenate(vals), [2.5, 97.5])
