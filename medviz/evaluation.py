@@ -639,11 +639,13 @@ def text_shift(bundle: ModelBundle, texts: pd.Series) -> CohortShift:
 
     vocab = set(vocabulary(bundle.model)) - {"", "[UNK]"}
     seq = sequence_length(bundle.model)
-    toks = texts.astype(str).str.lower().str.findall(TOKEN_PATTERN)
+    toks = texts.astype(str).reset_index(drop=True).str.lower().str.findall(TOKEN_PATTERN)
     lengths = toks.str.len().to_numpy()
-    flat = pd.Series([t for row in toks for t in row], dtype=object)
+    flat = toks.explode().dropna()
     known = flat.isin(vocab)
-    per_text_unknown = toks.map(lambda ts: (1 - sum(t in vocab for t in ts) / len(ts)) if ts else 1.0)
+    known_per_text = known.groupby(level=0).sum().reindex(toks.index, fill_value=0).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_text_unknown = pd.Series(np.where(lengths > 0, 1 - known_per_text / np.maximum(lengths, 1), 1.0))
     coverage = float(known.mean()) if len(flat) else 0.0
     train_q = (bundle.manifest.get("training") or {}).get("text_length_tokens") or {}
     qs = (5, 25, 50, 75, 95)
