@@ -468,6 +468,28 @@ def diagnosis_context_caption(bundle: ModelBundle, label: str) -> None:
     st.caption(md(ctx["text"]))
 
 
+def diagnosis_context_table(bundle: ModelBundle, labels: list[str]) -> None:
+    """How often each suggested diagnosis was right on held-out test cases (sensitivity, PPV with CIs)."""
+    rows = []
+    for lab in labels:
+        try:
+            c = E.diagnosis_context(bundle, lab)
+        except MedvizError:
+            return
+        def ci(k):
+            return "–" if c[k] is None else f"{c[k]:.0%} ({c[k + '_lo']:.0%}–{c[k + '_hi']:.0%})"
+        rows.append({"Diagnosis": lab, "Test cases": c["support"], "Sensitivity (95% CI)": ci("sensitivity"),
+                     "PPV (95% CI)": ci("ppv")})
+    if not rows:
+        return
+    st.markdown("**How reliable these suggestions were on held-out test cases**")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    n = E.diagnosis_context(bundle, labels[0])["n_test"]
+    st.caption(f"Out of {n} test cases. Sensitivity: share of true cases of the diagnosis the model ranked first. "
+               "PPV: when the model ranked it first, the share where it was right. Small numbers: wide intervals. "
+               "See the Evaluation page.")
+
+
 def risk_context_view(bundle: ModelBundle, risk: float) -> None:
     """Where a risk sits on the test calibration curve, with the chart."""
     try:

@@ -66,6 +66,9 @@ def _show(bundle: ModelBundle, check, table, attention) -> None:
         )
     with right:
         st.plotly_chart(differential_bar(table, k=5), width="stretch", config={"displayModeBar": False})
+    from medviz.ui.evaluation_views import diagnosis_context_table
+
+    diagnosis_context_table(bundle, list(table["label"].head(3)))
 
     st.subheader("Words the model attended to")
     spans = []

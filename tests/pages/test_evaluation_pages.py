@@ -124,3 +124,13 @@ def test_model_card_page(eval_models_dir):
     heads = [s.value for s in at.subheader]
     assert "Intended use, users and out-of-scope uses" in heads and "Performance overall and by subgroup" in heads
     assert len(at.get("download_button")) == 1
+
+
+def test_case_page_shows_test_reliability_of_suggestions(eval_models_dir):
+    at = _open(eval_models_dir, "tiny-text", "pages/case.py")
+    at.text_area(key="case_text").set_value("fever and a cough with chills")
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    rel = next(d.value for d in at.dataframe if "PPV (95% CI)" in d.value.columns)
+    assert len(rel) == 3 and set(rel["Diagnosis"]) == {"flu", "migraine", "rash"}
+    assert (rel["Test cases"] == 6).all()
