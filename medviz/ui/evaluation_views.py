@@ -448,8 +448,9 @@ def render_model_card(bundle: ModelBundle) -> None:
             elif b.kind == "list":
                 st.markdown("\n".join(f"- {md(i)}" for i in b.content))
             elif b.kind == "facts":
-                st.dataframe(pd.DataFrame([(str(k), str(v)) for k, v in b.content], columns=["Item", "Detail"]),
-                             hide_index=True, width="stretch")
+                # st.table wraps long text (a dataframe would cut it off)
+                st.table(pd.DataFrame({"Detail": [str(v) for _, v in b.content]},
+                                      index=pd.Index([str(k) for k, _ in b.content], name="Item")))
             elif b.kind == "table":
                 st.dataframe(b.content.astype(str), hide_index=True, width="stretch")
 
