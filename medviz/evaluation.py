@@ -453,14 +453,16 @@ def evaluate_external(
 
 def group_values(values: pd.Series, max_groups: int = MAX_GROUPS) -> pd.Series:
     """Group labels for a column: categories as they are; a numeric column with many values in quartile bands."""
-    s = values.astype(str).str.strip()
+    s = values.astype(str).str.strip().replace({"<NA>": "", "nan": "", "NaN": "", "None": ""})
     num = pd.to_numeric(s.where(s != ""), errors="coerce")
     numeric = num.notna().sum() > 0 and num.notna().sum() == (s != "").sum()
     if numeric and num.nunique() > 8:
         qs = np.unique(np.nanpercentile(num, [0, 25, 50, 75, 100]))
-        cut = pd.cut(num, qs, include_lowest=True, duplicates="drop")
-        out = cut.map(lambda iv: f"{iv.left:g} – {iv.right:g}" if isinstance(iv, pd.Interval) else None).astype(object)
-        return out.where(num.notna(), "(missing)").astype(str)
+        names = [f"{a:g} – {b:g}" for a, b in zip(qs[:-1], qs[1:])]
+        cut = pd.cut(num, qs, include_lowest=True, labels=names).astype(object)
+        cats = names + (["(missing)"] if num.isna().any() else [])
+        return pd.Series(pd.Categorical(cut.where(num.notna(), "(missing)"), categories=cats, ordered=True),
+                         index=values.index)
     out = s.where(s != "", "(missing)")
     top = out.value_counts()
     if len(top) > max_groups:
@@ -485,7 +487,8 @@ def subgroup_table(
     if len(g) != len(evaluation.y):
         raise InputError(f"subgroup column has {len(g)} values for {len(evaluation.y)} evaluated rows")
     rows = []
-    order = g.value_counts().index
+    # numeric bands in their natural order; categories largest first
+    order = [c for c in g.cat.categories if (g == c).any()] if isinstance(g.dtype, pd.CategoricalDtype) else g.value_counts().index
     for name in order:
         sel = (g == name).to_numpy()
         if isinstance(evaluation, BinaryEvaluation):
