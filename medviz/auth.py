@@ -40,8 +40,18 @@ COMMON_PASSWORDS = frozenset(
     trustno11234 hospital1234 medviz123456 clinician123 doctor123456 nurse1234567""".split()
 )
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))  # verified against for unknown users (equal timing)
+# argon2id with the library's recommended parameters (RFC 9106 low-memory profile: t=3, 64 MiB, p=4).
+# Tests swap in argon2.profiles.CHEAPEST by monkeypatching this name; there is no runtime switch.
+_hasher = PasswordHasher()
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    """A hash to verify against for unknown users, so their sign-in takes as long as a real one."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_hex(16))
+    return _dummy_hash
 
 
 class AuthError(MedvizError):
@@ -197,7 +207,7 @@ def authenticate(engine: Engine, username: str, password: str, *, now: datetime 
         row = conn.execute(select(UserRow).where(UserRow.username == name)).one_or_none()
     if row is None or not row.active:
         try:
-            _hasher.verify(_DUMMY_HASH, password or "x")
+            _hasher.verify(_dummy(), password or "x")
         except VerificationError:
             pass
         raise generic

@@ -88,6 +88,17 @@ def medviz_db(tmp_path_factory, monkeypatch):
     dispose_engines()
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """argon2 at production cost takes ~1 s per hash on the CI machine; tests use the cheapest profile."""
+    from argon2 import PasswordHasher, profiles
+
+    import medviz.auth
+
+    monkeypatch.setattr(medviz.auth, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    monkeypatch.setattr(medviz.auth, "_dummy_hash", None)
+
+
 @pytest.fixture
 def make_user():
     """make_user(name="tester", role="clinician", password=TEST_PASSWORD) -> medviz.auth.User in the test DB."""
