@@ -11,9 +11,9 @@ from medviz.store import get_engine
 from medviz.ui.audit_hooks import record
 from medviz.ui.auth import require_admin
 
-st.title("🔎 Audit trail")
 if not require_admin():
     st.stop()
+st.title("🔎 Audit trail")
 engine = get_engine()
 st.caption("One append-only record per sign-in/out, prediction, explanation view, upload, export, case and "
            "override. Inputs appear only as SHA-256 hashes. Each record carries the previous record's hash.")

@@ -9,12 +9,13 @@ from medviz.errors import MedvizError
 from medviz.store import cases, get_engine
 from medviz.ui import cache
 from medviz.ui.audit_hooks import record, summarize_probabilities
-from medviz.ui.auth import session
+from medviz.ui.auth import require_signed_in, session
 from medviz.ui.cases import save_case
 from medviz.ui.common import current_bundle, intended_use_banner
 
 OTHER = "Other (not in the model's list)…"
 
+require_signed_in()
 st.title("🗂️ Case history")
 bundle = current_bundle()
 intended_use_banner(bundle)
@@ -69,7 +70,7 @@ with saved_tab:
             st.stop()
         c = detail.summary
         record("case_view", model=(c.model_name, c.model_version, c.model_sha256), case_id=case_id,
-               output_summary=f"viewed saved case; {len(detail.outcomes)} outcome(s) on record")
+               output_summary="viewed a saved case")
         left, right = st.columns(2)
         with left:
             st.markdown("**Case as saved**")

@@ -6,8 +6,10 @@ import streamlit as st
 
 from medviz.charts.monitoring import live_performance
 from medviz.store import cases, get_engine, monitoring
+from medviz.ui.auth import require_signed_in
 from medviz.ui.common import current_bundle, intended_use_banner
 
+require_signed_in()
 st.title("📈 Monitoring")
 bundle = current_bundle()
 intended_use_banner(bundle)

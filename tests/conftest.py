@@ -132,10 +132,12 @@ def logged_in_app(make_user):
 
         at = logged_in_app()                      # clinician "tester"
         at = logged_in_app(role="admin")          # admin "admin-tester"
-        at.switch_page("pages/x.py"); at.run()
+        at.switch_page("pages/x.py").run()
 
-    Returns an AppTest of app.py (default_timeout=60), not yet run, whose session holds a real user of
-    the per-test database. It replaces ``AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)``.
+    Returns an AppTest of app.py (default_timeout=60) whose session holds a real user of the per-test
+    database, already run once (so app.py's sidebar has picked a bundle and st.navigation has registered
+    the pages — AppTest asks for one run before switch_page). It replaces
+    ``AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)`` followed by the first ``run()``.
     """
     from streamlit.testing.v1 import AppTest
 
@@ -143,7 +145,7 @@ def logged_in_app(make_user):
         user = make_user(username or ("tester" if role == "clinician" else f"{role}-tester"), role)
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
         sign_in_session(at, user)
-        return at
+        return at.run()
 
     return _make
 

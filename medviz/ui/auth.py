@@ -116,10 +116,32 @@ def login_gate() -> accounts.User:
     return user
 
 
-def require_admin(user: accounts.User | None = None) -> bool:
-    """Pages for admins call this first (defence in depth: app.py already hides them from others)."""
-    s = session()
-    if not s or s.get("role") != accounts.ROLE_ADMIN:
+def require_signed_in() -> accounts.User:
+    """First line of every page script: stop unless a user is signed in.
+
+    app.py's :func:`login_gate` already guards every page it routes to, but Streamlit has a second
+    router: while a freshly started server has not yet run app.py, a request for /<page> runs
+    ``pages/<page>.py`` directly (its legacy pages/-directory mode) and app.py never executes. This
+    check makes each page safe on its own.
+    """
+    try:
+        user = current_user()
+    except MedvizError as exc:
+        st.error(f"The account database cannot be used: {exc}")
+        st.stop()
+    if user is None:
+        sign_in_page()
+        st.stop()
+    if user.must_change_password:
+        change_password_page()
+        st.stop()
+    return user
+
+
+def require_admin() -> bool:
+    """Pages for admins call this first (app.py already hides them from others)."""
+    user = require_signed_in()
+    if not user.is_admin:
         st.error("This page is for administrators.")
         return False
     return True
