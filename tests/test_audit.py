@@ -19,7 +19,7 @@ from medviz.errors import InputError
 from medviz.store import get_engine
 from medviz.store.models import AuditRecord
 
-from conftest import ROOT
+from tests.conftest import ROOT
 
 
 def _fill(engine, n=10):

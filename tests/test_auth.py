@@ -14,7 +14,7 @@ from medviz.errors import InputError
 from medviz.store import get_engine
 from medviz.store.models import User as UserRow
 
-from conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD
 
 
 def test_create_and_authenticate_stores_only_an_argon2_hash(db_engine):

@@ -59,7 +59,7 @@ def test_canaries_never_reach_logs_audit_or_database(tiny_text_bundle, monkeypat
     from medviz.scoring import score_csv
     from streamlit.testing.v1 import AppTest
 
-    from conftest import ROOT
+    from tests.conftest import ROOT
 
     engine = get_engine()
     bundle = load_bundle(tiny_text_bundle)

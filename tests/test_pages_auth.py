@@ -10,7 +10,7 @@ from medviz import audit
 from medviz.store import cases, get_engine
 from medviz.ui.auth import AUTH_KEY
 
-from conftest import ROOT, TEST_PASSWORD, sign_in_session
+from tests.conftest import ROOT, TEST_PASSWORD, sign_in_session
 
 
 @pytest.fixture
@@ -180,3 +180,22 @@ def test_monitoring_page_shows_live_beside_test_and_alerts(models_dir, tiny_text
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Outcomes recorded"] == "24" and metrics["Top-1 accuracy (live)"] == "25.0%"
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_case_page_records_prediction_and_saves_case(models_dir, logged_in_app):
+    at = logged_in_app()
+    at.text_area(key="case_text").set_value("itchy red rash on my arms")
+    at.button[0].click().run()
+    assert not at.exception
+    at.run()  # a re-render is not a second prediction
+    recs = audit.query(get_engine(), actions=["prediction"])
+    assert len(recs) == 1
+    rec = recs.iloc[0]
+    assert rec["username"] == "tester" and rec["role"] == "clinician" and rec["model_name"] == "tiny-text"
+    assert rec["input_hash"] == audit.input_hash("itchy red rash on my arms")
+    assert rec["output_summary"].startswith("top-3: ")
+    at.button(key="case_save").click().run()
+    assert any("Saved as case" in s.value for s in at.success)
+    saved = cases.list_cases(get_engine(), created_by="tester")
+    assert len(saved) == 1 and saved[0].top_label == rec["output_summary"].split()[1]
+    assert audit.query(get_engine())["action"].iloc[0] == "case_saved"

@@ -8,6 +8,7 @@ import streamlit as st
 from medviz.audit import summarize_probabilities, summarize_risk
 from medviz.errors import MedvizError
 from medviz.store import cases, get_engine
+from medviz.store.cases import risk_prediction, text_prediction  # noqa: F401  (for pages)
 from medviz.ui.audit_hooks import record
 from medviz.ui.auth import session
 
