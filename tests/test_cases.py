@@ -122,7 +122,7 @@ def test_text_monitoring_counts_periods_and_alerts(db_engine):
     assert rep.overall["top3_accuracy"] == pytest.approx(24 / 30)  # pneumonia is outside the labels: a miss
     assert list(rep.periods["n"]) == [10, 10, 10]
     assert rep.overall["top1_accuracy_lo"] < 0.4 < rep.overall["top1_accuracy_hi"] < 0.88
-    assert any("top1 accuracy" in a and "clearly below" in a for a in rep.alerts)
+    assert any("top-1 accuracy" in a and "clearly below" in a for a in rep.alerts)
     assert any("outside the model's label set" in n for n in rep.notes)
 
 

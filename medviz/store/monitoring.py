@@ -21,6 +21,7 @@ from medviz.store.cases import CaseSummary
 
 MIN_N = 20
 TEXT_METRICS = ("top1_accuracy", "top3_accuracy")
+_LABELS = {"top1_accuracy": "top-1 accuracy", "top3_accuracy": "top-3 accuracy"}
 _TAB_AUC_KEYS = ("auc", "roc_auc", "auc_roc")
 _TAB_BRIER_KEYS = ("brier", "brier_score")
 
@@ -111,7 +112,7 @@ def text_report(cases: Sequence[CaseSummary], manifest: Mapping[str, Any], freq:
             overall.update({m: k / len(df), f"{m}_lo": lo, f"{m}_hi": hi})
             if m in ref and len(df) >= MIN_N and hi < ref[m]:
                 alerts.append(
-                    f"Live {m.replace('_', ' ')} is {k / len(df):.1%} (95% CI {lo:.1%}–{hi:.1%}, n={len(df)}), "
+                    f"Live {_LABELS[m]} is {k / len(df):.1%} (95% CI {lo:.1%}–{hi:.1%}, n={len(df)}), "
                     f"clearly below the test figure {ref[m]:.1%}."
                 )
     if len(df) and not df["in_labels"].all():
