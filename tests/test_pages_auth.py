@@ -199,3 +199,17 @@ def test_case_page_records_prediction_and_saves_case(models_dir, logged_in_app):
     saved = cases.list_cases(get_engine(), created_by="tester")
     assert len(saved) == 1 and saved[0].top_label == rec["output_summary"].split()[1]
     assert audit.query(get_engine())["action"].iloc[0] == "case_saved"
+
+
+def test_two_sessions_do_not_see_each_others_cases(models_dir, logged_in_app):
+    a = logged_in_app(username="dr-a")
+    a.switch_page("pages/history.py").run()
+    a.text_area(key="history_new_text").input("rash on my legs, very itchy")
+    a.button(key="history_new_save").click().run()
+    assert any("Saved as case" in s.value for s in a.success)
+    b = logged_in_app(username="dr-b")
+    b.switch_page("pages/history.py").run()
+    assert not b.exception
+    assert b.session_state["history_new_text"] == "" and "history_new_result" not in b.session_state
+    assert any("not saved any cases" in i.value for i in b.info)
+    assert not any(t.value == "rash on my legs, very itchy" for t in b.text)
