@@ -9,5 +9,5 @@ if [ -n "${pg_bin}" ] && [ -x "${pg_bin}/initdb" ]; then
   su postgres -c "${pg_bin}/pg_ctl -D ${pg_dir}/data -o '-p ${port} -k ${pg_dir} -c listen_addresses=127.0.0.1' -l ${pg_dir}/log -w start >/dev/null"
   su postgres -c "${pg_bin}/createdb -h 127.0.0.1 -p ${port} -U postgres medviz_test"
   export MEDVIZ_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:${port}/medviz_test"
-  trap 'su postgres -c "${pg_bin}/pg_ctl -D ${pg_dir}/data -m fast stop >/dev/null" || true' EXIT
+  trap 'su postgres -c "${pg_bin}/pg_ctl -D ${pg_dir}/data -m fast stop >/dev/null" || true; rm -rf "${pg_dir}"' EXIT
 fi

@@ -1,7 +1,10 @@
 """Case: one patient in, a prediction with its context out."""
 import streamlit as st
 
+from medviz.ui.auth import require_signed_in
 from medviz.ui.common import current_bundle, intended_use_banner
+
+require_signed_in()
 
 st.title("Case")
 bundle = current_bundle()

@@ -65,3 +65,129 @@ def tiny_text_bundle(tmp_path_factory) -> Path:
         provenance={"data_source": "synthetic sentences written for the tests"},
     )
     return train_text(spec, df, out, test_df=df)
+
+
+# --- Accounts, audit and storage (medviz.store) -------------------------------------------------
+# Every test gets its own SQLite file through MEDVIZ_DB_PATH (created lazily on first use), so no test
+# touches data/medviz.db and tests never see each other's users, cases or audit records.
+
+TEST_PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def medviz_db(tmp_path_factory, monkeypatch):
+    """Isolated database per test: MEDVIZ_DB_PATH -> a fresh tmp file; no URL, key or idle override leaks in."""
+    from medviz.store import dispose_engines
+
+    path = tmp_path_factory.mktemp("db") / "medviz.db"
+    monkeypatch.setenv("MEDVIZ_DB_PATH", str(path))
+    for var in ("MEDVIZ_DATABASE_URL", "MEDVIZ_ENCRYPTION_KEY", "MEDVIZ_IDLE_MINUTES"):
+        monkeypatch.delenv(var, raising=False)
+    dispose_engines()
+    yield path
+    dispose_engines()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """argon2 at production cost takes ~1 s per hash on the CI machine; tests use the cheapest profile."""
+    from argon2 import PasswordHasher, profiles
+
+    import medviz.auth
+
+    monkeypatch.setattr(medviz.auth, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    monkeypatch.setattr(medviz.auth, "_dummy_hash", None)
+
+
+@pytest.fixture
+def make_user():
+    """make_user(name="tester", role="clinician", password=TEST_PASSWORD) -> medviz.auth.User in the test DB."""
+    from medviz import auth
+    from medviz.store import get_engine
+
+    def _make(name: str = "tester", role: str = "clinician", password: str = TEST_PASSWORD, must_change: bool = False):
+        existing = auth.get_user_by_name(get_engine(), name)
+        return existing or auth.create_user(get_engine(), name, password, role, must_change=must_change)
+
+    return _make
+
+
+def sign_in_session(at, user) -> None:
+    """Put ``user`` into an AppTest's session exactly as a successful sign-in does (no form round-trip)."""
+    import time
+
+    from medviz.auth import new_session_id
+    from medviz.ui.auth import AUTH_KEY
+
+    now = time.time()
+    at.session_state[AUTH_KEY] = {
+        "user_id": user.id, "username": user.username, "role": user.role,
+        "session_id": new_session_id(), "login_at": now, "last_seen": now,
+    }
+
+
+@pytest.fixture
+def logged_in_app(make_user):
+    """Factory for page tests now that every page needs a signed-in user::
+
+        at = logged_in_app()                      # clinician "tester"
+        at = logged_in_app(role="admin")          # admin "admin-tester"
+        at.switch_page("pages/x.py").run()
+
+    Returns an AppTest of app.py (default_timeout=60) whose session holds a real user of the per-test
+    database, already run once (so app.py's sidebar has picked a bundle and st.navigation has registered
+    the pages — AppTest asks for one run before switch_page). It replaces
+    ``AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)`` followed by the first ``run()``.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    def _make(role: str = "clinician", username: str | None = None, timeout: float = 60):
+        user = make_user(username or ("tester" if role == "clinician" else f"{role}-tester"), role)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+        sign_in_session(at, user)
+        return at.run()
+
+    return _make
+
+
+def _pg_url() -> str | None:
+    return os.environ.get("MEDVIZ_TEST_POSTGRES_URL") or None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, empty database URL: an SQLite file, and a new PostgreSQL database on the server named by
+    MEDVIZ_TEST_POSTGRES_URL (.ci/run starts one; skipped only when none is configured)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    base = _pg_url()
+    if not base:
+        pytest.skip("MEDVIZ_TEST_POSTGRES_URL not set (.ci/run sets it)")
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"medviz_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        from medviz.store import dispose_engines
+
+        dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db_engine(db_url):
+    from medviz.store.db import create_store_engine
+
+    engine = create_store_engine(db_url)
+    yield engine
+    engine.dispose()

@@ -9,6 +9,8 @@ from medviz.errors import MedvizError
 from medviz.text.inputs import check_text
 from medviz.text.predict import ranked
 from medviz.ui import cache
+from medviz.ui.audit_hooks import record, summarize_probabilities
+from medviz.ui.cases import save_case_button, text_prediction
 
 TEXT_KEY = "case_text"
 RESULT_KEY = "case_text_result"  # (bundle path, InputCheck, ranked table, attention row)
@@ -45,6 +47,7 @@ def _predict(bundle: ModelBundle, text: str) -> None:
     pred = predictor.predict([check.text])
     table = ranked(pred.probabilities[0], bundle.labels)
     st.session_state[RESULT_KEY] = (str(bundle.path), check, table, pred.attention[0])
+    record("prediction", bundle=bundle, input_obj=check.text, output_summary=summarize_probabilities(bundle.labels, pred.probabilities[0]), warnings=check.warnings)
 
 
 def _show(bundle: ModelBundle, check, table, attention) -> None:
@@ -85,3 +88,4 @@ def _show(bundle: ModelBundle, check, table, attention) -> None:
         "Attention shows where the model looked, not why it decided: it is not a faithful explanation, "
         "and it describes the model, not the patient."
     )
+    save_case_button(bundle, check.text, text_prediction(table["label"], table["probability"]), key="case_save")

@@ -83,5 +83,14 @@ def test_type_a_case_and_see_the_top_diagnosis(server, tmp_path):
 
 
 def login_if_asked(page) -> None:
-    """Hook for the login form (accounts): a no-op while the page shows no login form."""
-    return None
+    """Sign in through the real form as a clinician created in the server's database (MEDVIZ_DB_PATH)."""
+    from medviz import auth
+    from medviz.store import get_engine
+
+    from tests.conftest import TEST_PASSWORD
+
+    if auth.get_user_by_name(get_engine(), "browser-tester") is None:
+        auth.create_user(get_engine(), "browser-tester", TEST_PASSWORD, "clinician")
+    page.get_by_label("User name").fill("browser-tester", timeout=90_000)
+    page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()

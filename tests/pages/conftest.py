@@ -3,8 +3,6 @@ import shutil
 import pytest
 import streamlit as st
 
-from tests.conftest import ROOT
-
 
 @pytest.fixture(autouse=True)
 def _clear_streamlit_caches():
@@ -25,10 +23,7 @@ def models_dir(tmp_path, tiny_text_bundle, monkeypatch):
 
 
 @pytest.fixture
-def app(models_dir):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
+def app(models_dir, logged_in_app):
+    at = logged_in_app()  # signed in as clinician "tester" (tests/conftest.py), already run once
     assert not at.exception, at.exception
     return at

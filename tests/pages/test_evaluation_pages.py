@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, tiny_text_frame
+from tests.conftest import ROOT, sign_in_session, tiny_text_frame
 from tests.evaluation_fixtures import TinyTabularScorer, build_tiny_tabular_bundle, cohort
 
 EVAL_PAGE = "pages/evaluation.py"
@@ -24,6 +24,16 @@ def eval_models_dir(tmp_path_factory, tiny_text_bundle):
     return d
 
 
+_USER_FACTORY: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def _signed_in_user_factory(make_user):
+    _USER_FACTORY["make"] = make_user
+    yield
+    _USER_FACTORY.clear()
+
+
 @pytest.fixture(autouse=True)
 def _env(eval_models_dir, monkeypatch):
     monkeypatch.setenv("MEDVIZ_MODELS_DIR", str(eval_models_dir))
@@ -36,6 +46,7 @@ def _env(eval_models_dir, monkeypatch):
 
 def _open(eval_models_dir, bundle: str, page: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    sign_in_session(at, _USER_FACTORY["make"]("eval-tester", "clinician"))
     at.session_state["app_bundle_path"] = str(eval_models_dir / bundle)  # what the sidebar picker stores
     at.switch_page(page).run()
     assert not at.exception, at.exception

@@ -1,0 +1,48 @@
+"""Case-saving widget shared by the Case and History pages (one line on the Case page)."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import streamlit as st
+
+from medviz.audit import summarize_probabilities, summarize_risk
+from medviz.errors import MedvizError
+from medviz.store import cases, get_engine
+from medviz.store.cases import risk_prediction, text_prediction  # noqa: F401  (for pages)
+from medviz.ui.audit_hooks import record
+from medviz.ui.auth import session
+
+
+def save_case(bundle: Any, content: str | Mapping[str, Any], prediction: Mapping[str, Any]) -> str | None:
+    """Save a case now; record it in the audit trail; return its pseudonymous ID (None on error, shown)."""
+    s = session() or {}
+    try:
+        saved = cases.save_case(get_engine(), username=s.get("username", "?"), content=content, bundle=bundle,
+                                prediction=prediction)
+    except MedvizError as exc:
+        st.error(str(exc))
+        return None
+    summary = _summary(bundle, prediction)
+    record("case_saved", bundle=bundle, input_obj=content if isinstance(content, str) else dict(content),
+           output_summary=summary, case_id=saved.case_id, dedupe=False)
+    return saved.case_id
+
+
+def _summary(bundle: Any, prediction: Mapping[str, Any]) -> str:
+    if "probabilities" in prediction:
+        probs = prediction["probabilities"]
+        return summarize_probabilities(list(probs), list(probs.values()))
+    return summarize_risk(prediction["risk"], prediction.get("band"))
+
+
+def save_case_button(bundle: Any, content: str | Mapping[str, Any], prediction: Mapping[str, Any], *, key: str) -> str | None:
+    """A 'Save case' button under a result. ``prediction``: cases.text_prediction(labels, probs) or
+    cases.risk_prediction(risk). Shows the new case ID so outcome feedback can be recorded later."""
+    done_key = f"{key}_saved_id"
+    if st.button("💾 Save case for outcome feedback", key=key, help="Saved under a random pseudonymous case ID; "
+                 "record the confirmed diagnosis later on the Case history page."):
+        st.session_state[done_key] = save_case(bundle, content, prediction)
+    case_id = st.session_state.get(done_key)
+    if case_id:
+        st.success(f"Saved as case **{case_id}**. Record the confirmed outcome later on the Case history page.")
+    return case_id

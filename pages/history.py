@@ -1,0 +1,117 @@
+"""Case history: save a case with the model's output; later record the confirmed outcome and whether you
+agreed with the model (CLINICAL.md P10). Clinicians see their own cases only."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from medviz.errors import MedvizError
+from medviz.store import cases, get_engine
+from medviz.ui import cache
+from medviz.ui.audit_hooks import record, summarize_probabilities
+from medviz.ui.auth import require_signed_in, session
+from medviz.ui.cases import save_case
+from medviz.ui.common import current_bundle, intended_use_banner
+
+OTHER = "Other (not in the model's list)…"
+
+require_signed_in()
+st.title("🗂️ Case history")
+bundle = current_bundle()
+intended_use_banner(bundle)
+me = (session() or {}).get("username", "?")
+engine = get_engine()
+
+new_tab, saved_tab = st.tabs(["New case", "My saved cases"])
+
+with new_tab:
+    if bundle is None:
+        st.info("Pick a model in the sidebar.")
+    elif not bundle.is_text:
+        st.info("Tabular cases are saved from the Case page (button under the result).")
+    else:
+        st.caption("Type the case as you would describe it. Do not enter names, dates of birth or record numbers: "
+                   "the case is filed under a random case ID.")
+        text = st.text_area("Case description", key="history_new_text", height=120)
+        if st.button("Predict and save", key="history_new_save", type="primary"):
+            try:
+                probs = cache.text_predictor(str(bundle.path)).predict([text]).probabilities[0]
+            except MedvizError as exc:
+                st.error(str(exc))
+            else:
+                summary = summarize_probabilities(bundle.labels, probs)
+                record("prediction", bundle=bundle, input_obj=text, output_summary=summary)
+                st.session_state["history_new_result"] = (save_case(bundle, text, cases.text_prediction(bundle.labels, probs)), summary)
+        result = st.session_state.get("history_new_result")
+        if result and result[0]:
+            st.success(f"Saved as case **{result[0]}** — {result[1]}. Record the confirmed diagnosis under "
+                       "'My saved cases' when it is known.")
+
+with saved_tab:
+    mine = cases.list_cases(engine, created_by=me, limit=2000)
+    if not mine:
+        st.info("You have not saved any cases yet.")
+    else:
+        table = pd.DataFrame([{
+            "case ID": c.case_id,
+            "saved (UTC)": c.created_at.strftime("%Y-%m-%d %H:%M"),
+            "model": f"{c.model_name} v{c.model_version}",
+            "model said": c.top_label if c.top_label is not None else (f"risk {c.risk:.2f}" if c.risk is not None else ""),
+            "confirmed": c.outcome.confirmed if c.outcome else "",
+            "your decision": c.outcome.decision if c.outcome else "",
+            "encrypted": "yes" if c.encrypted else "no",
+        } for c in mine])
+        st.dataframe(table, hide_index=True, width="stretch")
+        case_id = st.selectbox("Open a case", [c.case_id for c in mine], key="history_open_case")
+        try:
+            detail = cases.get_case(engine, case_id, decrypt=True)
+        except MedvizError as exc:
+            st.error(str(exc))
+            st.stop()
+        c = detail.summary
+        record("case_view", model=(c.model_name, c.model_version, c.model_sha256), case_id=case_id,
+               output_summary="viewed a saved case")
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Case as saved**")
+            if isinstance(detail.content, dict):
+                st.dataframe(pd.DataFrame({"field": list(detail.content), "value": [str(v) for v in detail.content.values()]}),
+                             hide_index=True)
+            else:
+                st.text(detail.content)
+            st.caption(f"Saved {c.created_at:%Y-%m-%d %H:%M} UTC with {c.model_name} v{c.model_version}.")
+        with right:
+            st.markdown("**What the model said then**")
+            probs = c.prediction.get("probabilities")
+            if probs:
+                top = sorted(probs.items(), key=lambda kv: -kv[1])[:5]
+                st.dataframe(pd.DataFrame({"diagnosis": [k for k, _ in top], "probability": [round(v, 3) for _, v in top]}),
+                             hide_index=True)
+                choices = sorted(probs)
+            else:
+                st.metric("Risk", f"{c.risk:.1%}")
+                choices = list(bundle.labels) if bundle is not None and bundle.name == c.model_name else []
+        for o in detail.outcomes:
+            st.caption(f"{o.recorded_at:%Y-%m-%d %H:%M} UTC · {o.recorded_by}: confirmed **{o.confirmed}**, "
+                       f"{o.decision}" + (f" — {o.reason}" if o.reason else ""))
+        st.markdown("**Record the confirmed outcome**")
+        with st.form("history_outcome_form", clear_on_submit=True):
+            pick = st.selectbox("Confirmed diagnosis / outcome", choices + [OTHER], key="history_confirmed")
+            other = st.text_input("If other: what was confirmed", key="history_confirmed_other")
+            decision = st.radio("Your decision about the model's output", cases.DECISIONS, horizontal=True,
+                                key="history_decision", format_func={"agree": "Agreed with it", "disagree": "Disagreed",
+                                                                     "override": "Overrode it"}.get)
+            reason = st.text_area("Reason (required when you disagreed or overrode)", key="history_reason", height=80)
+            submitted = st.form_submit_button("Record outcome", type="primary")
+        if submitted:
+            confirmed = other if pick == OTHER else pick
+            try:
+                out = cases.record_outcome(engine, case_id, username=me, confirmed=confirmed, decision=decision, reason=reason)
+            except MedvizError as exc:
+                st.error(str(exc))
+            else:
+                record("outcome_recorded" if decision == "agree" else "override",
+                       model=(c.model_name, c.model_version, c.model_sha256), case_id=case_id,
+                       output_summary=f"decision {out.decision}; confirmed outcome recorded", dedupe=False)
+                st.success("Outcome recorded.")
+                st.rerun()
