@@ -13,6 +13,7 @@ user = login_gate()  # sign-in (or forced password change) until a user is signe
 PAGES = {
     "Predict": [
         st.Page("pages/case.py", title="Case", icon="🩺", default=True),
+        st.Page("pages/explanations.py", title="Explanations", icon="🔎"),
     ],
     "Model": [
         st.Page("pages/evaluation.py", title="Evaluation", icon="📈"),

@@ -263,3 +263,23 @@ def list_bundles(folder: Path | str) -> list[BundleInfo]:
         except BundleError as exc:
             out.append(BundleInfo(sub, sub.name, "?", "?", sub.name, error=str(exc)))
     return out
+
+
+def add_bundle_file(path: Path | str, name: str, data: bytes) -> None:
+    """Add (or replace) one extra artefact in an existing bundle and record its SHA-256.
+
+    The model file is untouched; the manifest is rewritten atomically (temp file, then rename).
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    if "/" in name or name in (MANIFEST_FILE, MODEL_FILE, TEST_PREDICTIONS_FILE):
+        raise BundleError(f"extra file name '{name}' is reserved or not a plain file name")
+    tmp = path / f".{name}.part"
+    tmp.write_bytes(data)
+    tmp.replace(path / name)
+    files = dict(manifest.get("files") or {})
+    files[name] = sha256_file(path / name)
+    manifest["files"] = files
+    mtmp = path / f".{MANIFEST_FILE}.part"
+    mtmp.write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+    mtmp.replace(path / MANIFEST_FILE)

@@ -61,7 +61,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from medviz.scoring import score_csv
 
     bundle = load_bundle(args.model_dir)
-    summary = score_csv(bundle, args.input, args.output, text_column=args.text_column, chunksize=args.chunksize)
+    summary = score_csv(bundle, args.input, args.output, text_column=args.text_column, chunksize=args.chunksize,
+                        explain=args.explain)
     print(f"scored {summary.rows} row(s) -> {args.output} ({summary.errors} with errors, {summary.warnings} with warnings)")
     return 0
 
@@ -125,6 +126,8 @@ def format_evaluation(s: dict) -> str:
     for n in s.get("notes", []):
         lines.append(f"note: {n}")
     return "\n".join(lines)
+
+
 def _read_new_password(args: argparse.Namespace, username: str) -> str:
     """Password from an interactive prompt (asked twice), or the first line of stdin — never argv."""
     if args.password_stdin or not sys.stdin.isatty():
@@ -186,6 +189,25 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_ERROR
 
 
+def _cmd_explain_text_importance(args: argparse.Namespace) -> int:
+    from medviz.bundle import add_bundle_file, load_bundle
+    from medviz.explain import TEXT_IMPORTANCE_FILE, TextExplainer, global_text_importance
+    from medviz.io import read_labelled
+    from medviz.text.predict import TextPredictor
+
+    bundle = load_bundle(args.model_dir)
+    cols = [args.text_column] + ([args.label_column] if args.label_column else [])
+    df = read_labelled(args.data, cols)
+    explainer = TextExplainer.from_predictor(TextPredictor.from_bundle(bundle))
+    labels = df[args.label_column].astype(str).tolist() if args.label_column else None
+    table = global_text_importance(explainer, df[args.text_column].astype(str).tolist(), labels,
+                                   top_n=args.top, min_count=args.min_count)
+    table.attrs.clear()
+    add_bundle_file(bundle.path, TEXT_IMPORTANCE_FILE, table.to_csv(index=False).encode("utf-8"))
+    print(f"wrote {TEXT_IMPORTANCE_FILE} ({len(table)} rows, {table['diagnosis'].nunique()} diagnoses) into {bundle.path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m medviz", description="medviz: train, score and evaluate clinical models")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr (never patient data)")
@@ -216,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("-o", "--output", required=True)
     sc.add_argument("--text-column", help="text bundles: the column holding the case text")
     sc.add_argument("--chunksize", type=int, default=20_000)
+    sc.add_argument("--explain", action="store_true",
+                    help="text bundles: add top_reasons (three strongest SHAP words per row; ~0.3-1 s per row)")
     sc.set_defaults(func=_cmd_score)
 
     ev = sub.add_parser("evaluate", help="evaluate a bundle on a labelled CSV (external validation)")
@@ -249,6 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
     ausub.add_parser("verify", help="recompute the chain; exit 1 and name the first bad record if broken")
     ausub.add_parser("head", help="print the newest record's number and hash (keep it elsewhere to detect rewrites)")
     au.set_defaults(func=_cmd_audit)
+    ex = sub.add_parser("explain", help="explanation artefacts for a bundle")
+    esub = ex.add_subparsers(dest="kind", required=True)
+    ti = esub.add_parser("text-importance", help="per-diagnosis word table (mean SHAP) written into a text bundle")
+    ti.add_argument("model_dir")
+    ti.add_argument("--data", required=True, help="texts to explain (.csv or .jsonl), e.g. the held-out test file")
+    ti.add_argument("--text-column", required=True)
+    ti.add_argument("--label-column", help="true diagnoses (else each text counts for its top prediction)")
+    ti.add_argument("--top", type=int, default=15, help="words kept per diagnosis")
+    ti.add_argument("--min-count", type=int, default=2, help="occurrences a word needs")
+    ti.set_defaults(func=_cmd_explain_text_importance)
     return p
 
 

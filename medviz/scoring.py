@@ -33,7 +33,7 @@ class ScoreSummary:
 class TextScorer:
     """Scores a text column with a text bundle. Built once per bundle, reused for every chunk."""
 
-    def __init__(self, bundle: ModelBundle, text_column: str, predictor=None):
+    def __init__(self, bundle: ModelBundle, text_column: str, predictor=None, explain: bool = False, explainer=None):
         from medviz.text.predict import TextPredictor
 
         if not text_column:
@@ -42,6 +42,12 @@ class TextScorer:
         self.text_column = text_column
         self.predictor = predictor or TextPredictor.from_bundle(bundle)
         self.labels = bundle.labels
+        # top_reasons for text costs a SHAP run per row (~0.3 s), so it is opt-in (--explain).
+        self.explainer = explainer
+        if explain and explainer is None:
+            from medviz.explain import TextExplainer
+
+            self.explainer = TextExplainer.from_predictor(self.predictor)
 
     def check_columns(self, columns: Iterable[str]) -> None:
         columns = list(columns)
@@ -51,7 +57,8 @@ class TextScorer:
             )
 
     def output_columns(self) -> list[str]:
-        return ["prediction", "probability", *[f"prob_{lab}" for lab in self.labels], "warnings", "error"]
+        reasons = ["top_reasons"] if self.explainer is not None else []
+        return ["prediction", "probability", *[f"prob_{lab}" for lab in self.labels], *reasons, "warnings", "error"]
 
     def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
         self.check_columns(chunk.columns)
@@ -69,14 +76,26 @@ class TextScorer:
         out["probability"] = np.where(ok, probs[np.arange(len(chunk)), np.clip(top, 0, None)], np.nan)
         for j, lab in enumerate(self.labels):
             out[f"prob_{lab}"] = probs[:, j]
+        if self.explainer is not None:
+            out["top_reasons"] = [self._reasons(t, lab) if good else "" for t, lab, good in zip(texts, out["prediction"], ok)]
         out["warnings"] = ""
         out["error"] = np.where(ok, "", f"{self.text_column}: empty text, nothing to score")
         return out
 
 
-def make_scorer(bundle: ModelBundle, *, text_column: str | None = None):
+    def _reasons(self, text: str, label: str) -> str:
+        from medviz.errors import MedvizError
+        from medviz.explain import top_reasons_text
+
+        try:
+            return top_reasons_text(self.explainer.explain(text), label)
+        except MedvizError:
+            return ""
+
+
+def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool = False):
     if bundle.is_text:
-        return TextScorer(bundle, text_column or bundle.manifest.get("inputs", {}).get("text_column", ""))
+        return TextScorer(bundle, text_column or bundle.manifest.get("inputs", {}).get("text_column", ""), explain=explain)
     raise UnsupportedBundleError(f"bundle '{bundle.name}': scoring is not available for task '{bundle.task}'")
 
 
@@ -98,11 +117,12 @@ def score_csv(
     progress: Progress | None = None,
     sanitize: bool = True,
     scorer=None,
+    explain: bool = False,
 ) -> ScoreSummary:
     """Stream ``source`` through the bundle into ``output``; memory stays flat in the file size."""
     from medviz.io import neutralize_formulas
 
-    scorer = scorer or make_scorer(bundle, text_column=text_column)
+    scorer = scorer or make_scorer(bundle, text_column=text_column, explain=explain)
     rows = errors = warns = 0
     first = True
     out_path = Path(output) if isinstance(output, (str, Path)) else None

@@ -20,3 +20,19 @@ def text_predictor(path: str):
     from medviz.text.predict import TextPredictor
 
     return TextPredictor.from_bundle(bundle(path))
+
+
+@st.cache_resource(show_spinner="Preparing the text explainer…", max_entries=4)
+def text_explainer(path: str):
+    """Partition-SHAP explainer over the compiled model function (no patient data inside)."""
+    from medviz.explain import TextExplainer
+
+    return TextExplainer.from_predictor(text_predictor(path))
+
+
+@st.cache_resource(show_spinner="Preparing the tabular explainer…", max_entries=4)
+def tabular_explainer(path: str):
+    """Exact-Shapley explainer with its background sample of the bundle's training rows."""
+    from medviz.explain import TabularExplainer
+
+    return TabularExplainer.from_bundle(bundle(path))

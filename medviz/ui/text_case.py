@@ -89,3 +89,6 @@ def _show(bundle: ModelBundle, check, table, attention) -> None:
         "and it describes the model, not the patient."
     )
     save_case_button(bundle, check.text, text_prediction(table["label"], table["probability"]), key="case_save")
+    from medviz.ui.explain_views import render_text_explanation
+
+    render_text_explanation(bundle, check.text, table["label"].head(5).tolist())

@@ -1,0 +1,162 @@
+"""Per-case explanation sections the Case page calls (text and tabular).
+
+Explainers come from ``st.cache_resource`` (medviz.ui.cache: built once per bundle, no patient
+data inside); a case's explanation is kept in ``st.session_state`` only, keyed by a hash of the
+input, so changing the diagnosis shown does not recompute it.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Sequence
+
+import numpy as np
+import streamlit as st
+
+from medviz.bundle import ModelBundle
+from medviz.charts import explain as charts
+from medviz.errors import MedvizError
+from medviz.ui import cache
+
+TEXT_RESULT_KEY = "case_explain_text"  # (key, TextCaseExplanation)
+TEXT_LABEL_KEY = "case_explain_label"
+TABULAR_RESULT_KEY = "case_explain_tabular"  # (key, Explanation)
+
+CAVEAT = (
+    "**How to read this.** SHAP values describe how *this model* used the words or values it was given "
+    "(on the calibrated probability scale, from the base value to this output). They describe the model, "
+    "not the patient, and they are not causes: a large contribution is not evidence that a symptom or value "
+    "causes the condition, nor that the model is right."
+)
+ATTENTION_CAVEAT = (
+    "Attention shows where the model looked, not why it decided: attention weights are not by themselves an "
+    "explanation (Jain & Wallace 2019). Compare them with SHAP using the agreement and deletion checks below."
+)
+
+
+def _key(*parts: object) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(str(p).encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_options: Sequence[str]) -> None:
+    """Why the model suggests a diagnosis for ``text``: SHAP words, attention, agreement, deletion check.
+
+    ``predicted_label_options``: the differential, top diagnosis first; the clinician picks which one
+    to explain (default: the top one).
+    """
+    from medviz.explain import deletion_check, explain_text_case, for_class, rank_agreement
+
+    options = [str(o) for o in predicted_label_options] or list(bundle.labels)
+    st.subheader("Why: word contributions (SHAP)")
+    key = _key(bundle.path, bundle.model_sha256, text)
+    stored = st.session_state.get(TEXT_RESULT_KEY)
+    if not stored or stored[0] != key:
+        try:
+            with st.spinner("Computing SHAP values for every word…"):
+                explainer = cache.text_explainer(str(bundle.path))
+                result = explain_text_case(explainer, text)
+        except MedvizError as exc:
+            st.warning(f"No explanation for this text: {exc}")
+            return
+        st.session_state[TEXT_RESULT_KEY] = (key, result)
+    else:
+        result = stored[1]
+    explainer = cache.text_explainer(str(bundle.path))
+
+    label = st.selectbox(
+        "Explain the diagnosis", options, index=0, key=TEXT_LABEL_KEY,
+        help="The top diagnosis by default; pick any other from the differential.",
+    )
+    if label not in bundle.labels:
+        st.warning(f"'{label}' is not one of the model's diagnoses.")
+        return
+    j = bundle.labels.index(label)
+    exp_c = for_class(result.shap, label)
+    base = float(result.shap.base_values[j])
+    prob = float(result.probabilities[j])
+    st.caption(
+        f"Scale: calibrated probability of **{label}**. Base value (every word removed) = {base:.3f}; "
+        f"the word contributions add up to this case's probability {prob:.3f}. Red words push towards "
+        f"{label}, blue words away from it."
+    )
+    st.markdown(
+        f'<div style="line-height: 2; font-size: 1.05rem">{charts.text_shap_html(result.shap, label, result.unread_tail)}</div>',
+        unsafe_allow_html=True,
+    )
+    if result.words_not_read:
+        st.caption(f"{result.words_not_read} word(s) after the model's {explainer.seq_len}-word limit were not read (grey).")
+    st.plotly_chart(charts.word_bar(result.shap, label), width="stretch", config={"displayModeBar": False},
+                    key="case_explain_word_bar")
+
+    st.subheader("Attention over the same words")
+    st.markdown(f'<div style="line-height: 2; font-size: 1.05rem">{charts.attention_html(result.attention)}</div>',
+                unsafe_allow_html=True)
+    st.caption(ATTENTION_CAVEAT)
+
+    st.subheader("How far to trust these explanations")
+    agree = rank_agreement(exp_c.values, result.attention.values)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Spearman ρ (|SHAP| vs attention)", "n/a" if np.isnan(agree["spearman"]) else f"{agree['spearman']:.2f}")
+    c2.metric("Kendall τ (|SHAP| vs attention)", "n/a" if np.isnan(agree["kendall"]) else f"{agree['kendall']:.2f}")
+    c3.metric("Words compared", agree["n_words"])
+    with st.spinner("Running the deletion check…"):
+        table = deletion_check(explainer, result.shap, result.attention, label)
+    k = int(min(5, table["k"].max()))
+    at_k = table[table["k"] == k].set_index("method")["drop"]
+    st.markdown(
+        f"Removing the top {k} SHAP words lowers P({label}) by **{at_k.get('SHAP', float('nan')):.3f}**; "
+        f"the top {k} attention words by **{at_k.get('attention', float('nan')):.3f}**; "
+        f"{k} random words by **{at_k.get('random', float('nan')):.3f}** on average "
+        f"({table.attrs.get('n_random')} seeded draws)."
+    )
+    st.plotly_chart(charts.deletion_chart(table), width="stretch", config={"displayModeBar": False},
+                    key="case_explain_deletion")
+    st.caption(
+        "A faithful explanation names words whose removal changes the prediction more than removing random words. "
+        "Rank agreement near 0 means attention and SHAP point at different words."
+    )
+    st.info(CAVEAT)
+
+
+def render_tabular_explanation(bundle: ModelBundle, row) -> None:
+    """Waterfall from the base value (mean training risk) to this patient's risk, bar by feature.
+
+    ``row``: the patient's raw feature values — a mapping / one-row frame by feature name, or an
+    array in the manifest's feature order (NaN = blank, imputed by the model).
+    """
+    import pandas as pd
+
+    from medviz.explain import feature_array
+
+    st.subheader("Why: feature contributions (SHAP)")
+    try:
+        explainer = cache.tabular_explainer(str(bundle.path))
+        if isinstance(row, dict):
+            row = pd.DataFrame([row])
+        elif isinstance(row, pd.Series):
+            row = row.to_frame().T
+        x = feature_array(row, explainer.feature_names, "case")
+    except MedvizError as exc:
+        st.warning(f"No explanation for this case: {exc}")
+        return
+    key = _key(bundle.path, bundle.model_sha256, x.tobytes())
+    stored = st.session_state.get(TABULAR_RESULT_KEY)
+    if not stored or stored[0] != key:
+        with st.spinner("Computing exact SHAP values…"):
+            exp = explainer.explain(x[:1])
+        st.session_state[TABULAR_RESULT_KEY] = (key, exp)
+    else:
+        exp = stored[1]
+    base = float(exp.base_values[0])
+    total = base + float(exp.values[0].sum())
+    st.caption(
+        f"Scale: calibrated probability. Base value {base:.3f} = mean risk over {len(explainer.background)} "
+        f"training patients; the bars add up to this patient's risk {total:.3f}. Red raises the risk, blue lowers it. "
+        "Exact Shapley values (every combination of features) against those training patients."
+    )
+    st.plotly_chart(charts.waterfall(exp[0], explainer.specs), width="stretch", config={"displayModeBar": False},
+                    key="case_explain_waterfall")
+    st.info(CAVEAT)
