@@ -250,8 +250,7 @@ def attention_explanation(predictor, text: str, like=None):
     words = check_explainable(text, predictor.seq_len)
     att = predictor.predict([text]).attention[0][: len(words)].astype(np.float64)
     data = like.data if like is not None else np.asarray([m.group() for m in words], dtype=object)
-    return shap.Explanation(values=att, base_values=0.0, data=data, feature_names=[m.group() for m in words],
-                            output_names="attention")
+    return shap.Explanation(values=att, base_values=0.0, data=data, feature_names=[m.group() for m in words])
 
 
 def rank_agreement(shap_values: np.ndarray, attention: np.ndarray) -> dict[str, float]:
