@@ -218,10 +218,15 @@ def class_index(labels: Sequence[str], label: str | int) -> int:
 
 def for_class(explanation, label: str | int):
     """The (n_words,) explanation of one class out of a (n_words, n_classes) text explanation."""
+    import shap
+
     j = class_index(explanation.output_names, label)
-    out = explanation[:, j]
-    out.output_names = explanation.output_names[j]
-    return out
+    return shap.Explanation(
+        values=np.asarray(explanation.values)[:, j],
+        base_values=float(np.asarray(explanation.base_values)[j]),
+        data=explanation.data,
+        feature_names=list(explanation.feature_names),
+    )
 
 
 def model_output(explanation) -> np.ndarray:

@@ -214,7 +214,10 @@ def _tabular_bundle(path, hidden: bool, seed: int = 0):
     manifest = {"name": path.name, "version": "0.1", "task": "tabular_binary", "labels": ["no", "yes"],
                 "inputs": {"kind": "tabular", "features": FEATURES}}
     ref = pd.DataFrame(x, columns=[f["name"] for f in FEATURES]).round(2)
-    return save_bundle(path, model, manifest, extra_files={"reference.csv": ref.to_csv(index=False).encode()}), x
+    test = ref.head(20).copy()
+    test["y_true"] = (rng.random(20) < 0.4).astype(int)
+    return save_bundle(path, model, manifest, test_predictions=test,
+                       extra_files={"reference.csv": ref.to_csv(index=False).encode()}), x
 
 
 @pytest.fixture(scope="module")
