@@ -184,6 +184,17 @@ class TextExplainer:
         import shap
 
         words = check_explainable(text, self.seq_len)
+        if len(words) == 1:
+            # One word: its Shapley value is exactly f(text) - f(empty); shap's word hierarchy
+            # cannot be built for a single word, so it is computed directly.
+            full, empty = self._fn([text, ""])
+            return shap.Explanation(
+                values=(full - empty)[None, :].astype(np.float64),
+                base_values=empty.astype(np.float64),
+                data=np.asarray([text[words[0].start():]], dtype=object),
+                feature_names=[words[0].group()],
+                output_names=list(self.labels),
+            )
         # shap breaks ties in its priority queue with np.random: seed it so a case explains the same twice.
         state = np.random.get_state()
         np.random.seed(seed)

@@ -60,6 +60,14 @@ def test_explanation_is_deterministic(text_explainer):
     np.testing.assert_array_equal(a, b)
 
 
+def test_single_word_text(text_explainer):
+    from medviz.explain import explain_text_case, model_output
+
+    case = explain_text_case(text_explainer, "  fever!!")
+    assert case.shap.values.shape == (1, 3)
+    np.testing.assert_allclose(model_output(case.shap), text_explainer.predictor.predict(["fever"]).probabilities[0], atol=1e-5)
+
+
 def test_text_without_words_is_refused(text_explainer):
     with pytest.raises(InputError, match="no words"):
         text_explainer.explain("?!… 发烧")
