@@ -205,6 +205,11 @@ class TextExplainer:
         values = np.asarray(raw.values[0], dtype=np.float64)
         base = np.asarray(raw.base_values[0], dtype=np.float64)
         segments = np.asarray(raw.data[0], dtype=object)
+        # shap's segments drop text before the first word and after the last one; put it back so
+        # joining ``data`` shows the whole text read (punctuation included).
+        segments[0] = text[: words[0].start()] + segments[0]
+        if len(_TOKEN_RE.findall(text)) == len(words):
+            segments[-1] = segments[-1] + text[words[-1].end():]
         if values.shape[0] != len(words):
             raise InputError(f"text: the explainer saw {values.shape[0]} words, the model {len(words)}")
         return shap.Explanation(
