@@ -12,10 +12,13 @@ from medviz.charts import explain as charts
 from medviz.errors import MedvizError
 from medviz.io import read_table
 from medviz.ui import cache
+from medviz.ui.auth import require_signed_in
 from medviz.ui.common import current_bundle, esc, intended_use_banner
 from medviz.ui.explain_views import CAVEAT
 
 MAX_TEXT_ROWS = 300  # text SHAP costs ~0.3-1 s per text on this CPU
+
+require_signed_in()
 
 st.title("Explanations")
 bundle = current_bundle()

@@ -7,7 +7,6 @@ import shutil
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -27,19 +26,20 @@ def models(tmp_path, tiny_text_bundle, monkeypatch):
     return d
 
 
-def _app(page, bundle_path):
-    from streamlit.testing.v1 import AppTest
+@pytest.fixture
+def open_page(logged_in_app):
+    def _open(page, bundle_path):
+        at = logged_in_app(timeout=120)
+        at.session_state["app_bundle_path"] = str(bundle_path)  # what the sidebar picker stores
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+    return _open
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["app_bundle_path"] = str(bundle_path)  # what the sidebar picker stores
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
-
-def test_explanations_page_tabular_test_set(models):
-    at = _app("pages/explanations.py", models / "tiny-tab")
+def test_explanations_page_tabular_test_set(models, open_page):
+    at = open_page("pages/explanations.py", models / "tiny-tab")
     assert not at.error
     subheaders = [h.value for h in at.subheader]
     assert {"Mean |SHAP| importance", "Beeswarm", "Dependence"} <= set(subheaders)
@@ -52,8 +52,8 @@ def test_explanations_page_tabular_test_set(models):
     assert "BMI" in spec["layout"]["xaxis"]["title"]["text"]
 
 
-def test_explanations_page_text_shipped_table(models):
-    at = _app("pages/explanations.py", models / "tiny-text")
+def test_explanations_page_text_shipped_table(models, open_page):
+    at = open_page("pages/explanations.py", models / "tiny-text")
     assert not at.error
     at.selectbox(key="explanations_diagnosis").set_value("flu")
     at.run()
@@ -61,8 +61,8 @@ def test_explanations_page_text_shipped_table(models):
     assert spec["data"][0]["y"] == ["cough", "fever"]
 
 
-def test_case_page_explains_the_top_diagnosis(models):
-    at = _app("pages/case.py", models / "tiny-text")
+def test_case_page_explains_the_top_diagnosis(models, open_page):
+    at = open_page("pages/case.py", models / "tiny-text")
     at.text_area(key="case_text").set_value("I have a fever and a bad cough with chills")
     at.button[0].click()
     at.run()
