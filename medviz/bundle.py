@@ -113,6 +113,7 @@ def _register_custom_objects() -> None:
     # Importing these modules registers their Keras layers as serializable.
     import medviz.layers  # noqa: F401
     import medviz.text.layers  # noqa: F401
+    import medviz.tabular.layers  # noqa: F401
 
 
 def read_manifest(path: Path | str) -> dict[str, Any]:

