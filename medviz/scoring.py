@@ -205,3 +205,58 @@ def score_csv(
         tmp.replace(out_path)
     log.info("scored %d rows (%d errors)", rows, errors)
     return ScoreSummary(rows=rows, errors=errors, warnings=warns)
+
+
+@dataclass(frozen=True)
+class ScoredTable:
+    """A scored upload held in memory (Batch page): the table for display and the CSV to download."""
+
+    frame: pd.DataFrame  # input columns + outputs, values as typed (not neutralised: display only)
+    csv: bytes  # the download, formula injection neutralised
+    summary: ScoreSummary
+    unexpected_columns: list[str]
+
+
+def read_columns(source: bytes | str | Path | IO[bytes]) -> list[str]:
+    """The header of a CSV, with the same checks as scoring (empty, binary, malformed, duplicated names)."""
+    for chunk in iter_csv_chunks(source, chunksize=1000, bad_lines="report"):
+        return [str(c) for c in chunk.columns]
+    raise InputError("the file has a header but no rows to score")
+
+
+def count_lines(data: bytes) -> int:
+    """Rough row count for a progress bar (physical lines minus the header)."""
+    return max(data.count(b"\n") - (0 if data.endswith(b"\n") else -1) - 1, 1)
+
+
+def score_upload(
+    bundle: ModelBundle,
+    data: bytes,
+    *,
+    text_column: str | None = None,
+    chunksize: int = 20_000,
+    progress: Progress | None = None,
+    scorer=None,
+) -> ScoredTable:
+    """Score an uploaded CSV in memory (the page caps uploads, see .streamlit/config.toml)."""
+    from medviz.io import neutralize_formulas
+
+    scorer = scorer or make_scorer(bundle, text_column=text_column)
+    parts = []
+    rows = 0
+    unexpected: list[str] = []
+    for chunk in iter_csv_chunks(data, chunksize=chunksize, bad_lines="report"):
+        if not parts:
+            check = scorer.check_columns(chunk.columns)
+            unexpected = list(getattr(check, "unexpected", []) or [])
+        parts.append(score_frame(scorer, chunk))
+        rows += len(chunk)
+        if progress:
+            progress(rows)
+    if not parts:
+        raise InputError("the file has a header but no rows to score")
+    frame = pd.concat(parts, ignore_index=True)
+    csv = neutralize_formulas(frame).to_csv(index=False).encode("utf-8")
+    summary = ScoreSummary(rows=len(frame), errors=int((frame["error"] != "").sum()),
+                           warnings=int((frame["warnings"] != "").sum()))
+    return ScoredTable(frame=frame, csv=csv, summary=summary, unexpected_columns=unexpected)

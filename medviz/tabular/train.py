@@ -34,6 +34,7 @@ from medviz.bundle import TASK_TABULAR, save_bundle
 from medviz.errors import InputError
 from medviz.schema import FLOAT, INTEGER, FeatureSpec, percentile_range
 from medviz.tabular.model import PLATT, build_tabular_model, raw_logit_model
+from medviz.tabular.summary import binary_summary
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def _fit(x: np.ndarray, y: np.ndarray, specs, spec: TabularTrainingSpec):
                     loss=keras.losses.BinaryCrossentropy(from_logits=True),
                     steps_per_execution=spec.epochs)
     ds = tf.data.Dataset.from_tensors((x, y.astype(np.float32).reshape(-1, 1))).repeat()
-    trainer.fit(ds, epochs=1, steps_per_epoch=spec.epochs, verbose=0)
+    trainer.fit(ds, epochs=1, steps_per_epoch=spec.epochs, verbose=0, shuffle=False)
     return model, trainer
 
 
@@ -185,45 +186,6 @@ def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
     lr = LogisticRegression(C=np.inf, max_iter=1000).fit(logits.reshape(-1, 1), y)
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
-
-
-def calibration_slope_intercept(y: np.ndarray, risk: np.ndarray) -> tuple[float, float]:
-    """Logistic recalibration (Cox 1958): slope of logit(risk), and the intercept with slope fixed at 1."""
-    import statsmodels.api as sm
-
-    p = np.clip(risk, 1e-6, 1 - 1e-6)
-    lp = np.log(p / (1 - p))
-    slope = float(sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit().params[1])
-    intercept = float(sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=lp).fit().params[0])
-    return slope, intercept
-
-
-def threshold_metrics(y: np.ndarray, risk: np.ndarray, threshold: float) -> dict[str, Any]:
-    """Confusion counts and sens/spec/PPV/NPV for 'risk >= threshold' (None where undefined)."""
-    pred = risk >= threshold
-    y = y.astype(bool)
-    tp, fp = int((pred & y).sum()), int((pred & ~y).sum())
-    fn, tn = int((~pred & y).sum()), int((~pred & ~y).sum())
-
-    def ratio(a, b):
-        return None if b == 0 else a / b
-
-    return {"threshold": threshold, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
-            "sensitivity": ratio(tp, tp + fn), "specificity": ratio(tn, tn + fp),
-            "ppv": ratio(tp, tp + fp), "npv": ratio(tn, tn + fn)}
-
-
-def binary_summary(y: np.ndarray, risk: np.ndarray, high_cut: float) -> dict[str, Any]:
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-
-    slope, intercept = calibration_slope_intercept(y, risk)
-    return {
-        "n": int(len(y)), "events": int(y.sum()), "prevalence": float(y.mean()),
-        "auc": float(roc_auc_score(y, risk)), "brier": float(brier_score_loss(y, risk)),
-        "calibration_slope": slope, "calibration_intercept": intercept,
-        "mean_predicted_risk": float(np.mean(risk)),
-        "at_high_risk_threshold": threshold_metrics(y, risk, high_cut),
-    }
 
 
 def derive_band_cuts(y: np.ndarray, risk: np.ndarray) -> tuple[float, float, str]:

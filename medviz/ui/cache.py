@@ -36,3 +36,10 @@ def tabular_explainer(path: str):
     from medviz.explain import TabularExplainer
 
     return TabularExplainer.from_bundle(bundle(path))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def tabular_predictor(path: str):
+    from medviz.tabular.predict import TabularPredictor
+
+    return TabularPredictor.from_bundle(bundle(path))

@@ -1,0 +1,162 @@
+"""The tabular part of the Case page: one input per feature, then the calibrated risk in context.
+
+``render(bundle)`` is called by pages/case.py when the sidebar picked a tabular bundle. Patient values
+live only in ``st.session_state`` (keys prefixed ``case_tab_``), never in a cache.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from medviz.bundle import ModelBundle
+from medviz.charts.batch import BAND_COLOURS, icon_array
+from medviz.errors import MedvizError
+from medviz.schema import FLAG_EXTRAPOLATION, FLAG_IMPUTED, INTEGER, FeatureSpec, feature_specs, validate_case
+from medviz.tabular.predict import RiskBands
+from medviz.tabular.summary import threshold_metrics
+from medviz.ui import cache
+from medviz.ui.common import esc
+
+RESULT_KEY = "case_tab_result"
+
+
+def _input(spec: FeatureSpec, key: str):
+    unit = f" ({spec.unit})" if spec.unit else ""
+    helptext = (
+        f"{spec.description or spec.display}. Allowed {spec.limits_text()}; training range (1st–99th percentile) "
+        f"{spec.range_text()}. Leave blank if unknown: the model imputes the training median "
+        f"({spec.fmt(spec.median)}) and the result is flagged 'imputed'."
+    )
+    is_int = spec.type == INTEGER
+    kwargs = dict(
+        label=f"{spec.display}{unit}",
+        value=None,
+        min_value=(int(spec.min) if is_int else float(spec.min)) if spec.min is not None else None,
+        max_value=(int(spec.max) if is_int else float(spec.max)) if spec.max is not None else None,
+        step=1 if is_int else None,
+        format=None if is_int else "%g",
+        help=helptext,
+        placeholder=f"blank = imputed · typical {spec.range_text()}",
+        key=key,
+    )
+    return st.number_input(**{k: v for k, v in kwargs.items() if v is not None or k == "value"})
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.0%}"
+
+
+def render(bundle: ModelBundle) -> None:
+    """Form + result for a tabular bundle."""
+    try:
+        specs = feature_specs(bundle.manifest)
+        bands = RiskBands.from_manifest(bundle.manifest)
+        predictor = cache.tabular_predictor(str(bundle.path))
+    except MedvizError as exc:
+        st.error(f"This model cannot be used: {exc}")
+        return
+    m = bundle.manifest
+    positive = m.get("positive_label", bundle.labels[-1])
+    outcome = (m.get("outcome") or {}).get("description") or f"{m.get('outcome', {}).get('column', 'outcome')} = {positive}"
+
+    st.markdown(f"Enter the patient's measurements. **Outcome:** {esc(outcome)}")
+    st.caption(m.get("inputs", {}).get("missing_values", ""))
+    with st.form("case_tab_form", border=True):
+        cols = st.columns(min(len(specs), 4))
+        values = {}
+        for i, spec in enumerate(specs):
+            with cols[i % len(cols)]:
+                values[spec.name] = _input(spec, key=f"case_tab_in_{spec.name}")
+        submitted = st.form_submit_button("Estimate risk", type="primary")
+    if submitted:
+        st.session_state[RESULT_KEY] = dict(values)
+    entered = st.session_state.get(RESULT_KEY)
+    if not entered:
+        return
+
+    v = validate_case(entered, specs)
+    if not v.ok[0]:
+        st.error(f"Not scored: {v.error[0]}")
+        return
+    risk = float(predictor.predict(v.values)[0])
+    band = str(bands.band(np.array([risk]))[0])
+    _result(bundle, specs, bands, v, risk, band, positive)
+
+
+def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive: str) -> None:
+    m = bundle.manifest
+    st.divider()
+    left, mid, right = st.columns([1.1, 1.3, 1.2])
+    with left:
+        st.metric(f"Calibrated risk of {positive}", f"{risk:.1%}")
+        colour = BAND_COLOURS.get(band, "#888")
+        st.markdown(
+            f"<span style='background:{colour};color:white;padding:0.2rem 0.6rem;border-radius:0.4rem;"
+            f"font-weight:600'>{esc(band.upper())} risk band</span>",
+            unsafe_allow_html=True,
+        )
+        st.markdown(f"**Bands:** {esc(bands.describe())}")
+        with st.expander("Why these cut-points"):
+            st.write(bands.rationale or "No rationale recorded in the manifest.")
+    with mid:
+        tp = bundle.test_predictions
+        st.markdown(f"**At the high-risk threshold ({bands.high_cut:.0%})**, on the held-out test set:")
+        if tp is not None and {"y_true", "risk"} <= set(tp.columns):
+            t = threshold_metrics(tp["y_true"].to_numpy(), tp["risk"].to_numpy(), bands.high_cut)
+            table = pd.DataFrame(
+                {
+                    "measure": ["Sensitivity", "Specificity", "PPV", "NPV"],
+                    "value": [_pct(t["sensitivity"]), _pct(t["specificity"]), _pct(t["ppv"]), _pct(t["npv"])],
+                    "meaning": [
+                        f"{t['tp']} of {t['tp'] + t['fn']} test patients with {positive} were called high",
+                        f"{t['tn']} of {t['tn'] + t['fp']} without it were not called high",
+                        f"{t['tp']} of {t['tp'] + t['fp']} called high had {positive}",
+                        f"{t['tn']} of {t['tn'] + t['fn']} not called high did not",
+                    ],
+                }
+            )
+            st.dataframe(table, hide_index=True)
+            st.caption(f"Test set: {len(tp)} patients ({m.get('training', {}).get('test_file', 'held-out data')}).")
+        else:
+            st.warning("This bundle has no stored test predictions: sensitivity, specificity, PPV and NPV are unavailable.")
+    with right:
+        prev = m.get("test_prevalence")
+        if prev is None and bundle.test_predictions is not None and "y_true" in bundle.test_predictions:
+            prev = float(bundle.test_predictions["y_true"].mean())
+        if prev is not None:
+            st.markdown(f"**Base rate:** {prev:.0%} of the test cohort had {esc(positive)}.")
+            st.plotly_chart(icon_array(prev, label=f"with {positive}"),
+                            config={"displayModeBar": False}, key="case_tab_icons")
+
+    flagged_imp = [s for j, s in enumerate(specs) if v.missing[0, j]]
+    flagged_ex = [s for j, s in enumerate(specs) if v.extrapolated[0, j]]
+    if flagged_ex:
+        st.warning(
+            "**Extrapolation:** " + "; ".join(
+                f"{esc(s.display)} {esc(s.fmt(float(v.values[0, j])))} is outside the training range {esc(s.range_text())}"
+                for j, s in enumerate(specs) if v.extrapolated[0, j]
+            ) + ". The model has seen few or no patients like this; treat the estimate with extra caution."
+        )
+    if flagged_imp:
+        st.info("**Imputed:** " + ", ".join(esc(s.display) for s in flagged_imp)
+                + " left blank; the model used the training median and its missing-value indicator.")
+
+    rows = []
+    for j, s in enumerate(specs):
+        status = []
+        if v.missing[0, j]:
+            status.append(f"{FLAG_IMPUTED} (median {s.fmt(s.median)})")
+        if v.extrapolated[0, j]:
+            status.append(FLAG_EXTRAPOLATION)
+        rows.append({
+            "feature": s.display, "name": s.name,
+            "value": "" if v.missing[0, j] else s.fmt(float(v.values[0, j])),
+            "training range (1st–99th pct)": s.range_text(), "hard limits": s.limits_text(),
+            "status": ", ".join(status) or "ok",
+        })
+    st.markdown("**Inputs the model used**")
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption("Decision support only: the estimate describes this model's training cohort; it is not a diagnosis.")
