@@ -14,6 +14,7 @@ PAGES = {
     "Predict": [
         st.Page("pages/case.py", title="Case", icon="🩺", default=True),
         st.Page("pages/explanations.py", title="Explanations", icon="🔎"),
+        st.Page("pages/batch.py", title="Batch", icon="📄"),
     ],
     "Model": [
         st.Page("pages/evaluation.py", title="Evaluation", icon="📈"),

@@ -253,7 +253,7 @@ def score_upload(
         rows += len(chunk)
         if progress:
             progress(rows)
-    if not parts:
+    if rows == 0:
         raise InputError("the file has a header but no rows to score")
     frame = pd.concat(parts, ignore_index=True)
     csv = neutralize_formulas(frame).to_csv(index=False).encode("utf-8")

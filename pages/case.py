@@ -13,5 +13,9 @@ if bundle is not None and bundle.is_text:
     from medviz.ui import text_case
 
     text_case.render(bundle)
+elif bundle is not None and bundle.is_tabular:
+    from medviz.ui import tabular_case
+
+    tabular_case.render(bundle)
 elif bundle is not None:
     st.warning(f"'{bundle.name}' is a {bundle.task} model; the form for it is not available in this version.")

@@ -191,3 +191,35 @@ def db_engine(db_url):
     engine = create_store_engine(db_url)
     yield engine
     engine.dispose()
+TINY_TABULAR_SPECS = {
+    "glu": {"label": "Glucose", "unit": "mg/dL", "type": "float", "min": 10, "max": 1500},
+    "bmi": {"label": "Body mass index", "unit": "kg/m²", "type": "float", "min": 10, "max": 100},
+    "age": {"label": "Age", "unit": "years", "type": "integer", "min": 0, "max": 120},
+}
+
+
+def tiny_tabular_frame(n: int = 160, seed: int = 0):
+    """Synthetic Pima-like rows: the outcome depends on glucose, BMI and age through a known logistic."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    glu = rng.normal(120, 30, n).round()
+    bmi = rng.normal(32, 6, n).clip(15, 60).round(1)
+    age = rng.integers(21, 70, n)
+    logit = -1.0 + 0.04 * (glu - 120) + 0.08 * (bmi - 32) + 0.03 * (age - 35)
+    y = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return pd.DataFrame({"glu": glu, "bmi": bmi, "age": age, "type": np.where(y, "Yes", "No")})
+
+
+@pytest.fixture(scope="session")
+def tiny_tabular_bundle(tmp_path_factory) -> Path:
+    """A 3-feature tabular bundle (glu, bmi, age -> type Yes/No) trained on synthetic rows in seconds."""
+    from medviz.tabular.train import TabularTrainingSpec, train_tabular
+
+    out = tmp_path_factory.mktemp("bundles") / "tiny-tabular"
+    spec = TabularTrainingSpec(
+        name="tiny-tabular", target="type", positive_label="Yes", features=("glu", "bmi", "age"),
+        feature_specs=TINY_TABULAR_SPECS, folds=3, epochs=300, seed=1,
+        provenance={"data_source": "synthetic rows written for the tests"},
+    )
+    return train_tabular(spec, tiny_tabular_frame(160, 0), out, test_df=tiny_tabular_frame(120, 1))

@@ -1,0 +1,126 @@
+"""Batch: upload a CSV, check it, score every row, filter the result, download it."""
+import pandas as pd
+import streamlit as st
+
+from medviz.charts.batch import band_counts, label_counts, probability_histogram, risk_histogram
+from medviz.errors import MedvizError
+from medviz.schema import FLAG_KINDS, check_columns, feature_specs
+from medviz.scoring import count_lines, make_scorer, read_columns, score_upload
+from medviz.ui import cache
+from medviz.ui.common import current_bundle, intended_use_banner
+
+RESULT = "batch_result"  # (file id, bundle path, text column) -> ScoredTable
+
+st.title("Batch scoring")
+bundle = current_bundle()
+intended_use_banner(bundle)
+if bundle is None:
+    st.stop()
+
+limit_mb = st.get_option("server.maxUploadSize")
+st.markdown(
+    f"Upload a CSV file (comma, semicolon or tab separated; UTF-8 or Latin-1) of at most **{limit_mb} MB**. "
+    "Every row is checked, scored when it can be, and kept in the output with the reason when it cannot."
+)
+if bundle.is_tabular:
+    specs = feature_specs(bundle.manifest)
+    st.caption("Columns are matched by name. Required: " + ", ".join(f"`{s.name}`" for s in specs)
+               + ". Other columns are passed through unchanged.")
+upload = st.file_uploader("CSV file", type=["csv"], key="batch_upload")
+if upload is None:
+    st.session_state.pop(RESULT, None)
+    st.stop()
+
+data = upload.getvalue()
+try:
+    columns = read_columns(data)
+except MedvizError as exc:
+    st.error(f"{upload.name}: {exc}")
+    st.stop()
+
+text_column = None
+if bundle.is_text:
+    default = bundle.manifest.get("inputs", {}).get("text_column")
+    text_column = st.selectbox("Column holding the case text", columns,
+                               index=columns.index(default) if default in columns else 0, key="batch_text_column")
+else:
+    try:
+        check = check_columns(columns, specs)
+    except MedvizError as exc:
+        st.error(str(exc))
+        st.stop()
+    if check.unexpected:
+        st.info("Not used by the model, passed through unchanged: " + ", ".join(f"`{c}`" for c in check.unexpected))
+    st.success("All required columns found: " + ", ".join(f"`{s.name}`" for s in specs))
+
+run_id = (upload.file_id, str(bundle.path), text_column)
+if st.button("Score file", type="primary", key="batch_score"):
+    total = count_lines(data)
+    bar = st.progress(0.0, text="Scoring…")
+    try:
+        predictor = cache.tabular_predictor(str(bundle.path)) if bundle.is_tabular else cache.text_predictor(str(bundle.path))
+        scorer = make_scorer(bundle, text_column=text_column, predictor=predictor)
+        result = score_upload(bundle, data, text_column=text_column, scorer=scorer,
+                              progress=lambda n: bar.progress(min(n / total, 1.0), text=f"Scored {n:,} of ~{total:,} rows"))
+    except MedvizError as exc:
+        bar.empty()
+        st.error(f"{upload.name}: {exc}")
+        st.stop()
+    bar.progress(1.0, text=f"Scored {result.summary.rows:,} rows")
+    st.session_state[RESULT] = (run_id, result)
+
+stored = st.session_state.get(RESULT)
+if not stored or stored[0] != run_id:
+    st.stop()
+result = stored[1]
+df = result.frame
+s = result.summary
+c1, c2, c3 = st.columns(3)
+c1.metric("Rows", f"{s.rows:,}")
+c2.metric("Not scored (see `error`)", f"{s.errors:,}")
+c3.metric("With warnings", f"{s.warnings:,}")
+
+# Filters (UI choices only; the table itself stays in session state, never in a cache).
+mask = pd.Series(True, index=df.index)
+f1, f2, f3 = st.columns(3)
+if bundle.is_tabular:
+    bands = f1.multiselect("Risk band", ["low", "medium", "high", "not scored"], key="batch_filter_band")
+    if bands:
+        mask &= df["risk_band"].replace("", "not scored").isin(bands)
+    flags = f2.multiselect("Flag", list(FLAG_KINDS), key="batch_filter_flag")
+    for kind in flags:
+        mask &= df["flags"].str.contains(f"{kind}:", regex=False)
+else:
+    labels = f1.multiselect("Predicted diagnosis", bundle.labels, key="batch_filter_label")
+    if labels:
+        mask &= df["prediction"].isin(labels)
+only = f3.radio("Rows", ["all", "scored", "not scored", "with warnings"], horizontal=True, key="batch_filter_rows")
+if only == "scored":
+    mask &= df["error"] == ""
+elif only == "not scored":
+    mask &= df["error"] != ""
+elif only == "with warnings":
+    mask &= df["warnings"] != ""
+view = df[mask]
+st.caption(f"Showing {len(view):,} of {len(df):,} rows. Click a column header to sort.")
+config = {}
+if "risk" in df:
+    config["risk"] = st.column_config.NumberColumn("risk", format="percent", help="calibrated probability")
+if "probability" in df:
+    config["probability"] = st.column_config.NumberColumn("probability", format="percent")
+st.dataframe(view, hide_index=True, column_config=config, key="batch_table", height=380)
+
+left, right = st.columns(2)
+if bundle.is_tabular:
+    cuts = bundle.manifest["risk_bands"]["cut_points"]
+    left.plotly_chart(risk_histogram(view["risk"], cuts), key="batch_hist")
+    right.plotly_chart(band_counts(view["risk_band"]), key="batch_bands")
+else:
+    left.plotly_chart(label_counts(view["prediction"]), key="batch_labels")
+    right.plotly_chart(probability_histogram(view["probability"]), key="batch_prob")
+
+name = upload.name.rsplit(".", 1)[0]
+st.download_button("Download the scored CSV (all rows)", result.csv, file_name=f"{name}-scored.csv", mime="text/csv",
+                   key="batch_download")
+st.caption("Cells that a spreadsheet would run as a formula (starting with = + - @, tab or carriage return) are "
+           "prefixed with ' in the download.")
