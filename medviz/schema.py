@@ -148,21 +148,67 @@ class ValidatedFrame:
     extrapolated: np.ndarray = field(repr=False)  # (N, F) bool
 
 
-def _join(parts: np.ndarray, piece: pd.Series | np.ndarray | str, mask: np.ndarray) -> np.ndarray:
-    """Append ``piece`` to ``parts`` where ``mask`` (with "; " between), touching only masked rows."""
+def _join(parts: np.ndarray, mask: np.ndarray, make) -> np.ndarray:
+    """Append ``make(idx)`` (strings for the rows ``idx``) to ``parts`` where ``mask``, with "; " between.
+
+    Messages are only built for the flagged rows, so a clean million-row file costs nothing here.
+    """
     idx = np.flatnonzero(mask)
     if idx.size == 0:
         return parts
-    add = np.asarray(piece, dtype=object)[idx] if not isinstance(piece, str) else np.full(idx.size, piece, dtype=object)
+    add = make(idx) if callable(make) else make
+    add = np.full(idx.size, add, dtype=object) if isinstance(add, str) else np.asarray(add, dtype=object)
     cur = parts[idx]
-    sep = np.where(cur == "", "", "; ").astype(object)
-    parts[idx] = cur + sep + add
+    parts[idx] = np.where(cur == "", add, cur + "; " + add)
     return parts
 
 
-def _quote(s: pd.Series, limit: int = 30) -> pd.Series:
-    txt = s.astype(str).str.slice(0, limit)
-    return "'" + txt + "'"
+def _quote(text: str, limit: int = 30) -> str:
+    return "'" + (text[:limit] + "…" if len(text) > limit else text) + "'"
+
+
+def _has_whitespace(arr) -> bool:
+    """Cheap memchr scan of an Arrow string array's data buffer (trimming a clean column costs more)."""
+    chunks = arr.chunks if hasattr(arr, "chunks") else [arr]
+    for chunk in chunks:
+        bufs = chunk.buffers()
+        if len(bufs) >= 3 and bufs[2] is not None:
+            data = memoryview(bufs[2]).tobytes()
+            if any(c in data for c in (b" ", b"\t", b"\r", b"\n", b"\xc2\xa0")):
+                return True
+    return False
+
+
+def _parse_column(col: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(raw text as object array, blank mask, float64 values with NaN where blank or not a number).
+
+    Hand-written fast path: pyarrow's string->double cast runs in C++ over the whole column (about
+    30x faster than ``pd.to_numeric`` on pandas' Arrow-backed strings); if any cell is not a plain
+    number the column falls back to ``pd.to_numeric(errors="coerce")``, which says which cells failed.
+    """
+    if pd.api.types.is_numeric_dtype(col):
+        arr = col.to_numpy(dtype="float64", na_value=np.nan)
+        return col.astype(str).to_numpy(dtype=object), np.isnan(arr), arr
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        pa_arr = pa.array(col.array, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        pa_arr = pa.array(col.astype(str).to_numpy(dtype=object), type=pa.string())
+    trimmed = pc.fill_null(pa_arr, "")
+    if _has_whitespace(trimmed):
+        trimmed = pc.utf8_trim_whitespace(trimmed)
+    blank_pa = pc.is_in(pc.utf8_lower(trimmed), value_set=pa.array(MISSING_TOKENS))
+    blank = blank_pa.to_numpy(zero_copy_only=False)
+    candidates = pc.if_else(blank_pa, pa.scalar(None, pa.string()), trimmed)
+    try:
+        arr = pc.cast(candidates, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        arr = pd.to_numeric(pd.Series(candidates.to_numpy(zero_copy_only=False)), errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan)
+    arr = np.where(blank, np.nan, arr)
+    return trimmed, blank, arr
 
 
 def validate_frame(
@@ -183,22 +229,20 @@ def validate_frame(
     warns = np.full(n, "", dtype=object)
 
     for j, spec in enumerate(specs):
-        col = frame[spec.name]
-        if pd.api.types.is_numeric_dtype(col):
-            num = col.astype("float64")
-            raw = col.astype(str)
-            blank = num.isna().to_numpy()
-        else:
-            raw = col.astype("string").fillna("").str.strip()
-            blank = raw.str.lower().isin(MISSING_TOKENS).to_numpy()
-            num = pd.to_numeric(raw.where(~blank), errors="coerce")
-        arr = num.to_numpy(dtype="float64", na_value=np.nan)
-        not_number = ~blank & np.isnan(arr)
-        not_finite = ~blank & np.isinf(arr)
-        finite = ~blank & np.isfinite(arr)
-        low = finite & (arr < spec.min) if spec.min is not None else np.zeros(n, bool)
-        high = finite & (arr > spec.max) if spec.max is not None else np.zeros(n, bool)
-        frac = finite & (spec.type == INTEGER) & (np.floor(arr) != arr)
+        raw, blank, arr = _parse_column(frame[spec.name])
+
+        def text(idx, raw=raw):  # the cells as the user wrote them (only for flagged rows)
+            if isinstance(raw, np.ndarray):
+                return [str(v) for v in raw[idx]]
+            return [str(v) for v in raw.take(idx).to_pylist()]
+
+        with np.errstate(invalid="ignore"):
+            not_number = ~blank & np.isnan(arr)
+            not_finite = ~blank & np.isinf(arr)
+            finite = ~blank & np.isfinite(arr)
+            low = finite & (arr < spec.min) if spec.min is not None else np.zeros(n, bool)
+            high = finite & (arr > spec.max) if spec.max is not None else np.zeros(n, bool)
+            frac = finite & (np.floor(arr) != arr) if spec.type == INTEGER else np.zeros(n, bool)
         bad = not_number | not_finite | low | high | frac
         ok_val = finite & ~bad
 
@@ -206,39 +250,31 @@ def validate_frame(
         missing[:, j] = blank
         invalid[:, j] = bad
         if spec.p01 is not None and spec.p99 is not None:
-            extrap[:, j] = ok_val & ((arr < spec.p01) | (arr > spec.p99))
+            with np.errstate(invalid="ignore"):
+                extrap[:, j] = ok_val & ((arr < spec.p01) | (arr > spec.p99))
 
-        name, unit = spec.name, (f" {spec.unit}" if spec.unit else "")
-        if not_number.any():
-            errors = _join(errors, name + ": " + _quote(raw) + " is not a number", not_number)
-        if not_finite.any():
-            errors = _join(errors, name + ": " + _quote(raw) + " is not a finite number", not_finite)
-        if low.any() or high.any():
-            msg = (name + ": " + raw + unit + f" is impossible (allowed {spec.limits_text()})")
-            errors = _join(errors, msg, low | high)
-        if frac.any():
-            errors = _join(errors, name + ": " + raw + " is not a whole number (expected a count)", frac)
-        if bad.any():
-            flags = _join(flags, f"{FLAG_INVALID}:{name}", bad)
-        if blank.any():
-            imp = f"{name}: blank, imputed by the model (training median {spec.fmt(spec.median)})"
-            flags = _join(flags, f"{FLAG_IMPUTED}:{name}", blank)
-            warns = _join(warns, imp, blank)
+        name, unit, rng = spec.name, (f" {spec.unit}" if spec.unit else ""), spec.range_text()
+        errors = _join(errors, not_number, lambda idx: [f"{name}: {_quote(t)} is not a number" for t in text(idx)])
+        errors = _join(errors, not_finite, lambda idx: [f"{name}: {_quote(t)} is not a finite number" for t in text(idx)])
+        errors = _join(errors, low | high,
+                       lambda idx: [f"{name}: {t}{unit} is impossible (allowed {spec.limits_text()})" for t in text(idx)])
+        errors = _join(errors, frac, lambda idx: [f"{name}: {t} is not a whole number (expected a count)" for t in text(idx)])
+        flags = _join(flags, bad, f"{FLAG_INVALID}:{name}")
+        flags = _join(flags, blank, f"{FLAG_IMPUTED}:{name}")
+        warns = _join(warns, blank, f"{name}: blank, imputed by the model (training median {spec.fmt(spec.median)})")
         ex = extrap[:, j]
-        if ex.any():
-            side = np.where(arr < (spec.p01 if spec.p01 is not None else -np.inf), "below", "above")
-            msg = (name + ": " + raw + unit + " is " + pd.Series(side, index=num.index)
-                   + f" the training range {spec.range_text()} (1st–99th percentile): extrapolation")
-            flags = _join(flags, f"{FLAG_EXTRAPOLATION}:{name}", ex)
-            warns = _join(warns, msg, ex)
+        flags = _join(flags, ex, f"{FLAG_EXTRAPOLATION}:{name}")
+        tail = f" the training range {rng} (1st–99th percentile): extrapolation"
+        warns = _join(warns, ex, lambda idx: [
+            f"{name}: {t}{unit} is {'below' if below else 'above'}{tail}"
+            for below, t in zip((arr[idx] < spec.p01).tolist(), text(idx))])
 
     n_missing = missing.sum(axis=1)
     limit = max_missing_fraction * nf
     too_many = n_missing > limit
-    if too_many.any():
-        msg = pd.Series(n_missing).astype(str) + f" of {nf} features are blank (at most {int(limit)} can be imputed)"
-        errors = _join(errors, msg.to_numpy(dtype=object), too_many)
-    ok = (errors == "")
+    errors = _join(errors, too_many, lambda idx: [
+        f"{n_missing[i]} of {nf} features are blank (at most {int(limit)} can be imputed)" for i in idx])
+    ok = errors == ""
     return ValidatedFrame(values=values, ok=ok, error=errors, flags=flags, warnings=warns,
                           missing=missing, invalid=invalid, extrapolated=extrap)
 

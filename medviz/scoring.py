@@ -158,6 +158,51 @@ def score_frame(scorer, chunk: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([base, out], axis=1)
 
 
+def _any_byte_in(col, chars: bytes) -> bool:
+    """True if any of ``chars`` occurs in an Arrow string column (a memchr scan of its data buffers;
+    a sliced chunk may be scanned beyond its slice, which can only say True and fall back to pandas)."""
+    for chunk in col.chunks:
+        bufs = chunk.buffers()
+        if len(bufs) < 3 or bufs[2] is None:
+            continue
+        data = memoryview(bufs[2]).tobytes()
+        if any(bytes([c]) in data for c in chars):
+            return True
+    return False
+
+
+def write_csv_chunk(df: pd.DataFrame, fh, *, header: bool) -> None:
+    """Append ``df`` as CSV to the text stream ``fh``; same output as ``df.to_csv(index=False)``.
+
+    Hand-written fast path: when no cell or column name needs quoting, pyarrow's C++ CSV writer
+    (with quoting off) writes the chunk about ten times faster than pandas; otherwise, or for columns
+    pyarrow cannot type, pandas writes it with its usual minimal quoting.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        safe = not any(any(ch in str(c) for ch in ',"\r\n') for c in df.columns)
+        for col in table.columns:
+            if safe and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+                safe = not _any_byte_in(col, b',"\r\n')
+            elif safe and not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
+                safe = False
+        if safe:
+            buf = pa.BufferOutputStream()
+            pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+            if header:  # pyarrow quotes header names even with quoting off
+                fh.write(",".join(map(str, df.columns)) + "\n")
+            fh.write(buf.getvalue().to_pybytes().decode("utf-8"))
+            return
+    except ImportError:
+        pass
+    except Exception:  # pyarrow.ArrowInvalid / ArrowTypeError for mixed object columns: use pandas
+        pass
+    df.to_csv(fh, index=False, header=header)
+
+
 def score_csv(
     bundle: ModelBundle,
     source: str | Path | bytes | IO[bytes],
@@ -186,7 +231,7 @@ def score_csv(
             scored = score_frame(scorer, chunk)
             if sanitize:
                 scored = neutralize_formulas(scored)
-            scored.to_csv(fh, index=False, header=first)
+            write_csv_chunk(scored, fh, header=first)
             first = False
             rows += len(scored)
             errors += int((scored["error"] != "").sum())
