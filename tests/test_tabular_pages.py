@@ -1,0 +1,99 @@
+"""Case page (tabular form) and Batch page, driven through app.py with streamlit's AppTest."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+
+@pytest.fixture()
+def app(tiny_tabular_bundle, tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copytree(tiny_tabular_bundle, models / "tiny-tabular")
+    monkeypatch.setenv("MEDVIZ_MODELS_DIR", str(models))
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    return at
+
+
+def test_case_page_scores_a_tabular_case(app):
+    at = app
+    assert not at.exception
+    labels = [n.label for n in at.number_input]
+    assert labels == ["Glucose (mg/dL)", "Body mass index (kg/m²)", "Age (years)"]
+    assert at.number_input(key="case_tab_in_glu").max == 1500  # hard limit enforced by the widget
+    at.number_input(key="case_tab_in_glu").set_value(400.0)
+    at.number_input(key="case_tab_in_age").set_value(40)
+    at.button[0].click()  # the form's submit button
+    at.run()
+    assert not at.exception and not at.error
+    risk = at.metric[0]
+    assert risk.label == "Calibrated risk of Yes" and risk.value.endswith("%")
+    text = " ".join(m.value for m in at.markdown)
+    assert "risk band" in text and "Bands:" in text and "Base rate" in text
+    assert any("Extrapolation" in w.value and "Glucose" in w.value for w in at.warning)
+    assert any("Imputed" in i.value and "Body mass index" in i.value for i in at.info)
+    sens = at.dataframe[0].value
+    assert list(sens["measure"]) == ["Sensitivity", "Specificity", "PPV", "NPV"]
+    inputs = at.dataframe[1].value
+    status = list(inputs["status"])
+    assert status[0] == "extrapolation" and status[1].startswith("imputed (median ") and status[2] == "ok"
+
+
+def test_batch_page_validates_scores_filters_and_downloads(app):
+    at = app
+    at.switch_page("pages/batch.py")
+    at.run()
+    assert not at.exception
+    assert any("10 MB" in m.value for m in at.markdown)  # the configured upload limit is stated
+    data = b"id,glu,bmi,age,note\n1,120,30,40,ok\n2,high,30,40,=1+1\n3,1000,,50,x\n4,95,24,-1,y\n"
+    at.file_uploader(key="batch_upload").set_value(("cases.csv", data, "text/csv"))
+    at.run()
+    assert not at.exception
+    assert any("`id`" in i.value and "`note`" in i.value for i in at.info)  # unexpected columns listed
+    at.button(key="batch_score").click()
+    at.run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Rows"] == "4" and metrics["Not scored (see `error`)"] == "2"
+    table = at.dataframe[0].value
+    assert list(table["id"]) == ["1", "2", "3", "4"]
+    assert table.loc[1, "error"] == "glu: 'high' is not a number"
+    assert "extrapolation:glu" in table.loc[2, "flags"] and "imputed:bmi" in table.loc[2, "flags"]
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any(s["layout"]["title"]["text"].startswith("Predicted risk") for s in charts)
+    shapes = [s for c in charts for s in c["layout"].get("shapes", [])]
+    assert len(shapes) == 2  # the two band cut-points on the histogram
+    # Filter by flag.
+    at.multiselect(key="batch_filter_flag").set_value(["extrapolation"])
+    at.run()
+    assert list(at.dataframe[0].value["id"]) == ["3"]
+
+
+def test_batch_page_lists_missing_columns(app):
+    at = app
+    at.switch_page("pages/batch.py")
+    at.run()
+    at.file_uploader(key="batch_upload").set_value(("x.csv", b"glu,weight\n1,2\n", "text/csv"))
+    at.run()
+    assert not at.exception
+    assert any("missing required column(s): bmi, age" in e.value for e in at.error)
+
+
+def test_batch_page_reports_unreadable_file(app):
+    at = app
+    at.switch_page("pages/batch.py")
+    at.run()
+    at.file_uploader(key="batch_upload").set_value(("x.csv", b"PK\x03\x04rest-of-zip", "text/csv"))
+    at.run()
+    assert not at.exception
+    assert any("Excel" in e.value for e in at.error)
