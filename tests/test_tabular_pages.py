@@ -42,9 +42,9 @@ def test_case_page_scores_a_tabular_case(app):
     assert "risk band" in text and "Bands:" in text and "Base rate" in text
     assert any("Extrapolation" in w.value and "Glucose" in w.value for w in at.warning)
     assert any("Imputed" in i.value and "Body mass index" in i.value for i in at.info)
-    sens = at.dataframe[0].value
-    assert list(sens["measure"]) == ["Sensitivity", "Specificity", "PPV", "NPV"]
-    inputs = at.dataframe[1].value
+    sens = at.table[0].value
+    assert list(sens.index) == ["Sensitivity", "Specificity", "PPV", "NPV"]
+    inputs = at.table[1].value
     status = list(inputs["status"])
     assert status[0] == "extrapolation" and status[1].startswith("imputed (median ") and status[2] == "ok"
 

@@ -39,7 +39,7 @@ def _input(spec: FeatureSpec, key: str):
         step=1 if is_int else None,
         format=None if is_int else "%g",
         help=helptext,
-        placeholder=f"blank = imputed · typical {spec.range_text()}",
+        placeholder=f"typical {spec.p01:g}–{spec.p99:g}" if spec.p01 is not None and spec.p99 is not None else "blank = imputed",
         key=key,
     )
     return st.number_input(**{k: v for k, v in kwargs.items() if v is not None or k == "value"})
@@ -118,7 +118,7 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
                     ],
                 }
             )
-            st.dataframe(table, hide_index=True)
+            st.table(table.set_index("measure"))
             st.caption(f"Test set: {len(tp)} patients ({m.get('training', {}).get('test_file', 'held-out data')}).")
         else:
             st.warning("This bundle has no stored test predictions: sensitivity, specificity, PPV and NPV are unavailable.")
@@ -158,5 +158,5 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
             "status": ", ".join(status) or "ok",
         })
     st.markdown("**Inputs the model used**")
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.table(pd.DataFrame(rows).set_index("feature"))
     st.caption("Decision support only: the estimate describes this model's training cohort; it is not a diagnosis.")
