@@ -7,26 +7,22 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from tests.conftest import ROOT
 
 
 @pytest.fixture()
-def app(tiny_tabular_bundle, tmp_path, monkeypatch):
+def tab_app(tiny_tabular_bundle, tmp_path, monkeypatch):
     models = tmp_path / "models"
     models.mkdir()
     shutil.copytree(tiny_tabular_bundle, models / "tiny-tabular")
     monkeypatch.setenv("MEDVIZ_MODELS_DIR", str(models))
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
     return at
 
 
-def test_case_page_scores_a_tabular_case(app):
-    at = app
+def test_case_page_scores_a_tabular_case(tab_app):
+    at = tab_app
     assert not at.exception
     labels = [n.label for n in at.number_input]
     assert labels == ["Glucose (mg/dL)", "Body mass index (kg/m²)", "Age (years)"]
@@ -49,8 +45,8 @@ def test_case_page_scores_a_tabular_case(app):
     assert status[0] == "extrapolation" and status[1].startswith("imputed (median ") and status[2] == "ok"
 
 
-def test_batch_page_validates_scores_filters_and_downloads(app):
-    at = app
+def test_batch_page_validates_scores_filters_and_downloads(tab_app):
+    at = tab_app
     at.switch_page("pages/batch.py")
     at.run()
     assert not at.exception
@@ -79,8 +75,8 @@ def test_batch_page_validates_scores_filters_and_downloads(app):
     assert list(at.dataframe[0].value["id"]) == ["3"]
 
 
-def test_batch_page_lists_missing_columns(app):
-    at = app
+def test_batch_page_lists_missing_columns(tab_app):
+    at = tab_app
     at.switch_page("pages/batch.py")
     at.run()
     at.file_uploader(key="batch_upload").set_value(("x.csv", b"glu,weight\n1,2\n", "text/csv"))
@@ -89,8 +85,8 @@ def test_batch_page_lists_missing_columns(app):
     assert any("missing required column(s): bmi, age" in e.value for e in at.error)
 
 
-def test_batch_page_reports_unreadable_file(app):
-    at = app
+def test_batch_page_reports_unreadable_file(tab_app):
+    at = tab_app
     at.switch_page("pages/batch.py")
     at.run()
     at.file_uploader(key="batch_upload").set_value(("x.csv", b"PK\x03\x04rest-of-zip", "text/csv"))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, TINY_TABULAR_SPECS, tiny_tabular_frame
+from tests.conftest import ROOT, TINY_TABULAR_SPECS, tiny_tabular_frame
 from medviz.bundle import load_bundle
 from medviz.cli import main
 from medviz.errors import InputError
