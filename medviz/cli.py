@@ -57,6 +57,8 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_tabular(args: argparse.Namespace) -> int:
+    import shlex
+
     from medviz.tabular.train import TabularTrainingSpec, load_table, read_feature_spec_file, train_tabular
 
     spec_file = read_feature_spec_file(args.feature_spec) if args.feature_spec else {}
@@ -81,7 +83,7 @@ def _cmd_train_tabular(args: argparse.Namespace) -> int:
         "train_file": str(args.data),
         "test_file": str(args.test) if args.test else None,
         "feature_spec_file": str(args.feature_spec) if args.feature_spec else None,
-        "command": "python -m medviz " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("__main__.py") else None,
+        "command": "python -m medviz " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("__main__.py") else None,
     }
     spec = TabularTrainingSpec(
         name=args.name,
