@@ -93,3 +93,26 @@ def test_batch_page_reports_unreadable_file(tab_app):
     at.run()
     assert not at.exception
     assert any("Excel" in e.value for e in at.error)
+
+
+def test_batch_page_with_a_text_bundle(app):
+    """The `app` fixture of tests/pages/conftest.py serves the tiny text bundle."""
+    at = app
+    at.switch_page("pages/batch.py")
+    at.run()
+    data = b"id,complaint\n1,fever and cough with chills\n2,\n3,itchy red rash on my arms\n"
+    at.file_uploader(key="batch_upload").set_value(("notes.csv", data, "text/csv"))
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="batch_text_column").options == ["id", "complaint"]
+    at.selectbox(key="batch_text_column").set_value("complaint")
+    at.button(key="batch_score").click()
+    at.run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert len(table) == 3 and table.loc[1, "error"] != "" and table.loc[0, "prediction"] in ("flu", "migraine", "rash")
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any(s["layout"]["title"]["text"].startswith("Rows per predicted diagnosis") for s in charts)
+    at.multiselect(key="batch_filter_label").set_value(["rash"])
+    at.run()
+    assert set(at.dataframe[0].value["prediction"]) <= {"rash"}
