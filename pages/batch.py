@@ -7,7 +7,10 @@ from medviz.errors import MedvizError
 from medviz.schema import FLAG_KINDS, check_columns, feature_specs
 from medviz.scoring import count_lines, make_scorer, read_columns, score_upload
 from medviz.ui import cache
+from medviz.ui.auth import require_signed_in
 from medviz.ui.common import current_bundle, intended_use_banner
+
+require_signed_in()
 
 RESULT = "batch_result"  # (file id, bundle path, text column) -> ScoredTable
 

@@ -5,19 +5,17 @@ import json
 import shutil
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
 
 
 @pytest.fixture()
-def tab_app(tiny_tabular_bundle, tmp_path, monkeypatch):
+def tab_app(tiny_tabular_bundle, tmp_path, monkeypatch, logged_in_app):
     models = tmp_path / "models"
     models.mkdir()
     shutil.copytree(tiny_tabular_bundle, models / "tiny-tabular")
     monkeypatch.setenv("MEDVIZ_MODELS_DIR", str(models))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
+    at = logged_in_app(timeout=120)  # signed in as clinician "tester", already run once
+    assert not at.exception, at.exception
     return at
 
 
