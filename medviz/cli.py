@@ -123,7 +123,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     bundle = load_bundle(args.model_dir)
     summary = score_csv(bundle, args.input, args.output, text_column=args.text_column, chunksize=args.chunksize,
-                        explain=args.explain)
+                        explain=True if args.explain else None)
     print(f"scored {summary.rows} row(s) -> {args.output} ({summary.errors} with errors, {summary.warnings} with warnings)")
     return 0
 

@@ -84,6 +84,11 @@ def render(bundle: ModelBundle) -> None:
     risk = float(predictor.predict(v.values)[0])
     band = str(bands.band(np.array([risk]))[0])
     _result(bundle, specs, bands, v, risk, band, positive)
+    from medviz.ui.evaluation_views import risk_context_view
+    from medviz.ui.explain_views import render_tabular_explanation
+
+    risk_context_view(bundle, risk)
+    render_tabular_explanation(bundle, v.values[0])
 
 
 def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive: str) -> None:

@@ -129,7 +129,8 @@ def test_cli_trains_any_csv_and_scores_it(tmp_path, capsys):
     (tmp_path / "in.csv").write_text("glu,bmi,age\n150,35,50\n")
     assert main(["score", str(out), str(tmp_path / "in.csv"), "-o", str(tmp_path / "o.csv")]) == 0
     o = pd.read_csv(tmp_path / "o.csv", keep_default_na=False)
-    assert list(o.columns) == ["glu", "bmi", "age", "risk", "risk_band", "flags", "warnings", "error"]
+    assert list(o.columns) == ["glu", "bmi", "age", "risk", "risk_band", "flags", "top_reasons", "warnings", "error"]
+    assert o.loc[o["error"] == "", "top_reasons"].str.count(";").eq(2).all()  # three signed contributions
     assert 0 < float(o.loc[0, "risk"]) < 1 and o.loc[0, "risk_band"] in ("low", "medium", "high")
 
 
