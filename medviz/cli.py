@@ -40,10 +40,15 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
 
         notes = load_outlier_texts(args.outlier_notes, seed=args.seed)
         outlier_texts, held_out_outliers = notes.exposure, notes.held_out
+        if args.outlier_max and len(outlier_texts) > args.outlier_max:
+            import numpy as np
+
+            pick = np.random.default_rng(args.seed).choice(len(outlier_texts), args.outlier_max, replace=False)
+            outlier_texts = [outlier_texts[i] for i in sorted(pick)]
         provenance["outlier_source"] = (
             f"{Path(args.outlier_notes).name}: {notes.n_notes} distinct notes, {notes.n_excluded_in_scope} mentioning an "
             f"in-scope condition dropped; {len(notes.exposure)} snippets for outlier exposure, "
-            f"{len(notes.held_out)} from other notes held out for evaluation only"
+            f"{len(notes.held_out)} from other notes held out for evaluation only; {len(outlier_texts)} exposure snippets used"
         )
     evaluation_sets = {}
     for item in args.evaluate or []:
@@ -74,6 +79,8 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         oos_quantile=args.oos_quantile,
         patience=args.patience,
         learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        val_fraction=args.val_fraction,
     )
     out = train_text(spec, train_df, args.out, test_df, evaluation_sets=evaluation_sets, held_out_outliers=held_out_outliers)
     from medviz.bundle import read_manifest
@@ -282,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--refit", action="store_true", help="retrain on train+validation for the early-stopped epoch count")
     cl.add_argument("--augment-telegraphic", type=int, default=0, help="note-style copies of each training text")
     cl.add_argument("--outlier-notes", help="mtsamples-style CSV (description, transcription) for outlier exposure")
+    cl.add_argument("--outlier-max", type=int, default=0, help="use at most this many exposure snippets (0: all)")
+    cl.add_argument("--batch-size", type=int, default=32)
+    cl.add_argument("--val-fraction", type=float, default=0.15, help="early-stopping split of the non-calibration rows")
     cl.add_argument("--coverage", type=float, default=0.90, help="conformal coverage")
     cl.add_argument("--oos-quantile", type=float, default=0.95, help="in-scope calibration quantile for the out-of-scope flag")
     cl.add_argument("--evaluate", action="append", metavar="NAME=FILE",

@@ -7,6 +7,7 @@ low-confidence rule, plain-English warnings.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -31,6 +32,7 @@ OUT_OF_SCOPE_WARNING = (
 
 @dataclass(frozen=True)
 class CaseAnalysis:
+    text: str  # the case as typed (cut to the input limit)
     labels: tuple[str, ...]
     probabilities: np.ndarray  # (C,) calibrated, in label order
     ranked: tuple[tuple[str, float], ...]  # (label, probability), high to low
@@ -111,7 +113,7 @@ def analyse_case(predictor: TextPredictor, text: str | None) -> CaseAnalysis:
         text = text[:MAX_CHARS]
     cfg = SafetyConfig.from_manifest(predictor.bundle.manifest)
     pre = _preprocess(cfg.preprocessing, text)
-    if not pre.model_text.strip():
+    if not re.search(r"[A-Za-z0-9]", pre.model_text):
         raise InputError(
             "every finding in the text was read as absent or uncertain ("
             + "; ".join(f.text for f in pre.negated)
@@ -141,6 +143,7 @@ def analyse_case(predictor: TextPredictor, text: str | None) -> CaseAnalysis:
     if low:
         warnings.append(_low_confidence_text(float(probs[order[0]]), len(pset)))
     return CaseAnalysis(
+        text=text,
         labels=labels,
         probabilities=probs,
         ranked=ranked,
@@ -205,7 +208,7 @@ def analyse_batch(predictor: TextPredictor, texts: list[str], batch_size: int = 
             w.append("possibly out of scope")
         if top[i] < LOW_CONFIDENCE_TOP_PROBABILITY or size[i] >= LOW_CONFIDENCE_SET_SIZE:
             w.append("low confidence")
-        if not model_texts[i].strip():
+        if not re.search(r"[A-Za-z0-9]", model_texts[i]):
             w.append("all findings negated")
         elif unknown[i] > 0.5:
             w.append(f"{unknown[i]:.0%} unknown words")

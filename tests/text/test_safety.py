@@ -10,7 +10,7 @@ import pytest
 
 from medviz.errors import BundleError, InputError
 from medviz.text import conformal, ood
-from conftest import tiny_text_frame
+from tests.conftest import tiny_text_frame
 
 OUTLIERS = (
     "closed reduction of a fractured wrist under anaesthesia",
