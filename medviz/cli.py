@@ -73,6 +73,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         preprocessing=args.preprocess,
         calibration_fraction=args.calibration_fraction,
         refit=args.refit,
+        refit_epochs=args.refit_epochs,
         augment_telegraphic=args.augment_telegraphic,
         outlier_texts=tuple(outlier_texts),
         conformal_coverage=args.coverage,
@@ -87,8 +88,8 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
 
     m = read_manifest(out)["metrics"]
     print(f"saved {out}")
-    for split in ("validation", "test", "test_deduplicated"):
-        if split in m:
+    for split in ("validation", "calibration", "test", "test_deduplicated"):
+        if m.get(split, {}).get("top1_accuracy") is not None:
             s = m[split]
             print(f"{split:>18}: n={s['n']} top1={s['top1_accuracy']:.3f} top3={s['top3_accuracy']:.3f} ece={s['ece']:.3f}")
     for name in evaluation_sets:
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--calibration-fraction", type=float, default=0.0,
                     help="held-out split for temperature, conformal and out-of-scope thresholds (0: use the validation split)")
     cl.add_argument("--refit", action="store_true", help="retrain on train+validation for the early-stopped epoch count")
+    cl.add_argument("--refit-epochs", type=int, default=0,
+                    help="skip selection: train on train+validation for this many epochs (a best epoch found earlier)")
     cl.add_argument("--augment-telegraphic", type=int, default=0, help="note-style copies of each training text")
     cl.add_argument("--outlier-notes", help="mtsamples-style CSV (description, transcription) for outlier exposure")
     cl.add_argument("--outlier-max", type=int, default=0, help="use at most this many exposure snippets (0: all)")

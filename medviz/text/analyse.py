@@ -196,7 +196,7 @@ def analyse_batch(predictor: TextPredictor, texts: list[str], batch_size: int = 
     if cfg.detector is not None:
         score = cfg.detector.score(pred.logits, unknown)
         flag = cfg.detector.flag(score)
-    else:
+    else:  # bundle without an out-of-scope detector: the flag is unknown, not "in scope"
         score = np.full(n, np.nan)
         flag = np.zeros(n, dtype=bool)
     top = probs.max(axis=1) if n else np.zeros(0)
@@ -216,7 +216,8 @@ def analyse_batch(predictor: TextPredictor, texts: list[str], batch_size: int = 
     frame = pd.DataFrame(
         {
             "prediction_set": sets,
-            "out_of_scope": flag.astype(bool),
+            "out_of_scope": pd.array(flag.astype(bool), dtype="boolean") if cfg.detector is not None
+            else pd.array([pd.NA] * n, dtype="boolean"),
             "out_of_scope_score": score,
             "warnings": warnings,
         }

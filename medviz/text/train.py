@@ -39,6 +39,7 @@ class TextTrainingSpec:
     preprocessing: str = "none"  # "clinical": medviz.text.clinical.preprocess before the model
     calibration_fraction: float = 0.0  # > 0: a separate held-out split for temperature, conformal, OOS threshold
     refit: bool = False  # retrain on train+validation for the early-stopped epoch count
+    refit_epochs: int = 0  # > 0: skip the selection run; train on train+validation for this many epochs
     augment_telegraphic: int = 0  # extra note-style copies of each training text
     outlier_texts: tuple[str, ...] = ()  # outlier exposure texts (never evaluation texts)
     outlier_weight: float = 0.5
@@ -217,10 +218,14 @@ def train_text(
     x_fit, y_fit = stack(tr, out_fit)
     x_val = va["model_text"].tolist() + out_val
     y_val = np.r_[va["label"].map(index).to_numpy(), -np.ones(len(out_val), dtype=int)]
-    model, epochs_run, best_epoch = _fit_model(
-        spec, x_fit, y_fit, tr["model_text"].tolist() + out_fit, len(labels), spec.epochs, val=(x_val, y_val)
-    )
-    if spec.refit:
+    if spec.refit_epochs > 0:
+        model = None
+        epochs_run = best_epoch = spec.refit_epochs
+    else:
+        model, epochs_run, best_epoch = _fit_model(
+            spec, x_fit, y_fit, tr["model_text"].tolist() + out_fit, len(labels), spec.epochs, val=(x_val, y_val)
+        )
+    if spec.refit or spec.refit_epochs > 0:
         x_all, y_all = stack(rest, outliers)
         model, _, _ = _fit_model(spec, x_all, y_all, rest["model_text"].tolist() + outliers, len(labels), best_epoch)
         n_fit = len(rest)
@@ -250,7 +255,8 @@ def train_text(
     detector = ood.fit_threshold(spec.oos_method, ood.scores(spec.oos_method, cal_logits, cal_unk), spec.oos_quantile)
 
     metrics: dict[str, Any] = {
-        "validation": {"n": int(len(va)), "note": "early-stopping split" + (" (then refit on train+validation)" if spec.refit else "")},
+        "validation": {"n": int(len(va)), "note": "early-stopping split" + (" (then refit on train+validation)" if spec.refit else "")}
+        | ({} if cal is not None else M.multiclass_summary(y_cal, cal_probs)),
         "calibration": {"n": int(len(calib)), "split": calib_name, **M.multiclass_summary(y_cal, cal_probs)},
     }
     held_scores = {}
@@ -352,7 +358,8 @@ def train_text(
             ),
             "epochs_run": epochs_run,
             "best_epoch": best_epoch,
-            "refit_on_train_plus_validation": spec.refit,
+            "refit_on_train_plus_validation": bool(spec.refit or spec.refit_epochs),
+            "refit_epochs_from_earlier_selection": spec.refit_epochs or None,
             "augment_telegraphic_copies": spec.augment_telegraphic,
             "text_length_tokens": _length_quantiles(tr["text"]),
             "tensorflow": tf.__version__,
