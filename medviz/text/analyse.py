@@ -62,6 +62,11 @@ class CaseAnalysis:
     def differential_sentence(self) -> str:
         if self.coverage is None:
             return ""
+        if not self.prediction_set:
+            return (
+                f"No diagnosis is probable enough to include at {self.coverage:.0%} coverage on held-out cases: "
+                "the model cannot stand behind any of its diagnoses for this case."
+            )
         items = ", ".join(self.prediction_set)
         return f"With {self.coverage:.0%} coverage on held-out cases, the diagnosis is among: {items}."
 
@@ -137,7 +142,7 @@ def analyse_case(predictor: TextPredictor, text: str | None) -> CaseAnalysis:
     if cfg.detector is not None:
         oos_score = float(cfg.detector.score(pred.logits, np.array([unknown]))[0])
         oos = bool(cfg.detector.flag(np.array([oos_score]))[0])
-    low = bool(probs[order[0]] < LOW_CONFIDENCE_TOP_PROBABILITY or len(pset) >= LOW_CONFIDENCE_SET_SIZE)
+    low = bool(probs[order[0]] < LOW_CONFIDENCE_TOP_PROBABILITY or len(pset) >= LOW_CONFIDENCE_SET_SIZE or not pset)
     if oos:
         warnings.insert(0, OUT_OF_SCOPE_WARNING)
     if low:
@@ -165,10 +170,11 @@ def analyse_case(predictor: TextPredictor, text: str | None) -> CaseAnalysis:
 
 
 def _low_confidence_text(top: float, set_size: int) -> str:
+    size = "an empty conformal set" if set_size == 0 else f"a conformal set of {set_size}"
     return (
-        f"Low confidence: the top diagnosis has {top:.0%} probability and the {set_size}-diagnosis set is needed for "
-        f"the stated coverage (rule: top under {LOW_CONFIDENCE_TOP_PROBABILITY:.0%} or a set of "
-        f"{LOW_CONFIDENCE_SET_SIZE} or more)."
+        f"Low confidence: the top diagnosis has {top:.0%} probability and {size} "
+        f"(rule: top under {LOW_CONFIDENCE_TOP_PROBABILITY:.0%}, or a set that is empty or has "
+        f"{LOW_CONFIDENCE_SET_SIZE} or more diagnoses)."
     )
 
 
@@ -206,7 +212,7 @@ def analyse_batch(predictor: TextPredictor, texts: list[str], batch_size: int = 
         w = []
         if flag[i]:
             w.append("possibly out of scope")
-        if top[i] < LOW_CONFIDENCE_TOP_PROBABILITY or size[i] >= LOW_CONFIDENCE_SET_SIZE:
+        if top[i] < LOW_CONFIDENCE_TOP_PROBABILITY or size[i] >= LOW_CONFIDENCE_SET_SIZE or size[i] == 0:
             w.append("low confidence")
         if not re.search(r"[A-Za-z0-9]", model_texts[i]):
             w.append("all findings negated")

@@ -63,12 +63,10 @@ def calibrate(probs: np.ndarray, y: np.ndarray, coverage: float = DEFAULT_COVERA
 
 
 def prediction_sets(probs: np.ndarray, cal: ConformalCalibration) -> np.ndarray:
-    """Boolean (N, C) membership. The top class is always included, so no set is empty."""
+    """Boolean (N, C) membership. A set can be empty: no class is probable enough to be stood behind
+    at the stated coverage (a sign of an unusual case), which is shown as such rather than padded."""
     probs = np.asarray(probs, dtype=float)
-    member = (1.0 - probs) <= cal.threshold + 1e-12
-    if len(probs):
-        member[np.arange(len(probs)), probs.argmax(axis=1)] = True
-    return member
+    return (1.0 - probs) <= cal.threshold + 1e-12
 
 
 def evaluate(probs: np.ndarray, y: np.ndarray, cal: ConformalCalibration) -> dict[str, float]:
