@@ -4,19 +4,15 @@ import shutil
 
 import pytest
 
-from tests.conftest import ROOT
 
 
 @pytest.fixture
-def clinical_app(tmp_path, tiny_clinical_bundle, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
+def clinical_app(tmp_path, tiny_clinical_bundle, monkeypatch, logged_in_app):
     d = tmp_path / "models"
     d.mkdir()
     shutil.copytree(tiny_clinical_bundle, d / "tiny-clinical")
     monkeypatch.setenv("MEDVIZ_MODELS_DIR", str(d))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
+    at = logged_in_app()  # every page needs a signed-in user (tests/conftest.py)
     assert not at.exception, at.exception
     return at
 
