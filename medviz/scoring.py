@@ -58,7 +58,10 @@ class TextScorer:
 
     def output_columns(self) -> list[str]:
         reasons = ["top_reasons"] if self.explainer is not None else []
-        return ["prediction", "probability", *[f"prob_{lab}" for lab in self.labels], *reasons, "warnings", "error"]
+        return [
+            "prediction", "probability", *[f"prob_{lab}" for lab in self.labels], *reasons,
+            "prediction_set", "out_of_scope", "out_of_scope_score", "warnings", "error",
+        ]
 
     def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
         self.check_columns(chunk.columns)
@@ -67,9 +70,21 @@ class TextScorer:
         out = pd.DataFrame(index=chunk.index)
         n_cls = len(self.labels)
         probs = np.full((len(chunk), n_cls), np.nan)
+        safety = pd.DataFrame(
+            {"prediction_set": "", "out_of_scope": pd.array([pd.NA] * len(chunk), dtype="boolean"),
+             "out_of_scope_score": np.nan, "warnings": ""},
+            index=chunk.index,
+        )
         if ok.any():
-            pred = self.predictor.predict(texts[ok].tolist())
-            probs[ok] = pred.probabilities
+            from medviz.text.analyse import analyse_batch
+
+            p, extra = analyse_batch(self.predictor, texts[ok].tolist())
+            probs[ok] = p
+            extra.index = chunk.index[ok]
+            safety.loc[extra.index, "prediction_set"] = extra["prediction_set"]
+            safety.loc[extra.index, "out_of_scope"] = extra["out_of_scope"].astype("boolean")
+            safety.loc[extra.index, "out_of_scope_score"] = extra["out_of_scope_score"]
+            safety.loc[extra.index, "warnings"] = extra["warnings"]
         top = np.where(ok, np.nanargmax(np.where(np.isnan(probs), -1, probs), axis=1), -1)
         labels = np.asarray(self.labels, dtype=object)
         out["prediction"] = np.where(ok, labels[np.clip(top, 0, None)], "")
@@ -78,7 +93,8 @@ class TextScorer:
             out[f"prob_{lab}"] = probs[:, j]
         if self.explainer is not None:
             out["top_reasons"] = [self._reasons(t, lab) if good else "" for t, lab, good in zip(texts, out["prediction"], ok)]
-        out["warnings"] = ""
+        for col in ("prediction_set", "out_of_scope", "out_of_scope_score", "warnings"):
+            out[col] = safety[col]
         out["error"] = np.where(ok, "", f"{self.text_column}: empty text, nothing to score")
         return out
 

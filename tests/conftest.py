@@ -223,3 +223,42 @@ def tiny_tabular_bundle(tmp_path_factory) -> Path:
         provenance={"data_source": "synthetic rows written for the tests"},
     )
     return train_tabular(spec, tiny_tabular_frame(160, 0), out, test_df=tiny_tabular_frame(120, 1))
+
+
+CLINICAL_OUTLIERS = (
+    "closed reduction of a fractured wrist under anaesthesia",
+    "cataract extraction with lens implant in the left eye",
+    "follow up of atrial fibrillation on warfarin",
+    "knee replacement surgery for degenerative joint disease",
+    "colonoscopy with polypectomy of sigmoid polyp",
+    "cesarean section for breech presentation at term",
+    "coronary angiography showing three vessel disease",
+    "laceration repair of the scalp after a fall",
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_clinical_bundle(tmp_path_factory) -> Path:
+    """The tiny 3-class data trained with every clinical-safety option (2-member ensemble, clinical
+    preprocessing, calibration split, refit, telegraphic augmentation, outlier exposure)."""
+    from medviz.text.model import TextModelConfig
+    from medviz.text.train import TextTrainingSpec, train_text
+
+    df = pd.concat([tiny_text_frame()] * 2, ignore_index=True)
+    spec = TextTrainingSpec(
+        name="tiny-clinical", text_column="text", label_column="label", seed=3, epochs=6, patience=6,
+        val_fraction=0.25, calibration_fraction=0.25, refit=True, preprocessing="clinical", augment_telegraphic=1,
+        outlier_texts=CLINICAL_OUTLIERS[:6], conformal_coverage=0.9, oos_quantile=0.9,
+        config=TextModelConfig(max_tokens=300, sequence_length=16, embed_dim=8, rnn_units=6, attention_units=6,
+                               members=2, residual=True, word_dropout=0.1),
+        provenance={"data_source": "synthetic sentences written for the tests"},
+    )
+    robust = pd.DataFrame({
+        "text": ["T 38.9, productive cough, chills", "pruritic erythematous rash on arms", "hip fracture after a fall",
+                 "cataract surgery follow up"],
+        "label": ["flu", "rash", None, None],
+        "in_scope": [True, True, False, False],
+    })
+    out = tmp_path_factory.mktemp("bundles") / "tiny-clinical"
+    return train_text(spec, df, out, test_df=tiny_text_frame(), evaluation_sets={"robustness": robust},
+                      held_out_outliers=list(CLINICAL_OUTLIERS[6:]))

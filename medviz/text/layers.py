@@ -58,3 +58,32 @@ class AttentionPooling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="medviz")
+class WordDropout(keras.layers.Layer):
+    """Training-time word deletion: each real token id is set to 0 (padding) with probability ``rate``.
+
+    The embedding's ``mask_zero`` then masks the dropped positions, so the recurrent layer skips them
+    and attention gives them weight 0: the model learns from shortened, telegraphic versions of each
+    text (closer to how clinicians write). Identity at inference. Keras' Dropout scales survivors and
+    works on floats, so it cannot be used on token ids.
+    """
+
+    def __init__(self, rate: float = 0.1, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, ids, training=None):
+        if not training or self.rate <= 0:
+            return ids
+        keep = keras.random.uniform(ops.shape(ids), seed=self.seed_generator) >= self.rate
+        return ops.where(keep, ids, ops.zeros_like(ids))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -3,6 +3,13 @@
 raw string -> TextVectorization (inside the model) -> Embedding(mask_zero) -> BiGRU (all states)
 -> AttentionPooling (weights are an output) -> Dense logits -> TemperatureScaling -> softmax.
 
+With ``members > 1`` the graph holds that many independently initialised branches (embedding ->
+BiGRU -> attention -> dense) behind the one shared vectorizer: a seed ensemble inside one saved
+model. Their logits are averaged before temperature scaling and their attention weights are
+averaged (still summing to 1 over the real tokens, 0 on padding). With ``residual`` the attention
+pools over [embedding; BiGRU state] per token, which lets a small data set use word identity
+directly while the recurrent state adds context.
+
 Outputs, in order: ``probabilities`` (N, C) calibrated, ``attention`` (N, L) summing to 1 over real
 tokens and 0 on padding, ``logits`` (N, C) after temperature scaling (for energy-style scores).
 """
@@ -14,7 +21,7 @@ from typing import Sequence
 import keras
 
 from medviz.layers import TemperatureScaling
-from medviz.text.layers import AttentionPooling, standardize_text
+from medviz.text.layers import AttentionPooling, WordDropout, standardize_text
 
 VECTORIZER = "vectorizer"
 TEMPERATURE = "temperature"
@@ -29,6 +36,9 @@ class TextModelConfig:
     rnn_units: int = 48
     attention_units: int = 48
     dropout: float = 0.3
+    members: int = 1
+    residual: bool = False
+    word_dropout: float = 0.0
 
 
 def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextModelConfig) -> keras.Model:
@@ -45,14 +55,26 @@ def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextMod
 
     text_in = keras.Input(shape=(), dtype="string", name="text")
     ids = vectorizer(text_in)
-    x = keras.layers.Embedding(vocab_size, config.embed_dim, mask_zero=True, name="embedding")(ids)
-    x = keras.layers.SpatialDropout1D(config.dropout, name="embedding_dropout")(x)
-    states = keras.layers.Bidirectional(
-        keras.layers.GRU(config.rnn_units, return_sequences=True), name="bigru"
-    )(x)
-    context, weights = AttentionPooling(config.attention_units, name="attention_pool")(states)
-    h = keras.layers.Dropout(config.dropout, name="dropout")(context)
-    raw_logits = keras.layers.Dense(n_classes, name="dense_logits")(h)
+    member_logits, member_weights = [], []
+    for m in range(max(1, config.members)):
+        sfx = f"_{m}" if config.members > 1 else ""
+        mids = WordDropout(config.word_dropout, seed=1000 + m, name=f"word_dropout{sfx}")(ids) if config.word_dropout > 0 else ids
+        emb = keras.layers.Embedding(vocab_size, config.embed_dim, mask_zero=True, name=f"embedding{sfx}")(mids)
+        x = keras.layers.SpatialDropout1D(config.dropout, name=f"embedding_dropout{sfx}")(emb)
+        states = keras.layers.Bidirectional(
+            keras.layers.GRU(config.rnn_units, return_sequences=True), name=f"bigru{sfx}"
+        )(x)
+        if config.residual:
+            states = keras.layers.Concatenate(name=f"token_features{sfx}")([x, states])
+        context, weights = AttentionPooling(config.attention_units, name=f"attention_pool{sfx}")(states)
+        h = keras.layers.Dropout(config.dropout, name=f"dropout{sfx}")(context)
+        member_logits.append(keras.layers.Dense(n_classes, name=f"member_logits{sfx}" if sfx else "dense_logits")(h))
+        member_weights.append(weights)
+    if len(member_logits) > 1:
+        raw_logits = keras.layers.Average(name="dense_logits")(member_logits)
+        weights = keras.layers.Average(name="attention_mean")(member_weights)
+    else:
+        raw_logits, weights = member_logits[0], member_weights[0]
     logits = TemperatureScaling(1.0, name=TEMPERATURE)(raw_logits)
     probs = keras.layers.Softmax(name="probabilities")(logits)
     attention = keras.layers.Identity(name="attention")(weights)
@@ -66,3 +88,9 @@ def vocabulary(model: keras.Model) -> list[str]:
 
 def sequence_length(model: keras.Model) -> int:
     return int(model.get_layer(VECTORIZER).get_config()["output_sequence_length"])
+
+
+def member_logit_layers(model: keras.Model) -> list[str]:
+    """Names of the per-member (pre-average) logit layers; one name for a single-branch model."""
+    names = [layer.name for layer in model.layers if layer.name.startswith("member_logits_")]
+    return names or ["dense_logits"]

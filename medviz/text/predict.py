@@ -115,3 +115,14 @@ def ranked(probabilities: np.ndarray, labels: list[str]) -> "pd.DataFrame":
     return pd.DataFrame(
         {"rank": np.arange(1, len(order) + 1), "label": [labels[i] for i in order], "probability": probabilities[order]}
     )
+
+
+def unknown_shares(model, texts: list[str]) -> np.ndarray:
+    """Share of each text's tokens (as the model splits them) outside the model's vocabulary; 1 if none."""
+    vocab = frozenset(vocabulary(model)[2:])
+    out = np.ones(len(texts))
+    for i, t in enumerate(texts):
+        toks = [m.group().lower() for m in _TOKEN_RE.finditer(t)]
+        if toks:
+            out[i] = sum(tok not in vocab for tok in toks) / len(toks)
+    return out

@@ -35,6 +35,17 @@ class TextTrainingSpec:
     learning_rate: float = 2e-3
     patience: int = 8
     config: TextModelConfig = field(default_factory=TextModelConfig)
+    # Clinical-safety options (issue 3). All default to the plain behaviour.
+    preprocessing: str = "none"  # "clinical": medviz.text.clinical.preprocess before the model
+    calibration_fraction: float = 0.0  # > 0: a separate held-out split for temperature, conformal, OOS threshold
+    refit: bool = False  # retrain on train+validation for the early-stopped epoch count
+    refit_epochs: int = 0  # > 0: skip the selection run; train on train+validation for this many epochs
+    augment_telegraphic: int = 0  # extra note-style copies of each training text
+    outlier_texts: tuple[str, ...] = ()  # outlier exposure texts (never evaluation texts)
+    outlier_weight: float = 0.5
+    conformal_coverage: float = 0.90
+    oos_method: str = "energy"
+    oos_quantile: float = 0.95
     provenance: dict[str, Any] = field(default_factory=dict)
     intended_use: str = (
         "Decision support for clinicians: suggests a ranked differential for a short free-text case description. "
@@ -102,71 +113,199 @@ def _split(df: pd.DataFrame, frac: float, seed: int) -> tuple[pd.DataFrame, pd.D
     return tr.reset_index(drop=True), va.reset_index(drop=True)
 
 
+def model_texts(spec: TextTrainingSpec, texts) -> list[str]:
+    """The exact strings the model reads: the manifest-recorded preprocessing applied to raw texts."""
+    from medviz.text.preprocess import apply_preprocessing
+
+    return apply_preprocessing(spec.preprocessing, list(texts))
+
+
+def _outlier_exposure_loss(weight: float):
+    """Cross-entropy for labelled rows (y >= 0); cross-entropy to the uniform distribution for
+    outlier rows (y == -1), scaled by ``weight`` (Hendrycks et al. 2019)."""
+    from keras import ops
+
+    def loss(y_true, logits):
+        y = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        logp = ops.log_softmax(logits, axis=-1)
+        n_cls = ops.shape(logits)[-1]
+        onehot = ops.one_hot(ops.maximum(y, 0), n_cls)
+        ce = -ops.sum(onehot * logp, axis=-1)
+        uniform = -ops.mean(logp, axis=-1)
+        return ops.where(y >= 0, ce, weight * uniform)
+
+    return loss
+
+
+def _fit_model(spec, fit_texts, y_fit, vocab_texts, n_classes, epochs, val=None):
+    """Build and train one model; returns (model, epochs_run). Early stopping when ``val`` is given."""
+    import keras
+    import tensorflow as tf
+
+    from medviz.text.model import member_logit_layers
+
+    keras.utils.set_random_seed(spec.seed)
+    tf.config.experimental.enable_op_determinism()
+    model = build_text_model(vocab_texts, n_classes, spec.config)
+    heads = [model.get_layer(n).output for n in member_logit_layers(model)]
+    trainer = keras.Model(model.input, heads)
+    loss = _outlier_exposure_loss(spec.outlier_weight)
+    trainer.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=[loss] * len(heads))
+    rep = (lambda y: [y] * len(heads)) if len(heads) > 1 else (lambda y: y)
+    callbacks = []
+    validation = None
+    if val is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec.patience, restore_best_weights=True))
+        validation = (tf.constant(val[0]), rep(np.asarray(val[1])))
+    hist = trainer.fit(
+        tf.constant(list(fit_texts)), rep(np.asarray(y_fit)), validation_data=validation, epochs=epochs,
+        batch_size=spec.batch_size, callbacks=callbacks, verbose=0, shuffle=True,
+    )
+    run = len(hist.history["loss"])
+    if val is not None:
+        best = int(np.argmin(hist.history["val_loss"])) + 1
+        return model, run, best
+    return model, run, run
+
+
+def _augment(spec: TextTrainingSpec, texts: list[str], y: np.ndarray) -> tuple[list[str], np.ndarray]:
+    if spec.augment_telegraphic <= 0:
+        return list(texts), np.asarray(y)
+    from medviz.text.clinical import telegraphic
+
+    rng = np.random.default_rng(spec.seed)
+    extra = [telegraphic(t, rng) for _ in range(spec.augment_telegraphic) for t in texts]
+    return list(texts) + extra, np.r_[y, np.tile(y, spec.augment_telegraphic)]
+
+
 def train_text(
     spec: TextTrainingSpec,
     train_df: pd.DataFrame,
     out_dir: Path | str,
     test_df: pd.DataFrame | None = None,
+    evaluation_sets: dict[str, pd.DataFrame] | None = None,
+    held_out_outliers: list[str] | None = None,
 ) -> Path:
+    """Train, calibrate and save a text bundle.
+
+    ``evaluation_sets``: name -> frame with ``text``, ``label`` (None/empty for out-of-scope rows)
+    and ``in_scope``; scored after training only (never used for fitting or selection) and reported
+    in ``metrics``. ``held_out_outliers``: out-of-scope texts never trained on, for the AUROC figures.
+    """
     import keras
     import tensorflow as tf
+
+    from medviz.text import conformal, ood
+    from medviz.text.preprocess import preprocessing_manifest
 
     data = clean_labelled_text(train_df, spec.text_column, spec.label_column)
     labels = sorted(data["label"].unique())
     index = {lab: i for i, lab in enumerate(labels)}
-    tr, va = _split(data, spec.val_fraction, spec.seed)
+    data["model_text"] = model_texts(spec, data["text"])
+    if spec.calibration_fraction > 0:
+        rest, cal = _split(data, spec.calibration_fraction, spec.seed)
+    else:
+        rest, cal = data, None
+    tr, va = _split(rest, spec.val_fraction, spec.seed)
+    outliers = model_texts(spec, spec.outlier_texts)
+    n_out_val = int(round(len(outliers) * spec.val_fraction))
+    out_fit, out_val = outliers[n_out_val:], outliers[:n_out_val]
 
-    keras.utils.set_random_seed(spec.seed)
-    tf.config.experimental.enable_op_determinism()
-    model = build_text_model(tr["text"].tolist(), len(labels), spec.config)
-    raw_logits = model.get_layer("dense_logits").output
-    trainer = keras.Model(model.input, raw_logits)
-    trainer.compile(
-        optimizer=keras.optimizers.Adam(spec.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    x_tr = tf.constant(tr["text"].tolist())
-    y_tr = tr["label"].map(index).to_numpy()
-    x_va = tf.constant(va["text"].tolist())
-    y_va = va["label"].map(index).to_numpy()
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec.patience, restore_best_weights=True)
-    hist = trainer.fit(
-        x_tr, y_tr, validation_data=(x_va, y_va), epochs=spec.epochs, batch_size=spec.batch_size,
-        callbacks=[stop], verbose=0, shuffle=True,
-    )
-    epochs_run = len(hist.history["loss"])
+    def stack(frame: pd.DataFrame, extra_outliers: list[str]) -> tuple[list[str], np.ndarray]:
+        x, y = _augment(spec, frame["model_text"].tolist(), frame["label"].map(index).to_numpy())
+        return x + list(extra_outliers), np.r_[y, -np.ones(len(extra_outliers), dtype=int)].astype(int)
 
-    val_logits = trainer.predict(x_va, verbose=0)
-    temperature = fit_temperature(val_logits, y_va)
+    x_fit, y_fit = stack(tr, out_fit)
+    x_val = va["model_text"].tolist() + out_val
+    y_val = np.r_[va["label"].map(index).to_numpy(), -np.ones(len(out_val), dtype=int)]
+    if spec.refit_epochs > 0:
+        model = None
+        epochs_run = best_epoch = spec.refit_epochs
+    else:
+        model, epochs_run, best_epoch = _fit_model(
+            spec, x_fit, y_fit, tr["model_text"].tolist() + out_fit, len(labels), spec.epochs, val=(x_val, y_val)
+        )
+    if spec.refit or spec.refit_epochs > 0:
+        x_all, y_all = stack(rest, outliers)
+        model, _, _ = _fit_model(spec, x_all, y_all, rest["model_text"].tolist() + outliers, len(labels), best_epoch)
+        n_fit = len(rest)
+    else:
+        n_fit = len(tr)
+
+    # Calibration split: temperature, conformal threshold, out-of-scope threshold.
+    calib = cal if cal is not None else va
+    calib_name = "calibration split" if cal is not None else "validation split"
+    raw = keras.Model(model.input, model.get_layer("dense_logits").output)
+    x_cal = tf.constant(calib["model_text"].tolist())
+    y_cal = calib["label"].map(index).to_numpy()
+    temperature = fit_temperature(raw.predict(x_cal, verbose=0), y_cal)
     model.get_layer(TEMPERATURE).set_temperature(temperature)
-    val_probs = model.predict(x_va, verbose=0)[0]
+
+    from medviz.text.predict import unknown_shares
+
+    def run(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not texts:
+            c = len(labels)
+            return np.zeros((0, c)), np.zeros((0, c)), np.zeros(0)
+        out = model.predict(tf.constant(texts), verbose=0)
+        return out[0], out[2], unknown_shares(model, texts)
+
+    cal_probs, cal_logits, cal_unk = run(calib["model_text"].tolist())
+    conf = conformal.calibrate(cal_probs, y_cal, spec.conformal_coverage)
+    detector = ood.fit_threshold(spec.oos_method, ood.scores(spec.oos_method, cal_logits, cal_unk), spec.oos_quantile)
 
     metrics: dict[str, Any] = {
-        "validation": {
-            "n": int(len(va)),
-            **M.multiclass_summary(y_va, val_probs),
-        }
+        "validation": {"n": int(len(va)), "note": "early-stopping split" + (" (then refit on train+validation)" if spec.refit else "")}
+        | ({} if cal is not None else M.multiclass_summary(y_cal, cal_probs)),
+        "calibration": {"n": int(len(calib)), "split": calib_name, **M.multiclass_summary(y_cal, cal_probs)},
     }
+    held_scores = {}
+    if held_out_outliers:
+        _, ho_logits, ho_unk = run(model_texts(spec, held_out_outliers))
+        held_scores = {m: ood.scores(m, ho_logits, ho_unk) for m in ood.METHODS}
+        metrics["out_of_scope_held_out"] = {
+            "n_out_of_scope": len(held_out_outliers),
+            "source": "held-out clinician notes never trained on",
+            "in_scope_flagged_calibration": float(detector.flag(ood.scores(spec.oos_method, cal_logits, cal_unk)).mean()),
+            "out_of_scope_flagged": float(detector.flag(held_scores[spec.oos_method]).mean()),
+            "auroc_vs_calibration": {
+                m: ood.auroc(ood.scores(m, cal_logits, cal_unk), held_scores[m]) for m in ood.METHODS
+            },
+        }
     test_predictions = None
     if test_df is not None:
         te = clean_labelled_text(test_df, spec.text_column, spec.label_column)
         unknown = sorted(set(te["label"]) - set(labels))
         if unknown:
             raise InputError(f"test labels not seen in training: {', '.join(unknown)}")
-        probs = model.predict(tf.constant(te["text"].tolist()), verbose=0)[0]
+        probs, te_logits, te_unk = run(model_texts(spec, te["text"]))
         y_te = te["label"].map(index).to_numpy()
         dup = near_duplicate_mask(te["text"].tolist(), data["text"].tolist())
-        metrics["test"] = {"n": int(len(te)), **M.multiclass_summary(y_te, probs)}
+        te_scores = ood.scores(spec.oos_method, te_logits, te_unk)
+        metrics["test"] = {
+            "n": int(len(te)),
+            **M.multiclass_summary(y_te, probs),
+            "conformal": conformal.evaluate(probs, y_te, conf),
+            "in_scope_flagged": float(detector.flag(te_scores).mean()),
+        }
+        if held_scores:
+            metrics["test"]["out_of_scope_auroc_vs_held_out_notes"] = {
+                m: ood.auroc(ood.scores(m, te_logits, te_unk), held_scores[m]) for m in ood.METHODS
+            }
         metrics["test_deduplicated"] = {
             "n": int((~dup).sum()),
             "near_duplicates_removed": int(dup.sum()),
             "rule": f"word TF-IDF cosine >= {NEAR_DUPLICATE_COSINE} to any training text",
             **M.multiclass_summary(y_te[~dup], probs[~dup]),
+            "conformal": conformal.evaluate(probs[~dup], y_te[~dup], conf),
         }
         test_predictions = pd.DataFrame({"y_true": te["label"], "near_duplicate": dup})
         for j, lab in enumerate(labels):
             test_predictions[f"prob_{lab}"] = probs[:, j]
+        test_predictions["out_of_scope_score"] = te_scores
+
+    for name, frame in (evaluation_sets or {}).items():
+        metrics[name] = evaluate_case_set(frame, labels, lambda t: run(model_texts(spec, t)), conf, detector)
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest = {
@@ -181,25 +320,47 @@ def train_text(
             "sequence_length": spec.config.sequence_length,
             "tokenizer": "lower-case ASCII; runs of letters and digits are tokens; everything else separates",
         },
+        "preprocessing": preprocessing_manifest(spec.preprocessing),
         "outputs": {
-            "probabilities": "calibrated class probabilities (temperature scaling on the validation split)",
-            "attention": "additive attention weights over the tokens read (sum to 1; 0 on padding)",
+            "probabilities": f"calibrated class probabilities (temperature scaling on the {calib_name})",
+            "attention": "additive attention weights over the tokens read (sum to 1; 0 on padding)"
+            + ("; mean over the ensemble members" if spec.config.members > 1 else ""),
             "logits": "temperature-scaled logits",
         },
         "architecture": {
-            "summary": "TextVectorization -> Embedding -> bidirectional GRU -> additive attention -> dense softmax",
+            "summary": "TextVectorization -> Embedding -> bidirectional GRU -> additive attention -> dense softmax"
+            + (f"; {spec.config.members} such branches in one graph, logits averaged" if spec.config.members > 1 else ""),
             **asdict(spec.config),
             "parameters": int(model.count_params()),
         },
-        "calibration": {"method": "temperature scaling", "temperature": temperature, "fitted_on": "validation split"},
+        "calibration": {"method": "temperature scaling", "temperature": temperature, "fitted_on": calib_name},
+        "conformal": conf.to_manifest() | {"fitted_on": calib_name},
+        "out_of_scope": detector.to_manifest()
+        | {
+            "fitted_on": calib_name,
+            "meaning": "score higher = less like the training cases; flagged when above the threshold",
+            "outlier_exposure": (
+                {"n_texts": len(outliers), "weight": spec.outlier_weight, "source": spec.provenance.get("outlier_source", "")}
+                if outliers else None
+            ),
+        },
         "training": {
             **spec.provenance,
             "trained_at": now,
             "seed": spec.seed,
-            "n_train": int(len(tr)),
+            "n_train": int(n_fit),
             "n_validation": int(len(va)),
-            "validation_split": f"stratified {spec.val_fraction:.0%} of the training file (seed {spec.seed})",
+            "n_calibration": int(len(cal)) if cal is not None else 0,
+            "validation_split": f"stratified {spec.val_fraction:.0%} of the non-calibration training rows (seed {spec.seed})",
+            "calibration_split": (
+                f"stratified {spec.calibration_fraction:.0%} of the training file (seed {spec.seed}), never trained on"
+                if cal is not None else None
+            ),
             "epochs_run": epochs_run,
+            "best_epoch": best_epoch,
+            "refit_on_train_plus_validation": bool(spec.refit or spec.refit_epochs),
+            "refit_epochs_from_earlier_selection": spec.refit_epochs or None,
+            "augment_telegraphic_copies": spec.augment_telegraphic,
             "text_length_tokens": _length_quantiles(tr["text"]),
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
@@ -211,3 +372,37 @@ def train_text(
         "out_of_scope_uses": list(spec.out_of_scope_uses),
     }
     return save_bundle(out_dir, model, manifest, test_predictions)
+
+
+def evaluate_case_set(frame: pd.DataFrame, labels: list[str], run, conf, detector) -> dict[str, Any]:
+    """Top-1/top-3 on the in-scope rows, out-of-scope AUROC over all rows, share of in-scope flagged.
+
+    ``run(texts) -> (probs, logits, unknown_share)`` on raw texts (preprocessing inside ``run``).
+    """
+    from medviz.text import conformal, ood
+
+    frame = frame.reset_index(drop=True)
+    in_scope = frame["in_scope"].astype(bool).to_numpy()
+    probs, logits, unk = run(frame["text"].astype(str).tolist())
+    score = detector.score(logits, unk)
+    flagged = detector.flag(score)
+    index = {lab: i for i, lab in enumerate(labels)}
+    ins = frame[in_scope]
+    unknown = sorted(set(ins["label"]) - set(labels))
+    if unknown:
+        raise InputError(f"evaluation labels not in the model: {', '.join(unknown)}")
+    y = ins["label"].map(index).to_numpy().astype(int)
+    p_in = probs[in_scope]
+    return {
+        "n_in_scope": int(in_scope.sum()),
+        "n_out_of_scope": int((~in_scope).sum()),
+        "top1_accuracy": M.top_k_accuracy(y, p_in, 1) if len(y) else None,
+        "top3_accuracy": M.top_k_accuracy(y, p_in, 3) if len(y) else None,
+        "conformal": conformal.evaluate(p_in, y, conf) if len(y) else None,
+        "out_of_scope_auroc": ood.auroc(score[in_scope], score[~in_scope]),
+        "out_of_scope_auroc_by_method": {
+            m: ood.auroc(ood.scores(m, logits, unk)[in_scope], ood.scores(m, logits, unk)[~in_scope]) for m in ood.METHODS
+        },
+        "in_scope_flagged": float(flagged[in_scope].mean()) if in_scope.any() else None,
+        "out_of_scope_flagged": float(flagged[~in_scope].mean()) if (~in_scope).any() else None,
+    }

@@ -6,14 +6,14 @@ import streamlit as st
 from medviz.bundle import ModelBundle
 from medviz.charts.prediction import differential_bar, highlight_html
 from medviz.errors import MedvizError
-from medviz.text.inputs import check_text
+from medviz.text.analyse import CaseAnalysis, analyse_case
 from medviz.text.predict import ranked
 from medviz.ui import cache
 from medviz.ui.audit_hooks import record, summarize_probabilities
 from medviz.ui.cases import save_case_button, text_prediction
 
 TEXT_KEY = "case_text"
-RESULT_KEY = "case_text_result"  # (bundle path, InputCheck, ranked table, attention row)
+RESULT_KEY = "case_text_result"  # (bundle path, CaseAnalysis, ranked table, attention row)
 
 EXAMPLE = "I've had a fever and a dry cough for three days, my whole body aches and I feel exhausted."
 
@@ -40,19 +40,27 @@ def _predict(bundle: ModelBundle, text: str) -> None:
     st.session_state.pop(RESULT_KEY, None)
     try:
         predictor = cache.text_predictor(str(bundle.path))
-        check = check_text(predictor, text)
+        analysis = analyse_case(predictor, text)
     except MedvizError as exc:
         st.warning(str(exc))
         return
-    pred = predictor.predict([check.text])
-    table = ranked(pred.probabilities[0], bundle.labels)
-    st.session_state[RESULT_KEY] = (str(bundle.path), check, table, pred.attention[0])
-    record("prediction", bundle=bundle, input_obj=check.text, output_summary=summarize_probabilities(bundle.labels, pred.probabilities[0]), warnings=check.warnings)
+    table = ranked(analysis.probabilities, bundle.labels)
+    st.session_state[RESULT_KEY] = (str(bundle.path), analysis, table, analysis.attention)
+    record("prediction", bundle=bundle, input_obj=analysis.text, output_summary=summarize_probabilities(bundle.labels, analysis.probabilities), warnings=analysis.warnings)
 
 
-def _show(bundle: ModelBundle, check, table, attention) -> None:
-    for w in check.warnings:
+def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
+    if check.out_of_scope:
+        st.error(
+            f"{check.warnings[0]} (out-of-scope score {check.out_of_scope_score:.2f}, "
+            f"flag above {check.out_of_scope_threshold:.2f}).",
+            icon="🚩",
+        )
+    for w in check.warnings[1:] if check.out_of_scope else check.warnings:
         st.warning(w, icon="⚠️")
+    if check.coverage is not None:
+        st.info(check.differential_sentence())
+    _show_reading(check)
     st.subheader("Ranked differential")
     left, right = st.columns([2, 3])
     with left:
@@ -74,13 +82,15 @@ def _show(bundle: ModelBundle, check, table, attention) -> None:
     diagnosis_context_table(bundle, list(table["label"].head(3)))
 
     st.subheader("Words the model attended to")
+    if check.negated or check.recognised_terms:
+        st.caption("The case as the model read it: clinician terms rewritten and negated findings removed (see above).")
     spans = []
     peak = max((attention[t.position] for t in check.tokens if t.position is not None), default=0.0)
     for t in check.tokens:
         w = attention[t.position] / peak if (t.position is not None and peak > 0) else 0.0
         spans.append((t.start, t.end, w))
     st.markdown(
-        f'<div style="line-height: 2; font-size: 1.05rem">{highlight_html(check.text, spans)}</div>',
+        f'<div style="line-height: 2; font-size: 1.05rem">{highlight_html(check.model_text, spans)}</div>',
         unsafe_allow_html=True,
     )
     st.caption(
@@ -91,4 +101,27 @@ def _show(bundle: ModelBundle, check, table, attention) -> None:
     save_case_button(bundle, check.text, text_prediction(table["label"], table["probability"]), key="case_save")
     from medviz.ui.explain_views import render_text_explanation
 
-    render_text_explanation(bundle, check.text, table["label"].head(5).tolist())
+    render_text_explanation(bundle, check.model_text, table["label"].head(5).tolist())
+
+
+def _show_reading(check: CaseAnalysis) -> None:
+    """How the text was read: negated/hedged findings and recognised clinician terms (CLINICAL.md P6, W5)."""
+    from medviz.ui.common import esc
+
+    if not (check.negated or check.recognised_terms):
+        return
+    left, right = st.columns(2)
+    with left:
+        if check.negated:
+            items = "".join(
+                f"<li>{esc(f.text)} <span style='color:#666'>({esc(f.kind)}: “{esc(f.cue)}”)</span></li>"
+                for f in check.negated
+            )
+            st.markdown(f"**Read as absent or uncertain (not counted):**<ul>{items}</ul>", unsafe_allow_html=True)
+    with right:
+        if check.recognised_terms:
+            items = "".join(
+                f"<li>{esc(t.text)} → {esc(t.meaning) if t.meaning else '<i>normal, not passed on</i>'}</li>"
+                for t in check.recognised_terms
+            )
+            st.markdown(f"**Recognised terms:**<ul>{items}</ul>", unsafe_allow_html=True)

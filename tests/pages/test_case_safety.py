@@ -1,0 +1,44 @@
+"""Case page with a bundle trained with the clinical-safety options: conformal sentence, negated
+findings, recognised terms, out-of-scope flag wiring."""
+import shutil
+
+import pytest
+
+
+
+@pytest.fixture
+def clinical_app(tmp_path, tiny_clinical_bundle, monkeypatch, logged_in_app):
+    d = tmp_path / "models"
+    d.mkdir()
+    shutil.copytree(tiny_clinical_bundle, d / "tiny-clinical")
+    monkeypatch.setenv("MEDVIZ_MODELS_DIR", str(d))
+    at = logged_in_app()  # every page needs a signed-in user (tests/conftest.py)
+    assert not at.exception, at.exception
+    return at
+
+
+def _submit(at, text):
+    at.text_area(key="case_text").set_value(text)
+    at.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_case_page_shows_conformal_set_negations_and_terms(clinical_app):
+    at = _submit(clinical_app, "34F, pyrexia and productive cough, denies rash <b>x</b>")
+    infos = " ".join(i.value for i in at.info)
+    assert "90% coverage on held-out cases" in infos
+    md = " ".join(m.value for m in at.markdown)
+    assert "Read as absent or uncertain" in md and "rash" in md
+    assert "Recognised terms" in md and "pyrexia → fever" in md
+    assert "<b>x" not in md  # typed HTML is escaped wherever it is shown
+    flagged = [e.value for e in at.error]
+    if flagged:
+        assert "outside what the model was trained for" in flagged[0]
+
+
+def test_case_page_all_negated_warns(clinical_app):
+    at = _submit(clinical_app, "denies fever, cough or rash.")
+    assert any("absent" in w.value for w in at.warning)
+    assert not at.dataframe
