@@ -7,6 +7,7 @@ from medviz.errors import MedvizError
 from medviz.schema import FLAG_KINDS, check_columns, feature_specs
 from medviz.scoring import count_lines, make_scorer, read_columns, score_upload
 from medviz.ui import cache
+from medviz.ui.audit_hooks import record
 from medviz.ui.auth import require_signed_in
 from medviz.ui.common import current_bundle, intended_use_banner
 
@@ -71,6 +72,8 @@ if st.button("Score file", type="primary", key="batch_score"):
         st.stop()
     bar.progress(1.0, text=f"Scored {result.summary.rows:,} rows")
     st.session_state[RESULT] = (run_id, result)
+    record("batch_upload", bundle=bundle, input_obj=data, dedupe=False,
+           output_summary=f"{result.summary.rows} rows scored, {result.summary.errors} with errors")
 
 stored = st.session_state.get(RESULT)
 if not stored or stored[0] != run_id:
@@ -124,6 +127,8 @@ else:
 
 name = upload.name.rsplit(".", 1)[0]
 st.download_button("Download the scored CSV (all rows)", result.csv, file_name=f"{name}-scored.csv", mime="text/csv",
-                   key="batch_download")
+                   key="batch_download",
+                   on_click=lambda: record("export", bundle=bundle, input_obj=data, dedupe=False,
+                                           output_summary=f"scored CSV, {s.rows} rows"))
 st.caption("Cells that a spreadsheet would run as a formula (starting with = + - @, tab or carriage return) are "
            "prefixed with ' in the download.")

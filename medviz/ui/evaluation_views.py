@@ -409,6 +409,10 @@ def _external_section(bundle: ModelBundle):
                     st.error(str(exc))
                     return None
                 st.session_state[EXTERNAL_KEY] = (str(bundle.path), digest, label_col, text_col, result)
+                from medviz.ui.audit_hooks import record
+
+                record("evaluation_upload", bundle=bundle, input_obj=table, dedupe=False,
+                       output_summary=f"{len(table)} labelled rows evaluated")
                 held = st.session_state[EXTERNAL_KEY]
         elif held is not None:
             st.session_state.pop(EXTERNAL_KEY, None)

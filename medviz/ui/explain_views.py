@@ -62,6 +62,9 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
             st.warning(f"No explanation for this text: {exc}")
             return
         st.session_state[TEXT_RESULT_KEY] = (key, result)
+        from medviz.ui.audit_hooks import record
+
+        record("explanation_view", bundle=bundle, input_obj=text, output_summary="text SHAP + attention")
     else:
         result = stored[1]
     explainer = cache.text_explainer(str(bundle.path))
@@ -148,6 +151,9 @@ def render_tabular_explanation(bundle: ModelBundle, row) -> None:
         with st.spinner("Computing exact SHAP values…"):
             exp = explainer.explain(x[:1])
         st.session_state[TABULAR_RESULT_KEY] = (key, exp)
+        from medviz.ui.audit_hooks import record
+
+        record("explanation_view", bundle=bundle, input_obj=x.tobytes(), output_summary="tabular SHAP waterfall")
     else:
         exp = stored[1]
     base = float(exp.base_values[0])

@@ -87,6 +87,11 @@ def render(bundle: ModelBundle) -> None:
     from medviz.ui.evaluation_views import risk_context_view
     from medviz.ui.explain_views import render_tabular_explanation
 
+    from medviz.ui.audit_hooks import record, summarize_risk
+
+    record("prediction", bundle=bundle, input_obj=v.values.tobytes(), output_summary=summarize_risk(risk, band),
+           warnings=[f"{k}:{s.name}" for k, arr in (("imputed", v.missing), ("extrapolation", v.extrapolated))
+                     for j, s in enumerate(specs) if arr[0, j]])
     risk_context_view(bundle, risk)
     render_tabular_explanation(bundle, v.values[0])
 

@@ -41,6 +41,15 @@ def test_case_page_scores_a_tabular_case(tab_app):
     inputs = at.table[1].value
     status = list(inputs["status"])
     assert status[0] == "extrapolation" and status[1].startswith("imputed (median ") and status[2] == "ok"
+    _assert_audited("prediction", "risk ")
+
+
+def _assert_audited(action: str, summary_part: str) -> None:
+    from medviz import audit
+    from medviz.store import get_engine
+
+    rows = audit.query(get_engine(), actions=[action])
+    assert len(rows) >= 1 and any(summary_part in str(x) for x in rows["output_summary"])
 
 
 def test_batch_page_validates_scores_filters_and_downloads(tab_app):
@@ -71,6 +80,7 @@ def test_batch_page_validates_scores_filters_and_downloads(tab_app):
     at.multiselect(key="batch_filter_flag").set_value(["extrapolation"])
     at.run()
     assert list(at.dataframe[0].value["id"]) == ["3"]
+    _assert_audited("batch_upload", "4 rows scored, 2 with errors")
 
 
 def test_batch_page_lists_missing_columns(tab_app):
