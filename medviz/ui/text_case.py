@@ -51,11 +51,11 @@ def _predict(bundle: ModelBundle, text: str) -> None:
 
 def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
     if check.out_of_scope:
-        st.error(
-            f"{check.warnings[0]} (out-of-scope score {check.out_of_scope_score:.2f}, "
-            f"flag above {check.out_of_scope_threshold:.2f}).",
-            icon="🚩",
-        )
+        q = (bundle.manifest.get("out_of_scope") or {}).get("in_scope_quantile")
+        why = (f"it looks less like the training cases than {q:.0%} of held-out in-scope cases do"
+               if isinstance(q, (int, float)) else "its out-of-scope score is above the flag threshold")
+        st.error(f"{check.warnings[0]} ({why}; score {check.out_of_scope_score:.2f}, "
+                 f"threshold {check.out_of_scope_threshold:.2f}).", icon="🚩")
     for w in check.warnings[1:] if check.out_of_scope else check.warnings:
         st.warning(w, icon="⚠️")
     if check.coverage is not None:
