@@ -178,6 +178,11 @@ def _low_confidence_text(top: float, set_size: int) -> str:
     )
 
 
+def has_no_tokens(texts: list[str]) -> np.ndarray:
+    """True where a text has no letter or digit left (nothing for the model to read)."""
+    return ~pd.Series(texts, dtype=object).str.contains(r"[A-Za-z0-9]", regex=True).to_numpy(dtype=bool)
+
+
 def analyse_batch(predictor: TextPredictor, texts: list[str], batch_size: int = 4096) -> tuple[np.ndarray, pd.DataFrame]:
     """Batch form for CSV scoring: calibrated probabilities (N, C) and the safety columns
     ``prediction_set``, ``out_of_scope``, ``out_of_scope_score``, ``warnings`` (one row per text).
@@ -197,7 +202,13 @@ def analyse_batch(predictor: TextPredictor, texts: list[str], batch_size: int = 
     else:
         member = np.zeros_like(probs, dtype=bool)
         member[np.arange(n), order[:, 0]] = True
-    sets = [SET_SEPARATOR.join(labels[o][member[i, o]]) for i, o in enumerate(order)]
+    size = member.sum(axis=1)
+    # Most sets hold one label: take it directly; only larger sets are joined row by row.
+    sets = np.where(size == 1, labels[order[:, 0]] if n else np.zeros(0, dtype=object), "").astype(object)
+    for i in np.flatnonzero(size > 1):
+        o = order[i]
+        sets[i] = SET_SEPARATOR.join(labels[o][member[i, o]])
+    sets = sets.tolist()
     unknown = unknown_shares(predictor.bundle.model, model_texts) if n else np.zeros(0)
     if cfg.detector is not None:
         score = cfg.detector.score(pred.logits, unknown)
@@ -206,19 +217,21 @@ def analyse_batch(predictor: TextPredictor, texts: list[str], batch_size: int = 
         score = np.full(n, np.nan)
         flag = np.zeros(n, dtype=bool)
     top = probs.max(axis=1) if n else np.zeros(0)
-    size = member.sum(axis=1)
-    warnings = []
-    for i in range(n):
+    low = (top < LOW_CONFIDENCE_TOP_PROBABILITY) | (size >= LOW_CONFIDENCE_SET_SIZE) | (size == 0)
+    # unknown share 1 with no token left = every finding was negated (the scorer drops empty input)
+    no_tokens = has_no_tokens(model_texts)
+    warnings = [""] * n
+    for i in np.flatnonzero(flag | low | no_tokens | (unknown > 0.5)):
         w = []
         if flag[i]:
             w.append("possibly out of scope")
-        if top[i] < LOW_CONFIDENCE_TOP_PROBABILITY or size[i] >= LOW_CONFIDENCE_SET_SIZE or size[i] == 0:
+        if low[i]:
             w.append("low confidence")
-        if not re.search(r"[A-Za-z0-9]", model_texts[i]):
+        if no_tokens[i]:
             w.append("all findings negated")
         elif unknown[i] > 0.5:
             w.append(f"{unknown[i]:.0%} unknown words")
-        warnings.append("; ".join(w))
+        warnings[i] = "; ".join(w)
     frame = pd.DataFrame(
         {
             "prediction_set": sets,

@@ -87,3 +87,39 @@ class WordDropout(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="medviz")
+class BagOfWordsLogits(keras.layers.Layer):
+    """Wide path of the text model: a linear bag-of-words classifier over the token ids.
+
+    Each vocabulary entry has one learned vector of class evidence; the layer returns their sum over
+    the real tokens divided by sqrt(number of real tokens) (the l2 norm of a binary word-count vector,
+    as in TF-IDF + logistic regression). Padding (id 0) contributes nothing; a row with no real token
+    gets zero logits (Keras' GlobalAveragePooling1D divides by zero there and yields NaN).
+    """
+
+    def __init__(self, n_classes: int, vocab_size: int, l2: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_classes = int(n_classes)
+        self.vocab_size = int(vocab_size)
+        self.l2 = float(l2)
+
+    def build(self, input_shape):
+        reg = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+        self.table = self.add_weight(
+            name="table", shape=(self.vocab_size, self.n_classes), initializer="zeros", regularizer=reg
+        )
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int32")
+        maskf = ops.cast(ids > 0, self.compute_dtype)
+        vecs = ops.take(self.table, ids, axis=0) * ops.expand_dims(maskf, -1)
+        n = ops.sum(maskf, axis=1, keepdims=True)
+        return ops.sum(vecs, axis=1) / ops.sqrt(ops.maximum(n, 1.0))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n_classes)
+
+    def get_config(self):
+        return {**super().get_config(), "n_classes": self.n_classes, "vocab_size": self.vocab_size, "l2": self.l2}

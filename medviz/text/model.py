@@ -21,7 +21,7 @@ from typing import Sequence
 import keras
 
 from medviz.layers import TemperatureScaling
-from medviz.text.layers import AttentionPooling, WordDropout, standardize_text
+from medviz.text.layers import AttentionPooling, BagOfWordsLogits, WordDropout, standardize_text
 
 VECTORIZER = "vectorizer"
 TEMPERATURE = "temperature"
@@ -39,6 +39,8 @@ class TextModelConfig:
     members: int = 1
     residual: bool = False
     word_dropout: float = 0.0
+    wide: bool = False
+    wide_l2: float = 0.0
 
 
 def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextModelConfig) -> keras.Model:
@@ -56,6 +58,13 @@ def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextMod
     text_in = keras.Input(shape=(), dtype="string", name="text")
     ids = vectorizer(text_in)
     member_logits, member_weights = [], []
+    wide_logits = None
+    if config.wide:
+        # Wide path: one learned class-evidence vector per word, averaged over the words read
+        # (a bag-of-words linear model inside the same graph, as in wide-and-deep models). It lets a
+        # small data set use every informative word, while the attention-RNN adds order and context.
+        wids = WordDropout(config.word_dropout, seed=999, name="word_dropout_wide")(ids) if config.word_dropout > 0 else ids
+        wide_logits = BagOfWordsLogits(n_classes, vocab_size, l2=config.wide_l2, name="wide_logits")(wids)
     for m in range(max(1, config.members)):
         sfx = f"_{m}" if config.members > 1 else ""
         mids = WordDropout(config.word_dropout, seed=1000 + m, name=f"word_dropout{sfx}")(ids) if config.word_dropout > 0 else ids
@@ -68,7 +77,12 @@ def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextMod
             states = keras.layers.Concatenate(name=f"token_features{sfx}")([x, states])
         context, weights = AttentionPooling(config.attention_units, name=f"attention_pool{sfx}")(states)
         h = keras.layers.Dropout(config.dropout, name=f"dropout{sfx}")(context)
-        member_logits.append(keras.layers.Dense(n_classes, name=f"member_logits{sfx}" if sfx else "dense_logits")(h))
+        head = f"member_logits{sfx}" if sfx else "dense_logits"
+        if wide_logits is None:
+            member_logits.append(keras.layers.Dense(n_classes, name=head)(h))
+        else:
+            rnn_logits = keras.layers.Dense(n_classes, name=f"rnn_logits{sfx}")(h)
+            member_logits.append(keras.layers.Add(name=head)([rnn_logits, wide_logits]))
         member_weights.append(weights)
     if len(member_logits) > 1:
         raw_logits = keras.layers.Average(name="dense_logits")(member_logits)
