@@ -68,7 +68,10 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
             sequence_length=args.sequence_length, members=args.members, residual=args.residual,
             word_dropout=args.word_dropout, embed_dim=args.embed_dim, rnn_units=args.rnn_units,
             attention_units=args.rnn_units, max_tokens=args.max_tokens, dropout=args.dropout,
+            wide=args.wide, wide_l2=args.wide_l2, wide_scale=args.wide_scale,
         ),
+        cross_fit_folds=args.cross_fit_folds,
+        lr_schedule=args.lr_schedule,
         provenance={k: v for k, v in provenance.items() if v is not None},
         preprocessing=args.preprocess,
         calibration_fraction=args.calibration_fraction,
@@ -351,6 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--refit", action="store_true", help="retrain on train+validation for the early-stopped epoch count")
     cl.add_argument("--refit-epochs", type=int, default=0,
                     help="skip selection: train on train+validation for this many epochs (a best epoch found earlier)")
+    cl.add_argument("--wide", action="store_true", help="add a linear bag-of-words path to the logits (wide and deep)")
+    cl.add_argument("--wide-l2", type=float, default=0.0, help="L2 penalty on the wide path's word weights")
+    cl.add_argument("--wide-scale", type=float, default=10.0,
+                    help="output multiplier of the wide path (with Adam: its step size relative to the recurrent path)")
+    cl.add_argument("--cross-fit-folds", type=int, default=0,
+                    help="> 1: train the shipped model on every row for --epochs; calibrate temperature, conformal and "
+                         "out-of-scope thresholds on out-of-fold predictions of this many fold models")
+    cl.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant")
     cl.add_argument("--augment-telegraphic", type=int, default=0, help="note-style copies of each training text")
     cl.add_argument("--outlier-notes", help="mtsamples-style CSV (description, transcription) for outlier exposure")
     cl.add_argument("--outlier-max", type=int, default=0, help="use at most this many exposure snippets (0: all)")

@@ -92,7 +92,15 @@ class TextScorer:
         for j, lab in enumerate(self.labels):
             out[f"prob_{lab}"] = probs[:, j]
         if self.explainer is not None:
-            out["top_reasons"] = [self._reasons(t, lab) if good else "" for t, lab, good in zip(texts, out["prediction"], ok)]
+            # explain what the model read (after the bundle's preprocessing), as the Case page does
+            from medviz.text.analyse import SafetyConfig
+            from medviz.text.preprocess import apply_preprocessing
+
+            kind = SafetyConfig.from_manifest(self.bundle.manifest).preprocessing
+            read = pd.Series("", index=chunk.index, dtype=object)
+            if ok.any():
+                read[ok] = apply_preprocessing(kind, texts[ok].tolist())
+            out["top_reasons"] = [self._reasons(t, lab) if good else "" for t, lab, good in zip(read, out["prediction"], ok)]
         for col in ("prediction_set", "out_of_scope", "out_of_scope_score", "warnings"):
             out[col] = safety[col]
         out["error"] = np.where(ok, "", f"{self.text_column}: empty text, nothing to score")

@@ -99,11 +99,14 @@ class BagOfWordsLogits(keras.layers.Layer):
     gets zero logits (Keras' GlobalAveragePooling1D divides by zero there and yields NaN).
     """
 
-    def __init__(self, n_classes: int, vocab_size: int, l2: float = 0.0, **kwargs):
+    def __init__(self, n_classes: int, vocab_size: int, l2: float = 0.0, scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.n_classes = int(n_classes)
         self.vocab_size = int(vocab_size)
         self.l2 = float(l2)
+        # Output multiplier: with Adam it acts as a larger learning rate for this layer alone (a linear
+        # bag-of-words model needs ~10x the step size of the recurrent path to converge in the same epochs).
+        self.scale = float(scale)
 
     def build(self, input_shape):
         reg = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
@@ -116,10 +119,10 @@ class BagOfWordsLogits(keras.layers.Layer):
         maskf = ops.cast(ids > 0, self.compute_dtype)
         vecs = ops.take(self.table, ids, axis=0) * ops.expand_dims(maskf, -1)
         n = ops.sum(maskf, axis=1, keepdims=True)
-        return ops.sum(vecs, axis=1) / ops.sqrt(ops.maximum(n, 1.0))
+        return self.scale * ops.sum(vecs, axis=1) / ops.sqrt(ops.maximum(n, 1.0))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.n_classes)
 
     def get_config(self):
-        return {**super().get_config(), "n_classes": self.n_classes, "vocab_size": self.vocab_size, "l2": self.l2}
+        return {**super().get_config(), "n_classes": self.n_classes, "vocab_size": self.vocab_size, "l2": self.l2, "scale": self.scale}

@@ -10,8 +10,12 @@ averaged (still summing to 1 over the real tokens, 0 on padding). With ``residua
 pools over [embedding; BiGRU state] per token, which lets a small data set use word identity
 directly while the recurrent state adds context.
 
+With ``wide`` a linear bag-of-words head over the same token ids is trained next to the recurrent
+head(s) and the two logit vectors are averaged (a two-model ensemble in one graph).
+
 Outputs, in order: ``probabilities`` (N, C) calibrated, ``attention`` (N, L) summing to 1 over real
-tokens and 0 on padding, ``logits`` (N, C) after temperature scaling (for energy-style scores).
+tokens and 0 on padding, ``logits`` (N, C) after temperature scaling, for energy-style out-of-scope
+scores (with ``wide``: the recurrent head's logits only).
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ class TextModelConfig:
     word_dropout: float = 0.0
     wide: bool = False
     wide_l2: float = 0.0
+    wide_scale: float = 1.0
 
 
 def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextModelConfig) -> keras.Model:
@@ -60,11 +65,14 @@ def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextMod
     member_logits, member_weights = [], []
     wide_logits = None
     if config.wide:
-        # Wide path: one learned class-evidence vector per word, averaged over the words read
-        # (a bag-of-words linear model inside the same graph, as in wide-and-deep models). It lets a
-        # small data set use every informative word, while the attention-RNN adds order and context.
+        # Wide path: one learned class-evidence vector per word, summed over the words read (a linear
+        # bag-of-words classifier inside the same graph, as in wide-and-deep models). Trained as its
+        # own head next to the attention-RNN; the two heads' logits are averaged.
         wids = WordDropout(config.word_dropout, seed=999, name="word_dropout_wide")(ids) if config.word_dropout > 0 else ids
-        wide_logits = BagOfWordsLogits(n_classes, vocab_size, l2=config.wide_l2, name="wide_logits")(wids)
+        wide_logits = BagOfWordsLogits(
+            n_classes, vocab_size, l2=config.wide_l2, scale=config.wide_scale, name="wide_logits"
+        )(wids)
+    rnn_name = "rnn_logits" if config.wide else "dense_logits"
     for m in range(max(1, config.members)):
         sfx = f"_{m}" if config.members > 1 else ""
         mids = WordDropout(config.word_dropout, seed=1000 + m, name=f"word_dropout{sfx}")(ids) if config.word_dropout > 0 else ids
@@ -77,22 +85,22 @@ def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextMod
             states = keras.layers.Concatenate(name=f"token_features{sfx}")([x, states])
         context, weights = AttentionPooling(config.attention_units, name=f"attention_pool{sfx}")(states)
         h = keras.layers.Dropout(config.dropout, name=f"dropout{sfx}")(context)
-        head = f"member_logits{sfx}" if sfx else "dense_logits"
-        if wide_logits is None:
-            member_logits.append(keras.layers.Dense(n_classes, name=head)(h))
-        else:
-            rnn_logits = keras.layers.Dense(n_classes, name=f"rnn_logits{sfx}")(h)
-            member_logits.append(keras.layers.Add(name=head)([rnn_logits, wide_logits]))
+        member_logits.append(keras.layers.Dense(n_classes, name=f"member_logits{sfx}" if sfx else rnn_name)(h))
         member_weights.append(weights)
     if len(member_logits) > 1:
-        raw_logits = keras.layers.Average(name="dense_logits")(member_logits)
+        rnn_logits = keras.layers.Average(name=rnn_name)(member_logits)
         weights = keras.layers.Average(name="attention_mean")(member_weights)
     else:
-        raw_logits, weights = member_logits[0], member_weights[0]
-    logits = TemperatureScaling(1.0, name=TEMPERATURE)(raw_logits)
+        rnn_logits, weights = member_logits[0], member_weights[0]
+    raw_logits = keras.layers.Average(name="dense_logits")([rnn_logits, wide_logits]) if config.wide else rnn_logits
+    temperature = TemperatureScaling(1.0, name=TEMPERATURE)
+    logits = temperature(raw_logits)
     probs = keras.layers.Softmax(name="probabilities")(logits)
     attention = keras.layers.Identity(name="attention")(weights)
-    logits_out = keras.layers.Identity(name="logits")(logits)
+    # Third output: the logits the out-of-scope score reads. With a wide path these are the
+    # attention-RNN's own (temperature-scaled) logits: a bag of known words says little about
+    # whether the case as a whole is like the training cases.
+    logits_out = keras.layers.Identity(name="logits")(temperature(rnn_logits) if config.wide else logits)
     return keras.Model(text_in, [probs, attention, logits_out], name="attention_bigru_text_classifier")
 
 
@@ -105,6 +113,15 @@ def sequence_length(model: keras.Model) -> int:
 
 
 def member_logit_layers(model: keras.Model) -> list[str]:
-    """Names of the per-member (pre-average) logit layers; one name for a single-branch model."""
-    names = [layer.name for layer in model.layers if layer.name.startswith("member_logits_")]
-    return names or ["dense_logits"]
+    """Names of the separately trained logit heads: one per ensemble member (or the single recurrent
+    head), plus the wide path's when the model has one."""
+    names = {layer.name for layer in model.layers}
+    heads = sorted(n for n in names if n.startswith("member_logits_"))
+    if not heads:
+        heads = ["rnn_logits"] if "rnn_logits" in names else ["dense_logits"]
+    return heads + (["wide_logits"] if "wide_logits" in names else [])
+
+
+def scope_logit_layer(model: keras.Model) -> str:
+    """The layer whose (pre-temperature) logits feed the out-of-scope score."""
+    return "rnn_logits" if any(layer.name == "wide_logits" for layer in model.layers) else "dense_logits"

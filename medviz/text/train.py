@@ -14,7 +14,7 @@ import pandas as pd
 from medviz import metrics as M
 from medviz.bundle import TASK_TEXT, save_bundle
 from medviz.errors import InputError
-from medviz.text.model import TEMPERATURE, TextModelConfig, build_text_model
+from medviz.text.model import TEMPERATURE, TextModelConfig, build_text_model, scope_logit_layer
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ class TextTrainingSpec:
     calibration_fraction: float = 0.0  # > 0: a separate held-out split for temperature, conformal, OOS threshold
     refit: bool = False  # retrain on train+validation for the early-stopped epoch count
     refit_epochs: int = 0  # > 0: skip the selection run; train on train+validation for this many epochs
+    # > 1: no held-out split at all. The shipped model trains on every row for ``epochs`` epochs;
+    # temperature, conformal and out-of-scope thresholds come from out-of-fold predictions of
+    # ``cross_fit_folds`` models trained the same way on the other folds (cross-fitting).
+    cross_fit_folds: int = 0
+    lr_schedule: str = "constant"  # or "cosine": cosine decay to 0 over the run (stable last epoch)
     augment_telegraphic: int = 0  # extra note-style copies of each training text
     outlier_texts: tuple[str, ...] = ()  # outlier exposure texts (never evaluation texts)
     outlier_weight: float = 0.5
@@ -150,7 +155,10 @@ def _fit_model(spec, fit_texts, y_fit, vocab_texts, n_classes, epochs, val=None)
     heads = [model.get_layer(n).output for n in member_logit_layers(model)]
     trainer = keras.Model(model.input, heads)
     loss = _outlier_exposure_loss(spec.outlier_weight)
-    trainer.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=[loss] * len(heads))
+    lr = spec.learning_rate
+    if spec.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(spec.learning_rate, int(np.ceil(len(fit_texts) / spec.batch_size)) * epochs)
+    trainer.compile(optimizer=keras.optimizers.Adam(lr), loss=[loss] * len(heads))
     rep = (lambda y: [y] * len(heads)) if len(heads) > 1 else (lambda y: y)
     callbacks = []
     validation = None
@@ -202,43 +210,67 @@ def train_text(
     labels = sorted(data["label"].unique())
     index = {lab: i for i, lab in enumerate(labels)}
     data["model_text"] = model_texts(spec, data["text"])
-    if spec.calibration_fraction > 0:
-        rest, cal = _split(data, spec.calibration_fraction, spec.seed)
-    else:
-        rest, cal = data, None
-    tr, va = _split(rest, spec.val_fraction, spec.seed)
     outliers = model_texts(spec, spec.outlier_texts)
-    n_out_val = int(round(len(outliers) * spec.val_fraction))
-    out_fit, out_val = outliers[n_out_val:], outliers[:n_out_val]
 
     def stack(frame: pd.DataFrame, extra_outliers: list[str]) -> tuple[list[str], np.ndarray]:
         x, y = _augment(spec, frame["model_text"].tolist(), frame["label"].map(index).to_numpy())
         return x + list(extra_outliers), np.r_[y, -np.ones(len(extra_outliers), dtype=int)].astype(int)
 
-    x_fit, y_fit = stack(tr, out_fit)
-    x_val = va["model_text"].tolist() + out_val
-    y_val = np.r_[va["label"].map(index).to_numpy(), -np.ones(len(out_val), dtype=int)]
-    if spec.refit_epochs > 0:
-        model = None
-        epochs_run = best_epoch = spec.refit_epochs
-    else:
-        model, epochs_run, best_epoch = _fit_model(
-            spec, x_fit, y_fit, tr["model_text"].tolist() + out_fit, len(labels), spec.epochs, val=(x_val, y_val)
-        )
-    if spec.refit or spec.refit_epochs > 0:
-        x_all, y_all = stack(rest, outliers)
-        model, _, _ = _fit_model(spec, x_all, y_all, rest["model_text"].tolist() + outliers, len(labels), best_epoch)
-        n_fit = len(rest)
-    else:
-        n_fit = len(tr)
+    def raw_logits(m, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Pre-temperature logits: the model's, and those the out-of-scope score reads."""
+        heads = keras.Model(m.input, [m.get_layer("dense_logits").output, m.get_layer(scope_logit_layer(m)).output])
+        final, scope = heads.predict(tf.constant(texts), verbose=0)
+        return final, scope
 
-    # Calibration split: temperature, conformal threshold, out-of-scope threshold.
-    calib = cal if cal is not None else va
-    calib_name = "calibration split" if cal is not None else "validation split"
-    raw = keras.Model(model.input, model.get_layer("dense_logits").output)
-    x_cal = tf.constant(calib["model_text"].tolist())
+    cal = None
+    if spec.cross_fit_folds > 1:
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = StratifiedKFold(n_splits=spec.cross_fit_folds, shuffle=True, random_state=spec.seed)
+        calib_raw = np.zeros((len(data), len(labels)))
+        calib_scope = np.zeros((len(data), len(labels)))
+        for k, (fit_idx, held_idx) in enumerate(folds.split(data, data["label"])):
+            fold = data.iloc[fit_idx]
+            x_k, y_k = stack(fold, outliers)
+            log.info("cross-fitting fold %d/%d: %d training rows", k + 1, spec.cross_fit_folds, len(fold))
+            m_k, _, _ = _fit_model(spec, x_k, y_k, fold["model_text"].tolist() + outliers, len(labels), spec.epochs)
+            calib_raw[held_idx], calib_scope[held_idx] = raw_logits(m_k, data["model_text"].iloc[held_idx].tolist())
+            del m_k
+            keras.backend.clear_session()
+        x_all, y_all = stack(data, outliers)
+        model, epochs_run, best_epoch = _fit_model(spec, x_all, y_all, data["model_text"].tolist() + outliers, len(labels), spec.epochs)
+        tr, va, calib, n_fit = data, data.iloc[:0], data, len(data)
+        calib_name = f"{spec.cross_fit_folds}-fold out-of-fold predictions"
+    else:
+        if spec.calibration_fraction > 0:
+            rest, cal = _split(data, spec.calibration_fraction, spec.seed)
+        else:
+            rest, cal = data, None
+        tr, va = _split(rest, spec.val_fraction, spec.seed)
+        n_out_val = int(round(len(outliers) * spec.val_fraction))
+        out_fit, out_val = outliers[n_out_val:], outliers[:n_out_val]
+        x_fit, y_fit = stack(tr, out_fit)
+        x_val = va["model_text"].tolist() + out_val
+        y_val = np.r_[va["label"].map(index).to_numpy(), -np.ones(len(out_val), dtype=int)]
+        if spec.refit_epochs > 0:
+            model = None
+            epochs_run = best_epoch = spec.refit_epochs
+        else:
+            model, epochs_run, best_epoch = _fit_model(
+                spec, x_fit, y_fit, tr["model_text"].tolist() + out_fit, len(labels), spec.epochs, val=(x_val, y_val)
+            )
+        if spec.refit or spec.refit_epochs > 0:
+            x_all, y_all = stack(rest, outliers)
+            model, _, _ = _fit_model(spec, x_all, y_all, rest["model_text"].tolist() + outliers, len(labels), best_epoch)
+            n_fit = len(rest)
+        else:
+            n_fit = len(tr)
+        # Calibration split: temperature, conformal threshold, out-of-scope threshold.
+        calib = cal if cal is not None else va
+        calib_name = "calibration split" if cal is not None else "validation split"
+        calib_raw, calib_scope = raw_logits(model, calib["model_text"].tolist())
     y_cal = calib["label"].map(index).to_numpy()
-    temperature = fit_temperature(raw.predict(x_cal, verbose=0), y_cal)
+    temperature = fit_temperature(calib_raw, y_cal)
     model.get_layer(TEMPERATURE).set_temperature(temperature)
 
     from medviz.text.predict import unknown_shares
@@ -250,13 +282,21 @@ def train_text(
         out = model.predict(tf.constant(texts), verbose=0)
         return out[0], out[2], unknown_shares(model, texts)
 
-    cal_probs, cal_logits, cal_unk = run(calib["model_text"].tolist())
+    from scipy.special import softmax
+
+    cal_probs = softmax(calib_raw / temperature, axis=1)
+    cal_logits = calib_scope / temperature
+    cal_unk = unknown_shares(model, calib["model_text"].tolist())
     conf = conformal.calibrate(cal_probs, y_cal, spec.conformal_coverage)
     detector = ood.fit_threshold(spec.oos_method, ood.scores(spec.oos_method, cal_logits, cal_unk), spec.oos_quantile)
 
     metrics: dict[str, Any] = {
-        "validation": {"n": int(len(va)), "note": "early-stopping split" + (" (then refit on train+validation)" if spec.refit else "")}
-        | ({} if cal is not None else M.multiclass_summary(y_cal, cal_probs)),
+        "validation": (
+            {"n": 0, "note": f"none: fixed {spec.epochs} epochs; thresholds from {calib_name}"}
+            if spec.cross_fit_folds > 1
+            else {"n": int(len(va)), "note": "early-stopping split" + (" (then refit on train+validation)" if spec.refit else "")}
+            | ({} if cal is not None else M.multiclass_summary(y_cal, cal_probs))
+        ),
         "calibration": {"n": int(len(calib)), "split": calib_name, **M.multiclass_summary(y_cal, cal_probs)},
     }
     held_scores = {}
@@ -325,11 +365,14 @@ def train_text(
             "probabilities": f"calibrated class probabilities (temperature scaling on the {calib_name})",
             "attention": "additive attention weights over the tokens read (sum to 1; 0 on padding)"
             + ("; mean over the ensemble members" if spec.config.members > 1 else ""),
-            "logits": "temperature-scaled logits",
+            "logits": "temperature-scaled logits of the attention-RNN head, read by the out-of-scope score"
+            if spec.config.wide else "temperature-scaled logits",
         },
         "architecture": {
             "summary": "TextVectorization -> Embedding -> bidirectional GRU -> additive attention -> dense softmax"
-            + (f"; {spec.config.members} such branches in one graph, logits averaged" if spec.config.members > 1 else ""),
+            + (f"; {spec.config.members} such branches in one graph, logits averaged" if spec.config.members > 1 else "")
+            + ("; plus a wide head (linear bag-of-words over the same token ids) trained alongside, logits averaged"
+               if spec.config.wide else ""),
             **asdict(spec.config),
             "parameters": int(model.count_params()),
         },
@@ -350,12 +393,20 @@ def train_text(
             "seed": spec.seed,
             "n_train": int(n_fit),
             "n_validation": int(len(va)),
-            "n_calibration": int(len(cal)) if cal is not None else 0,
-            "validation_split": f"stratified {spec.val_fraction:.0%} of the non-calibration training rows (seed {spec.seed})",
+            "n_calibration": int(len(calib)) if (cal is not None or spec.cross_fit_folds > 1) else 0,
+            "validation_split": (
+                None if spec.cross_fit_folds > 1
+                else f"stratified {spec.val_fraction:.0%} of the non-calibration training rows (seed {spec.seed})"
+            ),
             "calibration_split": (
-                f"stratified {spec.calibration_fraction:.0%} of the training file (seed {spec.seed}), never trained on"
+                f"cross-fitting: stratified {spec.cross_fit_folds} folds (seed {spec.seed}); each row's calibration "
+                f"prediction comes from a model trained the same way without its fold; the shipped model trains on all rows"
+                if spec.cross_fit_folds > 1
+                else f"stratified {spec.calibration_fraction:.0%} of the training file (seed {spec.seed}), never trained on"
                 if cal is not None else None
             ),
+            "cross_fit_folds": spec.cross_fit_folds or None,
+            "lr_schedule": spec.lr_schedule,
             "epochs_run": epochs_run,
             "best_epoch": best_epoch,
             "refit_on_train_plus_validation": bool(spec.refit or spec.refit_epochs),
