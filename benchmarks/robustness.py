@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
     print()
     print("out-of-scope AUROC by candidate score (deployed preprocessing):")
     for m in ood.METHODS:
-        s = ood.scores(m, pred.logits, unk)
+        s = ood.scores(m, pred.logits, unk, cfg.detector.unknown_weight)
         print(f"  {m:14} {ood.auroc(s[ins], s[~ins]):.3f}")
 
     tp = bundle.test_predictions

@@ -81,6 +81,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         outlier_texts=tuple(outlier_texts),
         conformal_coverage=args.coverage,
         oos_quantile=args.oos_quantile,
+        oos_method=args.oos_method,
         patience=args.patience,
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
@@ -368,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--batch-size", type=int, default=32)
     cl.add_argument("--val-fraction", type=float, default=0.15, help="early-stopping split of the non-calibration rows")
     cl.add_argument("--coverage", type=float, default=0.90, help="conformal coverage")
+    cl.add_argument("--oos-method", choices=["energy", "msp", "unknown_share", "energy_unknown"], default="energy",
+                    help="out-of-scope score (docs/ARCHITECTURE.md, medviz/text/ood.py)")
     cl.add_argument("--oos-quantile", type=float, default=0.95, help="in-scope calibration quantile for the out-of-scope flag")
     cl.add_argument("--evaluate", action="append", metavar="NAME=FILE",
                     help="extra labelled set scored after training only (text, label, in_scope), e.g. the robustness set")

@@ -246,7 +246,10 @@ def train_text(
             rest, cal = _split(data, spec.calibration_fraction, spec.seed)
         else:
             rest, cal = data, None
-        tr, va = _split(rest, spec.val_fraction, spec.seed)
+        if spec.refit_epochs > 0:  # fixed epoch count: no early-stopping split
+            tr, va = rest, rest.iloc[:0]
+        else:
+            tr, va = _split(rest, spec.val_fraction, spec.seed)
         n_out_val = int(round(len(outliers) * spec.val_fraction))
         out_fit, out_val = outliers[n_out_val:], outliers[:n_out_val]
         x_fit, y_fit = stack(tr, out_fit)
@@ -288,12 +291,18 @@ def train_text(
     cal_logits = calib_scope / temperature
     cal_unk = unknown_shares(model, calib["model_text"].tolist())
     conf = conformal.calibrate(cal_probs, y_cal, spec.conformal_coverage)
-    detector = ood.fit_threshold(spec.oos_method, ood.scores(spec.oos_method, cal_logits, cal_unk), spec.oos_quantile)
+    weight = 0.0
+    if spec.oos_method == "energy_unknown":
+        _, exposure_logits, _ = run(outliers)
+        weight = ood.unknown_weight_from(exposure_logits, cal_logits)
+    detector = ood.fit_threshold(
+        spec.oos_method, ood.scores(spec.oos_method, cal_logits, cal_unk, weight), spec.oos_quantile, weight
+    )
 
     metrics: dict[str, Any] = {
         "validation": (
-            {"n": 0, "note": f"none: fixed {spec.epochs} epochs; thresholds from {calib_name}"}
-            if spec.cross_fit_folds > 1
+            {"n": 0, "note": f"none: fixed {epochs_run} epochs; thresholds from the {calib_name}"}
+            if spec.cross_fit_folds > 1 or spec.refit_epochs > 0
             else {"n": int(len(va)), "note": "early-stopping split" + (" (then refit on train+validation)" if spec.refit else "")}
             | ({} if cal is not None else M.multiclass_summary(y_cal, cal_probs))
         ),
@@ -302,14 +311,14 @@ def train_text(
     held_scores = {}
     if held_out_outliers:
         _, ho_logits, ho_unk = run(model_texts(spec, held_out_outliers))
-        held_scores = {m: ood.scores(m, ho_logits, ho_unk) for m in ood.METHODS}
+        held_scores = {m: ood.scores(m, ho_logits, ho_unk, weight) for m in ood.METHODS}
         metrics["out_of_scope_held_out"] = {
             "n_out_of_scope": len(held_out_outliers),
             "source": "held-out clinician notes never trained on",
-            "in_scope_flagged_calibration": float(detector.flag(ood.scores(spec.oos_method, cal_logits, cal_unk)).mean()),
+            "in_scope_flagged_calibration": float(detector.flag(detector.score(cal_logits, cal_unk)).mean()),
             "out_of_scope_flagged": float(detector.flag(held_scores[spec.oos_method]).mean()),
             "auroc_vs_calibration": {
-                m: ood.auroc(ood.scores(m, cal_logits, cal_unk), held_scores[m]) for m in ood.METHODS
+                m: ood.auroc(ood.scores(m, cal_logits, cal_unk, weight), held_scores[m]) for m in ood.METHODS
             },
         }
     test_predictions = None
@@ -321,7 +330,7 @@ def train_text(
         probs, te_logits, te_unk = run(model_texts(spec, te["text"]))
         y_te = te["label"].map(index).to_numpy()
         dup = near_duplicate_mask(te["text"].tolist(), data["text"].tolist())
-        te_scores = ood.scores(spec.oos_method, te_logits, te_unk)
+        te_scores = detector.score(te_logits, te_unk)
         metrics["test"] = {
             "n": int(len(te)),
             **M.multiclass_summary(y_te, probs),
@@ -330,7 +339,7 @@ def train_text(
         }
         if held_scores:
             metrics["test"]["out_of_scope_auroc_vs_held_out_notes"] = {
-                m: ood.auroc(ood.scores(m, te_logits, te_unk), held_scores[m]) for m in ood.METHODS
+                m: ood.auroc(ood.scores(m, te_logits, te_unk, weight), held_scores[m]) for m in ood.METHODS
             }
         metrics["test_deduplicated"] = {
             "n": int((~dup).sum()),
@@ -395,7 +404,7 @@ def train_text(
             "n_validation": int(len(va)),
             "n_calibration": int(len(calib)) if (cal is not None or spec.cross_fit_folds > 1) else 0,
             "validation_split": (
-                None if spec.cross_fit_folds > 1
+                None if spec.cross_fit_folds > 1 or spec.refit_epochs > 0
                 else f"stratified {spec.val_fraction:.0%} of the non-calibration training rows (seed {spec.seed})"
             ),
             "calibration_split": (
@@ -452,7 +461,9 @@ def evaluate_case_set(frame: pd.DataFrame, labels: list[str], run, conf, detecto
         "conformal": conformal.evaluate(p_in, y, conf) if len(y) else None,
         "out_of_scope_auroc": ood.auroc(score[in_scope], score[~in_scope]),
         "out_of_scope_auroc_by_method": {
-            m: ood.auroc(ood.scores(m, logits, unk)[in_scope], ood.scores(m, logits, unk)[~in_scope]) for m in ood.METHODS
+            m: ood.auroc(ood.scores(m, logits, unk, detector.unknown_weight)[in_scope],
+                         ood.scores(m, logits, unk, detector.unknown_weight)[~in_scope])
+            for m in ood.METHODS
         },
         "in_scope_flagged": float(flagged[in_scope].mean()) if in_scope.any() else None,
         "out_of_scope_flagged": float(flagged[~in_scope].mean()) if (~in_scope).any() else None,

@@ -67,6 +67,21 @@ def test_threshold_flags_the_stated_share_of_in_scope():
         ood.OutOfScopeDetector.from_manifest({"method": "magic", "threshold": 1, "in_scope_quantile": 0.9})
 
 
+def test_energy_unknown_adds_the_weighted_unknown_share_and_round_trips():
+    logits = np.array([[5.0, 0.0, 0.0], [5.0, 0.0, 0.0]])
+    unknown = np.array([0.0, 0.5])
+    s = ood.scores("energy_unknown", logits, unknown, unknown_weight=4.0)
+    assert s[1] - s[0] == pytest.approx(2.0)
+    exposure = np.array([[0.0, 0.0, 0.0]] * 3)  # flat, low logits: high energy
+    w = ood.unknown_weight_from(exposure, logits)
+    assert w == pytest.approx(ood.energy_score(exposure)[0] - ood.energy_score(logits)[0])
+    assert ood.unknown_weight_from(logits, exposure) == 0.0  # never negative
+    det = ood.fit_threshold("energy_unknown", s, 0.9, unknown_weight=w)
+    assert det.to_manifest()["unknown_weight"] == pytest.approx(w)
+    assert ood.OutOfScopeDetector.from_manifest(det.to_manifest()) == det
+    assert "unknown_weight" not in ood.fit_threshold("energy", s, 0.9).to_manifest()
+
+
 def test_auroc_orders_scores():
     assert ood.auroc(np.array([0.0, 0.1]), np.array([0.5, 0.9])) == 1.0
     assert ood.auroc(np.array([]), np.array([1.0])) is None
