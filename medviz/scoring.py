@@ -17,6 +17,7 @@ import pandas as pd
 from medviz.bundle import ModelBundle
 from medviz.errors import InputError, SchemaError, UnsupportedBundleError
 from medviz.io import ROW_ERRORS_ATTR, iter_csv_chunks
+from medviz.tabular.predict import BANDS
 
 log = logging.getLogger(__name__)
 
@@ -147,26 +148,58 @@ class TabularScorer:
         return ["risk", "risk_band", "flags", "top_reasons", "warnings", "error"]
 
     def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """The output columns for ``chunk``. Text columns are pandas' Arrow-backed strings, built
+        column-wise (a clean row costs no Python: messages exist only for flagged rows)."""
+        import pyarrow as pa
+
         from medviz.schema import validate_frame
 
         v = validate_frame(chunk, self.specs)
-        risk = np.full(len(chunk), np.nan)
-        if v.ok.any():
-            risk[v.ok] = self.predictor.predict(v.values[v.ok])
+        n = len(chunk)
+        ok_idx = np.flatnonzero(v.ok)
+        risk = np.full(n, np.nan)
+        logit = None
+        if ok_idx.size:
+            x_ok = v.values[ok_idx]
+            risk[ok_idx], logit = self.predictor.predict_with_logit(x_ok)
         out = pd.DataFrame(index=chunk.index)
         out["risk"] = np.round(risk, 6)
-        out["risk_band"] = self.bands.band(risk)
-        out["flags"] = v.flags
+        out["risk_band"] = _text_column(self.bands.band_codes(risk), _BAND_TEXTS, chunk.index)
+        out["flags"] = _str_series(v.flags, chunk.index)
         if self.explainer is not None:
-            from medviz.explain import top_reasons_tabular
+            from medviz.explain import top_reasons_array
 
-            reasons = np.full(len(chunk), "", dtype=object)
-            if v.ok.any():
-                reasons[v.ok] = top_reasons_tabular(self.explainer.explain(v.values[v.ok]), self.explainer.specs)
-            out["top_reasons"] = reasons
-        out["warnings"] = v.warnings
-        out["error"] = v.error
+            if ok_idx.size:
+                phi = self.explainer.shap_values(x_ok, logits=logit if self.explainer.additive else None)
+                reasons = top_reasons_array(phi, x_ok.astype(np.float64), self.explainer.specs)
+                # rows that were not scored point at one extra empty string
+                where = np.full(n, len(ok_idx), dtype=np.int64)
+                where[ok_idx] = np.arange(len(ok_idx))
+                reasons = pa.concat_arrays([reasons, pa.array([""], type=pa.string())]).take(pa.array(where))
+            else:
+                reasons = pa.array([""] * n, type=pa.string())
+            out["top_reasons"] = pd.Series(reasons.to_pandas().array, index=chunk.index)
+        out["warnings"] = _str_series(v.warnings, chunk.index)
+        out["error"] = _str_series(v.error, chunk.index)
         return out
+
+
+_BAND_TEXTS = ("",) + tuple(BANDS)
+
+
+def _text_column(codes: np.ndarray, texts, index) -> pd.Series:
+    """Strings ``texts[code]`` per row as an Arrow-backed pandas column (no Python per row)."""
+    import pyarrow as pa
+
+    arr = pa.array(list(texts), type=pa.string()).take(pa.array(codes))
+    return pd.Series(arr.to_pandas().array, index=index)
+
+
+def _str_series(values: np.ndarray, index) -> pd.Series:
+    """An object array of str (mostly "") as an Arrow-backed pandas string column."""
+    import pyarrow as pa
+
+    return pd.Series(pa.array(values, type=pa.string()).to_pandas().array, index=index)
 
 
 def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool | None = None, predictor=None):
@@ -195,49 +228,117 @@ def score_frame(scorer, chunk: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([base, out], axis=1)
 
 
-def _any_byte_in(col, chars: bytes) -> bool:
-    """True if any of ``chars`` occurs in an Arrow string column (a memchr scan of its data buffers;
-    a sliced chunk may be scanned beyond its slice, which can only say True and fall back to pandas)."""
-    for chunk in col.chunks:
-        bufs = chunk.buffers()
-        if len(bufs) < 3 or bufs[2] is None:
-            continue
-        data = memoryview(bufs[2]).tobytes()
-        if any(bytes([c]) in data for c in chars):
-            return True
-    return False
+def _any_byte_in(arr, chars: bytes) -> bool:
+    """True if any of ``chars`` occurs in an Arrow string array (a memchr scan of its data buffer;
+    a sliced array may be scanned beyond its slice, which can only say True and cost a regex)."""
+    bufs = arr.buffers()
+    if len(bufs) < 3 or bufs[2] is None:
+        return False
+    data = memoryview(bufs[2])
+    return any(data.obj.find(bytes([c])) >= 0 if hasattr(data.obj, "find") else bytes([c]) in data.tobytes()
+               for c in chars)
+
+
+def _render_column(arr):
+    """The CSV text of one column as ``DataFrame.to_csv`` writes it, or None if not handled here.
+
+    Strings: minimal quoting as pandas/the csv module do it (only cells holding a comma, a double
+    quote or a newline are quoted, quotes doubled); floats: Python's repr (``1.0``, ``1e-06``),
+    empty for NaN; integers as digits; booleans ``True``/``False``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        s = pc.fill_null(arr.cast(pa.large_string()), "")
+        if _any_byte_in(s, b',"\n'):
+            needs = pc.match_substring_regex(s, '[,"\n]')
+            q = pa.scalar('"', pa.large_string())
+            quoted = pc.binary_join_element_wise(q, pc.replace_substring(s, '"', '""'), q, pa.scalar("", pa.large_string()))
+            s = pc.if_else(needs, quoted, s)
+        return s
+    if pa.types.is_floating(t):
+        v = arr.to_numpy(zero_copy_only=False).astype(np.float64)
+        nan = np.isnan(v)
+        txt = pc.cast(pa.array(v, mask=nan), pa.string())
+        with np.errstate(invalid="ignore"):
+            a = np.abs(v)
+            special = ~nan & (((a < 1e-4) & (a > 0)) | (a >= 1e16) | np.isinf(v))
+            whole = ~nan & ~special & (np.floor(v) == v)
+        if whole.any():  # Arrow prints 1 where Python prints 1.0
+            txt = pc.if_else(pa.array(whole), pc.binary_join_element_wise(txt, ".0", ""), txt)
+        if special.any():  # exponent notation: Python's own repr (rare)
+            idx = np.flatnonzero(special)
+            py = np.asarray(txt.to_pylist(), dtype=object)
+            py[idx] = [repr(float(x)) for x in v[idx]]
+            txt = pa.array(py, type=pa.string())
+        return pc.fill_null(txt, "").cast(pa.large_string())
+    if pa.types.is_integer(t):
+        return pc.fill_null(pc.cast(arr, pa.large_string()), "")
+    if pa.types.is_boolean(t):
+        return pc.fill_null(pc.if_else(arr, "True", "False"), "").cast(pa.large_string())
+    if pa.types.is_null(t):
+        return pa.array([""] * len(arr), type=pa.large_string())
+    return None
+
+
+def _header_line(columns) -> str:
+    import csv
+    import io as _io
+
+    buf = _io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([str(c) for c in columns])
+    return buf.getvalue()
+
+
+def render_csv(df: pd.DataFrame) -> bytes | None:
+    """The rows of ``df`` as CSV bytes, the same text as ``df.to_csv(index=False, header=False)``.
+
+    Hand-written fast path: pandas' writer formats cell by cell in Python (~16 s for a million
+    scored rows) and pyarrow's writer either quotes every string or refuses commas; here each
+    column is rendered with pyarrow compute kernels (minimal quoting where a cell needs it) and
+    the rows are joined in C++. Returns None for column types it does not handle (pandas then
+    writes the chunk).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(df) == 0 or len(df.columns) == 0:
+        return None
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return None
+    cells = []
+    for col in table.columns:
+        rendered = _render_column(col.combine_chunks())
+        if rendered is None:
+            return None
+        cells.append(rendered)
+    ls = lambda x: pa.scalar(x, pa.large_string())  # noqa: E731
+    cells[-1] = pc.binary_join_element_wise(cells[-1], ls("\n"), ls(""))
+    lines = pc.binary_join_element_wise(*cells, ls(",")) if len(cells) > 1 else cells[0]
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    if not pa.types.is_large_string(lines.type):
+        lines = lines.cast(pa.large_string())
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]].tobytes()
 
 
 def write_csv_chunk(df: pd.DataFrame, fh, *, header: bool) -> None:
-    """Append ``df`` as CSV to the text stream ``fh``; same output as ``df.to_csv(index=False)``.
-
-    Hand-written fast path: when no cell or column name needs quoting, pyarrow's C++ CSV writer
-    (with quoting off) writes the chunk about ten times faster than pandas; otherwise, or for columns
-    pyarrow cannot type, pandas writes it with its usual minimal quoting.
-    """
+    """Append ``df`` as CSV to the text stream ``fh``; same output as ``df.to_csv(index=False)``."""
     try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        safe = not any(any(ch in str(c) for ch in ',"\r\n') for c in df.columns)
-        for col in table.columns:
-            if safe and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-                safe = not _any_byte_in(col, b',"\r\n')
-            elif safe and not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
-                safe = False
-        if safe:
-            buf = pa.BufferOutputStream()
-            pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-            if header:  # pyarrow quotes header names even with quoting off
-                fh.write(",".join(map(str, df.columns)) + "\n")
-            fh.write(buf.getvalue().to_pybytes().decode("utf-8"))
-            return
+        body = render_csv(df)
     except ImportError:
-        pass
-    except Exception:  # pyarrow.ArrowInvalid / ArrowTypeError for mixed object columns: use pandas
-        pass
-    df.to_csv(fh, index=False, header=header)
+        body = None
+    if body is None:
+        df.to_csv(fh, index=False, header=header)
+        return
+    if header:
+        fh.write(_header_line(df.columns))
+    fh.write(body.decode("utf-8"))
 
 
 def score_csv(

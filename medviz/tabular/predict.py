@@ -37,6 +37,13 @@ class RiskBands:
         out = np.select([risk >= self.high_cut, risk >= self.low_cut, risk < self.low_cut], list(BANDS[::-1]), "")
         return out.astype(object)
 
+    def band_codes(self, risk: np.ndarray) -> np.ndarray:
+        """0 where risk is NaN, else 1 + the index of the band in BANDS."""
+        risk = np.asarray(risk, dtype=float)
+        with np.errstate(invalid="ignore"):
+            codes = 1 + (risk >= self.low_cut).astype(np.int8) + (risk >= self.high_cut).astype(np.int8)
+        return np.where(np.isnan(risk), 0, codes).astype(np.int8)
+
     def describe(self) -> str:
         return (f"low < {self.low_cut:.0%} ≤ medium < {self.high_cut:.0%} ≤ high")
 
