@@ -264,7 +264,9 @@ def _render_column(arr):
         txt = pc.cast(pa.array(v, mask=nan), pa.string())
         with np.errstate(invalid="ignore"):
             a = np.abs(v)
-            special = ~nan & (((a < 1e-4) & (a > 0)) | (a >= 1e16) | np.isinf(v))
+            # Python and Arrow choose exponent notation at different magnitudes: those via repr
+            special = ~nan & (((a < 1e-4) & (a > 0)) | (a >= 1e9) | np.isinf(v))
+            special |= pc.fill_null(pc.match_substring(txt, "e"), False).to_numpy(zero_copy_only=False)
             whole = ~nan & ~special & (np.floor(v) == v)
         if whole.any():  # Arrow prints 1 where Python prints 1.0
             txt = pc.if_else(pa.array(whole), pc.binary_join_element_wise(txt, ".0", ""), txt)
