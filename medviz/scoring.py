@@ -6,6 +6,7 @@ why in ``error``; it is never dropped.
 """
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,9 +235,13 @@ def _any_byte_in(arr, chars: bytes) -> bool:
     bufs = arr.buffers()
     if len(bufs) < 3 or bufs[2] is None:
         return False
-    data = memoryview(bufs[2])
-    return any(data.obj.find(bytes([c])) >= 0 if hasattr(data.obj, "find") else bytes([c]) in data.tobytes()
-               for c in chars)
+    lo, hi = 0, bufs[2].size
+    if len(arr) and bufs[1] is not None:  # only the slice's bytes
+        width = 8 if arr.type.id == __import__("pyarrow").large_string().id else 4
+        off = np.frombuffer(bufs[1], dtype=np.int64 if width == 8 else np.int32)
+        lo, hi = int(off[arr.offset]), int(off[arr.offset + len(arr)])
+    data = memoryview(bufs[2])[lo:hi].tobytes()
+    return any(bytes([c]) in data for c in chars)
 
 
 def _render_column(arr):
@@ -253,10 +258,15 @@ def _render_column(arr):
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         s = pc.fill_null(arr.cast(pa.large_string()), "")
         if _any_byte_in(s, b',"\n'):
-            needs = pc.match_substring_regex(s, '[,"\n]')
-            q = pa.scalar('"', pa.large_string())
-            quoted = pc.binary_join_element_wise(q, pc.replace_substring(s, '"', '""'), q, pa.scalar("", pa.large_string()))
-            s = pc.if_else(needs, quoted, s)
+            needs = pc.or_(pc.or_(pc.match_substring(s, ","), pc.match_substring(s, '"')), pc.match_substring(s, "\n"))
+            idx = np.flatnonzero(needs.to_numpy(zero_copy_only=False))
+            if idx.size:  # quote only those cells, then put them in place with one take
+                q = pa.scalar('"', pa.large_string())
+                sub = s.take(pa.array(idx))
+                quoted = pc.binary_join_element_wise(q, pc.replace_substring(sub, '"', '""'), q, pa.scalar("", pa.large_string()))
+                where = np.arange(len(s))
+                where[idx] = len(s) + np.arange(idx.size)
+                s = pa.concat_arrays([s, quoted]).take(pa.array(where))
         return s
     if pa.types.is_floating(t):
         v = arr.to_numpy(zero_copy_only=False).astype(np.float64)
@@ -330,17 +340,23 @@ def render_csv(df: pd.DataFrame) -> bytes | None:
 
 
 def write_csv_chunk(df: pd.DataFrame, fh, *, header: bool) -> None:
-    """Append ``df`` as CSV to the text stream ``fh``; same output as ``df.to_csv(index=False)``."""
+    """Append ``df`` as CSV to ``fh`` (a text stream, or a binary one: UTF-8); same output as
+    ``df.to_csv(index=False)``."""
     try:
         body = render_csv(df)
     except ImportError:
         body = None
     if body is None:
-        df.to_csv(fh, index=False, header=header)
+        if isinstance(fh, (io.RawIOBase, io.BufferedIOBase)):
+            fh.write(df.to_csv(index=False, header=header).encode("utf-8"))
+        else:
+            df.to_csv(fh, index=False, header=header)
         return
+    text = isinstance(fh, io.TextIOBase) or not isinstance(fh, (io.RawIOBase, io.BufferedIOBase))
     if header:
-        fh.write(_header_line(df.columns))
-    fh.write(body.decode("utf-8"))
+        line = _header_line(df.columns)
+        fh.write(line if text else line.encode("utf-8"))
+    fh.write(body.decode("utf-8") if text else body)
 
 
 def score_csv(
@@ -363,7 +379,7 @@ def score_csv(
     first = True
     out_path = Path(output) if isinstance(output, (str, Path)) else None
     tmp = out_path.with_name(out_path.name + ".part") if out_path else None
-    fh = open(tmp, "w", encoding="utf-8", newline="") if tmp else output
+    fh = open(tmp, "wb") if tmp else output  # UTF-8 bytes straight from Arrow
     try:
         for chunk in iter_csv_chunks(source, chunksize=chunksize, bad_lines="report"):
             if first:
