@@ -371,7 +371,14 @@ def score_csv(
     scorer=None,
     explain: bool | None = None,
 ) -> ScoreSummary:
-    """Stream ``source`` through the bundle into ``output``; memory stays flat in the file size."""
+    """Stream ``source`` through the bundle into ``output``; memory stays flat in the file size.
+
+    Two stages overlap: while a worker thread scores chunk i (validation, model, SHAP, texts —
+    NumPy, TensorFlow and Arrow release the GIL), this thread reads chunk i+1 and writes chunk
+    i-1, so at most three chunks are in memory. Rows come out in input order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from medviz.io import neutralize_formulas
 
     scorer = scorer or make_scorer(bundle, text_column=text_column, explain=explain)
@@ -380,27 +387,42 @@ def score_csv(
     out_path = Path(output) if isinstance(output, (str, Path)) else None
     tmp = out_path.with_name(out_path.name + ".part") if out_path else None
     fh = open(tmp, "wb") if tmp else output  # UTF-8 bytes straight from Arrow
+
+    def work(chunk):
+        scored = score_frame(scorer, chunk)
+        return neutralize_formulas(scored) if sanitize else scored
+
+    def write(scored, header):
+        nonlocal rows, errors, warns
+        write_csv_chunk(scored, fh, header=header)
+        rows += len(scored)
+        errors += int((scored["error"] != "").sum())
+        warns += int((scored["warnings"] != "").sum())
+        if progress:
+            progress(rows)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medviz-score")
     try:
+        pending = None
         for chunk in iter_csv_chunks(source, chunksize=chunksize, bad_lines="report"):
             if first:
                 scorer.check_columns(chunk.columns)
-            scored = score_frame(scorer, chunk)
-            if sanitize:
-                scored = neutralize_formulas(scored)
-            write_csv_chunk(scored, fh, header=first)
-            first = False
-            rows += len(scored)
-            errors += int((scored["error"] != "").sum())
-            warns += int((scored["warnings"] != "").sum())
-            if progress:
-                progress(rows)
+            future = pool.submit(work, chunk)
+            if pending is not None:
+                write(pending.result(), header=first)
+                first = False
+            pending = future
+        if pending is not None:
+            write(pending.result(), header=first)
         if rows == 0:
             raise InputError("the file has a header but no rows to score")
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
         if tmp:
             fh.close()
             tmp.unlink(missing_ok=True)
         raise
+    pool.shutdown(wait=True)
     if tmp:
         fh.close()
         tmp.replace(out_path)
