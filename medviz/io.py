@@ -357,7 +357,7 @@ def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
     Cells that are plain numbers ("-5", "+1.2") are left alone so numeric columns stay numeric.
     """
-    out = df.copy()
+    out = df.copy(deep=False)  # columns are replaced, never changed in place
     for col in out.columns:
         s = out[col]
         if s.dtype != object and not pd.api.types.is_string_dtype(s):

@@ -389,12 +389,11 @@ def score_csv(
     fh = open(tmp, "wb") if tmp else output  # UTF-8 bytes straight from Arrow
 
     def work(chunk):
-        scored = score_frame(scorer, chunk)
-        return neutralize_formulas(scored) if sanitize else scored
+        return score_frame(scorer, chunk)
 
     def write(scored, header):
         nonlocal rows, errors, warns
-        write_csv_chunk(scored, fh, header=header)
+        write_csv_chunk(neutralize_formulas(scored) if sanitize else scored, fh, header=header)
         rows += len(scored)
         errors += int((scored["error"] != "").sum())
         warns += int((scored["warnings"] != "").sum())
