@@ -478,7 +478,9 @@ def score_upload(
     if rows == 0:
         raise InputError("the file has a header but no rows to score")
     frame = pd.concat(parts, ignore_index=True)
-    csv = neutralize_formulas(frame).to_csv(index=False).encode("utf-8")
+    out = io.BytesIO()
+    write_csv_chunk(neutralize_formulas(frame), out, header=True)  # the same writer as score_csv
+    csv = out.getvalue()
     summary = ScoreSummary(rows=len(frame), errors=int((frame["error"] != "").sum()),
                            warnings=int((frame["warnings"] != "").sum()))
     return ScoredTable(frame=frame, csv=csv, summary=summary, unexpected_columns=unexpected)
