@@ -8,15 +8,21 @@ an ``id`` column, and 0.1 % blank / 0.05 % non-numeric / 0.01 % impossible cells
 something to report) into a temporary folder, then runs, each in a fresh Python process so that
 peak memory (ru_maxrss) belongs to one run only:
 
-* ``medviz``   medviz.scoring.score_csv: chunked read -> per-row validation (missing, non-numeric,
-               impossible, extrapolation) -> compiled model -> risk band -> formula neutralising ->
-               CSV, streaming;
+* ``medviz``   medviz.scoring.score_csv, everything the scored-CSV contract asks for: pyarrow
+               streaming read (all columns as text) -> per-row validation (missing, non-numeric,
+               impossible, extrapolation) -> compiled model (risk + log-odds) -> exact Shapley values
+               (logit-additive path, tabulated coalition values) -> top_reasons / risk band / flags /
+               warnings built column-wise in Arrow -> formula neutralising -> CSV rendered with
+               pyarrow kernels, streaming; scoring of a chunk overlaps reading and writing (2 threads);
 * ``baseline`` pandas.read_csv (whole file) -> the same compiled model -> DataFrame.to_csv, with no
                validation at all.
 
 It prints the median wall time over ``--repeats`` runs (model loading excluded and shown apart) and
 the peak resident memory, for the large file and for a 10x smaller one: flat memory from 100k to 1M
 rows means the streaming works. Targets (issue 4): 1M rows <= 10 s, peak <= 1.5 GB, on 2 cores.
+'score' includes building the scorer (explainer + its coalition table, ~0.5 s); 'cpu s' is the CPU
+time of the whole process over that step (both threads). The machine is shared: report ``uptime``'s
+load average beside the figures.
 """
 from __future__ import annotations
 
@@ -134,8 +140,9 @@ def main() -> None:
             t = time.perf_counter()
             make_csv(bundle, n, files[n])
             print(f"generated {n:,} rows ({files[n].stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t:.1f} s")
+        print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         print(f"cores: {os.cpu_count()}, chunksize {args.chunksize:,}, repeats {args.repeats}; "
-              "each run in a fresh process; load = bundle load + tracing, excluded from 'score'\n")
+              "each run in a fresh process; load = bundle load + tracing, excluded from 'score'; load average = uptime's\n")
         print(f"{'pipeline':<10} {'rows':>10} {'score s (median)':>17} {'min':>6} {'max':>6} {'cpu s':>6} {'load s':>7} "
               f"{'peak MB':>8} {'after load MB':>14} {'not scored':>10}")
         for n in (args.small_rows, args.rows):
@@ -146,7 +153,8 @@ def main() -> None:
                 print(f"{kind:<10} {n:>10,} {statistics.median(sc):>17.2f} {min(sc):>6.2f} {max(sc):>6.2f} {cpu:>6.1f} "
                       f"{statistics.median(r['load_s'] for r in runs):>7.2f} {max(r['peak_mb'] for r in runs):>8.0f} "
                       f"{statistics.median(r['rss_loaded_mb'] for r in runs):>14.0f} {runs[0]['errors']:>10,}")
-        print("\nbaseline = pandas.read_csv -> model -> to_csv with no validation, no flags, no streaming.")
+        print(f"\nload average after the runs {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        print("baseline = pandas.read_csv -> model -> to_csv with no validation, no flags, no streaming.")
         print("cpu s = user + system CPU seconds of the scoring step (wall time also counts waiting for a "
               "shared CPU; cpu s does not).")
 

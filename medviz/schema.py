@@ -179,6 +179,9 @@ def _has_whitespace(arr) -> bool:
     return False
 
 
+_PLAIN_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+
 def _parse_column(col: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(raw text as object array, blank mask, float64 values with NaN where blank or not a number).
 
@@ -205,8 +208,19 @@ def _parse_column(col: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     try:
         arr = pc.cast(candidates, pa.float64()).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:
-        arr = pd.to_numeric(pd.Series(candidates.to_numpy(zero_copy_only=False)), errors="coerce").to_numpy(
-            dtype="float64", na_value=np.nan)
+        # Some cell is not a plain decimal number: cast the ones that are (C++), and let
+        # pd.to_numeric judge only the others ("inf", "1,5", "high"...), as it did for all cells.
+        plain = pc.fill_null(pc.match_substring_regex(candidates, _PLAIN_NUMBER), False)
+        try:
+            arr = pc.cast(pc.if_else(plain, candidates, pa.scalar(None, pa.string())), pa.float64()).to_numpy(
+                zero_copy_only=False)
+            odd = np.flatnonzero(~plain.to_numpy(zero_copy_only=False) & ~blank)
+        except pa.ArrowInvalid:  # a form the regex admits but Arrow does not: every cell to pandas
+            arr = np.full(len(candidates), np.nan)
+            odd = np.flatnonzero(~blank)
+        if odd.size:
+            cells = pd.Series(candidates.take(pa.array(odd)).to_numpy(zero_copy_only=False), dtype=object)
+            arr[odd] = pd.to_numeric(cells, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     arr = np.where(blank, np.nan, arr)
     return trimmed, blank, arr
 

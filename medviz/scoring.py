@@ -6,6 +6,7 @@ why in ``error``; it is never dropped.
 """
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 from medviz.bundle import ModelBundle
 from medviz.errors import InputError, SchemaError, UnsupportedBundleError
 from medviz.io import ROW_ERRORS_ATTR, iter_csv_chunks
+from medviz.tabular.predict import BANDS
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +134,7 @@ class TabularScorer:
         self.specs = list(self.predictor.specs)
         self.bands = self.predictor.bands
         self.explainer = None
-        if explain:  # exact Shapley, ~0.5 ms/row on the logit-additive path: on by default
+        if explain:  # exact Shapley, ~2 µs/row on the logit-additive path: on by default
             from medviz.explain import TabularExplainer
 
             self.explainer = explainer or TabularExplainer.from_bundle(bundle)
@@ -147,26 +149,58 @@ class TabularScorer:
         return ["risk", "risk_band", "flags", "top_reasons", "warnings", "error"]
 
     def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """The output columns for ``chunk``. Text columns are pandas' Arrow-backed strings, built
+        column-wise (a clean row costs no Python: messages exist only for flagged rows)."""
+        import pyarrow as pa
+
         from medviz.schema import validate_frame
 
         v = validate_frame(chunk, self.specs)
-        risk = np.full(len(chunk), np.nan)
-        if v.ok.any():
-            risk[v.ok] = self.predictor.predict(v.values[v.ok])
+        n = len(chunk)
+        ok_idx = np.flatnonzero(v.ok)
+        risk = np.full(n, np.nan)
+        logit = None
+        if ok_idx.size:
+            x_ok = v.values[ok_idx]
+            risk[ok_idx], logit = self.predictor.predict_with_logit(x_ok)
         out = pd.DataFrame(index=chunk.index)
         out["risk"] = np.round(risk, 6)
-        out["risk_band"] = self.bands.band(risk)
-        out["flags"] = v.flags
+        out["risk_band"] = _text_column(self.bands.band_codes(risk), _BAND_TEXTS, chunk.index)
+        out["flags"] = _str_series(v.flags, chunk.index)
         if self.explainer is not None:
-            from medviz.explain import top_reasons_tabular
+            from medviz.explain import top_reasons_array
 
-            reasons = np.full(len(chunk), "", dtype=object)
-            if v.ok.any():
-                reasons[v.ok] = top_reasons_tabular(self.explainer.explain(v.values[v.ok]), self.explainer.specs)
-            out["top_reasons"] = reasons
-        out["warnings"] = v.warnings
-        out["error"] = v.error
+            if ok_idx.size:
+                phi = self.explainer.shap_values(x_ok, logits=logit if self.explainer.additive else None)
+                reasons = top_reasons_array(phi, x_ok.astype(np.float64), self.explainer.specs)
+                # rows that were not scored point at one extra empty string
+                where = np.full(n, len(ok_idx), dtype=np.int64)
+                where[ok_idx] = np.arange(len(ok_idx))
+                reasons = pa.concat_arrays([reasons, pa.array([""], type=pa.string())]).take(pa.array(where))
+            else:
+                reasons = pa.array([""] * n, type=pa.string())
+            out["top_reasons"] = pd.Series(reasons.to_pandas().array, index=chunk.index)
+        out["warnings"] = _str_series(v.warnings, chunk.index)
+        out["error"] = _str_series(v.error, chunk.index)
         return out
+
+
+_BAND_TEXTS = ("",) + tuple(BANDS)
+
+
+def _text_column(codes: np.ndarray, texts, index) -> pd.Series:
+    """Strings ``texts[code]`` per row as an Arrow-backed pandas column (no Python per row)."""
+    import pyarrow as pa
+
+    arr = pa.array(list(texts), type=pa.string()).take(pa.array(codes))
+    return pd.Series(arr.to_pandas().array, index=index)
+
+
+def _str_series(values: np.ndarray, index) -> pd.Series:
+    """An object array of str (mostly "") as an Arrow-backed pandas string column."""
+    import pyarrow as pa
+
+    return pd.Series(pa.array(values, type=pa.string()).to_pandas().array, index=index)
 
 
 def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool | None = None, predictor=None):
@@ -195,49 +229,134 @@ def score_frame(scorer, chunk: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([base, out], axis=1)
 
 
-def _any_byte_in(col, chars: bytes) -> bool:
-    """True if any of ``chars`` occurs in an Arrow string column (a memchr scan of its data buffers;
-    a sliced chunk may be scanned beyond its slice, which can only say True and fall back to pandas)."""
-    for chunk in col.chunks:
-        bufs = chunk.buffers()
-        if len(bufs) < 3 or bufs[2] is None:
-            continue
-        data = memoryview(bufs[2]).tobytes()
-        if any(bytes([c]) in data for c in chars):
-            return True
-    return False
+def _any_byte_in(arr, chars: bytes) -> bool:
+    """True if any of ``chars`` occurs in an Arrow string array (a memchr scan of its data buffer;
+    a sliced array may be scanned beyond its slice, which can only say True and cost a regex)."""
+    bufs = arr.buffers()
+    if len(bufs) < 3 or bufs[2] is None:
+        return False
+    lo, hi = 0, bufs[2].size
+    if len(arr) and bufs[1] is not None:  # only the slice's bytes
+        width = 8 if arr.type.id == __import__("pyarrow").large_string().id else 4
+        off = np.frombuffer(bufs[1], dtype=np.int64 if width == 8 else np.int32)
+        lo, hi = int(off[arr.offset]), int(off[arr.offset + len(arr)])
+    data = memoryview(bufs[2])[lo:hi].tobytes()
+    return any(bytes([c]) in data for c in chars)
+
+
+def _render_column(arr):
+    """The CSV text of one column as ``DataFrame.to_csv`` writes it, or None if not handled here.
+
+    Strings: minimal quoting as pandas/the csv module do it (only cells holding a comma, a double
+    quote or a newline are quoted, quotes doubled); floats: Python's repr (``1.0``, ``1e-06``),
+    empty for NaN; integers as digits; booleans ``True``/``False``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        s = pc.fill_null(arr.cast(pa.large_string()), "")
+        if _any_byte_in(s, b',"\n'):
+            needs = pc.or_(pc.or_(pc.match_substring(s, ","), pc.match_substring(s, '"')), pc.match_substring(s, "\n"))
+            idx = np.flatnonzero(needs.to_numpy(zero_copy_only=False))
+            if idx.size:  # quote only those cells, then put them in place with one take
+                q = pa.scalar('"', pa.large_string())
+                sub = s.take(pa.array(idx))
+                quoted = pc.binary_join_element_wise(q, pc.replace_substring(sub, '"', '""'), q, pa.scalar("", pa.large_string()))
+                where = np.arange(len(s))
+                where[idx] = len(s) + np.arange(idx.size)
+                s = pa.concat_arrays([s, quoted]).take(pa.array(where))
+        return s
+    if pa.types.is_floating(t):
+        v = arr.to_numpy(zero_copy_only=False).astype(np.float64)
+        nan = np.isnan(v)
+        txt = pc.cast(pa.array(v, mask=nan), pa.string())
+        with np.errstate(invalid="ignore"):
+            a = np.abs(v)
+            # Python and Arrow choose exponent notation at different magnitudes: those via repr
+            special = ~nan & (((a < 1e-4) & (a > 0)) | (a >= 1e9) | np.isinf(v))
+            special |= pc.fill_null(pc.match_substring(txt, "e"), False).to_numpy(zero_copy_only=False)
+            whole = ~nan & ~special & (np.floor(v) == v)
+        if whole.any():  # Arrow prints 1 where Python prints 1.0
+            txt = pc.if_else(pa.array(whole), pc.binary_join_element_wise(txt, ".0", ""), txt)
+        if special.any():  # exponent notation: Python's own repr (rare)
+            idx = np.flatnonzero(special)
+            py = np.asarray(txt.to_pylist(), dtype=object)
+            py[idx] = [repr(float(x)) for x in v[idx]]
+            txt = pa.array(py, type=pa.string())
+        return pc.fill_null(txt, "").cast(pa.large_string())
+    if pa.types.is_integer(t):
+        return pc.fill_null(pc.cast(arr, pa.large_string()), "")
+    if pa.types.is_boolean(t):
+        return pc.fill_null(pc.if_else(arr, "True", "False"), "").cast(pa.large_string())
+    if pa.types.is_null(t):
+        return pa.array([""] * len(arr), type=pa.large_string())
+    return None
+
+
+def _header_line(columns) -> str:
+    import csv
+    import io as _io
+
+    buf = _io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([str(c) for c in columns])
+    return buf.getvalue()
+
+
+def render_csv(df: pd.DataFrame) -> bytes | None:
+    """The rows of ``df`` as CSV bytes, the same text as ``df.to_csv(index=False, header=False)``.
+
+    Hand-written fast path: pandas' writer formats cell by cell in Python (~16 s for a million
+    scored rows) and pyarrow's writer either quotes every string or refuses commas; here each
+    column is rendered with pyarrow compute kernels (minimal quoting where a cell needs it) and
+    the rows are joined in C++. Returns None for column types it does not handle (pandas then
+    writes the chunk).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(df) == 0 or len(df.columns) == 0:
+        return None
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return None
+    cells = []
+    for col in table.columns:
+        rendered = _render_column(col.combine_chunks())
+        if rendered is None:
+            return None
+        cells.append(rendered)
+    ls = lambda x: pa.scalar(x, pa.large_string())  # noqa: E731
+    cells[-1] = pc.binary_join_element_wise(cells[-1], ls("\n"), ls(""))
+    lines = pc.binary_join_element_wise(*cells, ls(",")) if len(cells) > 1 else cells[0]
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    if not pa.types.is_large_string(lines.type):
+        lines = lines.cast(pa.large_string())
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]].tobytes()
 
 
 def write_csv_chunk(df: pd.DataFrame, fh, *, header: bool) -> None:
-    """Append ``df`` as CSV to the text stream ``fh``; same output as ``df.to_csv(index=False)``.
-
-    Hand-written fast path: when no cell or column name needs quoting, pyarrow's C++ CSV writer
-    (with quoting off) writes the chunk about ten times faster than pandas; otherwise, or for columns
-    pyarrow cannot type, pandas writes it with its usual minimal quoting.
-    """
+    """Append ``df`` as CSV to ``fh`` (a text stream, or a binary one: UTF-8); same output as
+    ``df.to_csv(index=False)``."""
     try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        safe = not any(any(ch in str(c) for ch in ',"\r\n') for c in df.columns)
-        for col in table.columns:
-            if safe and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-                safe = not _any_byte_in(col, b',"\r\n')
-            elif safe and not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
-                safe = False
-        if safe:
-            buf = pa.BufferOutputStream()
-            pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-            if header:  # pyarrow quotes header names even with quoting off
-                fh.write(",".join(map(str, df.columns)) + "\n")
-            fh.write(buf.getvalue().to_pybytes().decode("utf-8"))
-            return
+        body = render_csv(df)
     except ImportError:
-        pass
-    except Exception:  # pyarrow.ArrowInvalid / ArrowTypeError for mixed object columns: use pandas
-        pass
-    df.to_csv(fh, index=False, header=header)
+        body = None
+    if body is None:
+        if isinstance(fh, (io.RawIOBase, io.BufferedIOBase)):
+            fh.write(df.to_csv(index=False, header=header).encode("utf-8"))
+        else:
+            df.to_csv(fh, index=False, header=header)
+        return
+    text = isinstance(fh, io.TextIOBase) or not isinstance(fh, (io.RawIOBase, io.BufferedIOBase))
+    if header:
+        line = _header_line(df.columns)
+        fh.write(line if text else line.encode("utf-8"))
+    fh.write(body.decode("utf-8") if text else body)
 
 
 def score_csv(
@@ -246,13 +365,20 @@ def score_csv(
     output: str | Path | IO[str],
     *,
     text_column: str | None = None,
-    chunksize: int = 20_000,
+    chunksize: int = 100_000,
     progress: Progress | None = None,
     sanitize: bool = True,
     scorer=None,
     explain: bool | None = None,
 ) -> ScoreSummary:
-    """Stream ``source`` through the bundle into ``output``; memory stays flat in the file size."""
+    """Stream ``source`` through the bundle into ``output``; memory stays flat in the file size.
+
+    Two stages overlap: while a worker thread scores chunk i (validation, model, SHAP, texts —
+    NumPy, TensorFlow and Arrow release the GIL), this thread reads chunk i+1 and writes chunk
+    i-1, so at most three chunks are in memory. Rows come out in input order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from medviz.io import neutralize_formulas
 
     scorer = scorer or make_scorer(bundle, text_column=text_column, explain=explain)
@@ -260,28 +386,42 @@ def score_csv(
     first = True
     out_path = Path(output) if isinstance(output, (str, Path)) else None
     tmp = out_path.with_name(out_path.name + ".part") if out_path else None
-    fh = open(tmp, "w", encoding="utf-8", newline="") if tmp else output
+    fh = open(tmp, "wb") if tmp else output  # UTF-8 bytes straight from Arrow
+
+    def work(chunk):
+        return score_frame(scorer, chunk)
+
+    def write(scored, header):
+        nonlocal rows, errors, warns
+        write_csv_chunk(neutralize_formulas(scored) if sanitize else scored, fh, header=header)
+        rows += len(scored)
+        errors += int((scored["error"] != "").sum())
+        warns += int((scored["warnings"] != "").sum())
+        if progress:
+            progress(rows)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medviz-score")
     try:
+        pending = None
         for chunk in iter_csv_chunks(source, chunksize=chunksize, bad_lines="report"):
             if first:
                 scorer.check_columns(chunk.columns)
-            scored = score_frame(scorer, chunk)
-            if sanitize:
-                scored = neutralize_formulas(scored)
-            write_csv_chunk(scored, fh, header=first)
-            first = False
-            rows += len(scored)
-            errors += int((scored["error"] != "").sum())
-            warns += int((scored["warnings"] != "").sum())
-            if progress:
-                progress(rows)
+            future = pool.submit(work, chunk)
+            if pending is not None:
+                write(pending.result(), header=first)
+                first = False
+            pending = future
+        if pending is not None:
+            write(pending.result(), header=first)
         if rows == 0:
             raise InputError("the file has a header but no rows to score")
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
         if tmp:
             fh.close()
             tmp.unlink(missing_ok=True)
         raise
+    pool.shutdown(wait=True)
     if tmp:
         fh.close()
         tmp.replace(out_path)
@@ -338,7 +478,9 @@ def score_upload(
     if rows == 0:
         raise InputError("the file has a header but no rows to score")
     frame = pd.concat(parts, ignore_index=True)
-    csv = neutralize_formulas(frame).to_csv(index=False).encode("utf-8")
+    out = io.BytesIO()
+    write_csv_chunk(neutralize_formulas(frame), out, header=True)  # the same writer as score_csv
+    csv = out.getvalue()
     summary = ScoreSummary(rows=len(frame), errors=int((frame["error"] != "").sum()),
                            warnings=int((frame["warnings"] != "").sum()))
     return ScoredTable(frame=frame, csv=csv, summary=summary, unexpected_columns=unexpected)

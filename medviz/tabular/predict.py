@@ -37,6 +37,13 @@ class RiskBands:
         out = np.select([risk >= self.high_cut, risk >= self.low_cut, risk < self.low_cut], list(BANDS[::-1]), "")
         return out.astype(object)
 
+    def band_codes(self, risk: np.ndarray) -> np.ndarray:
+        """0 where risk is NaN, else 1 + the index of the band in BANDS."""
+        risk = np.asarray(risk, dtype=float)
+        with np.errstate(invalid="ignore"):
+            codes = 1 + (risk >= self.low_cut).astype(np.int8) + (risk >= self.high_cut).astype(np.int8)
+        return np.where(np.isnan(risk), 0, codes).astype(np.int8)
+
     def describe(self) -> str:
         return (f"low < {self.low_cut:.0%} ≤ medium < {self.high_cut:.0%} ≤ high")
 
@@ -49,6 +56,7 @@ class TabularPredictor:
     specs: tuple[FeatureSpec, ...]
     bands: RiskBands
     _fn: object = field(repr=False)
+    _both: object = field(repr=False, default=None)  # x -> (risk, log-odds), if the model has a logit output
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle) -> "TabularPredictor":
@@ -66,7 +74,17 @@ class TabularPredictor:
         def fn(x):
             return model(x, training=False)[0][:, 0]
 
-        predictor = cls(bundle=bundle, specs=specs, bands=RiskBands.from_manifest(bundle.manifest), _fn=fn)
+        both = None
+        out_names = list(getattr(model, "output_names", None) or [])
+        if "logit" in out_names:
+            li = out_names.index("logit")
+
+            @tf.function(input_signature=[tf.TensorSpec([None, len(specs)], tf.float32)], reduce_retracing=True)
+            def both(x):
+                out = model(x, training=False)
+                return out[0][:, 0], tf.cast(out[li][:, 0], tf.float64)
+
+        predictor = cls(bundle=bundle, specs=specs, bands=RiskBands.from_manifest(bundle.manifest), _fn=fn, _both=both)
         predictor.predict(np.zeros((1, len(specs)), dtype=np.float32))  # trace once
         return predictor
 
@@ -85,3 +103,20 @@ class TabularPredictor:
         for i in range(0, len(values), batch_size):
             out[i : i + batch_size] = self._fn(tf.constant(values[i : i + batch_size])).numpy()
         return out
+
+    def predict_with_logit(self, values: np.ndarray, batch_size: int = 262_144) -> tuple[np.ndarray, np.ndarray | None]:
+        """(risk, log-odds) from one model call; log-odds None if the model has no ``logit`` output."""
+        import tensorflow as tf
+
+        if self._both is None:
+            return self.predict(values, batch_size), None
+        values = np.asarray(values, dtype=np.float32)
+        if values.ndim != 2 or values.shape[1] != len(self.specs):
+            raise ValueError(f"expected an (N, {len(self.specs)}) array, got shape {values.shape}")
+        risk = np.empty(len(values), dtype=np.float64)
+        logit = np.empty(len(values), dtype=np.float64)
+        for i in range(0, len(values), batch_size):
+            r, lg = self._both(tf.constant(values[i : i + batch_size]))
+            risk[i : i + batch_size] = r.numpy()
+            logit[i : i + batch_size] = lg.numpy()
+        return risk, logit
