@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-PREPROCESSING_ID = "medviz.text.clinical/1"
+PREPROCESSING_ID = "medviz.text.clinical/2"
 
 
 @dataclass(frozen=True)
