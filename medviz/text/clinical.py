@@ -298,7 +298,7 @@ _SPACES = re.compile(r"[ \t]+")
 _SPACE_BEFORE_PUNCT = re.compile(r" +([,.;:!?])")
 
 
-def normalise(text: str) -> tuple[str, tuple[Term, ...]]:
+def normalise(text: str, *, words: bool | None = None) -> tuple[str, tuple[Term, ...]]:
     """Rewrite clinician register into the model's lay vocabulary; return the text and the terms hit."""
     terms: list[Term] = []
 
@@ -316,7 +316,7 @@ def normalise(text: str) -> tuple[str, tuple[Term, ...]]:
         rep, kind = _rule_for(m.group(0))
         return record(m, rep, kind)
 
-    if _may_match_word_rule(s):
+    if words if words is not None else _may_match_word_rule(s):
         s = _WORD_RE.sub(word, s)
     s = _SPACES.sub(" ", s)
     s = _SPACE_BEFORE_PUNCT.sub(r"\1", s)
@@ -422,11 +422,11 @@ def _may_have_cue(text: str) -> bool:
     return bool(runs & _CUE_WORDS) or bool(runs & _NEG_VERB_A and runs & _NEG_VERB_B)
 
 
-def find_scopes(text: str) -> tuple[str, tuple[ScopedFinding, ...]]:
+def find_scopes(text: str, *, cues: bool | None = None) -> tuple[str, tuple[ScopedFinding, ...]]:
     """Remove negated/hedged scopes (and their cues) from ``text``; return the rest and what was removed."""
     found: list[ScopedFinding] = []
     pieces: list[str] = []
-    bounds = [m.end() for m in _CLAUSE_RE.finditer(text)] if _may_have_cue(text) else []
+    bounds = [m.end() for m in _CLAUSE_RE.finditer(text)] if (cues if cues is not None else _may_have_cue(text)) else []
     for cs, ce in zip([0] + bounds, bounds + [len(text)]):
         clause = text[cs:ce]
         cpos = 0
@@ -478,20 +478,29 @@ def _re2_prefilters() -> tuple[str, str]:
     return word, cue
 
 
-def needs_rules(texts: list[str]) -> "np.ndarray":
-    """Boolean per text: could any normalisation or negation rule change what the model reads?
+def rule_stages(texts: list[str]) -> tuple["np.ndarray", "np.ndarray"]:
+    """Per text: could a word or vital-sign rule apply (``words``)? could a negation/hedging cue (``cues``)?
 
     Scanning the Python rules costs ~0.3 ms per case; most cases in a batch contain none. Two RE2
-    scans (tensorflow's vectorised C++ regex, linear time in the text) find the few that do."""
+    scans (tensorflow's vectorised C++ regex, linear time in the text) find the ones that do, and
+    which stage they need. A cue can also be introduced by normalisation ("w/o" -> "without"), so
+    ``cues`` is true wherever ``words`` is."""
     import numpy as np
     import tensorflow as tf
 
     if not texts:
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     word, cue = _re2_prefilters()
     t = tf.constant(texts)
-    hit = tf.logical_or(tf.strings.regex_full_match(t, word), tf.strings.regex_full_match(t, cue))
-    return hit.numpy()
+    words = tf.strings.regex_full_match(t, word).numpy()
+    cues = tf.strings.regex_full_match(t, cue).numpy() | words
+    return words, cues
+
+
+def needs_rules(texts: list[str]) -> "np.ndarray":
+    """Boolean per text: could any normalisation or negation rule change what the model reads?"""
+    words, cues = rule_stages(texts)
+    return words | cues
 
 
 def preprocess_many(texts: list[str]) -> list[str]:
@@ -499,9 +508,16 @@ def preprocess_many(texts: list[str]) -> list[str]:
 
     Texts no rule can touch are passed as typed: :func:`preprocess` would only tidy their spaces and
     punctuation, which the model's tokenizer discards anyway, so the model reads the same tokens."""
+    import numpy as np
+
     texts = [str(t) for t in texts]
-    hit = needs_rules(texts)
-    return [preprocess(t).model_text if h else t for t, h in zip(texts, hit)]
+    words, cues = rule_stages(texts)
+    out = list(texts)
+    for i in np.flatnonzero(words | cues):
+        # only the stages the prefilter could not rule out (same result as preprocess(t).model_text)
+        normalised = normalise(texts[i], words=True)[0] if words[i] else texts[i]
+        out[i] = find_scopes(normalised, cues=True)[0] if cues[i] else normalised
+    return out
 
 
 # --------------------------------------------------------------------------------------------
