@@ -91,6 +91,7 @@ def build_model_card(bundle: ModelBundle, evaluation: Any = None, subgroups: Map
         _inputs(bundle),
         _data(bundle, summ),
         _method(bundle),
+        _safety(bundle),
         _performance(bundle, evaluation, summ, subgroups),
         _limitations(bundle, evaluation, summ, subgroups),
         _explanations(bundle),
@@ -103,7 +104,7 @@ def build_model_card(bundle: ModelBundle, evaluation: Any = None, subgroups: Map
         title=f"Model card: {bundle.title}",
         subtitle=f"{bundle.name} v{bundle.version} · trained {str(tr.get('trained_at', '?'))[:10]} · "
                  f"last validated {m.get('last_validated', '?')}",
-        sections=tuple(sections),
+        sections=tuple(sec for sec in sections if sec is not None),
     )
 
 
@@ -229,6 +230,58 @@ def _data(bundle: ModelBundle, summ: Mapping[str, Any] | None) -> Section:
     if summ:
         blocks.append(Block("text", f"Evaluation cohort: {summ['cohort']['source']}, n = {summ['cohort']['n']}."))
     return Section("data", "Training and test data", tuple(blocks), "Mitchell §5–6; FDA CDS 4(c)(i); M3")
+
+
+def _pct(v: Any) -> str:
+    return f"{v:.1%}" if isinstance(v, (int, float)) else NOT_RECORDED
+
+
+def _safety(bundle: ModelBundle) -> Section | None:
+    """Text bundles: conformal sets, out-of-scope flag, calibration and the robustness set, as measured."""
+    if not bundle.is_text:
+        return None
+    m = bundle.manifest
+    met = m.get("metrics") or {}
+    test = met.get("test") or {}
+    conf = m.get("conformal") or {}
+    oos = m.get("out_of_scope") or {}
+    rows = []
+    if conf:
+        tc = test.get("conformal") or {}
+        rows.append(("Conformal prediction sets",
+                     f"split conformal ({conf.get('score', '?')}), {_pct(conf.get('coverage'))} target coverage, fitted on the "
+                     f"{conf.get('fitted_on', '?')} (n = {conf.get('n_calibration', '?')}); on test: coverage "
+                     f"{_pct(tc.get('coverage'))}, mean set size {_fmt(tc.get('mean_set_size'))}"))
+    if oos:
+        how = f"{oos.get('method', '?')} score, higher = less like the training cases"
+        if oos.get("method") == "energy_unknown":
+            how += f" (energy of the recurrent head's logits + {_fmt(oos.get('unknown_weight'))} × share of unknown words)"
+        held = (met.get("out_of_scope_held_out") or {}).get("auroc_vs_calibration") or {}
+        rows.append(("Out-of-scope flag",
+                     f"{how}; flagged above the {_pct(oos.get('in_scope_quantile'))} percentile of the in-scope "
+                     f"{oos.get('fitted_on', '?')} scores; in-scope test cases flagged: {_pct(test.get('in_scope_flagged'))}; "
+                     f"AUROC against held-out clinician notes about other conditions: {_fmt(held.get(oos.get('method')))}"))
+    rows.append(("Calibration on test", f"ECE {_fmt(test.get('ece'))} (10 equal-width confidence bins, top label), NLL {_fmt(test.get('nll'))}"))
+    pre = (m.get("preprocessing") or {}).get("steps") or []
+    if pre:
+        rows.append(("Before the model", "; ".join(pre)))
+    blocks = [Block("facts", rows)]
+    rob = met.get("robustness")
+    if rob:
+        blocks.append(Block("text", f"Robustness set (tests/data/robustness.jsonl): {rob.get('n_in_scope')} clinician-register "
+                                    f"vignettes over the trained diagnoses and {rob.get('n_out_of_scope')} about other conditions, "
+                                    "written for this project and never trained on."))
+        by = rob.get("out_of_scope_auroc_by_method") or {}
+        table = pd.DataFrame([
+            ("Top-1 accuracy (in-scope vignettes)", _pct(rob.get("top1_accuracy"))),
+            ("Top-3 accuracy (in-scope vignettes)", _pct(rob.get("top3_accuracy"))),
+            ("Out-of-scope AUROC (deployed score)", _fmt(rob.get("out_of_scope_auroc"))),
+            *[(f"Out-of-scope AUROC ({k})", _fmt(v)) for k, v in by.items()],
+            ("In-scope vignettes wrongly flagged", _pct(rob.get("in_scope_flagged"))),
+            ("Out-of-scope vignettes flagged", _pct(rob.get("out_of_scope_flagged"))),
+        ], columns=["Measure", "Value"])
+        blocks.append(Block("table", table))
+    return Section("safety", "Clinical safety: prediction sets, out-of-scope flag, clinician register", tuple(blocks), "issue 3; M5")
 
 
 def _method(bundle: ModelBundle) -> Section:

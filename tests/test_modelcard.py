@@ -51,3 +51,24 @@ def test_text_card_mentions_attention_limits(tiny_text_bundle):
     assert any("not a faithful explanation" in i for i in expl.blocks[0].content)
     perf = next(s for s in card.sections if s.key == "performance")
     assert any(b.kind == "table" and "diagnosis" in b.content.columns for b in perf.blocks)
+
+
+def test_text_card_reports_conformal_out_of_scope_and_robustness(tiny_clinical_bundle):
+    b = load_bundle(tiny_clinical_bundle)
+    card = build_model_card(b)
+    safety = next(s for s in card.sections if s.key == "safety")
+    facts = dict(safety.blocks[0].content)
+    cov = b.manifest["metrics"]["test"]["conformal"]["coverage"]
+    assert f"coverage {cov:.1%}" in facts["Conformal prediction sets"]
+    assert b.manifest["out_of_scope"]["method"] in facts["Out-of-scope flag"]
+    table = next(bl.content for bl in safety.blocks if bl.kind == "table")
+    rob = b.manifest["metrics"]["robustness"]
+    values = dict(zip(table["Measure"], table["Value"]))
+    assert values["Top-3 accuracy (in-scope vignettes)"] == f"{rob['top3_accuracy']:.1%}"
+    assert values["In-scope vignettes wrongly flagged"] == f"{rob['in_scope_flagged']:.1%}"
+    assert "Clinical safety" in render_html(card)
+
+
+def test_tabular_card_has_no_text_safety_section(tiny_tabular_bundle):
+    card = build_model_card(load_bundle(tiny_tabular_bundle))
+    assert all(s.key != "safety" for s in card.sections)
