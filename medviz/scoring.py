@@ -65,10 +65,24 @@ class TextScorer:
             "prediction_set", "out_of_scope", "out_of_scope_score", "warnings", "error",
         ]
 
-    def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
+    def prepare(self, chunk: pd.DataFrame) -> list[str]:
+        """The texts the model reads for the chunk's non-empty rows (the bundle's preprocessing).
+
+        Split from :meth:`score` so that ``score_csv`` can run this Python work in its reading
+        thread while the scoring thread's model call (which releases the GIL) handles the chunk before."""
+        from medviz.text.analyse import SafetyConfig
+        from medviz.text.preprocess import apply_preprocessing
+
+        self.check_columns(chunk.columns)
+        texts = chunk[self.text_column].astype(str).str.strip()
+        kind = SafetyConfig.from_manifest(self.bundle.manifest).preprocessing
+        return apply_preprocessing(kind, texts[(texts != "").to_numpy()].tolist())
+
+    def score(self, chunk: pd.DataFrame, prepared: list[str] | None = None) -> pd.DataFrame:
         self.check_columns(chunk.columns)
         texts = chunk[self.text_column].astype(str).str.strip()
         ok = (texts != "").to_numpy()
+        read = prepared if prepared is not None else (self.prepare(chunk) if ok.any() else [])
         out = pd.DataFrame(index=chunk.index)
         n_cls = len(self.labels)
         probs = np.full((len(chunk), n_cls), np.nan)
@@ -80,7 +94,7 @@ class TextScorer:
         if ok.any():
             from medviz.text.analyse import analyse_batch
 
-            p, extra = analyse_batch(self.predictor, texts[ok].tolist())
+            p, extra = analyse_batch(self.predictor, texts[ok].tolist(), model_texts=read)
             probs[ok] = p
             extra.index = chunk.index[ok]
             safety.loc[extra.index, "prediction_set"] = extra["prediction_set"]
@@ -95,14 +109,11 @@ class TextScorer:
             out[f"prob_{lab}"] = probs[:, j]
         if self.explainer is not None:
             # explain what the model read (after the bundle's preprocessing), as the Case page does
-            from medviz.text.analyse import SafetyConfig
-            from medviz.text.preprocess import apply_preprocessing
-
-            kind = SafetyConfig.from_manifest(self.bundle.manifest).preprocessing
-            read = pd.Series("", index=chunk.index, dtype=object)
-            if ok.any():
-                read[ok] = apply_preprocessing(kind, texts[ok].tolist())
-            out["top_reasons"] = [self._reasons(t, lab) if good else "" for t, lab, good in zip(read, out["prediction"], ok)]
+            model_text = pd.Series("", index=chunk.index, dtype=object)
+            model_text[ok] = read
+            out["top_reasons"] = [
+                self._reasons(t, lab) if good else "" for t, lab, good in zip(model_text, out["prediction"], ok)
+            ]
         for col in ("prediction_set", "out_of_scope", "out_of_scope_score", "warnings"):
             out[col] = safety[col]
         out["error"] = np.where(ok, "", f"{self.text_column}: empty text, nothing to score")
@@ -214,9 +225,9 @@ def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain:
     raise UnsupportedBundleError(f"bundle '{bundle.name}': scoring is not available for task '{bundle.task}'")
 
 
-def score_frame(scorer, chunk: pd.DataFrame) -> pd.DataFrame:
-    """Input columns unchanged, then the scorer's output columns."""
-    out = scorer.score(chunk)
+def score_frame(scorer, chunk: pd.DataFrame, prepared=None) -> pd.DataFrame:
+    """Input columns unchanged, then the scorer's output columns (``prepared``: from ``scorer.prepare``)."""
+    out = scorer.score(chunk) if prepared is None else scorer.score(chunk, prepared)
     row_errors = chunk.attrs.get(ROW_ERRORS_ATTR) or {}
     if row_errors:  # lines the CSV parser could not read: outputs empty, the reason in `error`
         idx = list(row_errors)
@@ -388,8 +399,8 @@ def score_csv(
     tmp = out_path.with_name(out_path.name + ".part") if out_path else None
     fh = open(tmp, "wb") if tmp else output  # UTF-8 bytes straight from Arrow
 
-    def work(chunk):
-        return score_frame(scorer, chunk)
+    def work(chunk, prepared):
+        return score_frame(scorer, chunk, prepared)
 
     def write(scored, header):
         nonlocal rows, errors, warns
@@ -406,7 +417,9 @@ def score_csv(
         for chunk in iter_csv_chunks(source, chunksize=chunksize, bad_lines="report"):
             if first:
                 scorer.check_columns(chunk.columns)
-            future = pool.submit(work, chunk)
+            # Python-heavy preparation here, while the scoring thread runs the previous chunk's model
+            prepared = scorer.prepare(chunk) if hasattr(scorer, "prepare") else None
+            future = pool.submit(work, chunk, prepared)
             if pending is not None:
                 write(pending.result(), header=first)
                 first = False

@@ -183,7 +183,9 @@ def has_no_tokens(texts: list[str]) -> np.ndarray:
     return ~pd.Series(texts, dtype=object).str.contains(r"[A-Za-z0-9]", regex=True).to_numpy(dtype=bool)
 
 
-def analyse_batch(predictor: TextPredictor, texts: list[str], batch_size: int = 4096) -> tuple[np.ndarray, pd.DataFrame]:
+def analyse_batch(
+    predictor: TextPredictor, texts: list[str], batch_size: int = 4096, model_texts: list[str] | None = None
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Batch form for CSV scoring: calibrated probabilities (N, C) and the safety columns
     ``prediction_set``, ``out_of_scope``, ``out_of_scope_score``, ``warnings`` (one row per text).
     Texts must be non-empty (the scorer reports empty ones as errors before calling this)."""
@@ -191,7 +193,8 @@ def analyse_batch(predictor: TextPredictor, texts: list[str], batch_size: int = 
     from medviz.text.preprocess import apply_preprocessing
 
     cfg = SafetyConfig.from_manifest(predictor.bundle.manifest)
-    model_texts = apply_preprocessing(cfg.preprocessing, list(texts))
+    if model_texts is None:  # the caller may have preprocessed already (score_csv does it in the reading thread)
+        model_texts = apply_preprocessing(cfg.preprocessing, list(texts))
     pred = predictor.predict(model_texts, batch_size=batch_size)
     probs = pred.probabilities
     n = len(model_texts)
