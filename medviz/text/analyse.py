@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from medviz.errors import InputError
-from medviz.text.clinical import Preprocessed, ScopedFinding, Term
+from medviz.text.clinical import Preprocessed, ScopedFinding, Term, findings_of_kind
 from medviz.text.conformal import ConformalCalibration, prediction_sets
 from medviz.text.ood import OutOfScopeDetector
 from medviz.text.predict import TextPredictor, Token
@@ -53,11 +53,11 @@ class CaseAnalysis:
 
     @property
     def negated_findings(self) -> tuple[str, ...]:
-        return tuple(f.text for f in self.negated if f.kind == "negated")
+        return findings_of_kind(self.negated, "negated")
 
     @property
     def hedged_findings(self) -> tuple[str, ...]:
-        return tuple(f.text for f in self.negated if f.kind == "hedged")
+        return findings_of_kind(self.negated, "hedged")
 
     def differential_sentence(self) -> str:
         if self.coverage is None:

@@ -48,6 +48,11 @@ class ScopedFinding:
     kind: str  # "negated" or "hedged"
 
 
+def findings_of_kind(scopes, kind: str) -> tuple[str, ...]:
+    """The texts of the scoped findings of one kind ("negated" or "hedged"), in reading order."""
+    return tuple(f.text for f in scopes if f.kind == kind)
+
+
 @dataclass(frozen=True)
 class Preprocessed:
     original: str
@@ -57,11 +62,11 @@ class Preprocessed:
 
     @property
     def negated_findings(self) -> tuple[str, ...]:
-        return tuple(f.text for f in self.negated if f.kind == "negated")
+        return findings_of_kind(self.negated, "negated")
 
     @property
     def hedged_findings(self) -> tuple[str, ...]:
-        return tuple(f.text for f in self.negated if f.kind == "hedged")
+        return findings_of_kind(self.negated, "hedged")
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,14 +254,11 @@ def _rule_for(matched: str) -> tuple[str, str]:
 
 _HAS_DIGIT = re.compile(r"\d")
 
-# Fast pre-check (hand-written because no library indexes a regex alternation by its first word):
-# scanning the ~90-way alternation at every word start costs ~200 us per case although under 10 %
-# of cases contain any rule. A match of _WORD_RE starts at the beginning of an alphanumeric run, so
-# a case can only match if one of its runs (lower-cased) equals a token in _RULE_TOKENS, starts a
-# multi-word rule of _RULE_PAIRS, or is one of the one-letter abbreviations (n/v, c/o, w/o, s/p ...: these
-# need a "/", "&" or "+") or the upper-case R/L side markers. Keep these in step with _WORD_RULES:
-# tests/text/test_clinical_fastpath.py checks every rule's spellings and a corpus against the slow path.
-_RUN_RE = re.compile(r"[A-Za-z0-9]+")
+# Word lists behind the batch prefilter (_re2_prefilters, used by preprocess_many): a word rule can
+# only match at the start of an alphanumeric run that equals a token in _RULE_TOKENS, starts a
+# multi-word rule of _RULE_PAIRS, or is a one-letter abbreviation (n/v, c/o, w/o, s/p ...: these need
+# a "/", "&" or "+") or the upper-case R/L side markers. Keep these in step with _WORD_RULES:
+# tests/text/test_clinical_fastpath.py checks every rule's spellings and a corpus against the full path.
 _RULE_TOKENS = frozenset(
     """yo yr yrs nkda sob soboe doe urti lrti cap cp abd abdo htn pmh pmhx hx sx pt dm t2dm t1dm bilat bilateral
     dyspnoea dyspnea dyspnoeic dyspneic breathless breathlessness orthopnoea orthopnea tachypnoea tachypnea
@@ -279,26 +281,11 @@ _RULE_PAIRS = {
 _SLASH_LETTERS = frozenset("ncwhsrydNCWHSRYD")
 
 
-def _may_match_word_rule(text: str) -> bool:
-    runs = _RUN_RE.findall(text)
-    slash = "/" in text or "&" in text or "+" in text
-    for i, run in enumerate(runs):
-        if run in ("R", "L") or (slash and len(run) == 1 and run in _SLASH_LETTERS):
-            return True
-        low = run.lower()
-        if low in _RULE_TOKENS:
-            return True
-        second = _RULE_PAIRS.get(low)
-        if second and i + 1 < len(runs) and runs[i + 1].lower().startswith(second):
-            return True
-    return False
-
-
 _SPACES = re.compile(r"[ \t]+")
 _SPACE_BEFORE_PUNCT = re.compile(r" +([,.;:!?])")
 
 
-def normalise(text: str, *, words: bool | None = None) -> tuple[str, tuple[Term, ...]]:
+def normalise(text: str, *, words: bool = True) -> tuple[str, tuple[Term, ...]]:
     """Rewrite clinician register into the model's lay vocabulary; return the text and the terms hit."""
     terms: list[Term] = []
 
@@ -316,7 +303,7 @@ def normalise(text: str, *, words: bool | None = None) -> tuple[str, tuple[Term,
         rep, kind = _rule_for(m.group(0))
         return record(m, rep, kind)
 
-    if words if words is not None else _may_match_word_rule(s):
+    if words:  # False only when the batch prefilter has ruled every word rule out
         s = _WORD_RE.sub(word, s)
     s = _SPACES.sub(" ", s)
     s = _SPACE_BEFORE_PUNCT.sub(r"\1", s)
@@ -404,9 +391,9 @@ def _scope_end(clause: str, start: int, cue: str, hedge: bool) -> tuple[int, str
     return end, clause[start:end].strip(" ,")
 
 
-# Fast pre-check for the cue search (same reason as _may_match_word_rule): a cue can only match if
-# the case has a "?" or one of these words; the multi-word cues ("don't have", "has not had", ...)
-# all contain a word of _NEG_VERB_A and one of _NEG_VERB_B.
+# Words behind the batch prefilter's cue scan: a cue can only match if the case has a "?" or one of
+# these words; the multi-word cues ("don't have", "has not had", ...) all have a word of _NEG_VERB_A
+# followed by one of _NEG_VERB_B.
 _CUE_WORDS = frozenset(
     "no negative absence absent free denies denied denying deny without never nor rule ruled query possible "
     "possibly suspected suspect suspicion questionable differential concern".split()
@@ -415,18 +402,12 @@ _NEG_VERB_A = frozenset("don dont doesn doesnt didn didnt haven havent hasn hasn
 _NEG_VERB_B = frozenset("have had having".split())
 
 
-def _may_have_cue(text: str) -> bool:
-    if "?" in text:
-        return True
-    runs = set(_RUN_RE.findall(text.lower()))
-    return bool(runs & _CUE_WORDS) or bool(runs & _NEG_VERB_A and runs & _NEG_VERB_B)
-
-
-def find_scopes(text: str, *, cues: bool | None = None) -> tuple[str, tuple[ScopedFinding, ...]]:
+def find_scopes(text: str, *, cues: bool = True) -> tuple[str, tuple[ScopedFinding, ...]]:
     """Remove negated/hedged scopes (and their cues) from ``text``; return the rest and what was removed."""
     found: list[ScopedFinding] = []
     pieces: list[str] = []
-    bounds = [m.end() for m in _CLAUSE_RE.finditer(text)] if (cues if cues is not None else _may_have_cue(text)) else []
+    # cues=False only when the batch prefilter has ruled every cue out
+    bounds = [m.end() for m in _CLAUSE_RE.finditer(text)] if cues else []
     for cs, ce in zip([0] + bounds, bounds + [len(text)]):
         clause = text[cs:ce]
         cpos = 0
