@@ -253,9 +253,14 @@ def _safety(bundle: ModelBundle) -> Section | None:
                      f"{conf.get('fitted_on', '?')} (n = {conf.get('n_calibration', '?')}); on test: coverage "
                      f"{_pct(tc.get('coverage'))}, mean set size {_fmt(tc.get('mean_set_size'))}"))
     if oos:
-        how = f"{oos.get('method', '?')} score, higher = less like the training cases"
-        if oos.get("method") == "energy_unknown":
-            how += f" (energy of the recurrent head's logits + {_fmt(oos.get('unknown_weight'))} × share of unknown words)"
+        how = {
+            "energy_unknown": f"how unfamiliar the case is to the attention model (energy of its logits) plus "
+                              f"{_fmt(oos.get('unknown_weight'))} × the share of words the model has never seen",
+            "energy": "how unfamiliar the case is to the model (energy of its logits)",
+            "msp": "1 − the top probability",
+            "unknown_share": "the share of words the model has never seen",
+        }.get(oos.get("method"), str(oos.get("method", "?")))
+        how = f"score = {how} (method '{oos.get('method', '?')}'; higher = less like the training cases)"
         held = (met.get("out_of_scope_held_out") or {}).get("auroc_vs_calibration") or {}
         rows.append(("Out-of-scope flag",
                      f"{how}; flagged above the {_pct(oos.get('in_scope_quantile'))} percentile of the in-scope "
@@ -281,7 +286,7 @@ def _safety(bundle: ModelBundle) -> Section | None:
             ("Out-of-scope vignettes flagged", _pct(rob.get("out_of_scope_flagged"))),
         ], columns=["Measure", "Value"])
         blocks.append(Block("table", table))
-    return Section("safety", "Clinical safety: prediction sets, out-of-scope flag, clinician register", tuple(blocks), "issue 3; M5")
+    return Section("safety", "Clinical safety: prediction sets, out-of-scope flag, clinician register", tuple(blocks), "M5")
 
 
 def _method(bundle: ModelBundle) -> Section:

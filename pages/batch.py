@@ -5,7 +5,7 @@ import streamlit as st
 from medviz.charts.batch import band_counts, label_counts, probability_histogram, risk_histogram
 from medviz.errors import MedvizError
 from medviz.schema import FLAG_KINDS, check_columns, feature_specs
-from medviz.scoring import count_lines, make_scorer, read_columns, score_upload
+from medviz.scoring import count_lines, make_scorer, likely_text_column, read_columns, score_upload
 from medviz.ui import cache
 from medviz.ui.audit_hooks import record
 from medviz.ui.auth import require_signed_in
@@ -44,9 +44,10 @@ except MedvizError as exc:
 
 text_column = None
 if bundle.is_text:
-    default = bundle.manifest.get("inputs", {}).get("text_column")
-    text_column = st.selectbox("Column holding the case text", columns,
-                               index=columns.index(default) if default in columns else 0, key="batch_text_column")
+    default = likely_text_column(data, bundle.manifest.get("inputs", {}).get("text_column"))
+    text_column = st.selectbox("Column holding the case text", columns, index=columns.index(default),
+                               key="batch_text_column",
+                               help="Preselected: the column with the most words in its first rows. Check it before scoring.")
 else:
     try:
         check = check_columns(columns, specs)

@@ -92,3 +92,12 @@ def test_train_missing_column(tmp_path, capsys):
                "--name", "n", "--out", str(tmp_path / "o")])
     assert rc == 1
     assert "missing column(s) 'text', 'label'" in capsys.readouterr().err
+
+
+def test_likely_text_column_prefers_the_bundle_column_then_the_wordiest():
+    from medviz.scoring import likely_text_column
+
+    data = b"id,date,note,code\n1,2026-01-02,fever and cough for three days,A1\n2,2026-01-03,itchy rash,B2\n"
+    assert likely_text_column(data) == "note"
+    assert likely_text_column(data, preferred="code") == "code"
+    assert likely_text_column(data, preferred="missing") == "note"

@@ -113,6 +113,7 @@ def test_batch_page_with_a_text_bundle(app):
     at.run()
     assert not at.exception
     assert at.selectbox(key="batch_text_column").options == ["id", "complaint"]
+    assert at.selectbox(key="batch_text_column").value == "complaint"  # not the numeric id column
     at.selectbox(key="batch_text_column").set_value("complaint")
     at.button(key="batch_score").click()
     at.run()
