@@ -212,7 +212,10 @@ def analyse_batch(
         o = order[i]
         sets[i] = SET_SEPARATOR.join(labels[o][member[i, o]])
     sets = sets.tolist()
-    unknown = unknown_shares(predictor.bundle.model, model_texts) if n else np.zeros(0)
+    if pred.unknown is not None:
+        unknown = pred.unknown
+    else:
+        unknown = unknown_shares(predictor.bundle.model, model_texts) if n else np.zeros(0)
     if cfg.detector is not None:
         score = cfg.detector.score(pred.logits, unknown)
         flag = cfg.detector.flag(score)

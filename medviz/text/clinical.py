@@ -231,6 +231,21 @@ _PATTERN_RULES: list[tuple[re.Pattern, Callable[[re.Match], str], str]] = [
      "duration"),
 ]
 
+# A cheap necessary condition per pattern rule (same order as _PATTERN_RULES), checked on the text as
+# it stands before that rule runs (ASCII texts only: there re.I folds exactly like str.lower). A rule
+# whose keyword is absent cannot match, so its regex scan (~20 µs on this CPU) is skipped.
+_PATTERN_HINTS: list[Callable[[str, str], bool]] = [
+    lambda s, low: "T" in s or "temp" in low,
+    lambda s, low: "bp" in low or "blood" in low,
+    lambda s, low: True,  # heart rate: "p 92" is enough
+    lambda s, low: "rr" in low or "resp" in low,
+    lambda s, low: "sat" in low or "o2" in low or "oxygen" in low,
+    lambda s, low: any(k in low for k in ("bm", "bgl", "cbg", "glucose", "blood", "rbs", "fbs")),
+    lambda s, low: True,  # age/sex
+    lambda s, low: "/" in s,
+    lambda s, low: "x" in low,
+]
+
 # All word rules in one alternation, scanned once (earlier rules win at the same position): one
 # pass instead of ~90 keeps preprocessing fast enough for batch scoring.
 _WORD_RE = re.compile(
@@ -270,7 +285,7 @@ _RULE_TOKENS = frozenset(
     nauseous diarrhoea haematemesis hematemesis melaena melena icterus icteric jaundiced hepatomegaly splenomegaly
     dysuria polyuria nocturia haematuria hematuria suprapubic polydipsia polyphagia pruritus pruritic erythema
     erythematous vesicles vesicular pustules pustular papules macules maculopapular plaques desquamation scaling
-    urticaria hives varicosities varices oedema edema palpitations""".split()
+    urticaria hives varicosities varices oedema edema palpitations retroorbital""".split()
 )
 # Multi-word rules: first word -> how the next word must start.
 _RULE_PAIRS = {
@@ -279,6 +294,38 @@ _RULE_PAIRS = {
     "honey": "colo", "swollen": "ankles", "diabetes": "mellitus",
 }
 _SLASH_LETTERS = frozenset("ncwhsrydNCWHSRYD")
+
+
+# Where a rule can start: Python's re tries every alternative of _WORD_RE / _CUE_RE at every position
+# (~100 µs a case on this CPU). A match can only begin where an ASCII alphanumeric run begins and that
+# run is one of these first words (the same lists as the prefilter, tested against the full scan), so
+# the scans below try the rule regex only there. Texts with non-ASCII characters take the plain scan
+# (re.I folds a few non-ASCII letters onto ASCII ones, e.g. the Kelvin sign onto "k").
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+_WORD_FIRST = frozenset(
+    _RULE_TOKENS | set(_RULE_PAIRS) | {c.lower() for c in _SLASH_LETTERS} | {"r", "l", "yo", "y"}
+)
+
+
+def _word_sub(repl: Callable[[re.Match], str], s: str) -> str:
+    """``_WORD_RE.sub(repl, s)``, trying the rule regex only where a rule's first word begins."""
+    if not s.isascii():
+        return _WORD_RE.sub(repl, s)
+    out: list[str] = []
+    last = 0
+    for run in _ALNUM_RUN.finditer(s):
+        start = run.start()
+        if start < last or run.group().lower() not in _WORD_FIRST:
+            continue
+        m = _WORD_RE.match(s, start)
+        if m:
+            out.append(s[last:start])
+            out.append(repl(m))
+            last = m.end()
+    if not out:
+        return s
+    out.append(s[last:])
+    return "".join(out)
 
 
 _SPACES = re.compile(r"[ \t]+")
@@ -296,7 +343,10 @@ def normalise(text: str, *, words: bool = True) -> tuple[str, tuple[Term, ...]]:
 
     s = text
     if _HAS_DIGIT.search(s):  # every pattern rule needs a number
-        for pattern, fn, kind in _PATTERN_RULES:
+        ascii_ = s.isascii()
+        for (pattern, fn, kind), hint in zip(_PATTERN_RULES, _PATTERN_HINTS):
+            if ascii_ and not hint(s, s.lower()):
+                continue
             s = pattern.sub(lambda m: record(m, fn(m), kind), s)
 
     def word(m: re.Match) -> str:
@@ -304,7 +354,7 @@ def normalise(text: str, *, words: bool = True) -> tuple[str, tuple[Term, ...]]:
         return record(m, rep, kind)
 
     if words:  # False only when the batch prefilter has ruled every word rule out
-        s = _WORD_RE.sub(word, s)
+        s = _word_sub(word, s)
     s = _SPACES.sub(" ", s)
     s = _SPACE_BEFORE_PUNCT.sub(r"\1", s)
     return s.strip(), tuple(terms)
@@ -357,23 +407,34 @@ _CUE_RE = re.compile(
 )
 _CLAUSE_RE = re.compile(r"[.;:!\n]+|\?(?=\s|$)")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9']+|,")
+_OR_NOR = re.compile(r"\b(?:or|nor)\b", re.I)
 
 
 def _scope_end(clause: str, start: int, cue: str, hedge: bool) -> tuple[int, str]:
-    """End offset (in ``clause``) of the scope that starts at ``start``, and its text."""
-    tokens = list(_TOKEN_RE.finditer(clause, start))
-    words = [t for t in tokens if t.group() != ","]
-    if not words:
+    """End offset (in ``clause``) of the scope that starts at ``start``, and its text.
+
+    Reads tokens lazily: a scope stops within a few words, and clauses can be long."""
+    first = None  # the first word after the cue that is not filler
+    has_word = False
+    for t in _TOKEN_RE.finditer(clause, start):
+        w = t.group()
+        if w == ",":
+            continue
+        has_word = True
+        if hedge:
+            break
+        if w.lower() not in _FILLER:
+            first = w.lower()
+            break
+    if not has_word:
         return start, ""
-    if not hedge:
-        first = next((w.group().lower() for w in words if w.group().lower() not in _FILLER), "")
-        if first.replace("’", "'") in _PSEUDO_NEXT:
-            return start, ""
+    if not hedge and (first or "").replace("’", "'") in _PSEUDO_NEXT:
+        return start, ""
     end = start
     n = 0
     commas_seen = False
-    list_ends_with_or = re.search(r"\b(?:or|nor)\b", clause[start:], re.I) is not None
-    for t in tokens:
+    list_ends_with_or = _OR_NOR.search(clause, start) is not None
+    for t in _TOKEN_RE.finditer(clause, start):
         w = t.group().lower()
         if w == ",":
             commas_seen = True
@@ -402,7 +463,33 @@ _NEG_VERB_A = frozenset("don dont doesn doesnt didn didnt haven havent hasn hasn
 _NEG_VERB_B = frozenset("have had having".split())
 
 
-def find_scopes(text: str, *, cues: bool = True) -> tuple[str, tuple[ScopedFinding, ...]]:
+def _cue_first_words(cues: list[str]) -> frozenset:
+    """The words a cue can begin with, as an ASCII alphanumeric run ("don't" -> "don" and "dont")."""
+    out = set()
+    for cue in cues:
+        first = cue.split(" ")[0]
+        out.update({first.split("'")[0].lower(), first.replace("'", "").lower()})
+    return frozenset(out)
+
+
+_CUE_FIRST = _cue_first_words([c for c in _NEG_CUES + _HEDGE_CUES if c != "\\?"])
+_CUE_START = re.compile(r"[A-Za-z0-9]+|\?")
+
+
+def _find_cue(clause: str, pos: int) -> re.Match | None:
+    """``_CUE_RE.search(clause, pos)``, trying the cue regex only where a cue word or "?" begins."""
+    if not clause.isascii():
+        return _CUE_RE.search(clause, pos)
+    for run in _CUE_START.finditer(clause, pos):
+        word = run.group()
+        if word == "?" or word.lower() in _CUE_FIRST:
+            m = _CUE_RE.match(clause, run.start())
+            if m:
+                return m
+    return None
+
+
+def find_scopes(text: str, *, cues: bool = True, tidy: bool = True) -> tuple[str, tuple[ScopedFinding, ...]]:
     """Remove negated/hedged scopes (and their cues) from ``text``; return the rest and what was removed."""
     found: list[ScopedFinding] = []
     pieces: list[str] = []
@@ -412,7 +499,7 @@ def find_scopes(text: str, *, cues: bool = True) -> tuple[str, tuple[ScopedFindi
         clause = text[cs:ce]
         cpos = 0
         while True:
-            m = _CUE_RE.search(clause, cpos)
+            m = _find_cue(clause, cpos)
             if not m:
                 break
             hedge = m.group("cue") is None
@@ -426,6 +513,8 @@ def find_scopes(text: str, *, cues: bool = True) -> tuple[str, tuple[ScopedFindi
             clause = clause[: m.start()] + " " + clause[end:]
             cpos = m.start() + 1
         pieces.append(clause)
+    if not tidy:  # the batch path: spaces and stray commas do not change the tokens the model reads
+        return "".join(pieces), tuple(found)
     model_text = re.sub(r"\s+", " ", "".join(pieces))
     model_text = re.sub(r"\s+([,.;:!?])", r"\1", model_text)
     model_text = re.sub(r"(?:,\s*){2,}", ", ", model_text)
@@ -471,11 +560,18 @@ def rule_stages(texts: list[str]) -> tuple["np.ndarray", "np.ndarray"]:
 
     if not texts:
         return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
-    word, cue = _re2_prefilters()
-    t = tf.constant(texts)
-    words = tf.strings.regex_full_match(t, word).numpy()
-    cues = tf.strings.regex_full_match(t, cue).numpy() | words
-    return words, cues
+    word, _ = _re2_prefilters()
+    words = tf.strings.regex_full_match(tf.constant(texts), word).numpy()
+    return words, _cue_prefilter(texts) | words
+
+
+def _cue_prefilter(texts: list[str]) -> "np.ndarray":
+    import numpy as np
+    import tensorflow as tf
+
+    if not texts:
+        return np.zeros(0, dtype=bool)
+    return tf.strings.regex_full_match(tf.constant(texts), _re2_prefilters()[1]).numpy()
 
 
 def needs_rules(texts: list[str]) -> "np.ndarray":
@@ -488,16 +584,21 @@ def preprocess_many(texts: list[str]) -> list[str]:
     """The model texts for a batch (training and CSV scoring use this; the Case page uses preprocess).
 
     Texts no rule can touch are passed as typed: :func:`preprocess` would only tidy their spaces and
-    punctuation, which the model's tokenizer discards anyway, so the model reads the same tokens."""
+    punctuation, which the model's tokenizer discards anyway, so the model reads the same tokens
+    (tests/text/test_clinical_fastpath.py). For the same reason the batch path skips the final tidying
+    after the negation step (normalisation's is kept: it decides where a clause ends)."""
     import numpy as np
 
     texts = [str(t) for t in texts]
     words, cues = rule_stages(texts)
     out = list(texts)
-    for i in np.flatnonzero(words | cues):
-        # only the stages the prefilter could not rule out (same result as preprocess(t).model_text)
-        normalised = normalise(texts[i], words=True)[0] if words[i] else texts[i]
-        out[i] = find_scopes(normalised, cues=True)[0] if cues[i] else normalised
+    hit = np.flatnonzero(words)
+    for i in hit:
+        out[i] = normalise(texts[i])[0]  # tidied: "?" before a space ends a clause for the scopes
+    if hit.size:  # normalisation can bring a cue in ("afebrile" -> "no fever"): look again
+        cues[hit] = _cue_prefilter([out[i] for i in hit])
+    for i in np.flatnonzero(cues):
+        out[i] = find_scopes(out[i], cues=True, tidy=False)[0]
     return out
 
 

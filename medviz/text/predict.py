@@ -24,6 +24,9 @@ class TextPrediction:
     probabilities: np.ndarray  # (N, C) calibrated
     attention: np.ndarray  # (N, L), sums to 1 over real tokens
     logits: np.ndarray  # (N, C) temperature-scaled
+    # (N,) share of each text's tokens outside the vocabulary (1 if none), from the same tokenisation
+    # as the model's; None when the compiled graph could not provide it (see unknown_shares)
+    unknown: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class TextPredictor:
             return probs, att, logits
 
         fn = _trimmed_function(model, seq_len) or full
+        if fn is not full:
+            fn._medviz_model = model  # for the unknown-share check in _same_outputs
         vocab = vocabulary(model)
         predictor = cls(bundle=bundle, _fn=fn, vocab=frozenset(vocab[2:]), seq_len=seq_len)
         if fn is not full and not _same_outputs(fn, full):
@@ -88,13 +93,11 @@ class TextPredictor:
         if n > batch_size:
             order = np.argsort([len(t) for t in texts], kind="stable")
             texts = [texts[i] for i in order]
-        probs, atts, logits = [], [], []
+        parts: list[list[np.ndarray]] = [[], [], [], []]
         for i in range(0, n, batch_size):
-            p, a, lg = self._fn(tf.constant(texts[i : i + batch_size], dtype=tf.string))
-            probs.append(p.numpy())
-            atts.append(a.numpy())
-            logits.append(lg.numpy())
-        out = [np.concatenate(x) for x in (probs, atts, logits)]
+            for part, value in zip(parts, self._fn(tf.constant(texts[i : i + batch_size], dtype=tf.string))):
+                part.append(value.numpy())
+        out = [np.concatenate(x) for x in parts if x]
         if order is not None:
             inverse = np.empty_like(order)
             inverse[order] = np.arange(n)
@@ -175,11 +178,18 @@ def _trimmed_function(model, seq_len: int):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)], reduce_retracing=True)
     def fn(x):
-        ids = vec(x)
+        # the vectorizer's own steps (standardise, split, look up), kept ragged for a moment so the
+        # unknown-word share covers every token, not only the first seq_len (checked against
+        # vec(x) and unknown_shares by _same_outputs; a separate pass cost ~20 µs a case)
+        ragged = vec._lookup_layer.call(vec._preprocess(x))
+        ids = ragged.to_tensor(default_value=0, shape=[None, seq_len])
+        n_tokens = tf.cast(ragged.row_lengths(), tf.float32)
+        known = tf.reduce_sum(tf.cast(ragged >= 2, tf.float32), axis=1)  # 0 = padding, 1 = [UNK]
+        unknown = tf.where(n_tokens > 0, 1.0 - known / tf.maximum(n_tokens, 1.0), 1.0)
         longest = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(ids > 0, tf.int32), axis=1)), 1)
         probs, att, logits = tail(ids[:, :longest], training=False)
         att = tf.pad(att, [[0, 0], [0, seq_len - tf.shape(att)[1]]])
-        return probs, att, logits
+        return probs, att, logits, unknown
 
     return fn
 
@@ -190,6 +200,12 @@ def _same_outputs(fn, full) -> bool:
     probe = tf.constant(["", "fever", "a b c d e f g h", "Cough, cough!! 38.9 fever and chills " * 3, "x " * 200])
     try:
         a, b = fn(probe), full(probe)
-    except Exception:  # a graph that does not accept a shorter sequence
+    except Exception:  # a graph that does not accept a shorter sequence, or other tokenizer internals
         return False
-    return all(np.allclose(x.numpy(), y.numpy(), atol=1e-5, rtol=0) for x, y in zip(a, b))
+    same = all(np.allclose(x.numpy(), y.numpy(), atol=1e-5, rtol=0) for x, y in zip(a, b))
+    if len(a) > len(b):  # the unknown-word share, against the separate tensorflow pass
+        texts = [t.decode() for t in probe.numpy().tolist()] + ["zzqx fever", "[UNK] unk"]
+        got = fn(tf.constant(texts))[3].numpy()
+        model = getattr(fn, "_medviz_model", None)
+        same = same and (model is None or np.allclose(got, unknown_shares(model, texts), atol=1e-6))
+    return same

@@ -68,3 +68,63 @@ def test_prefilter_lets_plain_patient_text_through_and_catches_cues():
 def test_hematuria_spellings_are_normalised():
     for spelling in ("haematuria", "hematuria"):
         assert "blood in urine" in C.preprocess(f"painless {spelling} for a week").model_text
+
+
+def _corpus() -> list[str]:
+    """Rule spellings and cues in running text, jammed against punctuation and each other, upper and
+    lower case, plus the robustness vignettes (clinician register, written for this project)."""
+    import json
+    import random
+    from pathlib import Path
+
+    words = " ".join(RULE_SPELLINGS).split() + [c for c in C._NEG_CUES + C._HEDGE_CUES if "\\" not in c]
+    words += ["don't have", "dont have", "has not had", "?", "fever", "cough", "and", "I", "x3", "no", "R", "L"]
+    words += ["T 38.9", "temp 37.2", "Temperature: 101.2F", "BP 150/95", "blood pressure 120/80", "HR 110", "p 92",
+              "pulse of 64", "RR 24", "resp rate 12", "sats 91%", "SpO2 95% on RA", "o2 sat 88", "BM 14.2",
+              "glucose 250 mg/dl", "blood sugar 6", "24F", "58 yo M", "70 year-old female", "3/7", "2/52", "12/12",
+              "x3 days", "x 2 wks", "X4 hrs", "37.0/7"]
+    rng = random.Random(0)
+    seps = [" ", ", ", ",", "/", ". ", "; ", "-", " (", ") ", "?", " ? ", "  ", "\n", "'"]
+    texts = list(CASES) + [line for line in RULE_SPELLINGS if line.strip()]
+    for _ in range(3000):
+        parts = [rng.choice(words) for _ in range(rng.randint(1, 8))]
+        parts = [p.upper() if rng.random() < 0.2 else p for p in parts]
+        texts.append("".join(p + rng.choice(seps) for p in parts))
+    path = Path(__file__).resolve().parents[1] / "data" / "robustness.jsonl"
+    texts += [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
+    return texts
+
+
+def test_candidate_scans_equal_the_plain_regex_scans():
+    corpus = _corpus()
+    mark = lambda m: f"<{m.group(0)}>"  # noqa: E731
+    for text in corpus:
+        assert C._word_sub(mark, text) == C._WORD_RE.sub(mark, text), text
+        for pos in range(len(text) + 1):
+            fast, plain = C._find_cue(text, pos), C._CUE_RE.search(text, pos)
+            assert (fast and fast.span()) == (plain and plain.span()), (text, pos)
+
+
+def test_fast_path_reads_the_same_tokens_on_a_large_corpus():
+    corpus = _corpus()
+    fast = C.preprocess_many(corpus)
+    for text, got in zip(corpus, fast):
+        assert tokens(got) == tokens(C.preprocess(text).model_text), text
+
+
+def test_prefilter_flags_every_text_a_rule_or_cue_matches():
+    corpus = _corpus()
+    words, cues = C.rule_stages(corpus)
+    for text, w, c in zip(corpus, words, cues):
+        if C._WORD_RE.search(text) or C._HAS_DIGIT.search(text):
+            assert w, text
+        if C._CUE_RE.search(text):
+            assert c, text
+
+
+def test_pattern_rule_hints_skip_only_rules_that_cannot_match(monkeypatch):
+    corpus = [t for t in _corpus() if C._HAS_DIGIT.search(t)]
+    assert len(corpus) > 500
+    hinted = [C.normalise(t) for t in corpus]
+    monkeypatch.setattr(C, "_PATTERN_HINTS", [lambda s, low: True] * len(C._PATTERN_RULES))
+    assert [C.normalise(t) for t in corpus] == hinted
