@@ -132,7 +132,7 @@ def main() -> None:
             full.append(time.perf_counter() - t)
         scored_rows = sum(1 for _ in open(out)) - 1
     r, f = statistics.median(raw), statistics.median(full)
-    print(f"\nBatch of {args.rows:,} distinct cases (median of {args.repeats}); "
+    print(f"\nBatch of {args.rows:,} cases ({len(set(texts)):,} distinct texts; nothing is cached) (median of {args.repeats}); "
           f"{share_rules:.0%} contain a clinician abbreviation, vital sign or negation cue (full rule path)")
     print(f"  raw forward pass (in memory)     {args.rows / r:9,.0f} cases/s  ({r:.2f} s)")
     print(f"  CSV -> scored CSV (score_csv)    {args.rows / f:9,.0f} cases/s  ({f:.2f} s, {scored_rows:,} rows written)")

@@ -110,6 +110,9 @@ class BundleInfo:
 
 
 def _register_custom_objects() -> None:
+    from medviz.runtime import configure_tensorflow
+
+    configure_tensorflow()  # before the first TensorFlow operation of the process
     # Importing these modules registers their Keras layers as serializable.
     import medviz.layers  # noqa: F401
     import medviz.text.layers  # noqa: F401

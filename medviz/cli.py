@@ -405,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("-o", "--output", required=True)
     sc.add_argument("--text-column", help="text bundles: the column holding the case text")
     sc.add_argument("--chunksize", type=int, default=None,
-                    help="rows per chunk (default: 10,000 for text bundles, 100,000 for tabular)")
+                    help="rows per chunk (default: 20,000 for text bundles, 100,000 for tabular)")
     sc.add_argument("--explain", action="store_true",
                     help="text bundles: add top_reasons (three strongest SHAP words per row; ~0.3-1 s per row)")
     sc.set_defaults(func=_cmd_score)

@@ -35,7 +35,7 @@ class ScoreSummary:
 class TextScorer:
     """Scores a text column with a text bundle. Built once per bundle, reused for every chunk."""
 
-    chunksize = 10_000  # rows per chunk in score_csv
+    chunksize = 20_000  # rows per chunk in score_csv (10,000: 9,219 cases/s; 5,000: 8,259; 20,000: 9,631)
 
     def __init__(self, bundle: ModelBundle, text_column: str, predictor=None, explain: bool = False, explainer=None):
         from medviz.text.predict import TextPredictor
@@ -442,7 +442,7 @@ def score_csv(
     ``prepare`` (text: the clinical rules), a scoring thread runs chunk i+1 (model, SHAP, safety
     columns — TensorFlow, NumPy and Arrow release the GIL), a writing thread renders and writes
     chunk i. At most ``_IN_FLIGHT`` chunks wait between stages; rows come out in input order.
-    ``chunksize`` defaults to the scorer's (text 10,000: small enough that the three stages fill
+    ``chunksize`` defaults to the scorer's (text 20,000: small enough that the three stages fill
     quickly, large enough for full model batches); ``progress`` is called from the writing thread.
     """
     from collections import deque

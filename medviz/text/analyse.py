@@ -184,7 +184,7 @@ def has_no_tokens(texts: list[str]) -> np.ndarray:
 
 
 def analyse_batch(
-    predictor: TextPredictor, texts: list[str], batch_size: int = 4096, model_texts: list[str] | None = None
+    predictor: TextPredictor, texts: list[str], batch_size: int = 2048, model_texts: list[str] | None = None
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Batch form for CSV scoring: calibrated probabilities (N, C) and the safety columns
     ``prediction_set``, ``out_of_scope``, ``out_of_scope_score``, ``warnings`` (one row per text).

@@ -301,10 +301,29 @@ _SLASH_LETTERS = frozenset("ncwhsrydNCWHSRYD")
 # run is one of these first words (the same lists as the prefilter, tested against the full scan), so
 # the scans below try the rule regex only there. Texts with non-ASCII characters take the plain scan
 # (re.I folds a few non-ASCII letters onto ASCII ones, e.g. the Kelvin sign onto "k").
-_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 _WORD_FIRST = frozenset(
     _RULE_TOKENS | set(_RULE_PAIRS) | {c.lower() for c in _SLASH_LETTERS} | {"r", "l", "yo", "y"}
 )
+
+
+_LOW_RUNS = re.compile(r"[a-z0-9]+").findall
+
+
+def _run_starts(low: str, words: frozenset, pos: int = 0) -> list[int]:
+    """Sorted start offsets (>= ``pos``) of the alphanumeric runs of ``low`` (an ASCII, lower-cased
+    text) that are one of ``words``. C-level findall/find instead of a Python loop over every run."""
+    present = words.intersection(_LOW_RUNS(low, pos))
+    starts: list[int] = []
+    n = len(low)
+    for w in present:
+        i = low.find(w, pos)
+        while i >= 0:
+            end = i + len(w)
+            if (i == 0 or not low[i - 1].isalnum()) and (end == n or not low[end].isalnum()):
+                starts.append(i)
+            i = low.find(w, i + 1)
+    starts.sort()
+    return starts
 
 
 def _word_sub(repl: Callable[[re.Match], str], s: str) -> str:
@@ -313,9 +332,8 @@ def _word_sub(repl: Callable[[re.Match], str], s: str) -> str:
         return _WORD_RE.sub(repl, s)
     out: list[str] = []
     last = 0
-    for run in _ALNUM_RUN.finditer(s):
-        start = run.start()
-        if start < last or run.group().lower() not in _WORD_FIRST:
+    for start in _run_starts(s.lower(), _WORD_FIRST):
+        if start < last:
             continue
         m = _WORD_RE.match(s, start)
         if m:
@@ -473,19 +491,23 @@ def _cue_first_words(cues: list[str]) -> frozenset:
 
 
 _CUE_FIRST = _cue_first_words([c for c in _NEG_CUES + _HEDGE_CUES if c != "\\?"])
-_CUE_START = re.compile(r"[A-Za-z0-9]+|\?")
 
 
 def _find_cue(clause: str, pos: int) -> re.Match | None:
     """``_CUE_RE.search(clause, pos)``, trying the cue regex only where a cue word or "?" begins."""
     if not clause.isascii():
         return _CUE_RE.search(clause, pos)
-    for run in _CUE_START.finditer(clause, pos):
-        word = run.group()
-        if word == "?" or word.lower() in _CUE_FIRST:
-            m = _CUE_RE.match(clause, run.start())
-            if m:
-                return m
+    starts = _run_starts(clause.lower(), _CUE_FIRST, pos)
+    q = clause.find("?", pos)
+    if q >= 0:  # "?" is a hedging cue of its own
+        while q >= 0:
+            starts.append(q)
+            q = clause.find("?", q + 1)
+        starts.sort()
+    for start in starts:
+        m = _CUE_RE.match(clause, start)
+        if m:
+            return m
     return None
 
 
