@@ -350,12 +350,15 @@ _SPACES = re.compile(r"[ \t]+")
 _SPACE_BEFORE_PUNCT = re.compile(r" +([,.;:!?])")
 
 
-def normalise(text: str, *, words: bool = True) -> tuple[str, tuple[Term, ...]]:
-    """Rewrite clinician register into the model's lay vocabulary; return the text and the terms hit."""
+def normalise(text: str, *, words: bool = True, tidy: bool = True, terms_out: bool = True) -> tuple[str, tuple[Term, ...]]:
+    """Rewrite clinician register into the model's lay vocabulary; return the text and the terms hit.
+
+    The batch path (:func:`preprocess_many`) passes ``tidy=False`` (it tidies the spaces of the whole
+    batch in one RE2 pass) and ``terms_out=False`` (it only needs the text)."""
     terms: list[Term] = []
 
     def record(m: re.Match, out: str, kind: str) -> str:
-        if m.group(0).strip().lower() != out.lower():
+        if terms_out and m.group(0).strip().lower() != out.lower():
             terms.append(Term(text=m.group(0).strip(), meaning=out, kind=kind))
         return f" {out} " if out else " "
 
@@ -373,6 +376,8 @@ def normalise(text: str, *, words: bool = True) -> tuple[str, tuple[Term, ...]]:
 
     if words:  # False only when the batch prefilter has ruled every word rule out
         s = _word_sub(word, s)
+    if not tidy:
+        return s, tuple(terms)
     s = _SPACES.sub(" ", s)
     s = _SPACE_BEFORE_PUNCT.sub(r"\1", s)
     return s.strip(), tuple(terms)
@@ -587,6 +592,30 @@ def rule_stages(texts: list[str]) -> tuple["np.ndarray", "np.ndarray"]:
     return words, _cue_prefilter(texts) | words
 
 
+_SEPARATORS_1C_1F = re.compile("[\x1c-\x1f]")
+
+
+def _tidy_many(texts: list[str]) -> list[str]:
+    """``normalise``'s closing tidy-up (_SPACES, _SPACE_BEFORE_PUNCT, strip) for a batch: two RE2
+    passes in tensorflow for ASCII texts (same result: the patterns are ASCII); Python for the rest
+    (str.strip also removes Unicode spaces)."""
+    import tensorflow as tf
+
+    # Python's strip also removes \x1c-\x1f (ASCII separators); RE2's does not: those go to Python
+    plain = [i for i, t in enumerate(texts) if t.isascii() and not _SEPARATORS_1C_1F.search(t)]
+    out = list(texts)
+    if plain:
+        t = tf.constant([texts[i] for i in plain])
+        t = tf.strings.regex_replace(tf.strings.regex_replace(t, _SPACES.pattern, " "), _SPACE_BEFORE_PUNCT.pattern, r"\1")
+        for i, b in zip(plain, tf.strings.strip(t).numpy().tolist()):
+            out[i] = b.decode("ascii")
+    done = set(plain)
+    for i, text in enumerate(texts):
+        if i not in done:
+            out[i] = _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", text)).strip()
+    return out
+
+
 def _cue_prefilter(texts: list[str]) -> "np.ndarray":
     import numpy as np
     import tensorflow as tf
@@ -615,8 +644,10 @@ def preprocess_many(texts: list[str]) -> list[str]:
     words, cues = rule_stages(texts)
     out = list(texts)
     hit = np.flatnonzero(words)
-    for i in hit:
-        out[i] = normalise(texts[i])[0]  # tidied: "?" before a space ends a clause for the scopes
+    normalised = [normalise(texts[i], tidy=False, terms_out=False)[0] for i in hit]
+    # normalise's tidying, for the batch at once ("?" before a space ends a clause for the scopes)
+    for i, text in zip(hit, _tidy_many(normalised)):
+        out[i] = text
     if hit.size:  # normalisation can bring a cue in ("afebrile" -> "no fever"): look again
         cues[hit] = _cue_prefilter([out[i] for i in hit])
     for i in np.flatnonzero(cues):

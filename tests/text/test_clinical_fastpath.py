@@ -128,3 +128,9 @@ def test_pattern_rule_hints_skip_only_rules_that_cannot_match(monkeypatch):
     hinted = [C.normalise(t) for t in corpus]
     monkeypatch.setattr(C, "_PATTERN_HINTS", [lambda s, low: True] * len(C._PATTERN_RULES))
     assert [C.normalise(t) for t in corpus] == hinted
+
+
+def test_batch_tidy_equals_normalise_tidy():
+    texts = ["  a  ,b ?  c\t\td  ", "é  x ,", "", " \x1c fever ;\x1f", "no  ?  rash\n ,", "\xa0cough , "]
+    want = [C._SPACE_BEFORE_PUNCT.sub(r"\1", C._SPACES.sub(" ", t)).strip() for t in texts]
+    assert C._tidy_many(texts) == want
