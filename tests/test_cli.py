@@ -20,6 +20,9 @@ def test_score_text_csv(tiny_text_bundle, tmp_path):
         assert f"prob_{lab}" in df.columns
     probs = df.loc[df["error"] == "", [c for c in df.columns if c.startswith("prob_")]].astype(float)
     assert ((probs.sum(axis=1) - 1).abs() < 1e-5).all()
+    # written to 6 decimals (as tabular risk), in Python's float text
+    assert (probs.round(6) == probs).all().all()
+    assert (df.loc[df["error"] == "", "probability"].astype(float) == probs.max(axis=1)).all()
     assert df.loc[1, "error"].startswith("note: empty")
     assert df.loc[1, "prediction"] == ""
     assert df.loc[2, "note"].startswith("'=")  # spreadsheet formula neutralised

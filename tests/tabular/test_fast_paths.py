@@ -94,6 +94,15 @@ def test_render_csv_is_byte_identical_to_pandas():
     assert render_csv(df) == df.to_csv(index=False, header=False).encode()
 
 
+def test_render_csv_small_and_rounded_floats_match_python_repr():
+    rng = np.random.default_rng(1)
+    v = rng.random(20000) * 10.0 ** rng.uniform(-12, -3, 20000) * rng.choice([-1, 1], 20000)
+    v[:12] = [1e-5, 1.5e-7, 2.345678e-10, 9.99e-5, 1e-7, 5e-324, -1e-300, 3e-05, 1e-4, 2.5e-06, 9.999999999999999e-05, 1e-8]
+    probs = np.round(rng.dirichlet(np.ones(22) * 0.05, size=20000), 6)  # many distinct tiny values
+    df = pd.DataFrame({"v": v, "p0": probs[:, 0], "p1": probs[:, 1], "all": np.arange(20000) / 1e6})
+    assert render_csv(df) == df.to_csv(index=False, header=False).encode()
+
+
 def test_render_csv_declines_what_it_does_not_handle():
     assert render_csv(pd.DataFrame({"a": [object(), 1]})) is None
 

@@ -76,3 +76,15 @@ def test_input_warnings(predictor):
     assert long.truncated and any("first 12 words" in w for w in long.warnings)
     huge = check_text(predictor, "cough " * 20_000)
     assert len(huge.text) == 20_000 and any("characters long" in w for w in huge.warnings)
+
+
+def test_unknown_share_from_the_compiled_call_matches_the_separate_pass(predictor):
+    from medviz.text.predict import unknown_shares
+
+    texts = ["fever and cough", "zzqx wibble fever", "", "!!!", "héllo wörld cough", "word " * 200, "[UNK] unk"]
+    got = predictor.predict(texts).unknown
+    assert got is not None  # the trimmed graph is in use and provides it
+    np.testing.assert_allclose(got, unknown_shares(predictor.bundle.model, texts), atol=1e-6)
+    # large batches are sorted by length inside predict: the shares must come back in input order
+    many = texts * 400
+    np.testing.assert_allclose(predictor.predict(many, batch_size=64).unknown, np.tile(got, 400), atol=1e-6)
