@@ -169,6 +169,10 @@ class TabularScorer:
     def output_columns(self) -> list[str]:
         return ["risk", "risk_band", "flags", "top_reasons", "warnings", "error"]
 
+    def for_csv(self, scored: pd.DataFrame) -> pd.DataFrame:
+        """The scored frame as written to CSV: as scored (``risk`` is already rounded in :meth:`score`)."""
+        return scored
+
     def score(self, chunk: pd.DataFrame) -> pd.DataFrame:
         """The output columns for ``chunk``. Text columns are pandas' Arrow-backed strings, built
         column-wise (a clean row costs no Python: messages exist only for flagged rows)."""
@@ -248,10 +252,6 @@ def score_frame(scorer, chunk: pd.DataFrame, prepared=None) -> pd.DataFrame:
     clash = [c for c in out.columns if c in chunk.columns]
     base = chunk.rename(columns={c: f"input_{c}" for c in clash}) if clash else chunk
     return pd.concat([base, out], axis=1)
-
-
-def _for_csv(scorer, scored: pd.DataFrame) -> pd.DataFrame:
-    return scorer.for_csv(scored) if hasattr(scorer, "for_csv") else scored
 
 
 def _any_byte_in(arr, chars: bytes) -> bool:
@@ -460,7 +460,7 @@ def score_csv(
     def write(scored_future, header):
         nonlocal rows, errors, warns
         scored = scored_future.result()
-        view = _for_csv(scorer, scored)
+        view = scorer.for_csv(scored)
         write_csv_chunk(neutralize_formulas(view) if sanitize else view, fh, header=header)
         rows += len(scored)
         errors += int((scored["error"] != "").sum())
@@ -569,7 +569,7 @@ def score_upload(
         raise InputError("the file has a header but no rows to score")
     frame = pd.concat(parts, ignore_index=True)
     out = io.BytesIO()
-    write_csv_chunk(neutralize_formulas(_for_csv(scorer, frame)), out, header=True)  # as score_csv writes
+    write_csv_chunk(neutralize_formulas(scorer.for_csv(frame)), out, header=True)  # as score_csv writes
     csv = out.getvalue()
     summary = ScoreSummary(rows=len(frame), errors=int((frame["error"] != "").sum()),
                            warnings=int((frame["warnings"] != "").sum()))

@@ -23,6 +23,7 @@ the bundle manifest records :data:`PREPROCESSING_ID` and the analyser refuses to
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -301,9 +302,7 @@ _SLASH_LETTERS = frozenset("ncwhsrydNCWHSRYD")
 # run is one of these first words (the same lists as the prefilter, tested against the full scan), so
 # the scans below try the rule regex only there. Texts with non-ASCII characters take the plain scan
 # (re.I folds a few non-ASCII letters onto ASCII ones, e.g. the Kelvin sign onto "k").
-_WORD_FIRST = frozenset(
-    _RULE_TOKENS | set(_RULE_PAIRS) | {c.lower() for c in _SLASH_LETTERS} | {"r", "l", "yo", "y"}
-)
+_WORD_FIRST = frozenset(_RULE_TOKENS | set(_RULE_PAIRS) | {c.lower() for c in _SLASH_LETTERS} | {"r", "l"})  # R/L sides
 
 
 _LOW_RUNS = re.compile(r"[a-z0-9]+").findall
@@ -503,12 +502,8 @@ def _find_cue(clause: str, pos: int) -> re.Match | None:
     if not clause.isascii():
         return _CUE_RE.search(clause, pos)
     starts = _run_starts(clause.lower(), _CUE_FIRST, pos)
-    q = clause.find("?", pos)
-    if q >= 0:  # "?" is a hedging cue of its own
-        while q >= 0:
-            starts.append(q)
-            q = clause.find("?", q + 1)
-        starts.sort()
+    if "?" in clause[pos:]:  # "?" is a hedging cue of its own
+        starts = sorted(starts + [i for i, ch in enumerate(clause) if ch == "?" and i >= pos])
     for start in starts:
         m = _CUE_RE.match(clause, start)
         if m:
@@ -556,6 +551,7 @@ def preprocess(text: str) -> Preprocessed:
     return Preprocessed(original=str(text), model_text=model_text, terms=terms, negated=scopes)
 
 
+@functools.lru_cache(maxsize=1)
 def _re2_prefilters() -> tuple[str, str]:
     """RE2 patterns (for tf.strings.regex_full_match) that are true for every text where a word rule,
     a vital-sign/duration rule (they all need a digit) or a negation/hedging cue could apply.

@@ -67,11 +67,9 @@ class TextPredictor:
             return probs, att, logits
 
         fn = _trimmed_function(model, seq_len) or full
-        if fn is not full:
-            fn._medviz_model = model  # for the unknown-share check in _same_outputs
         vocab = vocabulary(model)
         predictor = cls(bundle=bundle, _fn=fn, vocab=frozenset(vocab[2:]), seq_len=seq_len)
-        if fn is not full and not _same_outputs(fn, full):
+        if fn is not full and not _same_outputs(fn, full, model):
             log.warning("trimmed text graph disagrees with the full model; using the full model")
             predictor = cls(bundle=bundle, _fn=full, vocab=frozenset(vocab[2:]), seq_len=seq_len)
         predictor.predict([""])  # trace once
@@ -194,7 +192,7 @@ def _trimmed_function(model, seq_len: int):
     return fn
 
 
-def _same_outputs(fn, full) -> bool:
+def _same_outputs(fn, full, model) -> bool:
     import tensorflow as tf
 
     probe = tf.constant(["", "fever", "a b c d e f g h", "Cough, cough!! 38.9 fever and chills " * 3, "x " * 200])
@@ -206,6 +204,5 @@ def _same_outputs(fn, full) -> bool:
     if len(a) > len(b):  # the unknown-word share, against the separate tensorflow pass
         texts = [t.decode() for t in probe.numpy().tolist()] + ["zzqx fever", "[UNK] unk"]
         got = fn(tf.constant(texts))[3].numpy()
-        model = getattr(fn, "_medviz_model", None)
-        same = same and (model is None or np.allclose(got, unknown_shares(model, texts), atol=1e-6))
+        same = same and np.allclose(got, unknown_shares(model, texts), atol=1e-6)
     return same
