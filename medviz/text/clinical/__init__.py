@@ -25,49 +25,15 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from typing import Callable
 
 PREPROCESSING_ID = "medviz.text.clinical/2"
 
 
-@dataclass(frozen=True)
-class Term:
-    """A clinician-register expression that was recognised and rewritten for the model."""
-
-    text: str  # as typed
-    meaning: str  # what the model was given instead ("" = dropped, e.g. a normal vital sign)
-    kind: str  # "abbreviation", "term", "spelling", "vital sign", "age/sex", "duration"
-
-
-@dataclass(frozen=True)
-class ScopedFinding:
-    """Words read as absent (negated) or uncertain (hedged); they do not reach the model."""
-
-    text: str  # the words in scope, as given to the negation step (after normalisation)
-    cue: str  # the trigger, e.g. "denies"
-    kind: str  # "negated" or "hedged"
-
-
-def findings_of_kind(scopes, kind: str) -> tuple[str, ...]:
-    """The texts of the scoped findings of one kind ("negated" or "hedged"), in reading order."""
-    return tuple(f.text for f in scopes if f.kind == kind)
-
-
-@dataclass(frozen=True)
-class Preprocessed:
-    original: str
-    model_text: str  # what the model reads
-    terms: tuple[Term, ...]
-    negated: tuple[ScopedFinding, ...]  # negated and hedged findings, in reading order
-
-    @property
-    def negated_findings(self) -> tuple[str, ...]:
-        return findings_of_kind(self.negated, "negated")
-
-    @property
-    def hedged_findings(self) -> tuple[str, ...]:
-        return findings_of_kind(self.negated, "hedged")
+from medviz.text.clinical.types import (  # noqa: F401  (public names of this package)
+    ABSENT, HISTORICAL, OTHER_PERSON, PRESENT, STATUSES, UNCERTAIN, Finding, Preprocessed, ScopedFinding, Term,
+    VitalSign, findings_by_status, findings_of_kind,
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -548,7 +514,14 @@ def preprocess(text: str) -> Preprocessed:
     """Normalise clinician register, then remove negated and hedged findings. Pure and deterministic."""
     normalised, terms = normalise(str(text))
     model_text, scopes = find_scopes(normalised)
-    return Preprocessed(original=str(text), model_text=model_text, terms=terms, negated=scopes)
+    low = str(text).lower()
+    findings = []
+    for f in scopes:
+        at = low.find(f.text.lower())
+        findings.append(Finding(phrase=f.text.lower(), status=ABSENT if f.kind == "negated" else UNCERTAIN,
+                                start=at, end=at + len(f.text) if at >= 0 else -1))
+    return Preprocessed(original=str(text), model_text=model_text, terms=terms, negated=scopes,
+                        findings=tuple(findings))
 
 
 @functools.lru_cache(maxsize=1)
