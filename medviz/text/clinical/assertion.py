@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,8 +139,9 @@ def _register_components() -> None:
         """Mark tokens the ConText rules match on, by setting their NORM (an exact attribute spaCy's
         Matcher checks in C; custom ``_`` attributes cost a Python call per token and pattern):
 
-        * ``__minus__``/``__plus__``: a "-"/"+" attached to the word before it and followed by
-          punctuation, a space or the end ("fever-, cough+"); not a hyphen inside a word ("x-ray");
+        * ``__minus__``/``__plus__``: a "-"/"+" after a word and before punctuation, a line break or
+          the end ("fever-, cough +"); not a hyphen inside a word ("x-ray") nor a dash before more
+          words ("sore throat - 3 days", "fever - denies");
         * ``__comma_list__``: a comma followed, in the same sentence, by "or"/"nor" ("no fever,
           chills or sweats": the list runs on); other commas are ``__comma_break__`` (they end a bare "no");
         * ``__query__``: "?" attached to the word after it ("?UTI"); ``__query_back__``: "?" attached
@@ -164,10 +166,12 @@ def _register_components() -> None:
                 tok.norm_ = "__negator_end__"
             elif t in ("-", "+", "?"):
                 prev_attached = i > 0 and doc[i - 1].whitespace_ == "" and doc[i - 1].is_alpha
-                ends = nxt is None or nxt.is_punct or tok.whitespace_ != "" or nxt.is_space
-                if t == "-" and prev_attached and ends and (nxt is None or nxt.text != "-"):
+                after_word = i > 0 and doc[i - 1].is_alpha
+                ends = (nxt is None or (nxt.is_punct and nxt.text not in "-+") or nxt.is_space or "\n" in tok.whitespace_
+                        or (prev_attached and tok.whitespace_ != ""))  # "cough+ fever- rash+"
+                if t == "-" and after_word and ends:
                     tok.norm_ = "__minus__"
-                elif t == "+" and prev_attached and ends:
+                elif t == "+" and after_word and ends:
                     tok.norm_ = "__plus__"
                 elif t == "?":
                     if tok.whitespace_ == "" and nxt is not None and nxt.is_alpha:
@@ -205,10 +209,17 @@ def _tokenizer(nlp):
 @functools.lru_cache(maxsize=1)
 def pipeline():
     """The spaCy pipeline (built once per process, ~1 s): tokenizer, sentences, flags, targets, ConText."""
+    from loguru import logger
+
+    # medspaCy imports PyRuSH, which logs note text through loguru at DEBUG: never let it (nor medspaCy)
+    logger.disable("PyRuSH")
+    logger.disable("medspacy")
     import spacy
     from medspacy.context import ConText, ConTextRule  # noqa: F401  (registers the factory)
     from medspacy.target_matcher import TargetMatcher, TargetRule  # noqa: F401
 
+    # medspaCy's matcher warns (W036) on every note when a rule kind it wraps has no patterns
+    warnings.filterwarnings("ignore", message=r"\[W036\]")
     _register_components()
     nlp = spacy.blank("en")
     _tokenizer(nlp)
@@ -233,7 +244,7 @@ _COMMON = frozenset("i me my have has had having is was are were be been the a a
                     "this his her their at by as from do does did".split())
 _NON_MODIFYING = {"PSEUDO", "TERMINATE", "NEW_CLAUSE", "AFFIRMED", "COMMA_BREAK", "COMMA_LIST", "PRESENT_ILLNESS", "SELF"}
 _SPECIAL = re.compile(
-    r"[A-Za-z][-+?](?=[\s,.;:]|$)|\?[A-Za-z]|n['’]t\b|[A-Za-z]\s*/\s*[A-Za-z]|[-+]ve\b"
+    r"[A-Za-z]\s*[-+?](?=[\s,.;:]|$)|\?[A-Za-z]|n['’]t\b|[A-Za-z]\s*/\s*[A-Za-z]|[-+]ve\b"
     r"|[:=\-–—]\s*(?:no|none|nil|neg|negative|absent|denie[sd]|not|0)\b", re.I)
 
 
