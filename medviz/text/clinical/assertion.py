@@ -373,9 +373,9 @@ def reading_of(doc, keep: tuple[tuple[int, int], ...] = ()) -> Reading:
 
 def present_only(text: str) -> Reading:
     """The :class:`Reading` of a text :func:`needs_context` cleared: the findings, all present, and
-    nothing dropped (the target matcher alone: no ConText pass)."""
+    nothing dropped (the target matcher and the widening alone: no ConText pass)."""
     nlp = pipeline()
-    doc = nlp.get_pipe("medspacy_target_matcher")(nlp.make_doc(text))
+    doc = nlp.get_pipe("medviz_extend_findings")(nlp.get_pipe("medspacy_target_matcher")(nlp.make_doc(text)))
     return Reading(
         findings=tuple(Finding(e.text.lower(), PRESENT, e.start_char, e.end_char) for e in doc.ents
                        if e.label_ != "NEGATED_FINDING"),
