@@ -779,12 +779,24 @@ def _starts_like_formula(s: pd.Series) -> np.ndarray:
         return s.astype("string").str.startswith(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
 
 
+def neutralize_name(name) -> str:
+    """A column name as written to a CSV: ``'`` before a formula-like name, as for cells."""
+    text = str(name)
+    if text.startswith(_FORMULA_START) and pd.isna(pd.to_numeric(pd.Series([text]), errors="coerce")[0]):
+        return "'" + text
+    return text
+
+
 def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """Prefix ``'`` to text cells a spreadsheet would run as a formula (OWASP CSV injection, CWE-1236).
 
     Cells that are plain numbers ("-5", "+1.2") are left alone so numeric columns stay numeric.
+    Column names get the same treatment (a header cell runs as a formula just like a data cell).
     """
     out = df.copy(deep=False)  # columns are replaced, never changed in place
+    names = [neutralize_name(c) for c in out.columns]
+    if names != list(out.columns):
+        out.columns = names
     for col in out.columns:
         s = out[col]
         if s.dtype != object and not pd.api.types.is_string_dtype(s):
@@ -801,3 +813,110 @@ def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
             text = s.astype("string")
             out[col] = s.where(~mask, "'" + text)
     return out
+
+
+# --------------------------------------------------------------------------------------- writing
+
+STALE_SUFFIX = ".stale"
+
+
+class OutputTarget:
+    """Where a run writes: a temporary name beside ``path``, renamed to ``path`` only when the run succeeds.
+
+    Use as a context manager around the whole run. On any failure (an error, Ctrl-C, SIGTERM, a lost
+    worker) the temporary is removed, and an output already at ``path`` from an earlier run is renamed
+    to ``path + ".stale"`` (replacing an older one) so nothing at ``path`` can be taken for this run's
+    result; ``moved_aside`` then names it (the CLI says so). ``folder=True``: the output is a directory.
+    """
+
+    def __init__(self, path: str | Path, *, folder: bool = False):
+        import os
+
+        self.path = Path(path)
+        self.folder = folder
+        self.tmp = self.path.with_name(f".{self.path.name}.part-{os.getpid()}")
+        self.moved_aside: Path | None = None
+        self._old_term = None
+
+    def __enter__(self) -> "OutputTarget":
+        import signal
+        import threading
+
+        if not self.path.parent.is_dir():
+            raise InputError(f"output folder not found: {self.path.parent}")
+        self._remove(self.tmp)
+        if self.folder:
+            self.tmp.mkdir()
+        if threading.current_thread() is threading.main_thread():
+            def _term(signum, frame):  # a kill (SIGTERM) cleans up like Ctrl-C
+                raise KeyboardInterrupt
+
+            self._old_term = signal.signal(signal.SIGTERM, _term)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        import signal
+
+        if self._old_term is not None:
+            signal.signal(signal.SIGTERM, self._old_term)
+        if exc_type is None:
+            if self.path.is_dir() and self.folder:
+                self._remove(self.path)
+            self.tmp.replace(self.path) if not self.folder else self.tmp.rename(self.path)
+            return False
+        self._remove(self.tmp)
+        if self.path.exists():
+            stale = self.path.with_name(self.path.name + STALE_SUFFIX)
+            self._remove(stale)
+            self.path.rename(stale)
+            self.moved_aside = stale
+            if exc is not None:
+                try:
+                    exc.stale_output = str(stale)  # read by the CLI's error line
+                except AttributeError:
+                    pass
+        return False
+
+    @staticmethod
+    def _remove(p: Path) -> None:
+        import shutil
+
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def output_format(path: str | Path, fmt: str | None = None) -> str:
+    """``"parquet"`` or ``"csv"``: ``fmt`` if given, else from the name (``.parquet``/``.pq``), else CSV."""
+    if fmt:
+        if fmt not in ("csv", "parquet"):
+            raise InputError(f"--format must be csv or parquet, got '{fmt}'")
+        return fmt
+    return "parquet" if Path(path).suffix.lower() in (".parquet", ".pq") else "csv"
+
+
+class ParquetChunkWriter:
+    """Scored chunks appended to one Parquet file (pyarrow), the column types fixed by the first chunk
+    (a column that is all-empty there is written as text). Values are kept as typed: no ``'`` prefix
+    (a Parquet file is read by programs, not run by a spreadsheet)."""
+
+    def __init__(self, fh):
+        self.fh = fh
+        self.writer = None
+        self.schema = None
+
+    def write(self, df: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if self.schema is None:
+            fields = [pa.field(f.name, pa.string() if pa.types.is_null(f.type) else f.type) for f in table.schema]
+            self.schema = pa.schema(fields)
+            self.writer = pq.ParquetWriter(self.fh, self.schema, compression="zstd")
+        self.writer.write_table(table.cast(self.schema, safe=False))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
