@@ -19,7 +19,7 @@ from medviz import audit
 from medviz import auth as accounts
 from medviz.errors import InputError, MedvizError
 from medviz.store import get_engine
-from medviz.ui.common import INTENDED_USE
+from medviz.ui.common import INTENDED_USE, plain
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def login_gate() -> accounts.User:
     try:
         user = current_user()
     except MedvizError as exc:
-        st.error(f"The account database cannot be used: {exc}")
+        st.error(f"The account database cannot be used: {plain(exc)}")
         st.stop()
     if user is None:
         st.navigation([st.Page(sign_in_page, title="Sign in", icon="🔐")], position="hidden").run()
@@ -127,7 +127,7 @@ def require_signed_in() -> accounts.User:
     try:
         user = current_user()
     except MedvizError as exc:
-        st.error(f"The account database cannot be used: {exc}")
+        st.error(f"The account database cannot be used: {plain(exc)}")
         st.stop()
     if user is None:
         sign_in_page()
@@ -171,7 +171,7 @@ def sign_in_page() -> None:
             known = accounts.get_user_by_name(engine, (username or "").strip())
             # Only a real account name is recorded: a password typed into the name box must not be.
             _audit("login_failed", None, username=known.username if known else "(unknown user)", role=known.role if known else "none")
-            st.error(str(exc))
+            st.error(plain(exc))
             return
         _start_session(user)
         st.rerun()
@@ -202,7 +202,7 @@ def _first_start(engine) -> None:
 
 def _show_one_time_password(username: str, password: str) -> None:
     st.success(
-        f"Administrator **{username}** created. Its one-time password is below; it is shown only now. "
+        f"Administrator **{plain(username)}** created. Its one-time password is below; it is shown only now. "
         "Sign in with it; you will then choose your own password."
     )
     st.code(password, language=None)
@@ -234,7 +234,7 @@ def password_form(s: dict) -> None:
         try:
             accounts.change_password(_engine(), s.get("user_id", -1), old, new)
         except MedvizError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
             return
         _audit("password_change", s, summary="changed own password")
         st.success("Password changed.")
@@ -244,7 +244,7 @@ def password_form(s: dict) -> None:
 def account_page() -> None:
     s = session() or {}
     st.title("👤 Account")
-    st.markdown(f"Signed in as **{s.get('username', '?')}** · role **{s.get('role', '?')}**")
+    st.markdown(f"Signed in as **{plain(s.get('username', '?'))}** · role **{plain(s.get('role', '?'))}**")
     st.subheader("Change password")
     password_form(s)
 
@@ -253,7 +253,7 @@ def account_sidebar(user: accounts.User, *, picker: bool = True) -> None:
     """Who is signed in, the sign-out button, and the idle-logoff timer."""
     with st.sidebar:
         st.markdown("---")
-        st.caption(f"Signed in as **{user.username}** ({user.role}) · signs out after {_idle_minutes():g} min idle")
+        st.caption(f"Signed in as **{plain(user.username)}** ({plain(user.role)}) · signs out after {_idle_minutes():g} min idle")
         st.button("Sign out", key="auth_sign_out", on_click=sign_out, icon="🚪")
         _idle_watch()
 
