@@ -167,8 +167,12 @@ def current_user() -> accounts.User | None:
     return user
 
 
-def login_gate() -> accounts.User:
-    """Run at the top of app.py: return the signed-in user, or show sign-in / forced password change and stop."""
+def login_gate(url_paths=()) -> accounts.User:
+    """Run at the top of app.py: return the signed-in user, or show sign-in / forced password change and stop.
+
+    ``url_paths``: the app's page addresses; signed out, each of them shows the sign-in form (instead of
+    Streamlit's "page not found"), so after signing in the address asked for opens.
+    """
     try:
         user = current_user()
     except MedvizError as exc:
@@ -176,7 +180,9 @@ def login_gate() -> accounts.User:
         st.stop()
     if user is None:
         _clear_cookie_if_asked()
-        st.navigation([st.Page(sign_in_page, title="Sign in", icon="🔐")], position="hidden").run()
+        pages = [st.Page(sign_in_page, title="Sign in", icon="🔐", default=True)]
+        pages += [st.Page(sign_in_page, title="Sign in", icon="🔐", url_path=p) for p in url_paths if p]
+        st.navigation(pages, position="hidden").run()
         st.stop()
     _hand_off_cookie()
     if user.must_change_password:
