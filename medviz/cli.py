@@ -251,12 +251,22 @@ def _read_new_password(args: argparse.Namespace, username: str) -> str:
     return first
 
 
-def _cmd_users(args: argparse.Namespace) -> int:
-    from medviz import audit, auth
+def _open_store():
+    """The configured database's engine, after saying on stderr which database and settings are in use."""
+    from medviz.config import describe_sources
     from medviz.store import database_url, get_engine
     from medviz.store.db import describe_url
 
-    engine = get_engine()
+    print(f"database: {describe_url(database_url())} ({describe_sources()})", file=sys.stderr)
+    return get_engine()
+
+
+def _cmd_users(args: argparse.Namespace) -> int:
+    from medviz import audit, auth
+    from medviz.store import database_url
+    from medviz.store.db import describe_url
+
+    engine = _open_store()
     if args.action == "list":
         for u in auth.list_users(engine):
             flags = ", ".join(f for f, on in (("disabled", not u.active), ("must change password", u.must_change_password)) if on)
@@ -282,9 +292,8 @@ def _cmd_users(args: argparse.Namespace) -> int:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from medviz import audit
-    from medviz.store import get_engine
 
-    engine = get_engine()
+    engine = _open_store()
     if args.action == "head":
         seq, digest = audit.head(engine)
         print(f"{seq} {digest}")

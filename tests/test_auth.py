@@ -10,6 +10,7 @@ from sqlalchemy import select
 from medviz import audit, auth
 from medviz.cli import build_parser
 from medviz.cli import main as cli_main
+from medviz.config import ConfigError
 from medviz.errors import InputError
 from medviz.store import get_engine
 from medviz.store.models import User as UserRow
@@ -89,7 +90,7 @@ def test_idle_logic_and_setting(monkeypatch):
     monkeypatch.setenv("MEDVIZ_IDLE_MINUTES", "2.5")
     assert auth.idle_minutes() == 2.5
     monkeypatch.setenv("MEDVIZ_IDLE_MINUTES", "soon")
-    with pytest.raises(InputError, match="MEDVIZ_IDLE_MINUTES must be a number"):
+    with pytest.raises(ConfigError, match=r"setting 'idle_minutes' \(MEDVIZ_IDLE_MINUTES .*valid number"):
         auth.idle_minutes()
 
 
