@@ -26,7 +26,7 @@ import pandas as pd
 
 from medviz import metrics as M
 from medviz.bundle import TEST_PREDICTIONS_FILE, ModelBundle
-from medviz.errors import InputError, SchemaError, UnsupportedBundleError
+from medviz.errors import InputError, SchemaError, UnsupportedBundleError, columns_hint, line_numbers
 
 log = logging.getLogger(__name__)
 
@@ -305,8 +305,14 @@ def binary_labels(values: pd.Series, bundle: ModelBundle, where: str = "label co
     """0/1, true/false, yes/no, or the outcome's own values (manifest labels; positive = positive_label)."""
     y, bad = _binary_labels(values, bundle)
     if bad:
-        raise SchemaError(f"{where}: value(s) {', '.join(repr(b) for b in bad[:5])} are not an outcome; " + _label_hint(bundle))
+        raise SchemaError(f"{where}: {_bad_lines(values, bad)} hold a value that is not an outcome; " + _label_hint(bundle))
     return y
+
+
+def _bad_lines(values: pd.Series, bad: list[str]) -> str:
+    """Where the unusable labels are (line numbers, header = line 1) — never the values: a wrongly chosen
+    column may hold names or notes."""
+    return line_numbers(np.flatnonzero(values.astype(str).isin(bad).to_numpy()))
 
 
 def _label_hint(bundle: ModelBundle) -> str:
@@ -334,7 +340,7 @@ def labels_to_index(values: pd.Series, labels: list[str], where: str = "label co
     idx, unknown = _label_index(values, labels)
     if unknown:
         raise SchemaError(
-            f"{where}: {len(unknown)} label value(s) the model does not know: {', '.join(repr(u) for u in unknown[:5])}"
+            f"{where}: {line_numbers(np.flatnonzero(idx < 0))} hold a label the model does not know"
             f"; expected one of: {', '.join(labels)}"
         )
     return idx
@@ -384,7 +390,7 @@ def evaluate_external(
     from medviz.scoring import make_scorer, score_frame
 
     if label_column not in table.columns:
-        raise SchemaError(f"label column '{label_column}' not found; the file has: {', '.join(map(str, table.columns))}")
+        raise SchemaError(f"label column '{label_column}' not found: {columns_hint(table.columns, [label_column])}")
     if not len(table):
         raise InputError("the file has a header but no rows")
     scorer = scorer or make_scorer(bundle, text_column=text_column)
@@ -397,13 +403,13 @@ def evaluate_external(
         excluded["blank label"] = int(blank.sum())
     keep = ~blank
     if bundle.is_text:
-        idx, unknown = _label_index(raw, bundle.labels)
+        idx, _unknown = _label_index(raw, bundle.labels)
         unk = (idx < 0) & keep
         if unk.any():
             excluded["label not among the model's diagnoses"] = int(unk.sum())
             notes.append(
-                f"{int(unk.sum())} row(s) carry labels the model cannot predict ({', '.join(repr(u) for u in unknown[:5])}"
-                f"{'…' if len(unknown) > 5 else ''}); they are left out of every figure. A diagnosis outside the "
+                f"{int(unk.sum())} row(s) carry labels the model cannot predict ({line_numbers(np.flatnonzero(unk))}"
+                "); they are left out of every figure. A diagnosis outside the "
                 "model's list is always a miss: count them as such when judging the model."
             )
         keep &= ~unk
@@ -411,8 +417,8 @@ def evaluate_external(
         yb, bad = _binary_labels(raw[keep], bundle)
         if bad:
             raise SchemaError(
-                f"label column '{label_column}': value(s) {', '.join(repr(b) for b in bad[:5])} are not an outcome; "
-                + _label_hint(bundle)
+                f"label column '{label_column}': {_bad_lines(raw.reset_index(drop=True), bad)} "
+                "hold a value that is not an outcome; " + _label_hint(bundle)
             )
     if not keep.any():
         raise InputError(f"label column '{label_column}': no row has a usable label")

@@ -129,7 +129,7 @@ def iter_csv_chunks(
         if names is not None:
             dupes = sorted({c for c in names if names.count(c) > 1})
             if dupes:
-                raise InputError(f"{name}: duplicated column name(s): {', '.join(dupes)}; each column needs a unique name")
+                raise InputError(_duplicates_message(name, names, dupes))
             arrow = _iter_arrow(fh, name, names, sep, chunksize)
             for chunk in arrow:
                 done += len(chunk)
@@ -230,9 +230,18 @@ class _iter_arrow:
         return df
 
 
+def _duplicates_message(name: str, names: list[str], dupes: list[str]) -> str:
+    """Positions, not names: a header-less file's 'names' are its first patient row."""
+    where = "; ".join("columns " + " and ".join(str(i + 1) for i, c in enumerate(names) if c == d) for d in dupes[:5])
+    return (f"{name}: {len(dupes)} column name(s) appear more than once ({where}); each column needs a unique "
+            "name — check that the first line is a header row")
+
+
 def _arrow_message(exc: Exception) -> str:
+    """pyarrow's first message line without the offending row, which it appends after ': ' (cell contents)."""
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return msg.replace("CSV parse error: ", "")
+    msg = msg.replace("CSV parse error: ", "")
+    return re.sub(r"(Expected \d+ columns, got \d+)\s*:.*$", r"\1", msg)
 
 
 def _iter_pandas(fh, name, encoding, sep, chunksize, bad_lines, skip: int = 0) -> Iterator[pd.DataFrame]:
@@ -259,7 +268,8 @@ def _iter_pandas(fh, name, encoding, sep, chunksize, bad_lines, skip: int = 0) -
                     break
             dupes = _duplicated_names(chunk.columns)
             if dupes:
-                raise InputError(f"{name}: duplicated column name(s): {', '.join(dupes)}; each column needs a unique name")
+                base = [str(c).rpartition(".")[0] if str(c).rpartition(".")[0] in dupes else str(c) for c in chunk.columns]
+                raise InputError(_duplicates_message(name, base, dupes))
             if bad_lines == "report":
                 chunk = _with_bad_lines(chunk, caught, first_line=rows + 2, start=rows)
             else:
