@@ -61,7 +61,7 @@ def tiny_text_bundle(tmp_path_factory) -> Path:
         epochs=15,
         patience=15,
         val_fraction=0.34,
-        config=TextModelConfig(max_tokens=200, sequence_length=12, embed_dim=8, rnn_units=8, attention_units=8),
+        config=TextModelConfig(min_note_count=1, max_tokens=200, sequence_length=12, embed_dim=8, rnn_units=8, attention_units=8),
         provenance={"data_source": "synthetic sentences written for the tests"},
     )
     return train_text(spec, df, out, test_df=df)
@@ -317,7 +317,7 @@ def tiny_clinical_bundle(tmp_path_factory) -> Path:
         name="tiny-clinical", text_column="text", label_column="label", seed=3, epochs=6, patience=6,
         val_fraction=0.25, calibration_fraction=0.25, refit=True, preprocessing="clinical", augment_telegraphic=1,
         outlier_texts=CLINICAL_OUTLIERS[:6], conformal_coverage=0.9, oos_quantile=0.9,
-        config=TextModelConfig(max_tokens=300, sequence_length=16, embed_dim=8, rnn_units=6, attention_units=6,
+        config=TextModelConfig(min_note_count=1, max_tokens=300, sequence_length=16, embed_dim=8, rnn_units=6, attention_units=6,
                                members=2, residual=True, word_dropout=0.1),
         provenance={"data_source": "synthetic sentences written for the tests"},
     )

@@ -383,6 +383,12 @@ def train_text(
             + ("; plus a wide head (linear bag-of-words over the same token ids) trained alongside, logits averaged"
                if spec.config.wide else ""),
             **asdict(spec.config),
+            "vocabulary": {
+                "size": len(model.get_layer("vectorizer").get_vocabulary()),
+                "privacy": f"identifiers (e-mails, dates, phone numbers, MRN-like codes) stripped from the notes before "
+                           f"the vocabulary was built; words in fewer than {spec.config.min_note_count} training notes "
+                           "dropped (medviz.text.vocab)",
+            },
             "parameters": int(model.count_params()),
         },
         "calibration": {"method": "temperature scaling", "temperature": temperature, "fitted_on": calib_name},
