@@ -221,7 +221,7 @@ def compute_hash(row: dict[str, Any], key: bytes | None = None) -> str:
 
 
 def legacy_hash(row: dict[str, Any]) -> str:
-    """The keyless SHA-256 of schema revisions before 0003 (only to check a trail before re-sealing it)."""
+    """The keyless SHA-256 of schema revisions before 0004 (only to check a trail before re-sealing it)."""
     return hashlib.sha256(_canonical([row[f] for f in HASHED_FIELDS]).encode("utf-8")).hexdigest()
 
 

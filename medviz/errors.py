@@ -52,3 +52,7 @@ def line_numbers(positions, *, first_data_line: int = 2, limit: int = 5) -> str:
     shown = ", ".join(str(p + first_data_line) for p in pos[:limit])
     more = f" and {len(pos) - limit} more" if len(pos) > limit else ""
     return f"line{'s' if len(pos) != 1 else ''} {shown}{more}"
+
+
+class LimitError(InputError):
+    """A file is over a size cap (columns, rows, line or cell length); refused before it is parsed."""

@@ -11,7 +11,7 @@ from medviz.io import neutralize_formulas
 from medviz.store import get_engine
 from medviz.ui.audit_hooks import record
 from medviz.ui.auth import require_admin
-from medviz.ui.common import encryption_banner
+from medviz.ui.common import encryption_banner, plain
 
 if not require_admin():
     st.stop()
@@ -51,11 +51,11 @@ if st.button("Verify the whole trail", key="audit_verify"):
     try:
         result = audit.verify(engine)
     except MedvizError as exc:  # the audit key is unreadable or malformed
-        st.error(f"Cannot verify: {exc}")
+        st.error(plain(f"Cannot verify: {exc}"))
     else:
         record("audit_verify", output_summary=result.message(), dedupe=False)
-        (st.success if result.ok else st.error)(result.message(), icon=None)
+        (st.success if result.ok else st.error)(plain(result.message()))
 seq, digest = audit.head(engine)
 st.caption(f"Chain head: record #{seq}, hash {digest}. After every write it is also appended to "
-           f"{audit.head_file()} (keep that file where database users cannot write, e.g. `chattr +a` or a "
+           f"`{audit.head_file()}` (keep that file where database users cannot write, e.g. `chattr +a` or a "
            "log host); verify checks every head in it. Command line: `python -m medviz audit verify`.")

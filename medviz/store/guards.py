@@ -4,7 +4,7 @@
 ``audit_head`` refuses DELETE (it must still move forward on every append, so UPDATE stays allowed —
 a moved head is caught by the exported chain head, see :mod:`medviz.audit`).
 
-Installed by migration ``0003``. The statements are kept here so tests and :func:`medviz.audit.verify`
+Installed by migration ``0004``. The statements are kept here so tests and :func:`medviz.audit.verify`
 share them; changing them needs a new migration.
 """
 from __future__ import annotations

@@ -68,7 +68,7 @@ class User(Base):
 
 class AuditRecord(Base):
     """One append-only audit record. ``record_hash`` = HMAC-SHA256 (audit key) over every other field +
-    ``prev_hash``. Triggers refuse UPDATE and DELETE (migration 0003, :mod:`medviz.store.guards`).
+    ``prev_hash``. Triggers refuse UPDATE and DELETE (migration 0004, :mod:`medviz.store.guards`).
 
     ``ts`` is an ISO-8601 UTC string (``2026-11-28T10:33:00.123456Z``) rather than a DateTime so that
     what is hashed is byte-for-byte what is stored on every backend.

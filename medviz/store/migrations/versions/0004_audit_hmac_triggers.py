@@ -7,8 +7,8 @@
 * ``outcomes.confirmed_text`` / ``confirmed_text_encrypted``: a typed ("Other") confirmed diagnosis is
   stored sealed there; existing free-text values of text cases (not one of the case's labels) move.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-30
 """
 import json
@@ -17,8 +17,8 @@ import secrets
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
