@@ -9,9 +9,9 @@ import pandas as pd
 
 from medviz import metrics as M
 from medviz.bundle import ModelBundle
-from medviz.errors import InputError, SchemaError
+from medviz.errors import InputError, SchemaError, columns_hint, line_numbers
 from medviz.evaluation.internal import _prob_columns, deployed_threshold
-from medviz.evaluation.labels import _binary_labels, _label_hint, _label_index, binary_labels, labels_to_index, positive_label
+from medviz.evaluation.labels import _binary_labels, _label_hint, _label_index, bad_lines, binary_labels, labels_to_index, positive_label
 from medviz.evaluation.results import Cohort, EXTERNAL, Evaluation, evaluate_binary, evaluate_multiclass
 from medviz.evaluation.shift import CohortShift, tabular_shift, text_shift
 
@@ -52,7 +52,7 @@ def evaluate_external(
     from medviz.scoring import make_scorer, score_frame
 
     if label_column not in table.columns:
-        raise SchemaError(f"label column '{label_column}' not found; the file has: {', '.join(map(str, table.columns))}")
+        raise SchemaError(f"label column '{label_column}' not found: {columns_hint(table.columns, [label_column])}")
     if not len(table):
         raise InputError("the file has a header but no rows")
     scorer = scorer or make_scorer(bundle, text_column=text_column)
@@ -65,13 +65,13 @@ def evaluate_external(
         excluded["blank label"] = int(blank.sum())
     keep = ~blank
     if bundle.is_text:
-        idx, unknown = _label_index(raw, bundle.labels)
+        idx, _unknown = _label_index(raw, bundle.labels)
         unk = (idx < 0) & keep
         if unk.any():
             excluded["label not among the model's diagnoses"] = int(unk.sum())
             notes.append(
-                f"{int(unk.sum())} row(s) carry labels the model cannot predict ({', '.join(repr(u) for u in unknown[:5])}"
-                f"{'…' if len(unknown) > 5 else ''}); they are left out of every figure. A diagnosis outside the "
+                f"{int(unk.sum())} row(s) carry labels the model cannot predict ({line_numbers(np.flatnonzero(unk))}"
+                "); they are left out of every figure. A diagnosis outside the "
                 "model's list is always a miss: count them as such when judging the model."
             )
         keep &= ~unk
@@ -79,8 +79,8 @@ def evaluate_external(
         yb, bad = _binary_labels(raw[keep], bundle)
         if bad:
             raise SchemaError(
-                f"label column '{label_column}': value(s) {', '.join(repr(b) for b in bad[:5])} are not an outcome; "
-                + _label_hint(bundle)
+                f"label column '{label_column}': {bad_lines(raw.reset_index(drop=True), bad)} hold a value that is not "
+                "an outcome; " + _label_hint(bundle)
             )
     if not keep.any():
         raise InputError(f"label column '{label_column}': no row has a usable label")
