@@ -1,21 +1,11 @@
-"""`python -m medviz ...`: train, score, evaluate. Errors print one line and exit non-zero."""
+"""`python -m medviz train text|tabular`: train a model bundle."""
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 from pathlib import Path
 
-from medviz.errors import InputError, MedvizError
-
-EXIT_USAGE = 2
-EXIT_ERROR = 1
-
-
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+from medviz.errors import InputError
 
 
 def _cmd_train_text(args: argparse.Namespace) -> int:
@@ -68,6 +58,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
             sequence_length=args.sequence_length, members=args.members, residual=args.residual,
             word_dropout=args.word_dropout, embed_dim=args.embed_dim, rnn_units=args.rnn_units,
             attention_units=args.rnn_units, max_tokens=args.max_tokens, dropout=args.dropout,
+            min_note_count=args.min_note_count,
             wide=args.wide, wide_l2=args.wide_l2, wide_scale=args.wide_scale,
         ),
         cross_fit_folds=args.cross_fit_folds,
@@ -164,163 +155,8 @@ def _cmd_train_tabular(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_score(args: argparse.Namespace) -> int:
-    from medviz.bundle import load_bundle
-    from medviz.scoring import score_csv
-
-    bundle = load_bundle(args.model_dir)
-    summary = score_csv(bundle, args.input, args.output, text_column=args.text_column, chunksize=args.chunksize,
-                        explain=True if args.explain else None)
-    print(f"scored {summary.rows} row(s) -> {args.output} ({summary.errors} with errors, {summary.warnings} with warnings)")
-    return 0
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    import json
-
-    from medviz.bundle import load_bundle
-    from medviz.evaluation import evaluate_external, summary_json
-    from medviz.io import read_table
-
-    bundle = load_bundle(args.model_dir)
-    table = read_table(args.labelled)
-    result = evaluate_external(bundle, table, args.label_column, text_column=args.text_column,
-                               resamples=args.resamples, seed=args.seed)
-    summary = summary_json(result.evaluation, shift=result.shift, notes=result.notes)
-    summary["model"] = {"name": bundle.name, "version": bundle.version, "path": str(bundle.path)}
-    print(format_evaluation(summary))
-    if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}")
-    return 0
-
-
-def format_evaluation(s: dict) -> str:
-    """Plain-text report of :func:`medviz.evaluation.summary_json` output."""
-
-    def ci(d, pct=False):
-        if not d or d.get("estimate") is None:
-            return "not estimable"
-        f = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:.3f}")
-        return f(d["estimate"]) + (f" (95% CI {f(d['lo'])}-{f(d['hi'])})" if d.get("lo") is not None else "")
-
-    c = s["cohort"]
-    lines = [f"model {s['model']['name']} v{s['model']['version']} -- {c['source']}", f"rows evaluated: {c['n']}"]
-    for reason, k in (c.get("excluded") or {}).items():
-        lines.append(f"rows left out: {k} ({reason})")
-    if s["kind"] == "multiclass":
-        lines += [f"top-1 accuracy: {ci(s['top1_accuracy'], True)}", f"top-3 accuracy: {ci(s['top3_accuracy'], True)}",
-                  f"macro one-vs-rest AUC: {ci(s['macro_auc'])}", f"top-label ECE: {s['top_label_ece']:.3f}",
-                  "per diagnosis (support, AUC, sensitivity, PPV):"]
-        for r in s["per_diagnosis"]:
-            f = lambda v, p=True: "-" if v is None else (f"{v:.0%}" if p else f"{v:.3f}")  # noqa: E731
-            lines.append(f"  {r['label']:<32} {r['support']:>5}  {f(r['auc'], False):>6}  {f(r['sensitivity']):>5}  {f(r['ppv']):>5}")
-    else:
-        cal, at = s["calibration"], s["at_threshold"]
-        lines += [f"events: {c['events']} (prevalence {c['prevalence']:.1%}), positive = {s['positive_label']}",
-                  f"AUC: {ci(s['auc'])}", f"average precision: {ci(s['average_precision'])}", f"Brier score: {ci(s['brier'])}",
-                  f"ECE: {s['ece']:.3f}",
-                  f"calibration intercept: {ci({'estimate': cal['intercept'], 'lo': cal['intercept_lo'], 'hi': cal['intercept_hi']})}",
-                  f"calibration slope: {ci({'estimate': cal['slope'], 'lo': cal['slope_lo'], 'hi': cal['slope_hi']})}"
-                  + (f"  [{cal['note']}]" if cal.get("note") else ""),
-                  f"at threshold {at['threshold']:g} ({s['threshold_source']}):",
-                  f"  TP {at['tp']}  FP {at['fp']}  FN {at['fn']}  TN {at['tn']}"]
-        for k in ("sensitivity", "specificity", "ppv", "npv"):
-            lines.append(f"  {k}: {ci({'estimate': at[k], 'lo': at[k + '_lo'], 'hi': at[k + '_hi']}, True)}")
-    b = s.get("bootstrap", {})
-    lines.append(f"bootstrap: {b.get('resamples')} stratified resamples, seed {b.get('seed')}")
-    if s.get("cohort_shift"):
-        lines.append(f"cohort vs training: {s['cohort_shift']['verdict']}")
-    for n in s.get("notes", []):
-        lines.append(f"note: {n}")
-    return "\n".join(lines)
-
-
-def _read_new_password(args: argparse.Namespace, username: str) -> str:
-    """Password from an interactive prompt (asked twice), or the first line of stdin — never argv."""
-    if args.password_stdin or not sys.stdin.isatty():
-        line = sys.stdin.readline()
-        if not line:
-            raise MedvizError("no password on stdin (pipe one line, or run in a terminal to be prompted)")
-        return line.rstrip("\r\n")
-    import getpass
-
-    first = getpass.getpass(f"New password for {username}: ")
-    if getpass.getpass("Repeat it: ") != first:
-        raise MedvizError("the two passwords differ")
-    return first
-
-
-def _cmd_users(args: argparse.Namespace) -> int:
-    from medviz import audit, auth
-    from medviz.store import database_url, get_engine
-    from medviz.store.db import describe_url
-
-    engine = get_engine()
-    if args.action == "list":
-        for u in auth.list_users(engine):
-            flags = ", ".join(f for f, on in (("disabled", not u.active), ("must change password", u.must_change_password)) if on)
-            print(f"{u.username:<24} {u.role:<10} {flags}".rstrip())
-        return 0
-    name = auth.validate_username(args.name)
-    if args.action == "add":
-        password = _read_new_password(args, name)
-        auth.create_user(engine, name, password, args.role, must_change=args.must_change)
-        audit.record(engine, "user_created", username="cli", role="admin", output_summary=f"{args.role} account {name}")
-        print(f"created {args.role} '{name}' in {describe_url(database_url())}")
-    elif args.action == "passwd":
-        password = _read_new_password(args, name)
-        auth.set_password(engine, name, password, must_change=args.must_change)
-        audit.record(engine, "password_change", username="cli", role="admin", output_summary=f"password reset for {name}")
-        print(f"password set for '{name}'")
-    elif args.action in ("disable", "enable"):
-        auth.set_active(engine, name, args.action == "enable")
-        audit.record(engine, f"user_{args.action}d", username="cli", role="admin", output_summary=f"account {name}")
-        print(f"{args.action}d '{name}'")
-    return 0
-
-
-def _cmd_audit(args: argparse.Namespace) -> int:
-    from medviz import audit
-    from medviz.store import get_engine
-
-    engine = get_engine()
-    if args.action == "head":
-        seq, digest = audit.head(engine)
-        print(f"{seq} {digest}")
-        return 0
-    result = audit.verify(engine)
-    if result.ok:
-        print(result.message())
-        return 0
-    print(f"error: {result.message()}", file=sys.stderr)
-    return EXIT_ERROR
-
-
-def _cmd_explain_text_importance(args: argparse.Namespace) -> int:
-    from medviz.bundle import add_bundle_file, load_bundle
-    from medviz.explain import TEXT_IMPORTANCE_FILE, TextExplainer, global_text_importance
-    from medviz.io import read_labelled
-    from medviz.text.predict import TextPredictor
-
-    bundle = load_bundle(args.model_dir)
-    cols = [args.text_column] + ([args.label_column] if args.label_column else [])
-    df = read_labelled(args.data, cols)
-    explainer = TextExplainer.from_predictor(TextPredictor.from_bundle(bundle))
-    labels = df[args.label_column].astype(str).tolist() if args.label_column else None
-    table = global_text_importance(explainer, df[args.text_column].astype(str).tolist(), labels,
-                                   top_n=args.top, min_count=args.min_count)
-    table.attrs.clear()
-    add_bundle_file(bundle.path, TEXT_IMPORTANCE_FILE, table.to_csv(index=False).encode("utf-8"))
-    print(f"wrote {TEXT_IMPORTANCE_FILE} ({len(table)} rows, {table['diagnosis'].nunique()} diagnoses) into {bundle.path}")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m medviz", description="medviz: train, score and evaluate clinical models")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr (never patient data)")
-    sub = p.add_subparsers(dest="command", required=True)
-
+def add_parser(sub) -> None:
+    """Register this command on the top-level subparsers."""
     train = sub.add_parser("train", help="train a model bundle")
     tsub = train.add_subparsers(dest="kind", required=True)
     tt = tsub.add_parser("text", help="text classifier (CSV or JSONL with a text and a label column)")
@@ -345,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--embed-dim", type=int, default=64)
     cl.add_argument("--rnn-units", type=int, default=48)
     cl.add_argument("--max-tokens", type=int, default=6000, help="vocabulary size")
+    cl.add_argument("--min-note-count", type=int, default=3, metavar="K",
+                    help="a word enters the vocabulary only if it is in at least K training notes (default 3; "
+                         "identifiers are stripped first): keeps single patients' names and codes out of the bundle")
     cl.add_argument("--dropout", type=float, default=0.3)
     cl.add_argument("--patience", type=int, default=8)
     cl.add_argument("--learning-rate", type=float, default=2e-3)
@@ -398,79 +237,3 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--data-licence", help="the data's licence (for the manifest)")
     tb.add_argument("--data-dates", help="when the data was collected (for the manifest)")
     tb.set_defaults(func=_cmd_train_tabular)
-
-    sc = sub.add_parser("score", help="score a CSV with a text or tabular bundle, streaming in chunks")
-    sc.add_argument("model_dir")
-    sc.add_argument("input")
-    sc.add_argument("-o", "--output", required=True)
-    sc.add_argument("--text-column", help="text bundles: the column holding the case text")
-    sc.add_argument("--chunksize", type=int, default=None,
-                    help="rows per chunk (default: 20,000 for text bundles, 100,000 for tabular)")
-    sc.add_argument("--explain", action="store_true",
-                    help="text bundles: add top_reasons (three strongest SHAP words per row; ~0.3-1 s per row)")
-    sc.set_defaults(func=_cmd_score)
-
-    ev = sub.add_parser("evaluate", help="evaluate a bundle on a labelled CSV (external validation)")
-    ev.add_argument("model_dir")
-    ev.add_argument("labelled", help="CSV with the model's inputs and a label column")
-    ev.add_argument("--label-column", required=True,
-                    help="true outcome: 0/1, true/false, or the outcome's own values (Yes/No; diagnosis names)")
-    ev.add_argument("--text-column", help="text bundles: the column holding the case text")
-    ev.add_argument("--json", help="also write every figure as JSON to this file")
-    ev.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    ev.add_argument("--seed", type=int, default=20240501, help="bootstrap seed")
-    ev.set_defaults(func=_cmd_evaluate)
-    us = sub.add_parser("users", help="manage local accounts (password from a prompt or stdin, never an argument)")
-    usub = us.add_subparsers(dest="action", required=True)
-    ua = usub.add_parser("add", help="create an account")
-    ua.add_argument("name")
-    ua.add_argument("--role", required=True, choices=["clinician", "admin"])
-    ua.add_argument("--must-change", action="store_true", help="force a password change at first sign-in")
-    ua.add_argument("--password-stdin", action="store_true", help="read the password from stdin even in a terminal")
-    up = usub.add_parser("passwd", help="set a new password for an account (admin reset)")
-    up.add_argument("name")
-    up.add_argument("--must-change", action="store_true", help="force a password change at next sign-in")
-    up.add_argument("--password-stdin", action="store_true")
-    for act in ("disable", "enable"):
-        usub.add_parser(act, help=f"{act} an account").add_argument("name")
-    usub.add_parser("list", help="list accounts and roles")
-    us.set_defaults(func=_cmd_users)
-
-    au = sub.add_parser("audit", help="audit trail: verify the hash chain")
-    ausub = au.add_subparsers(dest="action", required=True)
-    ausub.add_parser("verify", help="recompute the chain; exit 1 and name the first bad record if broken")
-    ausub.add_parser("head", help="print the newest record's number and hash (keep it elsewhere to detect rewrites)")
-    au.set_defaults(func=_cmd_audit)
-    ex = sub.add_parser("explain", help="explanation artefacts for a bundle")
-    esub = ex.add_subparsers(dest="kind", required=True)
-    ti = esub.add_parser("text-importance", help="per-diagnosis word table (mean SHAP) written into a text bundle")
-    ti.add_argument("model_dir")
-    ti.add_argument("--data", required=True, help="texts to explain (.csv or .jsonl), e.g. the held-out test file")
-    ti.add_argument("--text-column", required=True)
-    ti.add_argument("--label-column", help="true diagnoses (else each text counts for its top prediction)")
-    ti.add_argument("--top", type=int, default=15, help="words kept per diagnosis")
-    ti.add_argument("--min-count", type=int, default=2, help="occurrences a word needs")
-    ti.set_defaults(func=_cmd_explain_text_importance)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    _quiet_tensorflow()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args) or 0)
-    except MedvizError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except OSError as exc:
-        print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)
-        return EXIT_ERROR
-    except Exception as exc:  # never a traceback for the user; -v logs it
-        logging.getLogger("medviz.cli").debug("unexpected failure", exc_info=True)
-        print(f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with -v for details", file=sys.stderr)
-        return EXIT_ERROR
