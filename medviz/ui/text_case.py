@@ -160,8 +160,8 @@ def _show_findings(pre) -> None:
         cols = st.columns(len(groups))
         for col, (status, items) in zip(cols, groups):
             with col:
-                lis = "".join(f"<li>{esc(p)}</li>" for p in dict.fromkeys(items))
-                st.markdown(f"**{esc(_STATUS_TITLES[status])}**<ul>{lis}</ul>", unsafe_allow_html=True)
+                lis = "".join(f"<li>{plain(p)}</li>" for p in dict.fromkeys(items))  # note text: Markdown-safe
+                st.markdown(f"**{_STATUS_TITLES[status]}**<ul>{lis}</ul>", unsafe_allow_html=True)
         st.caption("Assertion status by medspaCy's ConText rules. Only present findings (and abnormal vital "
                    "signs) are evidence for the model; the others are removed from the text it reads.")
     if pre.vitals:
@@ -179,6 +179,6 @@ def _show_findings(pre) -> None:
         sources = "; ".join(dict.fromkeys(f"{v.name}: {v.source}" for v in pre.vitals))
         st.caption(f"Reference ranges (adults, at rest): {sources}.")
     if pre.not_interpreted:
-        items = "".join(f"<li>{esc(x)}</li>" for x in pre.not_interpreted)
+        items = "".join(f"<li>{plain(x)}</li>" for x in pre.not_interpreted)
         st.markdown(f"**Not interpreted** (meaning not fixed by the context; left as written):<ul>{items}</ul>",
                     unsafe_allow_html=True)
