@@ -18,7 +18,6 @@ walked-away screen clears itself. Signing out clears the whole session state.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import streamlit as st
@@ -282,7 +281,9 @@ def _first_start(engine) -> None:
         "```\npython -m medviz users add NAME --role admin\n```\n"
         "(the password is asked for at the prompt; clinicians are added the same way with `--role clinician`)."
     )
-    if os.environ.get("MEDVIZ_ALLOW_BOOTSTRAP", "1").strip() == "0":
+    from medviz.config import settings
+
+    if not settings().allow_bootstrap:  # setting allow_bootstrap / MEDVIZ_ALLOW_BOOTSTRAP=0
         return
     st.markdown("Or create an administrator called **admin** with a one-time password, shown here once; "
                 "it must be changed at the first sign-in.")
