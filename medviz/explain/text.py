@@ -89,7 +89,7 @@ class TextExplainer:
 
     predictor: Any
     labels: tuple[str, ...]
-    seq_len: int
+    seq_len: int  # words explained: every word the model reads (TextPredictor.read_limit)
     _fn: Callable = field(repr=False)
     _explainer: Any = field(repr=False)
     max_evals: int = 400
@@ -100,10 +100,10 @@ class TextExplainer:
         import shap
 
         fn = trimmed_probability_function(predictor)
-        masker = shap.maskers.Text(ModelTokenizer(predictor.seq_len))
+        masker = shap.maskers.Text(ModelTokenizer(predictor.read_limit))  # every word the model reads (windows)
         labels = tuple(predictor.bundle.labels)
         explainer = shap.explainers.Partition(fn, masker, output_names=list(labels))
-        return cls(predictor, labels, predictor.seq_len, fn, explainer, max_evals, batch_size)
+        return cls(predictor, labels, predictor.read_limit, fn, explainer, max_evals, batch_size)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """The calibrated probabilities the explainer explains (same function)."""
@@ -163,7 +163,7 @@ def attention_explanation(predictor, text: str, like=None):
     """
     import shap
 
-    words = check_explainable(text, predictor.seq_len)
+    words = check_explainable(text, predictor.read_limit)
     att = predictor.predict([text]).attention[0][: len(words)].astype(np.float64)
     data = like.data if like is not None else np.asarray([m.group() for m in words], dtype=object)
     return shap.Explanation(values=att, base_values=0.0, data=data, feature_names=[m.group() for m in words])

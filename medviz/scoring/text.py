@@ -21,8 +21,8 @@ class TextScorer:
     chunksize = 20_000  # rows per chunk in score_csv (10,000: 9,219 cases/s; 5,000: 8,259; 20,000: 9,631)
 
     def __init__(self, bundle: ModelBundle, text_column: str, predictor=None, explain: bool = False, explainer=None):
-        from medviz.text.analyse import SafetyConfig
         from medviz.text.predict import TextPredictor
+        from medviz.text.safety import SafetyConfig
 
         if not text_column:
             raise InputError("a text bundle needs --text-column: the column that holds the case text")

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from medviz.errors import InputError
 from medviz.text.clinical import Preprocessed, ScopedFinding, Term, findings_of_kind
-from medviz.text.conformal import ConformalCalibration, prediction_sets
-from medviz.text.ood import OutOfScopeDetector
+from medviz.text.conformal import prediction_sets
 from medviz.text.predict import TextPredictor, Token
+from medviz.text.safety import SafetyConfig  # noqa: F401 (re-exported)
 
 # Low-confidence rule (CLINICAL.md W6): top probability under this, or a conformal set this large.
 LOW_CONFIDENCE_TOP_PROBABILITY = 0.5
@@ -79,27 +79,6 @@ def _nothing_left(pre: Preprocessed) -> Notice:
         "Nothing in the text was left for the model after preprocessing (normal values are not passed on): "
         "describe the patient's findings in words.",
     )
-
-
-@dataclass(frozen=True)
-class SafetyConfig:
-    """The bundle's calibrated safety settings, read once from its manifest."""
-
-    preprocessing: str
-    conformal: ConformalCalibration | None
-    detector: OutOfScopeDetector | None
-
-    @classmethod
-    def from_manifest(cls, manifest: Mapping) -> "SafetyConfig":
-        from medviz.text.preprocess import bundle_preprocessing
-
-        conf = manifest.get("conformal")
-        oos = manifest.get("out_of_scope")
-        return cls(
-            preprocessing=bundle_preprocessing(manifest),
-            conformal=ConformalCalibration.from_manifest(conf) if conf else None,
-            detector=OutOfScopeDetector.from_manifest(oos) if oos else None,
-        )
 
 
 def findings_of(pre: Preprocessed | None, status: str) -> tuple[str, ...]:
