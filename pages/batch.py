@@ -4,12 +4,13 @@ import streamlit as st
 
 from medviz.charts.batch import band_counts, label_counts, probability_histogram, risk_histogram
 from medviz.errors import MedvizError
+from medviz.io import UPLOAD_LIMITS
 from medviz.schema import FLAG_KINDS, check_columns, feature_specs
 from medviz.scoring import count_lines, make_scorer, likely_text_column, read_columns, score_upload
 from medviz.ui import cache
 from medviz.ui.audit_hooks import record
 from medviz.ui.auth import require_signed_in
-from medviz.ui.common import current_bundle, intended_use_banner
+from medviz.ui.common import current_bundle, intended_use_banner, plain
 
 require_signed_in()
 
@@ -23,14 +24,16 @@ if bundle is None:
 
 limit_mb = st.get_option("server.maxUploadSize")
 st.markdown(
-    f"Upload a CSV file (comma, semicolon or tab separated; UTF-8 or Latin-1) of at most **{limit_mb} MB**. "
+    f"Upload a CSV file (comma, semicolon or tab separated, decimal commas where the separator is not a comma; "
+    f"UTF-8, Excel's UTF-16 \"Unicode Text\" or Windows-1252) or a Parquet file of at most **{limit_mb} MB**, "
+    f"{UPLOAD_LIMITS.describe()} (checked before the file is read). "
     "Every row is checked, scored when it can be, and kept in the output with the reason when it cannot."
 )
 if bundle.is_tabular:
     specs = feature_specs(bundle.manifest)
-    st.caption("Columns are matched by name. Required: " + ", ".join(f"`{s.name}`" for s in specs)
+    st.caption("Columns are matched by name. Required: " + ", ".join(f"**{plain(s.name)}**" for s in specs)
                + ". Other columns are passed through unchanged.")
-upload = st.file_uploader("CSV file", type=["csv"], key="batch_upload")
+upload = st.file_uploader("CSV or Parquet file", type=["csv", "tsv", "txt", "parquet"], key="batch_upload")
 if upload is None:
     st.session_state.pop(RESULT, None)
     st.stop()
@@ -39,7 +42,7 @@ data = upload.getvalue()
 try:
     columns = read_columns(data)
 except MedvizError as exc:
-    st.error(f"{upload.name}: {exc}")
+    st.error(f"{plain(upload.name)}: {plain(exc)}")
     st.stop()
 
 text_column = None
@@ -52,11 +55,11 @@ else:
     try:
         check = check_columns(columns, specs)
     except MedvizError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         st.stop()
     if check.unexpected:
-        st.info("Not used by the model, passed through unchanged: " + ", ".join(f"`{c}`" for c in check.unexpected))
-    st.success("All required columns found: " + ", ".join(f"`{s.name}`" for s in specs))
+        st.info("Not used by the model, passed through unchanged: " + ", ".join(f"**{plain(c)}**" for c in check.unexpected))
+    st.success("All required columns found: " + ", ".join(f"**{plain(s.name)}**" for s in specs))
 
 run_id = (upload.file_id, str(bundle.path), text_column)
 if st.button("Score file", type="primary", key="batch_score"):
@@ -69,7 +72,7 @@ if st.button("Score file", type="primary", key="batch_score"):
                               progress=lambda n: bar.progress(min(n / total, 1.0), text=f"Scored {n:,} of ~{total:,} rows"))
     except MedvizError as exc:
         bar.empty()
-        st.error(f"{upload.name}: {exc}")
+        st.error(f"{plain(upload.name)}: {plain(exc)}")
         st.stop()
     bar.progress(1.0, text=f"Scored {result.summary.rows:,} rows")
     st.session_state[RESULT] = (run_id, result)
@@ -86,6 +89,8 @@ c1, c2, c3 = st.columns(3)
 c1.metric("Rows", f"{s.rows:,}")
 c2.metric("Not scored (see `error`)", f"{s.errors:,}")
 c3.metric("With warnings", f"{s.warnings:,}")
+for note in s.notes:  # how the file was read (encoding, separator, decimal commas): column names are file text
+    st.caption("File: " + plain(note))
 
 # Filters (UI choices only; the table itself stays in session state, never in a cache).
 mask = pd.Series(True, index=df.index)

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from medviz.ui.auth import require_signed_in
-from medviz.ui.common import current_bundle, intended_use_banner
+from medviz.ui.common import current_bundle, intended_use_banner, plain
 
 require_signed_in()
 
@@ -17,6 +17,6 @@ if bundle is not None:
     try:  # the model family of the bundle draws its own form (medviz.families: case_view)
         view = importlib.import_module(bundle.family.case_view)
     except (MedvizError, ImportError):
-        st.warning(f"'{bundle.name}' is a {bundle.task} model; the form for it is not available in this version.")
+        st.warning(f"'{plain(bundle.name)}' is a {plain(bundle.task)} model; the form for it is not available in this version.")
     else:
         view.render(bundle)

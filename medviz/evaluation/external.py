@@ -10,8 +10,8 @@ import pandas as pd
 
 from medviz import metrics as M
 from medviz.bundle import ModelBundle
-from medviz.errors import InputError, SchemaError
-from medviz.evaluation.labels import _label_hint
+from medviz.errors import InputError, SchemaError, columns_hint, line_numbers
+from medviz.evaluation.labels import _label_hint, bad_lines
 from medviz.evaluation.results import EXTERNAL, Cohort, Evaluation
 from medviz.evaluation.shift import CohortShift, tabular_shift, text_shift
 
@@ -53,7 +53,7 @@ def evaluate_external(
     from medviz.scoring import make_scorer, score_frame
 
     if label_column not in table.columns:
-        raise SchemaError(f"label column '{label_column}' not found; the file has: {', '.join(map(str, table.columns))}")
+        raise SchemaError(f"label column '{label_column}' not found: {columns_hint(table.columns, [label_column])}")
     if not len(table):
         raise InputError("the file has a header but no rows")
     scorer = scorer or make_scorer(bundle, text_column=text_column)
@@ -73,15 +73,15 @@ def evaluate_external(
         if unk.any():
             excluded["label not among the model's diagnoses"] = int(unk.sum())
             notes.append(
-                f"{int(unk.sum())} row(s) carry labels the model cannot predict ({', '.join(repr(u) for u in unreadable[:5])}"
-                f"{'…' if len(unreadable) > 5 else ''}); they are left out of every figure. A diagnosis outside the "
+                f"{int(unk.sum())} row(s) carry labels the model cannot predict ({line_numbers(np.flatnonzero(unk))}"
+                "); they are left out of every figure. A diagnosis outside the "
                 "model's list is always a miss: count them as such when judging the model."
             )
         keep &= ~unk
     elif unreadable:  # an outcome that is not an outcome: the whole file is refused
         raise SchemaError(
-            f"label column '{label_column}': value(s) {', '.join(repr(b) for b in unreadable[:5])} are not an outcome; "
-            + _label_hint(bundle)
+            f"label column '{label_column}': {bad_lines(raw.reset_index(drop=True), unreadable)} hold a value that is not "
+            "an outcome; " + _label_hint(bundle)
         )
     if not keep.any():
         raise InputError(f"label column '{label_column}': no row has a usable label")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from medviz.bundle import ModelBundle
-from medviz.errors import InputError, SchemaError
+from medviz.errors import InputError, SchemaError, columns_hint
 
 # The assertion columns of a scored text CSV: finding phrases as written, lower-cased, "|"-separated
 # (statuses medviz.text.analyse.FINDING_STATUSES, in that order).
@@ -41,9 +41,7 @@ class TextScorer:
     def check_columns(self, columns: Iterable[str]) -> None:
         columns = list(columns)
         if self.text_column not in columns:
-            raise SchemaError(
-                f"text column '{self.text_column}' not found; the file has: {', '.join(map(str, columns)) or '(no columns)'}"
-            )
+            raise SchemaError(f"text column '{self.text_column}' not found: {columns_hint(columns, [self.text_column])}")
 
     def output_columns(self) -> list[str]:
         reasons = ["top_reasons"] if self.explainer is not None else []

@@ -128,6 +128,7 @@ def test_same_outputs_case_history_save(tiny_clinical_bundle, single, corpus, tm
     """Case history's "Predict and save" saves what the Case page shows (it used to send the raw text
     to the model, skipping preprocessing and the safety checks)."""
     from medviz.store import cases, get_engine
+    from medviz.ui.common import plain
 
     d = tmp_path / "models"
     d.mkdir()
@@ -142,9 +143,9 @@ def test_same_outputs_case_history_save(tiny_clinical_bundle, single, corpus, tm
         at.button(key="history_new_save").click().run()
         assert not at.exception, at.exception
         if case is None:
-            assert [e.value for e in at.error] == [err], nid
+            assert [e.value for e in at.error] == [plain(err)], nid
             continue
-        assert [w.value for w in at.warning] == list(case.warnings), nid
+        assert [w.value for w in at.warning] == [plain(w) for w in case.warnings], nid
         saved_id = at.session_state["history_new_result"][0]
         saved = cases.get_case(get_engine(), saved_id, decrypt=True)
         assert saved.content == case.text
