@@ -202,6 +202,13 @@ class TextBatch:
         return ["" if e is None else e.code for e in self.errors]
 
 
+def model_texts(predictor: TextPredictor, texts: Sequence[str | None]) -> list[str]:
+    """What the model reads of each text after the pipeline's checks and the bundle's preprocessing
+    ("" for a text it refuses). Explanations explain these texts."""
+    prepared = prepare(SafetyConfig.from_manifest(predictor.bundle.manifest), texts)
+    return [p.model_text if p is not None else "" for p in prepared.preprocessed]
+
+
 def analyse_texts(predictor: TextPredictor, texts: Sequence[str | None], *, attention: bool = False,
                   batch_size: int = 2048) -> TextBatch:
     """The whole pipeline for a batch of texts (see the module docstring)."""
