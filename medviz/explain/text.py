@@ -97,7 +97,7 @@ class TextExplainer:
 
     predictor: Any
     labels: tuple[str, ...]
-    seq_len: int
+    seq_len: int  # words explained: every word the model reads (TextPredictor.read_limit)
     _fn: Callable = field(repr=False)
     max_evals: int = 400
     batch_size: int = 64
@@ -107,7 +107,8 @@ class TextExplainer:
         import shap
 
         fn = trimmed_probability_function(predictor)
-        return cls(predictor, tuple(predictor.bundle.labels), predictor.seq_len, fn, max_evals, batch_size)
+        # every word the model reads (overlapping windows), not only the first window
+        return cls(predictor, tuple(predictor.bundle.labels), predictor.read_limit, fn, max_evals, batch_size)
 
     def _partition_explainer(self):
         """A fresh masker + Partition explainer for one call (they hold per-call state)."""
@@ -172,7 +173,7 @@ def attention_explanation(predictor, text: str, like=None):
     """
     import shap
 
-    words = check_explainable(text, predictor.seq_len)
+    words = check_explainable(text, predictor.read_limit)
     att = predictor.predict([text]).attention[0][: len(words)].astype(np.float64)
     data = like.data if like is not None else np.asarray([m.group() for m in words], dtype=object)
     return shap.Explanation(values=att, base_values=0.0, data=data, feature_names=[m.group() for m in words])
