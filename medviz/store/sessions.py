@@ -16,7 +16,7 @@ default 12 h, ``MEDVIZ_SESSION_HOURS``) or a disabled account.
 The cookie is signed (HMAC-SHA1 via itsdangerous' ``URLSafeTimedSerializer``, with a timestamp checked
 against the lifetime) with a secret from ``MEDVIZ_SESSION_SECRET`` or, by default, a 32-byte key file
 created on first use with owner-only permissions (``MEDVIZ_SESSION_KEY_FILE``, default ``session.key``
-beside the SQLite database, else ``data/session.key``). The signature stops a forged or truncated cookie
+in the data folder; all read through :mod:`medviz.config`). The signature stops a forged or truncated cookie
 before any database lookup; the database row is what makes sign-out and idle logoff server-side.
 """
 from __future__ import annotations

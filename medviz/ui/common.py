@@ -29,7 +29,8 @@ def sidebar_bundle_picker() -> BundleInfo | None:
     with st.sidebar:
         st.markdown("### Model")
         if not usable:
-            st.error(f"No model bundles found in {plain(models_dir())}.")
+            st.error(f"No usable model bundles in {plain(models_dir())}.")
+            _unavailable(broken)
             return None
         labels = {str(i.path): f"{i.title} · v{i.version}" for i in usable}
         paths = list(labels)
@@ -37,9 +38,17 @@ def sidebar_bundle_picker() -> BundleInfo | None:
         index = paths.index(current) if current in paths else 0
         choice = st.selectbox("Model bundle", paths, index=index, format_func=labels.get, key="sidebar_bundle_select")
         st.session_state[BUNDLE_KEY] = choice
-        for b in broken:
-            st.warning(f"Skipped a broken bundle: {plain(b.error)}")
+        _unavailable(broken)
         return next(i for i in usable if str(i.path) == choice)
+
+
+def _unavailable(broken: list[BundleInfo]) -> None:
+    """Bundles that failed their checks, listed under the picker with the reason (never selectable)."""
+    if not broken:
+        return
+    with st.expander(f"Unavailable models ({len(broken)})"):
+        for b in broken:
+            st.text(f"{b.path.name}: {b.error}")  # plain text: folder names and reasons are not markup
 
 
 def current_bundle() -> ModelBundle | None:
