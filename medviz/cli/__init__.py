@@ -25,6 +25,12 @@ def _quiet_tensorflow() -> None:
 
 
 
+def _stale(exc: BaseException) -> str:
+    """The note a failed run adds when it moved an earlier output aside (medviz.io.OutputTarget)."""
+    stale = getattr(exc, "stale_output", None)
+    return f"; the earlier output there was renamed to {stale} so it is not taken for this run's result" if stale else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m medviz", description="medviz: train, score and evaluate clinical models")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr (never patient data)")
@@ -42,10 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MedvizError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}{_stale(exc)}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"error: interrupted{_stale(exc)}", file=sys.stderr)
         return 130
     except OSError as exc:
         print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)
