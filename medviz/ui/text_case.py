@@ -82,6 +82,19 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
 
     diagnosis_context_table(bundle, list(table["label"].head(3)))
 
+    from medviz.importer.serving import has_attention
+
+    if has_attention(bundle.manifest):
+        _show_attention(check, attention)
+    else:  # an imported model without attention: the SHAP words below are the explanation
+        st.caption("This model exposes no attention weights; the word contributions (SHAP) below show what drove it.")
+    save_case_button(bundle, check.text, text_prediction(table["label"], table["probability"]), key="case_save")
+    from medviz.ui.explain_views import render_text_explanation
+
+    render_text_explanation(bundle, check.model_text, table["label"].head(5).tolist())
+
+
+def _show_attention(check: CaseAnalysis, attention) -> None:
     st.subheader("Words the model attended to")
     if check.negated or check.recognised_terms:
         st.caption("The case as the model read it: clinician terms rewritten and negated findings removed (see above).")
@@ -97,10 +110,6 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
         "Attention shows where the model looked, not why it decided: it is not a faithful explanation, "
         "and it describes the model, not the patient."
     )
-    save_case_button(bundle, check.text, text_prediction(table["label"], table["probability"]), key="case_save")
-    from medviz.ui.explain_views import render_text_explanation
-
-    render_text_explanation(bundle, check.model_text, table["label"].head(5).tolist())
 
 
 _STATUS_TITLES = {
