@@ -451,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument("--top", type=int, default=15, help="words kept per diagnosis")
     ti.add_argument("--min-count", type=int, default=2, help="occurrences a word needs")
     ti.set_defaults(func=_cmd_explain_text_importance)
+    from medviz.text.synth.command import add_parser as add_synth_parser
+
+    add_synth_parser(sub)
     return p
 
 
