@@ -97,7 +97,8 @@ _CLAUSE_START = {"i", "my", "can't", "it", "food", "not", "always", "baby", "eye
                  "hard", "lost", "hair", "going", "heart", "face", "ear", "chest", "throat", "periods", "went",
                  "stops", "getting", "growing", "holding", "putting", "coming", "needing", "peeing", "passing",
                  "wetting", "biting", "using", "drinking", "smoking", "seeing", "feeling", "breathing",
-                 "coughing", "vomiting", "throwing", "behaving", "forgetting", "struggling", "leaking"}
+                 "coughing", "vomiting", "throwing", "behaving", "forgetting", "struggling", "leaking", "head", "words",
+                 "extra", "moody", "sleepy", "stiff", "very", "too", "smelly", "fluid", "mucus", "blood", "bleeding"}
 
 
 def _is_clause(phrase: str) -> bool:
@@ -162,10 +163,13 @@ class CaseGenerator:
             return lay
         return clinical or lay
 
-    def _name(self, rng: np.random.Generator, slug: str, register: str) -> str:
-        if register == "vignette" and rng.random() < 0.3:
-            register = "patient"  # vignettes quote the patient's words now and then
-        options = self.names(slug, register)
+    def _name(self, rng: np.random.Generator, slug: str, register: str, negated: bool = False) -> str:
+        quoting = register == "vignette" and not negated and rng.random() < 0.3
+        options = self.names(slug, "patient" if quoting else register)
+        if quoting:  # vignettes use the patient's words now and then, as noun phrases
+            options = [o for o in options if not _is_clause(o)] or self.names(slug, register)
+        if negated and register == "patient":  # "I don't have …" needs a noun phrase
+            options = [o for o in options if not _is_clause(o)] or self.names(slug, "shorthand")
         return options[int(rng.integers(len(options)))]
 
     # --- sampling -----------------------------------------------------------------------------
@@ -212,6 +216,7 @@ class CaseGenerator:
             extra = []
             if register != "patient" and kind == "typical":
                 extra = [ph for ph, pct in self.clinical.get(c.slug, {}).items() if rng.random() < pct / 100.0]
+                extra = [_pick_alternative(rng, ph) for ph in extra[:3]]
             text = self._render(rng, register, age, sex, findings, negatives, extra)
             out.append(SynthCase(text, c.name, c.slug, register, age, sex, kind, findings, negatives))
         return out
@@ -219,7 +224,7 @@ class CaseGenerator:
     # --- rendering ----------------------------------------------------------------------------
     def _render(self, rng, register, age, sex, findings, negatives, extra) -> str:
         pos = [self._name(rng, s, register) for s in findings]
-        neg = [self._name(rng, s, register) for s in negatives]
+        neg = [self._name(rng, s, register, negated=True) for s in negatives]
         timing = _TIMING[int(rng.integers(len(_TIMING)))]
         context = []
         if rng.random() < self.context_share:
@@ -232,6 +237,11 @@ class CaseGenerator:
         if register == "shorthand":
             return _shorthand_text(rng, age, sex, pos + extra, neg, timing[1], [c[1] for c in context])
         return _vignette_text(rng, age, sex, pos + extra, neg, timing[0], [c[0] for c in context])
+
+
+def _pick_alternative(rng, phrase: str) -> str:
+    options = [p.strip() for p in phrase.split(" / ")]
+    return options[int(rng.integers(len(options)))]
 
 
 def _person(age: int, sex: str) -> tuple[str, str, str]:
