@@ -166,11 +166,15 @@ def _cmd_train_tabular(args: argparse.Namespace) -> int:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from medviz.bundle import load_bundle
-    from medviz.scoring import score_csv
+    from medviz.scoring import make_scorer, score_csv
 
     bundle = load_bundle(args.model_dir)
+    if args.top_k is not None and not bundle.is_text:
+        raise InputError(f"--top-k applies to text bundles; '{bundle.name}' is a {bundle.task} bundle")
+    scorer = make_scorer(bundle, text_column=args.text_column, explain=True if args.explain else None,
+                         top_k=args.top_k) if args.top_k is not None and bundle.is_text else None
     summary = score_csv(bundle, args.input, args.output, text_column=args.text_column, chunksize=args.chunksize,
-                        explain=True if args.explain else None)
+                        explain=True if args.explain else None, scorer=scorer)
     print(f"scored {summary.rows} row(s) -> {args.output} ({summary.errors} with errors, {summary.warnings} with warnings)")
     return 0
 
@@ -408,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="rows per chunk (default: 20,000 for text bundles, 100,000 for tabular)")
     sc.add_argument("--explain", action="store_true",
                     help="text bundles: add top_reasons (three strongest SHAP words per row; ~0.3-1 s per row)")
+    sc.add_argument("--top-k", type=int, default=None, metavar="K",
+                    help="text bundles: write top_1..top_K and top_1_probability.. instead of one prob_<label> per class")
     sc.set_defaults(func=_cmd_score)
 
     ev = sub.add_parser("evaluate", help="evaluate a bundle on a labelled CSV (external validation)")

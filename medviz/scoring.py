@@ -37,7 +37,8 @@ class TextScorer:
 
     chunksize = 20_000  # rows per chunk in score_csv (10,000: 9,219 cases/s; 5,000: 8,259; 20,000: 9,631)
 
-    def __init__(self, bundle: ModelBundle, text_column: str, predictor=None, explain: bool = False, explainer=None):
+    def __init__(self, bundle: ModelBundle, text_column: str, predictor=None, explain: bool = False, explainer=None,
+                 top_k: int | None = None):
         from medviz.text.predict import TextPredictor
 
         if not text_column:
@@ -46,6 +47,11 @@ class TextScorer:
         self.text_column = text_column
         self.predictor = predictor or TextPredictor.from_bundle(bundle)
         self.labels = bundle.labels
+        self.top_k = top_k  # wide label sets: top_1…top_K (+ probabilities) instead of prob_<label> (issue 15)
+        if top_k is not None:
+            from medviz.text.wide import check_top_k
+
+            check_top_k(top_k)
         # top_reasons for text costs a SHAP run per row (~0.3 s), so it is opt-in (--explain).
         self.explainer = explainer
         if explain and explainer is None:
@@ -63,9 +69,16 @@ class TextScorer:
     def output_columns(self) -> list[str]:
         reasons = ["top_reasons"] if self.explainer is not None else []
         return [
-            "prediction", "probability", *[f"prob_{lab}" for lab in self.labels], *reasons,
-            "prediction_set", "out_of_scope", "out_of_scope_score", "warnings", "error",
+            "prediction", "probability", *self._probability_columns(), *reasons,
+            "prediction_set", "cant_miss", "out_of_scope", "out_of_scope_score", "warnings", "error",
         ]
+
+    def _probability_columns(self) -> list[str]:
+        if self.top_k is None:
+            return [f"prob_{lab}" for lab in self.labels]
+        from medviz.text.wide import top_k_names
+
+        return top_k_names(min(self.top_k, len(self.labels)))
 
     def prepare(self, chunk: pd.DataFrame) -> list[str]:
         """The texts the model reads for the chunk's non-empty rows (the bundle's preprocessing).
@@ -107,8 +120,14 @@ class TextScorer:
         labels = np.asarray(self.labels, dtype=object)
         out["prediction"] = np.where(ok, labels[np.clip(top, 0, None)], "")
         out["probability"] = np.where(ok, probs[np.arange(len(chunk)), np.clip(top, 0, None)], np.nan)
-        for j, lab in enumerate(self.labels):
-            out[f"prob_{lab}"] = probs[:, j]
+        if self.top_k is None:
+            for j, lab in enumerate(self.labels):
+                out[f"prob_{lab}"] = probs[:, j]
+        else:
+            from medviz.text.wide import top_k_columns
+
+            for col, values in top_k_columns(self.labels, probs, self.top_k).items():
+                out[col] = values
         if self.explainer is not None:
             # explain what the model read (after the bundle's preprocessing), as the Case page does
             model_text = pd.Series("", index=chunk.index, dtype=object)
@@ -116,7 +135,11 @@ class TextScorer:
             out["top_reasons"] = [
                 self._reasons(t, lab) if good else "" for t, lab, good in zip(model_text, out["prediction"], ok)
             ]
-        for col in ("prediction_set", "out_of_scope", "out_of_scope_score", "warnings"):
+        from medviz.text.cant_miss import cant_miss_column
+
+        out["prediction_set"] = safety["prediction_set"]
+        out["cant_miss"] = cant_miss_column(self.labels, probs)  # issue 15: named whatever the other flags say
+        for col in ("out_of_scope", "out_of_scope_score", "warnings"):
             out[col] = safety[col]
         out["error"] = np.where(ok, "", f"{self.text_column}: empty text, nothing to score")
         return out
@@ -126,7 +149,7 @@ class TextScorer:
         """The scored frame as written to CSV: probabilities and the out-of-scope score to 6 decimals
         (as tabular ``risk``). Full precision stays in memory (evaluation and the page read that);
         the file is a third the size and writes several times faster."""
-        cols = ["probability", *[f"prob_{lab}" for lab in self.labels], "out_of_scope_score"]
+        cols = ["probability", *self._probability_columns(), "out_of_scope_score"]
         cols = [c for c in cols if c in scored.columns and pd.api.types.is_float_dtype(scored[c])]
         return scored.assign(**{c: scored[c].round(6) for c in cols}) if cols else scored
 
@@ -228,11 +251,13 @@ def _str_series(values: np.ndarray, index) -> pd.Series:
     return pd.Series(pa.array(values, type=pa.string()).to_pandas().array, index=index)
 
 
-def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool | None = None, predictor=None):
-    """The scorer for the bundle's task (text: needs the text column; tabular: columns matched by name)."""
+def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool | None = None, predictor=None,
+                top_k: int | None = None):
+    """The scorer for the bundle's task (text: needs the text column; tabular: columns matched by name).
+    ``top_k`` (text only): write ``top_1…top_K`` and their probabilities instead of one ``prob_<label>`` per class."""
     if bundle.is_text:
         return TextScorer(bundle, text_column or bundle.manifest.get("inputs", {}).get("text_column", ""),
-                          predictor=predictor, explain=bool(explain))
+                          predictor=predictor, explain=bool(explain), top_k=top_k)
     if bundle.is_tabular:
         # explain=None: text off (a SHAP run per row is costly), tabular on (exact and fast).
         return TabularScorer(bundle, predictor=predictor, explain=explain is not False)
