@@ -56,8 +56,18 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         if not path:
             raise InputError(f"--evaluate expects NAME=FILE (jsonl with text, label, in_scope), got '{item}'")
         evaluation_sets[name] = read_labelled(path, ["text", "in_scope"])
+    card = {}
+    if args.card:
+        import json
+
+        try:
+            card = json.loads(Path(args.card).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"--card {args.card}: not a readable JSON object ({exc.__class__.__name__})") from None
+        provenance["card_file"] = str(args.card)
     spec = TextTrainingSpec(
         name=args.name,
+        card=card,
         version=args.version,
         title=args.title or args.name,
         text_column=args.text_column,
@@ -342,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     tt.add_argument("--data-source", help="where the data came from (for the manifest)")
     tt.add_argument("--data-licence", help="the data's licence (for the manifest)")
     tt.add_argument("--data-dates", help="when the data was collected (for the manifest)")
+    tt.add_argument("--card", help="JSON of model-card entries (intended_use, out_of_scope_uses, limitations, setting, "
+                                   "demographics, never_seen) stored in the manifest")
     cl = tt.add_argument_group("model and clinical-safety options (docs/ARCHITECTURE.md, 'Text model')")
     cl.add_argument("--members", type=int, default=1, help="seed-ensemble branches inside the one saved model")
     cl.add_argument("--residual", action="store_true", help="attention pools over [embedding; BiGRU state]")

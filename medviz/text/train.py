@@ -19,6 +19,11 @@ from medviz.text.model import TEMPERATURE, TextModelConfig, build_text_model, sc
 log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE_COSINE = 0.85
+#: Manifest keys a --card file may set (shown on the model card).
+CARD_KEYS = ("intended_use", "out_of_scope_uses", "limitations", "setting", "demographics", "never_seen")
+#: Above this many labels, test_predictions.csv keeps probabilities to 5 decimals (801 x n columns at full
+#: precision would make the bundle several times larger than the model).
+WIDE_LABELS_ROUNDING = 100
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class TextTrainingSpec:
     oos_method: str = "energy"
     oos_quantile: float = 0.95
     provenance: dict[str, Any] = field(default_factory=dict)
+    # Model-card entries given at training time (--card FILE.json): any of CARD_KEYS, stored in the manifest.
+    card: dict[str, Any] = field(default_factory=dict)
     intended_use: str = (
         "Decision support for clinicians: suggests a ranked differential for a short free-text case description. "
         "Not a diagnosis, not for standalone or time-critical use."
@@ -352,6 +359,8 @@ def train_text(
         for j, lab in enumerate(labels):
             test_predictions[f"prob_{lab}"] = probs[:, j]
         test_predictions["out_of_scope_score"] = te_scores
+        if len(labels) > WIDE_LABELS_ROUNDING:
+            test_predictions = test_predictions.round({f"prob_{lab}": 5 for lab in labels})
 
     for name, frame in (evaluation_sets or {}).items():
         metrics[name] = evaluate_case_set(frame, labels, lambda t: run(model_texts(spec, t)), conf, detector)
@@ -431,6 +440,10 @@ def train_text(
         "intended_use": spec.intended_use,
         "out_of_scope_uses": list(spec.out_of_scope_uses),
     }
+    unknown = sorted(set(spec.card) - set(CARD_KEYS))
+    if unknown:
+        raise InputError(f"--card: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(CARD_KEYS)}")
+    manifest.update(spec.card)
     return save_bundle(out_dir, model, manifest, test_predictions)
 
 
