@@ -65,9 +65,19 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"--card {args.card}: not a readable JSON object ({exc.__class__.__name__})") from None
         provenance["card_file"] = str(args.card)
+    expert = None
+    if args.kb:
+        from medviz.text.synth import load_knowledge_base, load_synonyms
+        from medviz.text.synth.bayes import KnowledgeBaseBayes
+        from medviz.text.synth.generate import load_clinical_findings
+
+        expert = KnowledgeBaseBayes(load_knowledge_base(args.kb), load_synonyms(), load_clinical_findings())
+        provenance["kb_source"] = f"knowledge base {Path(args.kb).name}/ (conditions.json, symptoms.json)"
     spec = TextTrainingSpec(
         name=args.name,
         card=card,
+        expert=expert,
+        expert_weight=args.kb_weight,
         version=args.version,
         title=args.title or args.name,
         text_column=args.text_column,
@@ -354,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     tt.add_argument("--data-dates", help="when the data was collected (for the manifest)")
     tt.add_argument("--card", help="JSON of model-card entries (intended_use, out_of_scope_uses, limitations, setting, "
                                    "demographics, never_seen) stored in the manifest")
+    tt.add_argument("--kb", help="knowledge base folder (SymCat's format): multiply a naive-Bayes expert over it into "
+                                 "the network's probabilities (medviz/text/synth/bayes.py); labels must be its condition names")
+    tt.add_argument("--kb-weight", type=float, default=1.0, help="weight of the knowledge-base expert's log-probabilities")
     cl = tt.add_argument_group("model and clinical-safety options (docs/ARCHITECTURE.md, 'Text model')")
     cl.add_argument("--members", type=int, default=1, help="seed-ensemble branches inside the one saved model")
     cl.add_argument("--residual", action="store_true", help="attention pools over [embedding; BiGRU state]")

@@ -19,6 +19,7 @@ from medviz.text.clinical import Preprocessed, ScopedFinding, Term, findings_of_
 from medviz.text.conformal import ConformalCalibration, prediction_sets
 from medviz.text.ood import OutOfScopeDetector
 from medviz.text.predict import TextPredictor, Token
+from medviz.text.synth.bayes import with_expert
 
 # Low-confidence rule (CLINICAL.md W6): top probability under this, or a conformal set this large.
 LOW_CONFIDENCE_TOP_PROBABILITY = 0.5
@@ -127,7 +128,7 @@ def analyse_case(predictor: TextPredictor, text: str | None) -> CaseAnalysis:
     check = check_text(predictor, pre.model_text)
     warnings.extend(check.warnings)
     pred = predictor.predict([check.text])
-    probs = pred.probabilities[0]
+    probs = with_expert(predictor.bundle, [text], pred.probabilities)[0]
     labels = tuple(predictor.bundle.labels)
     order = np.argsort(-probs, kind="stable")
     ranked = tuple((labels[i], float(probs[i])) for i in order)
@@ -196,7 +197,7 @@ def analyse_batch(
     if model_texts is None:  # the caller may have preprocessed already (score_csv does it in the reading thread)
         model_texts = apply_preprocessing(cfg.preprocessing, list(texts))
     pred = predictor.predict(model_texts, batch_size=batch_size)
-    probs = pred.probabilities
+    probs = with_expert(predictor.bundle, list(texts), pred.probabilities)
     n = len(model_texts)
     labels = np.asarray(predictor.bundle.labels, dtype=object)
     order = np.argsort(-probs, axis=1, kind="stable")

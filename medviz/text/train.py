@@ -59,6 +59,10 @@ class TextTrainingSpec:
     provenance: dict[str, Any] = field(default_factory=dict)
     # Model-card entries given at training time (--card FILE.json): any of CARD_KEYS, stored in the manifest.
     card: dict[str, Any] = field(default_factory=dict)
+    # Knowledge-base expert (issue 15): a medviz.text.synth.bayes.KnowledgeBaseBayes multiplied into the
+    # network's probabilities with this weight; saved in the bundle and applied wherever the bundle is used.
+    expert: Any = None
+    expert_weight: float = 0.0
     intended_use: str = (
         "Decision support for clinicians: suggests a ranked differential for a short free-text case description. "
         "Not a diagnosis, not for standalone or time-critical use."
@@ -295,6 +299,11 @@ def train_text(
     from scipy.special import softmax
 
     cal_probs = softmax(calib_raw / temperature, axis=1)
+    network_cal_probs = cal_probs
+    if spec.expert is not None:  # network x knowledge-base expert: the conformal sets are fitted on what is shown
+        from medviz.text.synth.bayes import combine
+
+        cal_probs = combine(cal_probs, spec.expert.log_scores(calib["text"].tolist()), spec.expert_weight)
     cal_logits = calib_scope / temperature
     cal_unk = unknown_shares(model, calib["model_text"].tolist())
     conf = conformal.calibrate(cal_probs, y_cal, spec.conformal_coverage)
@@ -315,6 +324,8 @@ def train_text(
         ),
         "calibration": {"n": int(len(calib)), "split": calib_name, **M.multiclass_summary(y_cal, cal_probs)},
     }
+    if spec.expert is not None:
+        metrics["calibration"]["network_only"] = M.multiclass_summary(y_cal, network_cal_probs)
     held_scores = {}
     if held_out_outliers:
         _, ho_logits, ho_unk = run(model_texts(spec, held_out_outliers))
@@ -335,6 +346,12 @@ def train_text(
         if unknown:
             raise InputError(f"test labels not seen in training: {', '.join(unknown)}")
         probs, te_logits, te_unk = run(model_texts(spec, te["text"]))
+        network_probs = probs
+        if spec.expert is not None:
+            from medviz.text.synth.bayes import combine
+
+            expert_log = spec.expert.log_scores(te["text"].tolist())
+            probs = combine(probs, expert_log, spec.expert_weight)
         y_te = te["label"].map(index).to_numpy()
         dup = near_duplicate_mask(te["text"].tolist(), data["text"].tolist())
         te_scores = detector.score(te_logits, te_unk)
@@ -344,6 +361,11 @@ def train_text(
             "conformal": conformal.evaluate(probs, y_te, conf),
             "in_scope_flagged": float(detector.flag(te_scores).mean()),
         }
+        if spec.expert is not None:
+            from scipy.special import softmax as _softmax
+
+            metrics["test"]["network_only"] = M.multiclass_summary(y_te, network_probs)
+            metrics["test"]["knowledge_base_only"] = M.multiclass_summary(y_te, _softmax(expert_log, axis=1))
         if held_scores:
             metrics["test"]["out_of_scope_auroc_vs_held_out_notes"] = {
                 m: ood.auroc(ood.scores(m, te_logits, te_unk, weight), held_scores[m]) for m in ood.METHODS
@@ -444,7 +466,21 @@ def train_text(
     if unknown:
         raise InputError(f"--card: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(CARD_KEYS)}")
     manifest.update(spec.card)
-    return save_bundle(out_dir, model, manifest, test_predictions)
+    extra = {}
+    if spec.expert is not None:
+        from medviz.text.synth.bayes import EXPERT_FILE, FORMAT
+
+        if spec.expert.labels != labels:
+            raise InputError("--kb: the knowledge base's condition names differ from the training labels")
+        extra[EXPERT_FILE] = spec.expert.to_json()
+        manifest["knowledge_base_expert"] = {
+            "file": EXPERT_FILE, "format": FORMAT, "weight": spec.expert_weight,
+            "method": "probabilities = softmax(log p_network + weight x log p_kb); p_kb: naive Bayes over the knowledge "
+                      "base's symptom frequencies, age and sex odds and the clinician-findings table, findings read "
+                      "with the synonym table and a crude negation rule (medviz/text/synth/bayes.py)",
+            "source": spec.provenance.get("kb_source", ""),
+        }
+    return save_bundle(out_dir, model, manifest, test_predictions, extra_files=extra)
 
 
 def evaluate_case_set(frame: pd.DataFrame, labels: list[str], run, conf, detector) -> dict[str, Any]:
