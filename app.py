@@ -8,8 +8,6 @@ st.set_page_config(page_title="medviz — clinical model dashboard", page_icon="
 from medviz.ui.auth import account_page, account_sidebar, login_gate  # noqa: E402  (after set_page_config)
 from medviz.ui.common import sidebar_bundle_picker  # noqa: E402
 
-user = login_gate()  # sign-in (or forced password change) until a user is signed in; idle logoff
-
 PAGES = {
     "Predict": [
         st.Page("pages/case.py", title="Case", icon="🩺", default=True),
@@ -29,6 +27,9 @@ PAGES = {
 ADMIN_PAGES = {
     "Admin": [st.Page("pages/audit.py", title="Audit trail", icon="🔎")],
 }
+# Sign-in (or forced password change) until a user is signed in; idle logoff. Signed out, every page's
+# address shows the sign-in form and keeps its URL, so a bookmark opens its page after signing in.
+user = login_gate([p.url_path for group in (*PAGES.values(), *ADMIN_PAGES.values()) for p in group])
 if user.is_admin:
     PAGES.update(ADMIN_PAGES)
 

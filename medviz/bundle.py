@@ -117,6 +117,8 @@ def _register_custom_objects() -> None:
     import medviz.layers  # noqa: F401
     import medviz.text.layers  # noqa: F401
     import medviz.tabular.layers  # noqa: F401
+    import medviz.importer.layers  # noqa: F401  (imported models: medviz/importer/)
+    import medviz.importer.tokenizer  # noqa: F401
 
 
 def read_manifest(path: Path | str) -> dict[str, Any]:

@@ -19,3 +19,7 @@ class InputError(MedvizError):
 
 class UnsupportedBundleError(MedvizError):
     """A view or command cannot serve this kind of bundle."""
+
+
+class LimitError(InputError):
+    """A file is over a size cap (columns, rows, line or cell length); refused before it is parsed."""

@@ -10,6 +10,7 @@ from medviz.io import neutralize_formulas
 from medviz.store import get_engine
 from medviz.ui.audit_hooks import record
 from medviz.ui.auth import require_admin
+from medviz.ui.common import plain
 
 if not require_admin():
     st.stop()
@@ -46,7 +47,7 @@ st.subheader("Verify the chain")
 if st.button("Verify the whole trail", key="audit_verify"):
     result = audit.verify(engine)
     record("audit_verify", output_summary=result.message(), dedupe=False)
-    (st.success if result.ok else st.error)(result.message())
+    (st.success if result.ok else st.error)(plain(result.message()))
 seq, digest = audit.head(engine)
 st.caption(f"Chain head: record #{seq}, hash {digest}. Keep a copy elsewhere: a later head that does not extend "
            "it shows the database was rewritten. Command line: `python -m medviz audit verify`.")

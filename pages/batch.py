@@ -9,7 +9,7 @@ from medviz.scoring import count_lines, make_scorer, likely_text_column, read_co
 from medviz.ui import cache
 from medviz.ui.audit_hooks import record
 from medviz.ui.auth import require_signed_in
-from medviz.ui.common import current_bundle, intended_use_banner
+from medviz.ui.common import current_bundle, intended_use_banner, plain
 
 require_signed_in()
 
@@ -28,7 +28,7 @@ st.markdown(
 )
 if bundle.is_tabular:
     specs = feature_specs(bundle.manifest)
-    st.caption("Columns are matched by name. Required: " + ", ".join(f"`{s.name}`" for s in specs)
+    st.caption("Columns are matched by name. Required: " + ", ".join(f"**{plain(s.name)}**" for s in specs)
                + ". Other columns are passed through unchanged.")
 upload = st.file_uploader("CSV file", type=["csv"], key="batch_upload")
 if upload is None:
@@ -39,7 +39,7 @@ data = upload.getvalue()
 try:
     columns = read_columns(data)
 except MedvizError as exc:
-    st.error(f"{upload.name}: {exc}")
+    st.error(f"{plain(upload.name)}: {plain(exc)}")
     st.stop()
 
 text_column = None
@@ -52,11 +52,11 @@ else:
     try:
         check = check_columns(columns, specs)
     except MedvizError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         st.stop()
     if check.unexpected:
-        st.info("Not used by the model, passed through unchanged: " + ", ".join(f"`{c}`" for c in check.unexpected))
-    st.success("All required columns found: " + ", ".join(f"`{s.name}`" for s in specs))
+        st.info("Not used by the model, passed through unchanged: " + ", ".join(f"**{plain(c)}**" for c in check.unexpected))
+    st.success("All required columns found: " + ", ".join(f"**{plain(s.name)}**" for s in specs))
 
 run_id = (upload.file_id, str(bundle.path), text_column)
 if st.button("Score file", type="primary", key="batch_score"):
@@ -69,7 +69,7 @@ if st.button("Score file", type="primary", key="batch_score"):
                               progress=lambda n: bar.progress(min(n / total, 1.0), text=f"Scored {n:,} of ~{total:,} rows"))
     except MedvizError as exc:
         bar.empty()
-        st.error(f"{upload.name}: {exc}")
+        st.error(f"{plain(upload.name)}: {plain(exc)}")
         st.stop()
     bar.progress(1.0, text=f"Scored {result.summary.rows:,} rows")
     st.session_state[RESULT] = (run_id, result)

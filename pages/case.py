@@ -2,7 +2,7 @@
 import streamlit as st
 
 from medviz.ui.auth import require_signed_in
-from medviz.ui.common import current_bundle, intended_use_banner
+from medviz.ui.common import current_bundle, intended_use_banner, plain
 
 require_signed_in()
 
@@ -18,4 +18,4 @@ elif bundle is not None and bundle.is_tabular:
 
     tabular_case.render(bundle)
 elif bundle is not None:
-    st.warning(f"'{bundle.name}' is a {bundle.task} model; the form for it is not available in this version.")
+    st.warning(f"'{plain(bundle.name)}' is a {plain(bundle.task)} model; the form for it is not available in this version.")

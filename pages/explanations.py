@@ -13,7 +13,7 @@ from medviz.errors import MedvizError
 from medviz.io import read_table
 from medviz.ui import cache
 from medviz.ui.auth import require_signed_in
-from medviz.ui.common import current_bundle, esc, intended_use_banner
+from medviz.ui.common import current_bundle, intended_use_banner, plain
 from medviz.ui.explain_views import CAVEAT
 
 MAX_TEXT_ROWS = 300  # text SHAP costs ~0.3-1 s per text on this CPU
@@ -35,7 +35,7 @@ def _tabular(bundle):
     try:
         explainer = cache.tabular_explainer(str(bundle.path))
     except MedvizError as exc:
-        st.error(f"The explainer cannot be built for this model: {exc}")
+        st.error(f"The explainer cannot be built for this model: {plain(exc)}")
         return
     test = E.test_rows(bundle)
     sources = (["Held-out test set"] if test is not None else []) + ["Uploaded batch"]
@@ -44,13 +44,13 @@ def _tabular(bundle):
         up = st.file_uploader("CSV with the model's feature columns", type=["csv"], key="explanations_upload")
         if up is None:
             st.info("Upload a CSV whose columns are named like the model's features: "
-                    + ", ".join(esc(n) for n in explainer.feature_names))
+                    + ", ".join(plain(n) for n in explainer.feature_names))
             return
         try:
             frame = read_table(up.getvalue())
             x = E.feature_array(frame, explainer.feature_names, "uploaded file")
         except MedvizError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
             return
         key = ("upload", up.file_id)
     else:
@@ -101,7 +101,7 @@ def _text(bundle):
         try:
             frame = read_table(up.getvalue())
         except MedvizError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
             return
         cols = list(frame.columns)
         default = bundle.manifest.get("inputs", {}).get("text_column")
@@ -133,8 +133,8 @@ def _text(bundle):
     diag = st.selectbox("Diagnosis", diagnoses, key="explanations_diagnosis")
     basis = str(table["basis"].iloc[0]) if "basis" in table else ""
     n = int(table.loc[table["diagnosis"] == diag, "n_texts"].iloc[0])
-    st.caption(f"Mean SHAP value (calibrated probability of {esc(diag)}) of each word over the {n} texts whose "
-               f"{basis or 'label'} is {esc(diag)}; words seen at least twice.")
+    st.caption(f"Mean SHAP value (calibrated probability of {plain(diag)}) of each word over the {n} texts whose "
+               f"{plain(basis or 'label')} is {plain(diag)}; words seen at least twice.")
     st.plotly_chart(charts.word_importance_chart(table, diag), width="stretch", key="explanations_words")
     st.info(CAVEAT)
 
@@ -145,4 +145,4 @@ if bundle is not None:
     elif bundle.is_text:
         _text(bundle)
     else:
-        st.warning(f"'{bundle.name}' is a {bundle.task} model; explanations are not available for it.")
+        st.warning(f"'{plain(bundle.name)}' is a {plain(bundle.task)} model; explanations are not available for it.")

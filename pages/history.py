@@ -11,7 +11,7 @@ from medviz.ui import cache
 from medviz.ui.audit_hooks import record, summarize_probabilities
 from medviz.ui.auth import require_signed_in, session
 from medviz.ui.cases import save_case
-from medviz.ui.common import current_bundle, intended_use_banner
+from medviz.ui.common import current_bundle, intended_use_banner, plain
 
 OTHER = "Other (not in the model's list)…"
 
@@ -37,14 +37,14 @@ with new_tab:
             try:
                 probs = cache.text_predictor(str(bundle.path)).predict([text]).probabilities[0]
             except MedvizError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
             else:
                 summary = summarize_probabilities(bundle.labels, probs)
                 record("prediction", bundle=bundle, input_obj=text, output_summary=summary)
                 st.session_state["history_new_result"] = (save_case(bundle, text, cases.text_prediction(bundle.labels, probs)), summary)
         result = st.session_state.get("history_new_result")
         if result and result[0]:
-            st.success(f"Saved as case **{result[0]}** — {result[1]}. Record the confirmed diagnosis under "
+            st.success(f"Saved as case **{plain(result[0])}** — {plain(result[1])}. Record the confirmed diagnosis under "
                        "'My saved cases' when it is known.")
 
 with saved_tab:
@@ -66,7 +66,7 @@ with saved_tab:
         try:
             detail = cases.get_case(engine, case_id, decrypt=True)
         except MedvizError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
             st.stop()
         c = detail.summary
         record("case_view", model=(c.model_name, c.model_version, c.model_sha256), case_id=case_id,
@@ -79,7 +79,7 @@ with saved_tab:
                              hide_index=True)
             else:
                 st.text(detail.content)
-            st.caption(f"Saved {c.created_at:%Y-%m-%d %H:%M} UTC with {c.model_name} v{c.model_version}.")
+            st.caption(f"Saved {c.created_at:%Y-%m-%d %H:%M} UTC with {plain(c.model_name)} v{plain(c.model_version)}.")
         with right:
             st.markdown("**What the model said then**")
             probs = c.prediction.get("probabilities")
@@ -92,8 +92,8 @@ with saved_tab:
                 st.metric("Risk", f"{c.risk:.1%}")
                 choices = list(bundle.labels) if bundle is not None and bundle.name == c.model_name else []
         for o in detail.outcomes:
-            st.caption(f"{o.recorded_at:%Y-%m-%d %H:%M} UTC · {o.recorded_by}: confirmed **{o.confirmed}**, "
-                       f"{o.decision}" + (f" — {o.reason}" if o.reason else ""))
+            st.caption(f"{o.recorded_at:%Y-%m-%d %H:%M} UTC · {plain(o.recorded_by)}: confirmed **{plain(o.confirmed)}**, "
+                       f"{plain(o.decision)}" + (f" — {plain(o.reason)}" if o.reason else ""))
         st.markdown("**Record the confirmed outcome**")
         with st.form("history_outcome_form", clear_on_submit=True):
             pick = st.selectbox("Confirmed diagnosis / outcome", choices + [OTHER], key="history_confirmed")
@@ -108,7 +108,7 @@ with saved_tab:
             try:
                 out = cases.record_outcome(engine, case_id, username=me, confirmed=confirmed, decision=decision, reason=reason)
             except MedvizError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
             else:
                 record("outcome_recorded" if decision == "agree" else "override",
                        model=(c.model_name, c.model_version, c.model_sha256), case_id=case_id,

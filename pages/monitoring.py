@@ -7,7 +7,7 @@ import streamlit as st
 from medviz.charts.monitoring import live_performance
 from medviz.store import cases, get_engine, monitoring
 from medviz.ui.auth import require_signed_in
-from medviz.ui.common import current_bundle, intended_use_banner
+from medviz.ui.common import current_bundle, intended_use_banner, plain
 
 require_signed_in()
 st.title("📈 Monitoring")
@@ -20,13 +20,13 @@ freq = st.radio("Group by", ["W", "M"], horizontal=True, key="monitoring_freq",
                 format_func={"W": "week", "M": "month"}.get)
 recorded = cases.list_cases(get_engine(), model_name=bundle.name, model_version=bundle.version, with_outcome_only=True)
 rep = monitoring.report(recorded, bundle.manifest, freq=freq)
-st.caption(f"From {rep.n} saved case(s) with a confirmed outcome for {bundle.name} v{bundle.version}, all users. "
-           f"Test figures: manifest metrics '{rep.reference_split or 'none'}'. An alert needs ≥ {monitoring.MIN_N} "
+st.caption(f"From {rep.n} saved case(s) with a confirmed outcome for {plain(bundle.name)} v{plain(bundle.version)}, all users. "
+           f"Test figures: manifest metrics '{plain(rep.reference_split or 'none')}'. An alert needs ≥ {monitoring.MIN_N} "
            "outcomes and a 95% interval entirely below the test figure.")
 for a in rep.alerts:
-    st.error(a, icon="🚨")
+    st.error(plain(a), icon="🚨")
 for n in rep.notes:
-    st.info(n)
+    st.info(plain(n))
 
 o, ref = rep.overall, rep.reference
 

@@ -105,11 +105,15 @@ def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextMod
 
 
 def vocabulary(model: keras.Model) -> list[str]:
-    return list(model.get_layer(VECTORIZER).get_vocabulary())
+    from medviz.importer.serving import find_vectorizer  # imported models keep theirs elsewhere
+
+    return list(find_vectorizer(model).get_vocabulary())
 
 
 def sequence_length(model: keras.Model) -> int:
-    return int(model.get_layer(VECTORIZER).get_config()["output_sequence_length"])
+    from medviz.importer.serving import find_vectorizer
+
+    return int(find_vectorizer(model).get_config()["output_sequence_length"])
 
 
 def member_logit_layers(model: keras.Model) -> list[str]:

@@ -51,6 +51,7 @@ class TextPredictor:
     _fn: object = field(repr=False)
     vocab: frozenset = field(repr=False)
     seq_len: int = 64
+    token_re: re.Pattern = field(repr=False, default=_TOKEN_RE)  # the model's word rule (imported models differ)
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle) -> "TextPredictor":
@@ -68,10 +69,13 @@ class TextPredictor:
 
         fn = _trimmed_function(model, seq_len) or full
         vocab = vocabulary(model)
-        predictor = cls(bundle=bundle, _fn=fn, vocab=frozenset(vocab[2:]), seq_len=seq_len)
+        from medviz.importer.serving import token_pattern_of
+
+        token_re = re.compile(token_pattern_of(model))
+        predictor = cls(bundle=bundle, _fn=fn, vocab=frozenset(vocab[2:]), seq_len=seq_len, token_re=token_re)
         if fn is not full and not _same_outputs(fn, full, model):
             log.warning("trimmed text graph disagrees with the full model; using the full model")
-            predictor = cls(bundle=bundle, _fn=full, vocab=frozenset(vocab[2:]), seq_len=seq_len)
+            predictor = cls(bundle=bundle, _fn=full, vocab=frozenset(vocab[2:]), seq_len=seq_len, token_re=token_re)
         predictor.predict([""])  # trace once
         return predictor
 
@@ -105,7 +109,7 @@ class TextPredictor:
     def tokens(self, text: str) -> list[Token]:
         """The tokens the model reads, with their spans in the typed text (same rule as the model)."""
         out = []
-        for i, m in enumerate(_TOKEN_RE.finditer(text)):
+        for i, m in enumerate(self.token_re.finditer(text)):
             norm = m.group().lower()
             out.append(
                 Token(
@@ -148,6 +152,13 @@ def unknown_shares(model, texts: list[str]) -> np.ndarray:
 
     if len(texts) == 0:
         return np.ones(0)
+    from medviz.importer.serving import find_vectorizer, unknown_shares_of
+
+    import keras
+
+    vec = find_vectorizer(model)
+    if not isinstance(vec, keras.layers.TextVectorization) or vec.name != VECTORIZER:
+        return unknown_shares_of(vec, texts)  # an imported model: its own word rule
     vocab = vocabulary(model)[2:]
     if not vocab:
         return np.ones(len(texts))
@@ -169,6 +180,8 @@ def _trimmed_function(model, seq_len: int):
 
     try:
         vec = model.get_layer(VECTORIZER)
+        if not isinstance(vec, keras.layers.TextVectorization):
+            return None  # an imported model's Tokenizer layer: the full graph
         tail = keras.Model(vec.output, model.outputs)
     except Exception as exc:  # another architecture: the full graph is used
         log.info("text predictor uses the full graph (%s)", type(exc).__name__)

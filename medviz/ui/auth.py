@@ -1,10 +1,18 @@
 """The login gate app.py runs before every page, the sign-in / password pages, and the account sidebar.
 
-Who is signed in lives only in ``st.session_state[AUTH_KEY]`` (server side; a browser cannot write it):
-a dict with user_id, username, role, session_id, login_at and last_seen (epoch seconds). Every run
-re-reads the account from the database, so a disabled account or a changed role takes effect at once.
-Idle logoff: a run more than ``MEDVIZ_IDLE_MINUTES`` (default 15) after the last one signs the user out,
-and a small timer fragment in the sidebar triggers that run even when nobody touches the page, so a
+Who is signed in lives in ``st.session_state[AUTH_KEY]`` (server side; a browser cannot write it): a
+dict with user_id, username, role, session_id (the audit trail's), row_id (the ``auth_sessions`` row),
+login_at and last_seen (epoch seconds). Every run re-reads the account and the session row from the
+database, so a disabled account, a changed role, a sign-out in another tab or an idle logoff takes
+effect at once.
+
+Sessions across refreshes and tabs (issue 17): a sign-in creates an ``auth_sessions`` row
+(medviz/store/sessions.py). Under ``streamlit run server.py`` the page then posts the row's one-time
+hand-off code to ``/_medviz/session`` (medviz/web.py), which sets the HttpOnly session cookie; a new
+tab, a refresh or a reconnect without session state finds the user again from that cookie
+(``st.context.cookies``, read server-side). Sign-out and idle logoff revoke the row, so the cookie dies
+with it everywhere. Idle logoff: no activity in any tab of the session for ``MEDVIZ_IDLE_MINUTES``
+(default 15); a small timer fragment in the sidebar checks even when nobody touches the page, so a
 walked-away screen clears itself. Signing out clears the whole session state.
 """
 from __future__ import annotations
@@ -18,14 +26,24 @@ import streamlit as st
 from medviz import audit
 from medviz import auth as accounts
 from medviz.errors import InputError, MedvizError
+from medviz import web
 from medviz.store import get_engine
-from medviz.ui.common import INTENDED_USE
+from medviz.store import sessions as server_sessions
+from medviz.ui.common import INTENDED_USE, plain
 
 log = logging.getLogger(__name__)
 
 AUTH_KEY = "auth_session"
 NOTICE_KEY = "auth_notice"
 ONE_TIME_KEY = "auth_one_time_password"
+HANDOFF_KEY = "auth_cookie_handoff"  # one-time code the page exchanges for the HttpOnly cookie
+CLEAR_COOKIE_KEY = "auth_cookie_clear"
+TOUCH_EVERY_S = 5.0  # last_seen in the database is refreshed at most this often per tab
+END_NOTICES = {
+    "idle": "You were signed out after {minutes:g} minutes without activity.",
+    "expired": "Your session reached its maximum length. Please sign in again.",
+    "logout": "You have signed out (in this or another tab).",
+}
 
 
 def _engine():
@@ -59,61 +77,138 @@ def _audit(action: str, s: dict | None, *, username: str | None = None, role: st
 def _start_session(user: accounts.User) -> None:
     st.session_state.clear()  # nothing from before sign-in survives into the session
     now = time.time()
+    session_id = accounts.new_session_id()
+    row_id, code = server_sessions.start(_engine(), user.id, session_id)
     s = {
         "user_id": user.id, "username": user.username, "role": user.role,
-        "session_id": accounts.new_session_id(), "login_at": now, "last_seen": now,
+        "session_id": session_id, "row_id": row_id, "login_at": now, "last_seen": now, "touched": now,
     }
     st.session_state[AUTH_KEY] = s
+    if web.ENABLED:
+        st.session_state[HANDOFF_KEY] = code
     _audit("login", s)
 
 
-def _end_session(action: str, notice: str) -> None:
+def _end_session(action: str, notice: str, *, revoke: str | None = None) -> None:
     s = session()
     if s:
+        if revoke and s.get("row_id") is not None:
+            try:
+                server_sessions.revoke(_engine(), s["row_id"], revoke)
+            except MedvizError as exc:
+                log.error("session revoke failed: %s", type(exc).__name__)
         minutes = (time.time() - s.get("login_at", time.time())) / 60
         _audit(action, s, summary=f"session lasted {minutes:.1f} min")
     st.session_state.clear()
     st.session_state[NOTICE_KEY] = notice
+    if web.ENABLED:
+        st.session_state[CLEAR_COOKIE_KEY] = True
 
 
 def sign_out() -> None:
-    """Button callback: record the logout and clear every key of this session."""
-    _end_session("logout", "You have signed out.")
+    """Button callback: revoke the session server-side, record the logout, clear every key of this tab."""
+    _end_session("logout", "You have signed out.", revoke="logout")
+
+
+def _resume_from_cookie(minutes: float) -> dict | None:
+    """A tab without session state (refresh, new tab, reconnect): the user named by a live session cookie."""
+    if not web.ENABLED:
+        return None
+    try:
+        value = st.context.cookies.get(server_sessions.COOKIE_NAME)
+    except Exception:  # no browser context (bare script runs)
+        return None
+    if not value:
+        return None
+    state = server_sessions.check_cookie(_engine(), value, minutes)
+    if not state.ok:
+        if state.reason == "idle" and state.row_id is not None and server_sessions.revoke(_engine(), state.row_id, "idle"):
+            st.session_state[NOTICE_KEY] = END_NOTICES["idle"].format(minutes=minutes)
+        return None
+    user = accounts.get_user(_engine(), state.user_id)
+    if user is None or not user.active:
+        return None
+    now = time.time()
+    s = {
+        "user_id": user.id, "username": user.username, "role": user.role, "session_id": state.audit_session_id,
+        "row_id": state.row_id, "login_at": state.created_at.timestamp(), "last_seen": now, "touched": 0.0,
+    }
+    st.session_state[AUTH_KEY] = s
+    return s
 
 
 def current_user() -> accounts.User | None:
     """Validate the session: idle timeout, account still active; refresh last_seen. None if not signed in."""
-    s = session()
+    minutes = _idle_minutes()
+    s = session() or _resume_from_cookie(minutes)
     if not s:
         return None
-    minutes = _idle_minutes()
     now = time.time()
-    if accounts.is_idle(s["last_seen"], now, minutes):
-        _end_session("session_timeout", f"You were signed out after {minutes:g} minutes without activity.")
+    row_id = s.get("row_id")
+    if row_id is not None:  # the server-side session: shared by every tab, ended by sign-out anywhere
+        state = server_sessions.check(_engine(), row_id, minutes)
+        if not state.ok:
+            reason = state.reason or "logout"
+            _end_session("session_timeout" if reason in ("idle", "expired") else "logout",
+                         END_NOTICES.get(reason, END_NOTICES["logout"]).format(minutes=minutes),
+                         revoke=reason if reason in ("idle", "expired") else None)
+            return None
+    elif accounts.is_idle(s["last_seen"], now, minutes):  # a tab-only session (no row: bare AppTest runs)
+        _end_session("session_timeout", END_NOTICES["idle"].format(minutes=minutes))
         return None
     user = accounts.get_user(_engine(), s["user_id"])
     if user is None or not user.active:
-        _end_session("logout", "Your account is no longer active. Ask an administrator.")
+        _end_session("logout", "Your account is no longer active. Ask an administrator.", revoke="account_disabled")
         return None
     s["last_seen"], s["role"] = now, user.role
+    if row_id is not None and now - s.get("touched", 0.0) >= TOUCH_EVERY_S:
+        server_sessions.touch(_engine(), row_id)
+        s["touched"] = now
     return user
 
 
-def login_gate() -> accounts.User:
-    """Run at the top of app.py: return the signed-in user, or show sign-in / forced password change and stop."""
+def login_gate(url_paths=()) -> accounts.User:
+    """Run at the top of app.py: return the signed-in user, or show sign-in / forced password change and stop.
+
+    ``url_paths``: the app's page addresses; signed out, each of them shows the sign-in form (instead of
+    Streamlit's "page not found"), so after signing in the address asked for opens.
+    """
     try:
         user = current_user()
     except MedvizError as exc:
-        st.error(f"The account database cannot be used: {exc}")
+        st.error(f"The account database cannot be used: {plain(exc)}")
         st.stop()
     if user is None:
-        st.navigation([st.Page(sign_in_page, title="Sign in", icon="🔐")], position="hidden").run()
+        _clear_cookie_if_asked()
+        pages = [st.Page(sign_in_page, title="Sign in", icon="🔐", default=True)]
+        pages += [st.Page(sign_in_page, title="Sign in", icon="🔐", url_path=p) for p in url_paths if p]
+        st.navigation(pages, position="hidden").run()
         st.stop()
+    _hand_off_cookie()
     if user.must_change_password:
         st.navigation([st.Page(change_password_page, title="Change password", icon="🔑")], position="hidden").run()
         account_sidebar(user, picker=False)
         st.stop()
     return user
+
+
+def _post_from_page(path: str, code: str = "") -> None:
+    """Have the browser POST to one of medviz's own routes (medviz/web.py) so it can set or clear the
+    HttpOnly cookie: a Streamlit script cannot answer an HTTP request itself. Our script, no user text."""
+    body = f"new URLSearchParams({{code: {code!r}}})" if code else "''"
+    st.html(f"<script>fetch({path!r}, {{method: 'POST', credentials: 'same-origin', body: {body}}});</script>",
+            unsafe_allow_javascript=True)
+
+
+def _hand_off_cookie() -> None:
+    code = st.session_state.pop(HANDOFF_KEY, None)
+    if code and web.ENABLED:
+        _post_from_page(web.SESSION_PATH, code)
+
+
+def _clear_cookie_if_asked() -> None:
+    if st.session_state.pop(CLEAR_COOKIE_KEY, None) and web.ENABLED:
+        _post_from_page(web.LOGOUT_PATH)
 
 
 def require_signed_in() -> accounts.User:
@@ -127,7 +222,7 @@ def require_signed_in() -> accounts.User:
     try:
         user = current_user()
     except MedvizError as exc:
-        st.error(f"The account database cannot be used: {exc}")
+        st.error(f"The account database cannot be used: {plain(exc)}")
         st.stop()
     if user is None:
         sign_in_page()
@@ -171,11 +266,13 @@ def sign_in_page() -> None:
             known = accounts.get_user_by_name(engine, (username or "").strip())
             # Only a real account name is recorded: a password typed into the name box must not be.
             _audit("login_failed", None, username=known.username if known else "(unknown user)", role=known.role if known else "none")
-            st.error(str(exc))
+            st.error(plain(exc))
             return
         _start_session(user)
         st.rerun()
-    st.caption(f"Sessions end after {_idle_minutes():g} minutes without activity.")
+    st.caption(f"Sessions end after {_idle_minutes():g} minutes without activity."
+               + ("" if web.ENABLED else " This server was started with `streamlit run app.py`: a refresh or a new "
+                  "tab asks you to sign in again (start it with `streamlit run server.py` to keep the session)."))
 
 
 def _first_start(engine) -> None:
@@ -202,7 +299,7 @@ def _first_start(engine) -> None:
 
 def _show_one_time_password(username: str, password: str) -> None:
     st.success(
-        f"Administrator **{username}** created. Its one-time password is below; it is shown only now. "
+        f"Administrator **{plain(username)}** created. Its one-time password is below; it is shown only now. "
         "Sign in with it; you will then choose your own password."
     )
     st.code(password, language=None)
@@ -234,7 +331,7 @@ def password_form(s: dict) -> None:
         try:
             accounts.change_password(_engine(), s.get("user_id", -1), old, new)
         except MedvizError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
             return
         _audit("password_change", s, summary="changed own password")
         st.success("Password changed.")
@@ -244,7 +341,7 @@ def password_form(s: dict) -> None:
 def account_page() -> None:
     s = session() or {}
     st.title("👤 Account")
-    st.markdown(f"Signed in as **{s.get('username', '?')}** · role **{s.get('role', '?')}**")
+    st.markdown(f"Signed in as **{plain(s.get('username', '?'))}** · role **{plain(s.get('role', '?'))}**")
     st.subheader("Change password")
     password_form(s)
 
@@ -253,7 +350,7 @@ def account_sidebar(user: accounts.User, *, picker: bool = True) -> None:
     """Who is signed in, the sign-out button, and the idle-logoff timer."""
     with st.sidebar:
         st.markdown("---")
-        st.caption(f"Signed in as **{user.username}** ({user.role}) · signs out after {_idle_minutes():g} min idle")
+        st.caption(f"Signed in as **{plain(user.username)}** ({plain(user.role)}) · signs out after {_idle_minutes():g} min idle")
         st.button("Sign out", key="auth_sign_out", on_click=sign_out, icon="🚪")
         _idle_watch()
 
@@ -264,7 +361,17 @@ def _idle_period() -> float:
 
 @st.fragment(run_every=_idle_period())
 def _idle_watch() -> None:
-    # Re-runs on a timer without counting as activity; once idle, a full run signs the user out.
+    # Re-runs on a timer without counting as activity; once idle (in every tab of the session, or ended
+    # elsewhere), a full run signs the user out.
     s = session()
-    if s and accounts.is_idle(s["last_seen"], time.time(), _idle_minutes()):
+    if not s:
+        return
+    if s.get("row_id") is not None:
+        try:
+            ended = not server_sessions.check(_engine(), s["row_id"], _idle_minutes()).ok
+        except MedvizError:
+            ended = False
+        if ended:
+            st.rerun(scope="app")
+    elif accounts.is_idle(s["last_seen"], time.time(), _idle_minutes()):
         st.rerun(scope="app")

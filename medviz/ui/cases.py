@@ -11,6 +11,7 @@ from medviz.store import cases, get_engine
 from medviz.store.cases import risk_prediction, text_prediction  # noqa: F401  (for pages)
 from medviz.ui.audit_hooks import record
 from medviz.ui.auth import session
+from medviz.ui.common import plain
 
 
 def save_case(bundle: Any, content: str | Mapping[str, Any], prediction: Mapping[str, Any]) -> str | None:
@@ -20,7 +21,7 @@ def save_case(bundle: Any, content: str | Mapping[str, Any], prediction: Mapping
         saved = cases.save_case(get_engine(), username=s.get("username", "?"), content=content, bundle=bundle,
                                 prediction=prediction)
     except MedvizError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return None
     summary = _summary(bundle, prediction)
     record("case_saved", bundle=bundle, input_obj=content if isinstance(content, str) else dict(content),
@@ -44,5 +45,5 @@ def save_case_button(bundle: Any, content: str | Mapping[str, Any], prediction: 
         st.session_state[done_key] = save_case(bundle, content, prediction)
     case_id = st.session_state.get(done_key)
     if case_id:
-        st.success(f"Saved as case **{case_id}**. Record the confirmed outcome later on the Case history page.")
+        st.success(f"Saved as case **{plain(case_id)}**. Record the confirmed outcome later on the Case history page.")
     return case_id

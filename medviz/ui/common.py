@@ -27,7 +27,7 @@ def sidebar_bundle_picker() -> BundleInfo | None:
     with st.sidebar:
         st.markdown("### Model")
         if not usable:
-            st.error(f"No model bundles found in {models_dir()}.")
+            st.error(f"No model bundles found in {plain(models_dir())}.")
             return None
         labels = {str(i.path): f"{i.title} · v{i.version}" for i in usable}
         paths = list(labels)
@@ -36,7 +36,7 @@ def sidebar_bundle_picker() -> BundleInfo | None:
         choice = st.selectbox("Model bundle", paths, index=index, format_func=labels.get, key="sidebar_bundle_select")
         st.session_state[BUNDLE_KEY] = choice
         for b in broken:
-            st.warning(f"Skipped a broken bundle: {b.error}")
+            st.warning(f"Skipped a broken bundle: {plain(b.error)}")
         return next(i for i in usable if str(i.path) == choice)
 
 
@@ -49,7 +49,7 @@ def current_bundle() -> ModelBundle | None:
     try:
         return cache.bundle(path)
     except MedvizError as exc:
-        st.error(f"This model cannot be loaded: {exc}")
+        st.error(f"This model cannot be loaded: {plain(exc)}")
         return None
 
 
@@ -70,10 +70,10 @@ def model_identity(bundle: ModelBundle) -> str:
     m = bundle.manifest
     tr = m.get("training", {})
     parts = [
-        f"Model **{bundle.name}** v{bundle.version}",
-        f"trained {str(tr.get('trained_at', '?'))[:10]}",
-        f"training data: {tr.get('data_source', 'unknown')}" + (f" ({tr['data_dates']})" if tr.get("data_dates") else ""),
-        f"last validated {m.get('last_validated', '?')}",
+        f"Model **{plain(bundle.name)}** v{plain(bundle.version)}",
+        f"trained {plain(str(tr.get('trained_at', '?'))[:10])}",
+        f"training data: {plain(tr.get('data_source', 'unknown'))}" + (f" ({plain(tr['data_dates'])})" if tr.get("data_dates") else ""),
+        f"last validated {plain(m.get('last_validated', '?'))}",
         "see the Model card page",
     ]
     return " · ".join(parts)
@@ -84,14 +84,46 @@ def require(bundle: ModelBundle | None, *, text: bool | None = None, tabular: bo
     if bundle is None:
         return False
     if text and not bundle.is_text:
-        st.warning(f"This view needs a text model; '{bundle.name}' is a {bundle.task} model. Pick another in the sidebar.")
+        st.warning(f"This view needs a text model; '{plain(bundle.name)}' is a {plain(bundle.task)} model. Pick another in the sidebar.")
         return False
     if tabular and not bundle.is_tabular:
-        st.warning(f"This view needs a tabular model; '{bundle.name}' is a {bundle.task} model. Pick another in the sidebar.")
+        st.warning(f"This view needs a tabular model; '{plain(bundle.name)}' is a {plain(bundle.task)} model. Pick another in the sidebar.")
         return False
     return True
 
 
 def esc(value: object) -> str:
-    """Escape anything user-written before it reaches HTML."""
+    """Escape anything user-written before it reaches HTML (``st.html``, chart labels)."""
     return html.escape(str(value), quote=True)
+
+
+# Markdown's backslash-escapable ASCII punctuation (CommonMark 2.4) plus ``:`` (Streamlit's emoji and
+# ``:color[...]`` / ``:material/icon:`` directives) and ``$`` (Streamlit renders ``$...$`` as LaTeX).
+# The five HTML-special characters become entities instead, which Markdown decodes back into text.
+_MD_SPECIAL = frozenset("\\`*_{}[]()#+-.!|~:$=^/")
+_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}
+
+
+def plain(value: object) -> str:
+    """User- or file-supplied text made safe to put inside any Streamlit Markdown string.
+
+    Streamlit renders Markdown (and, for widget labels, a Markdown subset) in ``st.markdown``,
+    ``st.caption``, ``st.error`` / ``warning`` / ``info`` / ``success``, ``st.metric`` / widget labels,
+    tab and expander labels. A file name such as ``![x](https://host/p.png)`` would otherwise be an
+    image the clinician's browser fetches, and ``<img src=…>`` HTML where HTML is allowed. Every
+    Markdown punctuation character gets a backslash and the HTML specials become entities, so the
+    text shows exactly as typed and nothing in it is a link, an image, a tag, math or an emoji code.
+    Line breaks become spaces (a message is one line; block syntax cannot start). Hand-written:
+    markdown-it / mistune escape for their own renderers, not for Streamlit's remark + directives.
+    """
+    out = []
+    for ch in str(value):
+        if ch in _HTML_ENTITIES:
+            out.append(_HTML_ENTITIES[ch])
+        elif ch in _MD_SPECIAL:
+            out.append("\\" + ch)
+        elif ch in "\r\n\t":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)

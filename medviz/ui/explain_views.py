@@ -16,6 +16,7 @@ from medviz.bundle import ModelBundle
 from medviz.charts import explain as charts
 from medviz.errors import MedvizError
 from medviz.ui import cache
+from medviz.ui.common import plain
 
 TEXT_RESULT_KEY = "case_explain_text"  # (key, TextCaseExplanation)
 TEXT_LABEL_KEY = "case_explain_label"
@@ -59,7 +60,7 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
                 explainer = cache.text_explainer(str(bundle.path))
                 result = explain_text_case(explainer, text)
         except MedvizError as exc:
-            st.warning(f"No explanation for this text: {exc}")
+            st.warning(f"No explanation for this text: {plain(exc)}")
             return
         st.session_state[TEXT_RESULT_KEY] = (key, result)
         from medviz.ui.audit_hooks import record
@@ -74,29 +75,27 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
         help="The top diagnosis by default; pick any other from the differential.",
     )
     if label not in bundle.labels:
-        st.warning(f"'{label}' is not one of the model's diagnoses.")
+        st.warning(f"'{plain(label)}' is not one of the model's diagnoses.")
         return
     j = bundle.labels.index(label)
     exp_c = for_class(result.shap, label)
     base = float(result.shap.base_values[j])
     prob = float(result.probabilities[j])
     st.caption(
-        f"Scale: calibrated probability of **{label}**. Base value (every word removed) = {base:.3f}; "
+        f"Scale: calibrated probability of **{plain(label)}**. Base value (every word removed) = {base:.3f}; "
         f"the word contributions add up to this case's probability {prob:.3f}. Red words push towards "
-        f"{label}, blue words away from it."
+        f"{plain(label)}, blue words away from it."
     )
-    st.markdown(
-        f'<div style="line-height: 2; font-size: 1.05rem">{charts.text_shap_html(result.shap, label, result.unread_tail)}</div>',
-        unsafe_allow_html=True,
-    )
+    # st.html, not st.markdown: the case text inside must not be read as Markdown (a blank line in it
+    # would end the HTML block and turn the rest into Markdown, images included).
+    st.html(f'<div style="line-height: 2; font-size: 1.05rem">{charts.text_shap_html(result.shap, label, result.unread_tail)}</div>')
     if result.words_not_read:
         st.caption(f"{result.words_not_read} word(s) after the model's {explainer.seq_len}-word limit were not read (grey).")
     st.plotly_chart(charts.word_bar(result.shap, label), width="stretch", config={"displayModeBar": False},
                     key="case_explain_word_bar")
 
     st.subheader("Attention over the same words")
-    st.markdown(f'<div style="line-height: 2; font-size: 1.05rem">{charts.attention_html(result.attention)}</div>',
-                unsafe_allow_html=True)
+    st.html(f'<div style="line-height: 2; font-size: 1.05rem">{charts.attention_html(result.attention)}</div>')
     st.caption(ATTENTION_CAVEAT)
 
     st.subheader("How far to trust these explanations")
@@ -110,7 +109,7 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
     k = int(min(5, table["k"].max()))
     at_k = table[table["k"] == k].set_index("method")["drop"]
     st.markdown(
-        f"Removing the top {k} SHAP words lowers P({label}) by **{at_k.get('SHAP', float('nan')):.3f}**; "
+        f"Removing the top {k} SHAP words lowers P({plain(label)}) by **{at_k.get('SHAP', float('nan')):.3f}**; "
         f"the top {k} attention words by **{at_k.get('attention', float('nan')):.3f}**; "
         f"{k} random words by **{at_k.get('random', float('nan')):.3f}** on average "
         f"({table.attrs.get('n_random')} seeded draws)."
@@ -143,7 +142,7 @@ def render_tabular_explanation(bundle: ModelBundle, row) -> None:
             row = row.to_frame().T
         x = feature_array(row, explainer.feature_names, "case")
     except MedvizError as exc:
-        st.warning(f"No explanation for this case: {exc}")
+        st.warning(f"No explanation for this case: {plain(exc)}")
         return
     key = _key(bundle.path, bundle.model_sha256, x.tobytes())
     stored = st.session_state.get(TABULAR_RESULT_KEY)

@@ -18,7 +18,7 @@ from medviz.schema import FLAG_EXTRAPOLATION, FLAG_IMPUTED, INTEGER, FeatureSpec
 from medviz.tabular.predict import RiskBands
 from medviz.tabular.summary import threshold_metrics
 from medviz.ui import cache
-from medviz.ui.common import esc
+from medviz.ui.common import esc, plain
 
 RESULT_KEY = "case_tab_result"
 
@@ -26,13 +26,13 @@ RESULT_KEY = "case_tab_result"
 def _input(spec: FeatureSpec, key: str):
     unit = f" ({spec.unit})" if spec.unit else ""
     helptext = (
-        f"{spec.description or spec.display}. Allowed {spec.limits_text()}; training range (1st–99th percentile) "
-        f"{spec.range_text()}. Leave blank if unknown: the model imputes the training median "
-        f"({spec.fmt(spec.median)}) and the result is flagged 'imputed'."
+        f"{plain(spec.description or spec.display)}. Allowed {plain(spec.limits_text())}; training range "
+        f"(1st–99th percentile) {plain(spec.range_text())}. Leave blank if unknown: the model imputes the training "
+        f"median ({plain(spec.fmt(spec.median))}) and the result is flagged 'imputed'."
     )
     is_int = spec.type == INTEGER
     kwargs = dict(
-        label=f"{spec.display}{unit}",
+        label=plain(f"{spec.display}{unit}"),
         value=None,
         min_value=(int(spec.min) if is_int else float(spec.min)) if spec.min is not None else None,
         max_value=(int(spec.max) if is_int else float(spec.max)) if spec.max is not None else None,
@@ -56,14 +56,14 @@ def render(bundle: ModelBundle) -> None:
         bands = RiskBands.from_manifest(bundle.manifest)
         predictor = cache.tabular_predictor(str(bundle.path))
     except MedvizError as exc:
-        st.error(f"This model cannot be used: {exc}")
+        st.error(f"This model cannot be used: {plain(exc)}")
         return
     m = bundle.manifest
     positive = m.get("positive_label", bundle.labels[-1])
     outcome = (m.get("outcome") or {}).get("description") or f"{m.get('outcome', {}).get('column', 'outcome')} = {positive}"
 
-    st.markdown(f"Enter the patient's measurements. **Outcome:** {esc(outcome)}")
-    st.caption(m.get("inputs", {}).get("missing_values", ""))
+    st.markdown(f"Enter the patient's measurements. **Outcome:** {plain(outcome)}")
+    st.caption(plain(m.get("inputs", {}).get("missing_values", "")))
     with st.form("case_tab_form", border=True):
         cols = st.columns(min(len(specs), 4))
         values = {}
@@ -79,7 +79,7 @@ def render(bundle: ModelBundle) -> None:
 
     v = validate_case(entered, specs)
     if not v.ok[0]:
-        st.error(f"Not scored: {v.error[0]}")
+        st.error(f"Not scored: {plain(v.error[0])}")
         return
     risk = float(predictor.predict(v.values)[0])
     band = str(bands.band(np.array([risk]))[0])
@@ -101,16 +101,16 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
     st.divider()
     left, mid, right = st.columns([1.1, 1.3, 1.2])
     with left:
-        st.metric(f"Calibrated risk of {positive}", f"{risk:.1%}")
+        st.metric(f"Calibrated risk of {plain(positive)}", f"{risk:.1%}")
         colour = BAND_COLOURS.get(band, "#888")
         st.markdown(
             f"<span style='background:{colour};color:white;padding:0.2rem 0.6rem;border-radius:0.4rem;"
             f"font-weight:600'>{esc(band.upper())} risk band</span>",
             unsafe_allow_html=True,
         )
-        st.markdown(f"**Bands:** {esc(bands.describe())}")
+        st.markdown(f"**Bands:** {plain(bands.describe())}")
         with st.expander("Why these cut-points"):
-            st.write(bands.rationale or "No rationale recorded in the manifest.")
+            st.text(bands.rationale or "No rationale recorded in the manifest.")
     with mid:
         tp = bundle.test_predictions
         st.markdown(f"**At the high-risk threshold ({bands.high_cut:.0%})**, on the held-out test set:")
@@ -129,7 +129,7 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
                 }
             )
             st.table(table.set_index("measure"))
-            st.caption(f"Test set: {len(tp)} patients ({m.get('training', {}).get('test_file', 'held-out data')}).")
+            st.caption(f"Test set: {len(tp)} patients ({plain(m.get('training', {}).get('test_file', 'held-out data'))}).")
         else:
             st.warning("This bundle has no stored test predictions: sensitivity, specificity, PPV and NPV are unavailable.")
     with right:
@@ -137,7 +137,7 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
         if prev is None and bundle.test_predictions is not None and "y_true" in bundle.test_predictions:
             prev = float(bundle.test_predictions["y_true"].mean())
         if prev is not None:
-            st.markdown(f"**Base rate:** {prev:.0%} of the test cohort had {esc(positive)}.")
+            st.markdown(f"**Base rate:** {prev:.0%} of the test cohort had {plain(positive)}.")
             st.plotly_chart(icon_array(prev, label=f"with {positive}"),
                             config={"displayModeBar": False}, key="case_tab_icons")
 
@@ -146,12 +146,12 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
     if flagged_ex:
         st.warning(
             "**Extrapolation:** " + "; ".join(
-                f"{esc(s.display)} {esc(s.fmt(float(v.values[0, j])))} is outside the training range {esc(s.range_text())}"
+                f"{plain(s.display)} {plain(s.fmt(float(v.values[0, j])))} is outside the training range {plain(s.range_text())}"
                 for j, s in enumerate(specs) if v.extrapolated[0, j]
             ) + ". The model has seen few or no patients like this; treat the estimate with extra caution."
         )
     if flagged_imp:
-        st.info("**Imputed:** " + ", ".join(esc(s.display) for s in flagged_imp)
+        st.info("**Imputed:** " + ", ".join(plain(s.display) for s in flagged_imp)
                 + " left blank; the model used the training median and its missing-value indicator.")
 
     rows = []

@@ -11,6 +11,7 @@ from medviz.text.predict import ranked
 from medviz.ui import cache
 from medviz.ui.audit_hooks import record, summarize_probabilities
 from medviz.ui.cases import save_case_button, text_prediction
+from medviz.ui.common import esc, plain
 
 TEXT_KEY = "case_text"
 RESULT_KEY = "case_text_result"  # (bundle path, CaseAnalysis, ranked table, attention row)
@@ -42,7 +43,7 @@ def _predict(bundle: ModelBundle, text: str) -> None:
         predictor = cache.text_predictor(str(bundle.path))
         analysis = analyse_case(predictor, text)
     except MedvizError as exc:
-        st.warning(str(exc))
+        st.warning(plain(exc))
         return
     table = ranked(analysis.probabilities, bundle.labels)
     st.session_state[RESULT_KEY] = (str(bundle.path), analysis, table, analysis.attention)
@@ -55,12 +56,12 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
         q = (bundle.manifest.get("out_of_scope") or {}).get("in_scope_quantile")
         why = (f"it looks less like the training cases than {q:.0%} of held-out in-scope cases do"
                if isinstance(q, (int, float)) else "its out-of-scope score is above the flag threshold")
-        st.error(f"{check.warnings[0]} ({why}; score {check.out_of_scope_score:.2f}, "
+        st.error(f"{plain(check.warnings[0])} ({why}; score {check.out_of_scope_score:.2f}, "
                  f"threshold {check.out_of_scope_threshold:.2f}).", icon="🚩")
     for w in check.warnings[1:] if check.out_of_scope else check.warnings:
-        st.warning(w, icon="⚠️")
+        st.warning(plain(w), icon="⚠️")
     if check.coverage is not None:
-        st.info(check.differential_sentence())
+        st.info(plain(check.differential_sentence()))
     _show_reading(check)
     _show_differential(bundle, table)
     from medviz.ui.evaluation_views import diagnosis_context_table
@@ -75,10 +76,8 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
     for t in check.tokens:
         w = attention[t.position] / peak if (t.position is not None and peak > 0) else 0.0
         spans.append((t.start, t.end, w))
-    st.markdown(
-        f'<div style="line-height: 2; font-size: 1.05rem">{highlight_html(check.model_text, spans)}</div>',
-        unsafe_allow_html=True,
-    )
+    # st.html: the typed text is escaped HTML and must not be parsed as Markdown (see explain_views).
+    st.html(f'<div style="line-height: 2; font-size: 1.05rem">{highlight_html(check.model_text, spans)}</div>')
     st.caption(
         "Shading is the model's attention weight (darkest = most attended, relative to this case). "
         "Attention shows where the model looked, not why it decided: it is not a faithful explanation, "
@@ -92,8 +91,6 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
 
 def _show_reading(check: CaseAnalysis) -> None:
     """How the text was read: negated/hedged findings and recognised clinician terms (CLINICAL.md P6, W5)."""
-    from medviz.ui.common import esc
-
     if not (check.negated or check.recognised_terms):
         return
     left, right = st.columns(2)
@@ -103,14 +100,14 @@ def _show_reading(check: CaseAnalysis) -> None:
                 f"<li>{esc(f.text)} <span style='color:#666'>({esc(f.kind)}: “{esc(f.cue)}”)</span></li>"
                 for f in check.negated
             )
-            st.markdown(f"**Read as absent or uncertain (not counted):**<ul>{items}</ul>", unsafe_allow_html=True)
+            st.html(f"<b>Read as absent or uncertain (not counted):</b><ul>{items}</ul>")
     with right:
         if check.recognised_terms:
             items = "".join(
                 f"<li>{esc(t.text)} → {esc(t.meaning) if t.meaning else '<i>normal, not passed on</i>'}</li>"
                 for t in check.recognised_terms
             )
-            st.markdown(f"**Recognised terms:**<ul>{items}</ul>", unsafe_allow_html=True)
+            st.html(f"<b>Recognised terms:</b><ul>{items}</ul>")
 
 
 TOP_SHOWN = 10  # ranked differential rows shown; the rest are searchable (wide label sets, issue 15)
@@ -150,8 +147,6 @@ def _show_differential(bundle: ModelBundle, table) -> None:
 def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
     """Can't-miss conditions in this differential (medviz/text/cant_miss.json), above everything else."""
     from medviz.text.cant_miss import cant_miss, load_rule
-    from medviz.ui.common import esc
-
     rule = load_rule()
     hits = cant_miss(bundle.labels, check.probabilities, rule)
     if not hits:
@@ -166,4 +161,4 @@ def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
         f"differential ({rule.wording()}), whatever the confidence or scope notes below say:",
         icon="🚨",
     )
-    st.markdown(f"<ul>{items}</ul>", unsafe_allow_html=True)
+    st.html(f"<ul>{items}</ul>")

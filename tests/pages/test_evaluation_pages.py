@@ -102,7 +102,7 @@ def test_text_evaluation_page_with_upload_side_by_side(eval_models_dir):
 
 
 def test_tabular_upload_with_shift(eval_models_dir, monkeypatch):
-    from medviz.ui import evaluation_views
+    from medviz.ui.evaluation_views import external as evaluation_views
 
     monkeypatch.setattr(evaluation_views, "_scorer", lambda bundle, text_column: TinyTabularScorer(bundle))
     at = _open(eval_models_dir, "tiny-tab", EVAL_PAGE)
@@ -118,7 +118,7 @@ def test_tabular_upload_with_shift(eval_models_dir, monkeypatch):
 
 
 def test_upload_with_bad_labels_shows_error(eval_models_dir, monkeypatch):
-    from medviz.ui import evaluation_views
+    from medviz.ui.evaluation_views import external as evaluation_views
 
     monkeypatch.setattr(evaluation_views, "_scorer", lambda bundle, text_column: TinyTabularScorer(bundle))
     at = _open(eval_models_dir, "tiny-tab", EVAL_PAGE)

@@ -104,7 +104,8 @@ def test_manifest_records_safety_sections(clinical_bundle):
     assert m["out_of_scope"]["outlier_exposure"]["n_texts"] == 6
     assert m["architecture"]["members"] == 2
     t = m["metrics"]["test"]
-    assert 0.0 <= t["conformal"]["coverage"] <= 1.0 and t["conformal"]["mean_set_size"] >= 1.0
+    # sets may be empty by design (medviz.text.conformal.prediction_sets), so the mean can be below 1
+    assert 0.0 <= t["conformal"]["coverage"] <= 1.0 and 0.0 <= t["conformal"]["mean_set_size"] <= len(m["labels"])
     r = m["metrics"]["robustness"]
     assert r["n_in_scope"] == 2 and r["n_out_of_scope"] == 2
     assert set(r["out_of_scope_auroc_by_method"]) == set(ood.METHODS)

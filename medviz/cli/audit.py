@@ -1,0 +1,33 @@
+"""`python -m medviz audit verify|head`: the audit trail's hash chain."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from medviz.cli.common import EXIT_ERROR
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from medviz import audit
+    from medviz.store import get_engine
+
+    engine = get_engine()
+    if args.action == "head":
+        seq, digest = audit.head(engine)
+        print(f"{seq} {digest}")
+        return 0
+    result = audit.verify(engine)
+    if result.ok:
+        print(result.message())
+        return 0
+    print(f"error: {result.message()}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def add_parser(sub) -> None:
+    """Register this command on the top-level subparsers."""
+    au = sub.add_parser("audit", help="audit trail: verify the hash chain")
+    ausub = au.add_subparsers(dest="action", required=True)
+    ausub.add_parser("verify", help="recompute the chain; exit 1 and name the first bad record if broken")
+    ausub.add_parser("head", help="print the newest record's number and hash (keep it elsewhere to detect rewrites)")
+    au.set_defaults(func=_cmd_audit)

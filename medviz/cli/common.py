@@ -1,0 +1,4 @@
+"""Exit codes shared by the commands."""
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1

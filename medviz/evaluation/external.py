@@ -1,0 +1,121 @@
+"""External validation: a labelled table from the user, scored like a batch, then evaluated."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from medviz import metrics as M
+from medviz.bundle import ModelBundle
+from medviz.errors import InputError, SchemaError
+from medviz.evaluation.internal import _prob_columns, deployed_threshold
+from medviz.evaluation.labels import _binary_labels, _label_hint, _label_index, binary_labels, labels_to_index, positive_label
+from medviz.evaluation.results import Cohort, EXTERNAL, Evaluation, evaluate_binary, evaluate_multiclass
+from medviz.evaluation.shift import CohortShift, tabular_shift, text_shift
+
+
+# ------------------------------------------------------------------------------------------------
+# External validation
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExternalValidation:
+    """A user's labelled file, scored and evaluated. Holds patient data: keep it in session state only."""
+
+    evaluation: Evaluation
+    scored: pd.DataFrame = field(repr=False)  # the rows that were evaluated: inputs + model outputs
+    label_column: str
+    text_column: str | None
+    notes: tuple[str, ...]
+    shift: "CohortShift | None"
+
+
+def evaluate_external(
+    bundle: ModelBundle,
+    table: pd.DataFrame,
+    label_column: str,
+    *,
+    text_column: str | None = None,
+    scorer=None,
+    resamples: int = M.DEFAULT_RESAMPLES,
+    seed: int = M.DEFAULT_SEED,
+    chunksize: int = 20_000,
+) -> ExternalValidation:
+    """Validate and score ``table`` like a batch, then evaluate it against ``label_column``.
+
+    Rows whose label is blank, whose label the model does not know (text), or that the scorer
+    refuses (its ``error`` column) are left out and counted in ``cohort.excluded``.
+    """
+    from medviz.scoring import make_scorer, score_frame
+
+    if label_column not in table.columns:
+        raise SchemaError(f"label column '{label_column}' not found; the file has: {', '.join(map(str, table.columns))}")
+    if not len(table):
+        raise InputError("the file has a header but no rows")
+    scorer = scorer or make_scorer(bundle, text_column=text_column)
+    scorer.check_columns(table.columns)
+    excluded: dict[str, int] = {}
+    notes: list[str] = []
+    raw = table[label_column].astype(str).str.strip()
+    blank = raw.eq("").to_numpy()
+    if blank.any():
+        excluded["blank label"] = int(blank.sum())
+    keep = ~blank
+    if bundle.is_text:
+        idx, unknown = _label_index(raw, bundle.labels)
+        unk = (idx < 0) & keep
+        if unk.any():
+            excluded["label not among the model's diagnoses"] = int(unk.sum())
+            notes.append(
+                f"{int(unk.sum())} row(s) carry labels the model cannot predict ({', '.join(repr(u) for u in unknown[:5])}"
+                f"{'…' if len(unknown) > 5 else ''}); they are left out of every figure. A diagnosis outside the "
+                "model's list is always a miss: count them as such when judging the model."
+            )
+        keep &= ~unk
+    else:
+        yb, bad = _binary_labels(raw[keep], bundle)
+        if bad:
+            raise SchemaError(
+                f"label column '{label_column}': value(s) {', '.join(repr(b) for b in bad[:5])} are not an outcome; "
+                + _label_hint(bundle)
+            )
+    if not keep.any():
+        raise InputError(f"label column '{label_column}': no row has a usable label")
+    sub = table[keep]
+    parts = [score_frame(scorer, sub.iloc[i : i + chunksize]) for i in range(0, len(sub), chunksize)]
+    scored = pd.concat(parts) if parts else sub
+    failed = scored["error"].astype(str).ne("").to_numpy()
+    if failed.any():
+        excluded["could not be scored (see the error column of a batch score)"] = int(failed.sum())
+    scored = scored[~failed]
+    if scored.empty:
+        raise InputError("no row could be scored; score the file on the Batch page to see why")
+    raw_ok = scored[label_column].astype(str).str.strip()
+    desc = f"uploaded labelled data, label column '{label_column}'"
+    if bundle.is_text:
+        y = labels_to_index(raw_ok, bundle.labels)
+        probs = _prob_columns(bundle, scored, "scored data")
+        cohort = Cohort(EXTERNAL, len(y), None, None, desc, excluded)
+        ev: Evaluation = evaluate_multiclass(y, probs, bundle.labels, cohort=cohort, resamples=resamples, seed=seed)
+        tcol = getattr(scorer, "text_column", text_column)
+        shift = text_shift(bundle, scored[tcol].astype(str)) if tcol in scored.columns else None
+    else:
+        y = binary_labels(raw_ok, bundle)
+        risk = pd.to_numeric(scored["risk"], errors="coerce").to_numpy(dtype=float)
+        thr, why = deployed_threshold(bundle)
+        cohort = Cohort(EXTERNAL, len(y), int(y.sum()), float(y.mean()), desc, excluded)
+        ev = evaluate_binary(y, risk, positive_label=positive_label(bundle), cohort=cohort, threshold=thr,
+                             threshold_source=why, resamples=resamples, seed=seed)
+        tcol = None
+        shift = tabular_shift(bundle, scored)
+    return ExternalValidation(ev, scored.reset_index(drop=True), label_column, tcol, tuple(notes), shift)
+
+
+def read_labelled_upload(data: bytes | io.BytesIO | str) -> pd.DataFrame:
+    """Read an uploaded labelled CSV with :mod:`medviz.io`'s checks (string-typed)."""
+    from medviz.io import read_table
+
+    return read_table(data)

@@ -1,0 +1,211 @@
+"""Scoring whole tables: the three-stage CSV pipeline (read+prepare, score, write) and the Batch page's upload path."""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable
+
+import numpy as np
+import pandas as pd
+
+from medviz.bundle import ModelBundle
+from medviz.errors import InputError, UnsupportedBundleError
+from medviz.io import ROW_ERRORS_ATTR, iter_csv_chunks
+from medviz.scoring.render import write_csv_chunk
+from medviz.scoring.tabular import TabularScorer
+from medviz.scoring.text import TextScorer
+
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]  # called with the number of rows done so far
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    rows: int
+    errors: int
+    warnings: int
+
+
+def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool | None = None, predictor=None,
+                top_k: int | None = None):
+    """The scorer for the bundle's task (text: needs the text column; tabular: columns matched by name).
+    ``top_k`` (text only): write ``top_1…top_K`` and their probabilities instead of one ``prob_<label>`` per class."""
+    if bundle.is_text:
+        return TextScorer(bundle, text_column or bundle.manifest.get("inputs", {}).get("text_column", ""),
+                          predictor=predictor, explain=bool(explain), top_k=top_k)
+    if bundle.is_tabular:
+        # explain=None: text off (a SHAP run per row is costly), tabular on (exact and fast).
+        return TabularScorer(bundle, predictor=predictor, explain=explain is not False)
+    raise UnsupportedBundleError(f"bundle '{bundle.name}': scoring is not available for task '{bundle.task}'")
+
+
+def score_frame(scorer, chunk: pd.DataFrame, prepared=None) -> pd.DataFrame:
+    """Input columns unchanged, then the scorer's output columns (``prepared``: from ``scorer.prepare``)."""
+    out = scorer.score(chunk) if prepared is None else scorer.score(chunk, prepared)
+    row_errors = chunk.attrs.get(ROW_ERRORS_ATTR) or {}
+    if row_errors:  # lines the CSV parser could not read: outputs empty, the reason in `error`
+        idx = list(row_errors)
+        for col in out.columns:
+            out[col] = out[col].astype(object)
+            out.loc[idx, col] = np.nan if col not in ("flags", "warnings", "error", "risk_band", "prediction") else ""
+        out.loc[idx, "error"] = [row_errors[i] for i in idx]
+    clash = [c for c in out.columns if c in chunk.columns]
+    base = chunk.rename(columns={c: f"input_{c}" for c in clash}) if clash else chunk
+    return pd.concat([base, out], axis=1)
+
+
+def score_csv(
+    bundle: ModelBundle,
+    source: str | Path | bytes | IO[bytes],
+    output: str | Path | IO[str],
+    *,
+    text_column: str | None = None,
+    chunksize: int | None = None,
+    progress: Progress | None = None,
+    sanitize: bool = True,
+    scorer=None,
+    explain: bool | None = None,
+) -> ScoreSummary:
+    """Stream ``source`` through the bundle into ``output``; memory stays flat in the file size.
+
+    Three stages overlap, one thread each: this thread reads chunk i+2 and runs the scorer's
+    ``prepare`` (text: the clinical rules), a scoring thread runs chunk i+1 (model, SHAP, safety
+    columns — TensorFlow, NumPy and Arrow release the GIL), a writing thread renders and writes
+    chunk i. At most ``_IN_FLIGHT`` chunks wait between stages; rows come out in input order.
+    ``chunksize`` defaults to the scorer's (text 20,000: small enough that the three stages fill
+    quickly, large enough for full model batches); ``progress`` is called from the writing thread.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from medviz.io import neutralize_formulas
+
+    scorer = scorer or make_scorer(bundle, text_column=text_column, explain=explain)
+    chunksize = chunksize or getattr(scorer, "chunksize", 100_000)
+    rows = errors = warns = 0
+    out_path = Path(output) if isinstance(output, (str, Path)) else None
+    tmp = out_path.with_name(out_path.name + ".part") if out_path else None
+    fh = open(tmp, "wb") if tmp else output  # UTF-8 bytes straight from Arrow
+
+    def write(scored_future, header):
+        nonlocal rows, errors, warns
+        scored = scored_future.result()
+        view = scorer.for_csv(scored)
+        write_csv_chunk(neutralize_formulas(view) if sanitize else view, fh, header=header)
+        rows += len(scored)
+        errors += int((scored["error"] != "").sum())
+        warns += int((scored["warnings"] != "").sum())
+        if progress:
+            progress(rows)
+
+    score_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medviz-score")
+    write_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medviz-write")
+    writes: deque = deque()
+    try:
+        first = True
+        for chunk in iter_csv_chunks(source, chunksize=chunksize, bad_lines="report"):
+            if first:
+                scorer.check_columns(chunk.columns)
+            # Python-heavy preparation here, while the other threads score and write earlier chunks
+            prepared = scorer.prepare(chunk) if hasattr(scorer, "prepare") else None
+            scored = score_pool.submit(score_frame, scorer, chunk, prepared)
+            writes.append(write_pool.submit(write, scored, first))
+            first = False
+            while len(writes) > _IN_FLIGHT:  # back-pressure: memory stays flat
+                writes.popleft().result()
+        while writes:
+            writes.popleft().result()
+        if rows == 0:
+            raise InputError("the file has a header but no rows to score")
+    except BaseException:
+        for pool in (score_pool, write_pool):
+            pool.shutdown(wait=True, cancel_futures=True)
+        if tmp:
+            fh.close()
+            tmp.unlink(missing_ok=True)
+        raise
+    score_pool.shutdown(wait=True)
+    write_pool.shutdown(wait=True)
+    if tmp:
+        fh.close()
+        tmp.replace(out_path)
+    log.info("scored %d rows (%d errors)", rows, errors)
+    return ScoreSummary(rows=rows, errors=errors, warnings=warns)
+
+
+_IN_FLIGHT = 2  # chunks submitted but not yet written
+
+
+@dataclass(frozen=True)
+class ScoredTable:
+    """A scored upload held in memory (Batch page): the table for display and the CSV to download."""
+
+    frame: pd.DataFrame  # input columns + outputs, values as typed (not neutralised: display only)
+    csv: bytes  # the download, formula injection neutralised
+    summary: ScoreSummary
+    unexpected_columns: list[str]
+
+
+def likely_text_column(source: bytes | str | Path | IO[bytes], preferred: str | None = None) -> str:
+    """The column that most likely holds free-text cases: ``preferred`` (the bundle's own text column)
+    if the file has it, else the column whose first 1,000 values hold the most letters on average
+    (so an ``id`` or date column is never the default)."""
+    for chunk in iter_csv_chunks(source, chunksize=1000, bad_lines="report"):
+        columns = [str(c) for c in chunk.columns]
+        if preferred in columns:
+            return preferred
+        letters = [chunk.iloc[:, i].astype(str).str.count(r"[A-Za-z]").mean() for i in range(chunk.shape[1])]
+        return columns[int(np.argmax(letters))]
+    raise InputError("the file has a header but no rows to score")
+
+
+def read_columns(source: bytes | str | Path | IO[bytes]) -> list[str]:
+    """The header of a CSV, with the same checks as scoring (empty, binary, malformed, duplicated names)."""
+    for chunk in iter_csv_chunks(source, chunksize=1000, bad_lines="report"):
+        return [str(c) for c in chunk.columns]
+    raise InputError("the file has a header but no rows to score")
+
+
+def count_lines(data: bytes) -> int:
+    """Rough row count for a progress bar (physical lines minus the header)."""
+    return max(data.count(b"\n") - (0 if data.endswith(b"\n") else -1) - 1, 1)
+
+
+def score_upload(
+    bundle: ModelBundle,
+    data: bytes,
+    *,
+    text_column: str | None = None,
+    chunksize: int = 20_000,
+    progress: Progress | None = None,
+    scorer=None,
+) -> ScoredTable:
+    """Score an uploaded CSV in memory (the page caps uploads, see .streamlit/config.toml)."""
+    from medviz.io import neutralize_formulas
+
+    scorer = scorer or make_scorer(bundle, text_column=text_column)
+    parts = []
+    rows = 0
+    unexpected: list[str] = []
+    for chunk in iter_csv_chunks(data, chunksize=chunksize, bad_lines="report"):
+        if not parts:
+            check = scorer.check_columns(chunk.columns)
+            unexpected = list(getattr(check, "unexpected", []) or [])
+        parts.append(score_frame(scorer, chunk))
+        rows += len(chunk)
+        if progress:
+            progress(rows)
+    if rows == 0:
+        raise InputError("the file has a header but no rows to score")
+    frame = pd.concat(parts, ignore_index=True)
+    out = io.BytesIO()
+    write_csv_chunk(neutralize_formulas(scorer.for_csv(frame)), out, header=True)  # as score_csv writes
+    csv = out.getvalue()
+    summary = ScoreSummary(rows=len(frame), errors=int((frame["error"] != "").sum()),
+                           warnings=int((frame["warnings"] != "").sum()))
+    return ScoredTable(frame=frame, csv=csv, summary=summary, unexpected_columns=unexpected)

@@ -1,0 +1,42 @@
+"""Session-state keys and small rendering helpers shared by the evaluation sections."""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from medviz import evaluation as E
+
+
+UPLOAD_KEY = "evaluation_upload"
+EXTERNAL_KEY = "evaluation_external"  # (bundle path, file digest, label col, text col, ExternalValidation)
+THRESHOLD_KEY = "evaluation_threshold"
+DIAGNOSIS_KEY = "evaluation_diagnosis"
+SUBGROUP_KEY = "evaluation_subgroup"
+DEDUP_KEY = "evaluation_dedup"
+
+PLOT_CONFIG = {"displayModeBar": False}
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def md(text: object) -> str:
+    """Escape Markdown so manifest or file text is shown literally."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def _columns(n: int):
+    return st.columns(n) if n > 1 else [st.container()]
+
+
+def _ci_txt(est, lo, hi, pct=False) -> str:
+    if est is None:
+        return "not estimable"
+    f = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:.3f}")
+    return f(est) + (f" ({f(lo)}–{f(hi)})" if lo is not None and hi is not None else "")
+
+
+def _boot_caption(ev) -> None:
+    ci = ev.auc if isinstance(ev, E.BinaryEvaluation) else ev.macro_auc
+    st.caption(f"95% CIs: {ci.resamples:,} stratified bootstrap resamples of patients (seed {ci.seed}); Wilson "
+               "intervals for proportions. All figures are on held-out or external data, never on training data.")

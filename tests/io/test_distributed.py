@@ -1,0 +1,65 @@
+"""Dask engine: a real LocalCluster with 2 worker processes gives the single-process output row for row."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from medviz.bundle import load_bundle
+from medviz.errors import InputError
+from medviz.scoring import score_csv
+
+pytest.importorskip("dask.distributed")
+
+
+def _input(tmp_path, n=300):
+    lines = ["id,glu,bmi,age,note"]
+    for i in range(n):
+        glu = "high" if i % 37 == 5 else str(80 + i % 90)
+        lines.append(f"P{i},{glu},{20 + i % 25}.5,{25 + i % 50},\"=cmd|' /C calc'!A0\"" if i % 50 == 7 else f"P{i},{glu},{20 + i % 25}.5,{25 + i % 50},ok")
+    lines.insert(40, "P-bad,1,2,3,4,5")  # a malformed line keeps its place
+    path = tmp_path / "in.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, Client(c) as client:
+        yield client
+
+
+def test_local_cluster_matches_single_process_row_for_row(tiny_tabular_bundle, tmp_path, cluster):
+    from medviz.distributed import ROW_KEY, bundle_loads, score_distributed
+
+    src = _input(tmp_path)
+    single = tmp_path / "single.csv"
+    s1 = score_csv(load_bundle(tiny_tabular_bundle), src, single, chunksize=64)
+    s2 = score_distributed(tiny_tabular_bundle, str(src), tmp_path / "parts", chunksize=64, fmt="csv", client=cluster)
+    s3 = score_distributed(tiny_tabular_bundle, str(src), tmp_path / "one.csv", chunksize=50, single_csv=True, client=cluster)
+    s4 = score_distributed(tiny_tabular_bundle, str(src), tmp_path / "pq", chunksize=64, client=cluster)
+    assert s1 == s2 == s3 == s4 and s1.rows == 301 and s1.errors > 0
+    want = pd.read_csv(single, dtype=str, keep_default_na=False)
+    parts = sorted((tmp_path / "parts").glob("part-*.csv"))
+    assert len(parts) == 5
+    got = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts], ignore_index=True)
+    assert list(got[ROW_KEY]) == [str(i) for i in range(301)]
+    pd.testing.assert_frame_equal(got.drop(columns=ROW_KEY), want)
+    one = pd.read_csv(tmp_path / "one.csv", dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(one.drop(columns=ROW_KEY), want)
+    pq = pd.read_parquet(tmp_path / "pq")
+    assert list(pq[ROW_KEY]) == list(range(301))
+    assert list(pq["id"]) == list(want["id"]) and list(pq["error"]) == list(want["error"])
+    assert pq["risk"].round(6).equals(pd.to_numeric(want["risk"]).round(6))
+    # each worker process loaded the bundle once for all those parts
+    assert set(cluster.run(bundle_loads).values()) == {1}
+
+
+def test_unreachable_scheduler_is_one_clear_error_and_writes_nothing(tiny_tabular_bundle, tmp_path):
+    from medviz.distributed import score_distributed
+
+    src = _input(tmp_path, 5)
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
+        score_distributed(tiny_tabular_bundle, str(src), tmp_path / "out", scheduler="tcp://127.0.0.1:9", fmt="csv")
+    assert not list(tmp_path.glob("*out*"))

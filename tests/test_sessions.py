@@ -1,0 +1,160 @@
+"""Server-side sessions (medviz.store.sessions) and the cookie routes / download guard (medviz.web)."""
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from datetime import timedelta
+
+import pytest
+
+from medviz.store import get_engine, sessions
+from medviz.store.models import utcnow
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("dr.session", "clinician")
+
+
+def _live_cookie(user) -> tuple[int, str]:
+    row_id, code = sessions.start(get_engine(), user.id, "abcd1234")
+    token = sessions.claim(get_engine(), code)
+    assert token is not None
+    return row_id, sessions.sign_token(token)
+
+
+def test_hand_off_code_is_single_use_and_gives_a_working_cookie(user):
+    row_id, code = sessions.start(get_engine(), user.id, "abcd1234")
+    token = sessions.claim(get_engine(), code)
+    assert token and sessions.claim(get_engine(), code) is None  # used
+    state = sessions.check_cookie(get_engine(), sessions.sign_token(token), 15)
+    assert state.ok and state.row_id == row_id and state.user_id == user.id and state.audit_session_id == "abcd1234"
+
+
+def test_concurrent_claims_of_one_code_give_one_token(user):
+    _, code = sessions.start(get_engine(), user.id, "abcd1234")
+    results, barrier = [], threading.Barrier(8)
+
+    def claim():
+        barrier.wait()
+        results.append(sessions.claim(get_engine(), code))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r is not None for r in results) == 1
+
+
+def test_expired_hand_off_code_is_refused(user):
+    _, code = sessions.start(get_engine(), user.id, "abcd1234")
+    later = utcnow() + timedelta(seconds=sessions.HANDOFF_SECONDS + 1)
+    assert sessions.claim(get_engine(), code, now=later) is None
+
+
+def test_forged_altered_or_foreign_cookie_is_refused(user, tmp_path, monkeypatch):
+    _, cookie = _live_cookie(user)
+    assert not sessions.check_cookie(get_engine(), cookie[:-2] + ("AA" if cookie[-2:] != "AA" else "BB"), 15).ok
+    assert not sessions.check_cookie(get_engine(), "not-a-cookie", 15).ok
+    assert not sessions.check_cookie(get_engine(), None, 15).ok
+    # signed with another server's secret: refused before any lookup
+    monkeypatch.setenv("MEDVIZ_SESSION_SECRET", "x" * 40)
+    assert not sessions.check_cookie(get_engine(), cookie, 15).ok
+    # a validly signed token that no row holds
+    assert sessions.check_cookie(get_engine(), sessions.sign_token("made-up-token"), 15).reason == "unknown"
+
+
+def test_sign_out_idle_and_expiry_end_the_session_server_side(user):
+    row_id, cookie = _live_cookie(user)
+    assert sessions.check(get_engine(), row_id, 15).ok
+    assert sessions.check(get_engine(), row_id, 15, now=utcnow() + timedelta(minutes=16)).reason == "idle"
+    assert sessions.check(get_engine(), row_id, 10_000, now=utcnow() + timedelta(hours=13)).reason == "expired"
+    sessions.touch(get_engine(), row_id, now=utcnow() + timedelta(minutes=10))
+    assert sessions.check(get_engine(), row_id, 15, now=utcnow() + timedelta(minutes=16)).ok  # activity counted
+    assert sessions.revoke(get_engine(), row_id, "logout")
+    assert not sessions.revoke(get_engine(), row_id, "logout")  # once
+    state = sessions.check_cookie(get_engine(), cookie, 15)
+    assert not state.ok and state.reason == "logout"
+
+
+def test_revoke_user_ends_every_session_of_that_user(user, make_user):
+    other = make_user("dr.other", "clinician")
+    a, _ = _live_cookie(user)
+    b, _ = _live_cookie(user)
+    c, _ = _live_cookie(other)
+    assert sessions.revoke_user(get_engine(), user.id, "account_disabled") == 2
+    assert not sessions.check(get_engine(), a, 15).ok and not sessions.check(get_engine(), b, 15).ok
+    assert sessions.check(get_engine(), c, 15).ok
+
+
+def test_key_file_is_created_owner_only_and_reused(monkeypatch, tmp_path):
+    monkeypatch.delenv("MEDVIZ_SESSION_SECRET", raising=False)
+    monkeypatch.setenv("MEDVIZ_SESSION_KEY_FILE", str(tmp_path / "k" / "session.key"))
+    first = sessions.session_secret()
+    mode = stat.S_IMODE(os.stat(tmp_path / "k" / "session.key").st_mode)
+    assert mode == 0o600 and len(first) >= 32
+    assert sessions.session_secret() == first
+
+
+def test_bad_lifetime_setting_names_the_variable(monkeypatch):
+    from medviz.errors import InputError
+
+    monkeypatch.setenv("MEDVIZ_SESSION_HOURS", "soon")
+    with pytest.raises(InputError, match="MEDVIZ_SESSION_HOURS"):
+        sessions.session_hours()
+
+
+# --- HTTP routes and the download guard (Starlette test client, no Streamlit server) ---------------
+
+
+@pytest.fixture
+def client():
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from medviz import web
+
+    async def media(request):
+        return PlainTextResponse("scored,csv\n")
+
+    app = Starlette(routes=web.routes() + [Route("/media/{name}", media)], middleware=web.middleware())
+    return TestClient(app, base_url="http://testserver")
+
+
+def test_session_route_sets_an_httponly_strict_cookie_once(client, user):
+    _, code = sessions.start(get_engine(), user.id, "abcd1234")
+    r = client.post("/_medviz/session", data={"code": code}, headers={"sec-fetch-site": "same-origin"})
+    assert r.status_code == 204
+    header = r.headers["set-cookie"].lower()
+    assert "medviz_session=" in header and "httponly" in header and "samesite=strict" in header and "path=/" in header
+    assert client.post("/_medviz/session", data={"code": code}, headers={"sec-fetch-site": "same-origin"}).status_code == 403
+
+
+def test_session_route_refuses_cross_site_posts(client, user):
+    _, code = sessions.start(get_engine(), user.id, "abcd1234")
+    r = client.post("/_medviz/session", data={"code": code}, headers={"sec-fetch-site": "cross-site"})
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    r = client.post("/_medviz/session", data={"code": code}, headers={"origin": "http://evil.example"})
+    assert r.status_code == 403
+
+
+def test_downloads_only_with_a_live_session_cookie(client, user):
+    assert client.get("/media/abc.csv").status_code == 403  # no cookie: a copied URL is useless
+    row_id, cookie = _live_cookie(user)
+    client.cookies.set(sessions.COOKIE_NAME, cookie)
+    r = client.get("/media/abc.csv")
+    assert r.status_code == 200 and r.text == "scored,csv\n"
+    sessions.revoke(get_engine(), row_id, "logout")
+    assert client.get("/media/abc.csv").status_code == 403  # signed out: the same cookie no longer works
+
+
+def test_logout_route_revokes_and_deletes_the_cookie(client, user):
+    row_id, cookie = _live_cookie(user)
+    client.cookies.set(sessions.COOKIE_NAME, cookie)
+    r = client.post("/_medviz/logout", headers={"sec-fetch-site": "same-origin"})
+    assert r.status_code == 204 and "medviz_session=" in r.headers["set-cookie"]
+    assert sessions.check(get_engine(), row_id, 15).reason == "logout"
