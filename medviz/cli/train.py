@@ -8,6 +8,15 @@ from pathlib import Path
 from medviz.errors import InputError
 
 
+def _tune_cases(path: str):
+    from medviz.io import read_labelled
+
+    df = read_labelled(path, ["text", "label"])
+    if "split" in df.columns:
+        df = df[df["split"].astype(str) == "development"]
+    return df[["text", "label"]].astype(str).reset_index(drop=True)
+
+
 def _cmd_train_text(args: argparse.Namespace) -> int:
     from medviz.io import read_labelled
     from medviz.text.model import TextModelConfig
@@ -68,6 +77,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         card=card,
         expert=expert,
         expert_weight=args.kb_weight,
+        expert_tune=_tune_cases(args.kb_tune) if args.kb_tune else None,
         version=args.version,
         title=args.title or args.name,
         text_column=args.text_column,
@@ -198,6 +208,8 @@ def add_parser(sub) -> None:
     tt.add_argument("--kb", help="knowledge base folder (SymCat's format): multiply a naive-Bayes expert over it into "
                                  "the network's probabilities (medviz/text/synth/bayes.py); labels must be its condition names")
     tt.add_argument("--kb-weight", type=float, default=1.0, help="weight of the knowledge-base expert's log-probabilities")
+    tt.add_argument("--kb-tune", help="CSV of development cases (text, label[, split]): the weight is chosen on them "
+                                      "(rows with split=development only, when the column exists)")
     cl = tt.add_argument_group("model and clinical-safety options (docs/ARCHITECTURE.md, 'Text model')")
     cl.add_argument("--members", type=int, default=1, help="seed-ensemble branches inside the one saved model")
     cl.add_argument("--residual", action="store_true", help="attention pools over [embedding; BiGRU state]")

@@ -63,6 +63,9 @@ class TextTrainingSpec:
     # network's probabilities with this weight; saved in the bundle and applied wherever the bundle is used.
     expert: Any = None
     expert_weight: float = 0.0
+    # Development cases (text, label) on which the weight is chosen from EXPERT_WEIGHTS (top-3, then top-10);
+    # never the cases a figure is reported on as held out.
+    expert_tune: Any = None
     intended_use: str = (
         "Decision support for clinicians: suggests a ranked differential for a short free-text case description. "
         "Not a diagnosis, not for standalone or time-critical use."
@@ -171,7 +174,8 @@ def _fit_model(spec, fit_texts, y_fit, vocab_texts, n_classes, epochs, val=None)
         lr = keras.optimizers.schedules.CosineDecay(spec.learning_rate, int(np.ceil(len(fit_texts) / spec.batch_size)) * epochs)
     trainer.compile(optimizer=keras.optimizers.Adam(lr), loss=[loss] * len(heads))
     rep = (lambda y: [y] * len(heads)) if len(heads) > 1 else (lambda y: y)
-    callbacks = []
+    callbacks = [keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: log.info(
+        "epoch %d/%d: loss %.4f", epoch + 1, epochs, float((logs or {}).get("loss", float("nan")))))]
     validation = None
     if val is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec.patience, restore_best_weights=True))
@@ -300,6 +304,9 @@ def train_text(
 
     cal_probs = softmax(calib_raw / temperature, axis=1)
     network_cal_probs = cal_probs
+    weight_search = None
+    if spec.expert is not None and spec.expert_tune is not None:
+        spec, weight_search = _tune_expert_weight(spec, model, labels)
     if spec.expert is not None:  # network x knowledge-base expert: the conformal sets are fitted on what is shown
         from medviz.text.synth.bayes import combine
 
@@ -474,13 +481,46 @@ def train_text(
             raise InputError("--kb: the knowledge base's condition names differ from the training labels")
         extra[EXPERT_FILE] = spec.expert.to_json()
         manifest["knowledge_base_expert"] = {
-            "file": EXPERT_FILE, "format": FORMAT, "weight": spec.expert_weight,
+            "file": EXPERT_FILE, "format": FORMAT, "weight": spec.expert_weight, "weight_search": weight_search,
             "method": "probabilities = softmax(log p_network + weight x log p_kb); p_kb: naive Bayes over the knowledge "
                       "base's symptom frequencies, age and sex odds and the clinician-findings table, findings read "
                       "with the synonym table and a crude negation rule (medviz/text/synth/bayes.py)",
             "source": spec.provenance.get("kb_source", ""),
         }
     return save_bundle(out_dir, model, manifest, test_predictions, extra_files=extra)
+
+
+EXPERT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+
+
+def _tune_expert_weight(spec: TextTrainingSpec, model, labels: list[str]):
+    """Choose the knowledge-base expert's weight on the development cases ``spec.expert_tune``."""
+    import dataclasses
+
+    import tensorflow as tf
+    from scipy.special import softmax
+
+    from medviz.text.synth.bayes import combine
+
+    tune = spec.expert_tune
+    known = tune[tune["label"].isin(labels)]
+    if known.empty:
+        raise InputError("--kb-tune: none of the development cases' labels is a training label")
+    index = {lab: i for i, lab in enumerate(labels)}
+    y = known["label"].map(index).to_numpy()
+    net = model.predict(tf.constant(model_texts(spec, known["text"])), verbose=0)[0]
+    kb_log = spec.expert.log_scores(known["text"].tolist())
+    rows = []
+    for w in EXPERT_WEIGHTS:
+        p = combine(net, kb_log, w)
+        rows.append({"weight": w, "top3": M.top_k_accuracy(y, p, 3), "top10": M.top_k_accuracy(y, p, 10)})
+    kb_only = softmax(kb_log, axis=1)
+    best = max(rows, key=lambda r: (r["top3"], r["top10"], -r["weight"]))
+    search = {"n_cases": int(len(known)), "grid": rows, "chosen": best["weight"],
+              "knowledge_base_only": {"top3": M.top_k_accuracy(y, kb_only, 3), "top10": M.top_k_accuracy(y, kb_only, 10)},
+              "rule": "highest top-3 on the development cases, then top-10, then the smaller weight"}
+    log.info("knowledge-base expert weight %s chosen on %d development cases", best["weight"], len(known))
+    return dataclasses.replace(spec, expert_weight=float(best["weight"])), search
 
 
 def evaluate_case_set(frame: pd.DataFrame, labels: list[str], run, conf, detector) -> dict[str, Any]:
