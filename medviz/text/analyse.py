@@ -200,18 +200,20 @@ def analyse_batch(
     probs = with_expert(predictor.bundle, list(texts), pred.probabilities)
     n = len(model_texts)
     labels = np.asarray(predictor.bundle.labels, dtype=object)
-    order = np.argsort(-probs, axis=1, kind="stable")
+    # No full sort of (N, C): with hundreds of labels it would cost more than the model (issue 15).
+    first = probs.argmax(axis=1) if n else np.zeros(0, dtype=int)
     if cfg.conformal is not None:
         member = prediction_sets(probs, cfg.conformal)
     else:
         member = np.zeros_like(probs, dtype=bool)
-        member[np.arange(n), order[:, 0]] = True
+        member[np.arange(n), first] = True
     size = member.sum(axis=1)
-    # Most sets hold one label: take it directly; only larger sets are joined row by row.
-    sets = np.where(size == 1, labels[order[:, 0]] if n else np.zeros(0, dtype=object), "").astype(object)
+    # Most sets hold one label (the top one): take it directly; only larger sets are sorted and joined.
+    sets = np.where(size == 1, labels[first] if n else np.zeros(0, dtype=object), "").astype(object)
     for i in np.flatnonzero(size > 1):
-        o = order[i]
-        sets[i] = SET_SEPARATOR.join(labels[o][member[i, o]])
+        js = np.flatnonzero(member[i])
+        js = js[np.argsort(-probs[i, js], kind="stable")]
+        sets[i] = SET_SEPARATOR.join(labels[js])
     sets = sets.tolist()
     if pred.unknown is not None:
         unknown = pred.unknown
