@@ -68,9 +68,26 @@ def robustness_cases() -> tuple[list[str], list[set[str]], list[str]]:
 
 
 def probabilities(predictor, texts: list[str]) -> np.ndarray:
+    """What the product shows: network x knowledge-base expert when the bundle has one."""
     from medviz.text.analyse import analyse_batch
 
     return analyse_batch(predictor, texts)[0]
+
+
+def parts(predictor, texts: list[str]) -> dict[str, np.ndarray]:
+    """Each part on its own: the network alone and the knowledge-base expert alone (when the bundle has one)."""
+    from scipy.special import softmax
+
+    from medviz.text.analyse import SafetyConfig
+    from medviz.text.preprocess import apply_preprocessing
+    from medviz.text.synth.bayes import expert_for
+
+    kind = SafetyConfig.from_manifest(predictor.bundle.manifest).preprocessing
+    out = {"network only": predictor.predict(apply_preprocessing(kind, texts)).probabilities}
+    found = expert_for(predictor.bundle)
+    if found is not None:
+        out[f"knowledge-base expert only (weight {found[1]:g} in the product)"] = softmax(found[0].log_scores(texts), axis=1)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,9 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"vignette labels not in the bundle (counted as misses): {', '.join(missing)}")
     vp = probabilities(predictor, vig["text"].tolist())
+    vparts = parts(predictor, vig["text"].tolist())
     for part in ("development", "final"):
         sel = (vig["split"] == part).to_numpy()
-        print(topk_row(f"clinician vignettes, {part}", vp[sel], labels, [{t} for t in vig.loc[sel, "label"]]))
+        truth = [{t} for t in vig.loc[sel, "label"]]
+        print(topk_row(f"clinician vignettes, {part}", vp[sel], labels, truth))
+        for name, pp in vparts.items():
+            print(topk_row(f"  {name}", pp[sel], labels, truth))
     print(topk_row("clinician vignettes, all", vp, labels, [{t} for t in vig["label"]]))
 
     tp = bundle.test_predictions
@@ -111,11 +132,18 @@ def main(argv: list[str] | None = None) -> int:
         cols = [f"prob_{lab}" for lab in labels]
         print(topk_row("synthetic test split (generator, other seed)", tp[cols].to_numpy(float), labels,
                        [{t} for t in tp["y_true"].astype(str)]))
+        test = (bundle.manifest.get("metrics") or {}).get("test") or {}
+        for part in ("network_only", "knowledge_base_only"):
+            if part in test:
+                print(f"  {part.replace('_', ' '):64}{test['n']:>5}{test[part]['top1_accuracy']:8.1%}"
+                      f"{test[part]['top3_accuracy']:8.1%}   (top-1/3 from the manifest)")
 
     rtexts, rtruth, rsmall = robustness_cases()
     rp = probabilities(predictor, rtexts)
     ins = np.array([bool(s) for s in rsmall])
     print(topk_row("robustness set, all cases with a SymCat diagnosis", rp, labels, rtruth))
+    for name, pp in parts(predictor, rtexts).items():
+        print(topk_row(f"  {name}", pp, labels, rtruth))
     print(topk_row("robustness set, its 22-condition cases", rp[ins], labels, [t for t, i in zip(rtruth, ins) if i]))
     print(topk_row("robustness set, its other cases", rp[~ins], labels, [t for t, i in zip(rtruth, ins) if not i]))
 

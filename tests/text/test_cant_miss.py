@@ -70,7 +70,7 @@ def test_score_cli_top_k_and_cant_miss_column(tiny_text_bundle, tmp_path):
     from medviz.cli import main
 
     src = tmp_path / "in.csv"
-    pd.DataFrame({"note": ["fever and cough", "throbbing headache", ""]}).to_csv(src, index=False)
+    pd.DataFrame({"id": [1, 2, 3], "note": ["fever and cough", "throbbing headache", ""]}).to_csv(src, index=False)
     out = tmp_path / "out.csv"
     assert main(["score", str(tiny_text_bundle), str(src), "-o", str(out), "--text-column", "note", "--top-k", "2"]) == 0
     df = pd.read_csv(out, keep_default_na=False)
