@@ -63,6 +63,7 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
     if check.coverage is not None:
         st.info(plain(check.differential_sentence()))
     _show_reading(check)
+    _show_kb_reading(bundle, check)
     _show_differential(bundle, table)
     from medviz.ui.evaluation_views import diagnosis_context_table
 
@@ -162,3 +163,19 @@ def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
         icon="🚨",
     )
     st.html(f"<ul>{items}</ul>")
+
+
+def _show_kb_reading(bundle: ModelBundle, check: CaseAnalysis) -> None:
+    """Findings the bundle's knowledge-base expert read (present / absent), when it has one (CLINICAL.md P6)."""
+    from medviz.text.synth.bayes import expert_for
+
+    found = expert_for(bundle)
+    if found is None:
+        return
+    present, absent = found[0].findings(check.text)
+    with st.expander(f"Findings the knowledge-base expert read: {len(present)} present, {len(absent)} absent",
+                     expanded=False):
+        st.html("<b>Present:</b> " + (esc(", ".join(present)) or "<i>none recognised</i>")
+                + "<br><b>Absent (after no / denies / without):</b> " + (esc(", ".join(absent)) or "<i>none</i>"))
+        st.caption("Phrases matched against the knowledge base's symptom names and this repository's synonym and "
+                   "clinician-findings tables; the expert's naive-Bayes probabilities are multiplied into the model's.")

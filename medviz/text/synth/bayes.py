@@ -88,6 +88,9 @@ class KnowledgeBaseBayes:
         self.freq = freq
         self.age_odds, self.sex_odds = age_odds, sex_odds
         self.phrase_col = phrases
+        self.column_names: dict[int, str] = {}  # column -> its first phrase (the knowledge base's own name)
+        for phrase, col in phrases.items():
+            self.column_names.setdefault(col, phrase)
         self._ngrams = {tuple(_TOKEN.findall(p)): col for p, col in phrases.items() if _TOKEN.findall(p)}
         self._first: dict[str, int] = {}  # first word of a phrase -> longest phrase starting with it
         for k in self._ngrams:
@@ -150,6 +153,11 @@ class KnowledgeBaseBayes:
                 i += 1
         age, sex = _age_sex(text)
         return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex)
+
+    def findings(self, text: str) -> tuple[list[str], list[str]]:
+        """Names of the findings read as present and as absent in ``text`` (for display)."""
+        r = self.read(text)
+        return [self.column_names[c] for c in r.present], [self.column_names[c] for c in r.absent]
 
     def log_scores(self, texts: list[str]) -> np.ndarray:
         """(N, C) unnormalised log posteriors. Findings per text in Python (regex), the sums as sparse products."""
