@@ -7,6 +7,7 @@ import streamlit as st
 
 from medviz.errors import MedvizError
 from medviz.store import cases, get_engine
+from medviz.text.analyse import analyse_case
 from medviz.ui import cache
 from medviz.ui.audit_hooks import record, summarize_probabilities
 from medviz.ui.auth import require_signed_in, session
@@ -34,16 +35,22 @@ with new_tab:
                    "the case is filed under a random case ID.")
         text = st.text_area("Case description", key="history_new_text", height=120)
         if st.button("Predict and save", key="history_new_save", type="primary"):
-            try:
-                probs = cache.text_predictor(str(bundle.path)).predict([text]).probabilities[0]
+            st.session_state.pop("history_new_result", None)
+            try:  # the same pipeline as the Case page: preprocessing, safety checks, whole note
+                analysis = analyse_case(cache.text_predictor(str(bundle.path)), text)
             except MedvizError as exc:
                 st.error(plain(exc))
             else:
+                probs = analysis.probabilities
                 summary = summarize_probabilities(bundle.labels, probs)
-                record("prediction", bundle=bundle, input_obj=text, output_summary=summary)
-                st.session_state["history_new_result"] = (save_case(bundle, text, cases.text_prediction(bundle.labels, probs)), summary)
+                record("prediction", bundle=bundle, input_obj=analysis.text, output_summary=summary,
+                       warnings=analysis.warning_codes)
+                saved = save_case(bundle, analysis.text, cases.text_prediction(bundle.labels, probs))
+                st.session_state["history_new_result"] = (saved, summary, analysis.warnings)
         result = st.session_state.get("history_new_result")
         if result and result[0]:
+            for w in result[2]:
+                st.warning(plain(w), icon="⚠️")
             st.success(f"Saved as case **{plain(result[0])}** — {plain(result[1])}. Record the confirmed diagnosis under "
                        "'My saved cases' when it is known.")
 

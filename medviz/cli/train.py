@@ -88,6 +88,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
             sequence_length=args.sequence_length, members=args.members, residual=args.residual,
             word_dropout=args.word_dropout, embed_dim=args.embed_dim, rnn_units=args.rnn_units,
             attention_units=args.rnn_units, max_tokens=args.max_tokens, dropout=args.dropout,
+            min_note_count=args.min_note_count,
             wide=args.wide, wide_l2=args.wide_l2, wide_scale=args.wide_scale,
         ),
         cross_fit_folds=args.cross_fit_folds,
@@ -217,6 +218,9 @@ def add_parser(sub) -> None:
     cl.add_argument("--embed-dim", type=int, default=64)
     cl.add_argument("--rnn-units", type=int, default=48)
     cl.add_argument("--max-tokens", type=int, default=6000, help="vocabulary size")
+    cl.add_argument("--min-note-count", type=int, default=3, metavar="K",
+                    help="a word enters the vocabulary only if it is in at least K training notes (default 3; "
+                         "identifiers are stripped first): keeps single patients' names and codes out of the bundle")
     cl.add_argument("--dropout", type=float, default=0.3)
     cl.add_argument("--patience", type=int, default=8)
     cl.add_argument("--learning-rate", type=float, default=2e-3)

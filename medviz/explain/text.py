@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from medviz import shap_rng
 from medviz.errors import InputError
 from medviz.explain.common import model_output
 from medviz.text.layers import TOKEN_PATTERN
@@ -77,7 +78,14 @@ def check_explainable(text: str, max_tokens: int | None = None) -> list[re.Match
 
 @dataclass(frozen=True)
 class TextExplainer:
-    """Partition SHAP for one text bundle. Build once per bundle (UI: ``st.cache_resource``).
+    """Partition SHAP for one text bundle. Build once per bundle (UI: ``st.cache_resource``); safe to
+    share between threads and sessions.
+
+    Thread safety (issue 17): shap's Text masker keeps the text being explained inside it and the
+    Partition explainer keeps its working arrays on itself, so one shared pair mixed patients when
+    sessions explained at once. Only the compiled model function (read-only) is shared; each
+    :meth:`explain` call builds its own masker and explainer (≈1 ms) and draws shap's tie-breaks from
+    its own ``np.random.default_rng(seed)`` (:mod:`medviz.shap_rng`), never numpy's global generator.
 
     ``max_evals`` model evaluations per case in batches of ``batch_size`` nodes of the Owen
     recursion (2 masked texts each). Small batches keep shap's priority order (the same values as
@@ -89,9 +97,8 @@ class TextExplainer:
 
     predictor: Any
     labels: tuple[str, ...]
-    seq_len: int
+    seq_len: int  # words explained: every word the model reads (TextPredictor.read_limit)
     _fn: Callable = field(repr=False)
-    _explainer: Any = field(repr=False)
     max_evals: int = 400
     batch_size: int = 64
 
@@ -100,10 +107,15 @@ class TextExplainer:
         import shap
 
         fn = trimmed_probability_function(predictor)
-        masker = shap.maskers.Text(ModelTokenizer(predictor.seq_len))
-        labels = tuple(predictor.bundle.labels)
-        explainer = shap.explainers.Partition(fn, masker, output_names=list(labels))
-        return cls(predictor, labels, predictor.seq_len, fn, explainer, max_evals, batch_size)
+        # every word the model reads (overlapping windows), not only the first window
+        return cls(predictor, tuple(predictor.bundle.labels), predictor.read_limit, fn, max_evals, batch_size)
+
+    def _partition_explainer(self):
+        """A fresh masker + Partition explainer for one call (they hold per-call state)."""
+        import shap
+
+        masker = shap.maskers.Text(ModelTokenizer(self.seq_len))
+        return shap.explainers.Partition(self._fn, masker, output_names=list(self.labels))
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """The calibrated probabilities the explainer explains (same function)."""
@@ -129,13 +141,11 @@ class TextExplainer:
                 feature_names=[words[0].group()],
                 output_names=list(self.labels),
             )
-        # shap breaks ties in its priority queue with np.random: seed it so a case explains the same twice.
-        state = np.random.get_state()
-        np.random.seed(seed)
-        try:
-            raw = self._explainer([text], max_evals=self.max_evals, batch_size=self.batch_size, silent=True)
-        finally:
-            np.random.set_state(state)
+        # shap breaks ties in its priority queue with random draws: a per-call seeded generator makes a
+        # case explain the same twice, whatever other threads do meanwhile.
+        explainer = self._partition_explainer()
+        with shap_rng.seeded(seed):
+            raw = explainer([text], max_evals=self.max_evals, batch_size=self.batch_size, silent=True)
         values = np.asarray(raw.values[0], dtype=np.float64)
         base = np.asarray(raw.base_values[0], dtype=np.float64)
         segments = np.asarray(raw.data[0], dtype=object)
@@ -163,7 +173,7 @@ def attention_explanation(predictor, text: str, like=None):
     """
     import shap
 
-    words = check_explainable(text, predictor.seq_len)
+    words = check_explainable(text, predictor.read_limit)
     att = predictor.predict([text]).attention[0][: len(words)].astype(np.float64)
     data = like.data if like is not None else np.asarray([m.group() for m in words], dtype=object)
     return shap.Explanation(values=att, base_values=0.0, data=data, feature_names=[m.group() for m in words])

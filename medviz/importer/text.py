@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from medviz.errors import columns_hint
 from medviz import metrics as M
 from medviz.bundle import TASK_TEXT, save_bundle, sha256_file
 from medviz.importer.core import (
@@ -181,7 +182,7 @@ def import_text_model(
     # ---- data and labels
     for col in (text_column, opts.label_column):
         if col not in data.columns:
-            raise LabelError(f"column '{col}' not found; the data has: {', '.join(map(str, data.columns))}")
+            raise LabelError(f"column '{col}' not found: {columns_hint(data.columns, [col])}")
     lab = clean_labels(data[opts.label_column], opts.label_column)
     text = data[text_column].astype("string")
     keep = lab.notna().to_numpy() & text.notna().to_numpy() & (text.str.strip() != "").fillna(False).to_numpy()

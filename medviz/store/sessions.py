@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from medviz.errors import InputError
-from medviz.store.db import DEFAULT_DB_PATH, StoreError
+from medviz.store.db import StoreError
 from medviz.store.models import Base, BigId, UTCDateTime, utcnow
 
 COOKIE_NAME = "medviz_session"
@@ -95,7 +95,11 @@ def _key_file() -> Path:
     if explicit:
         return Path(explicit).expanduser()
     db = os.environ.get("MEDVIZ_DB_PATH", "").strip()
-    return (Path(db).expanduser().parent if db else DEFAULT_DB_PATH.parent) / "session.key"
+    if not db:  # main's merge left DEFAULT_DB_PATH undefined in medviz.store.db: the configured SQLite path
+        from medviz.config import settings
+
+        return settings().sqlite_path.resolve().parent / "session.key"
+    return Path(db).expanduser().parent / "session.key"
 
 
 def session_secret() -> bytes:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from medviz import metrics as M
 from medviz.bundle import TASK_TEXT, save_bundle
-from medviz.errors import InputError
+from medviz.errors import InputError, columns_hint
 from medviz.text.model import TEMPERATURE, TextModelConfig, build_text_model, scope_logit_layer
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class TextTrainingSpec:
 def clean_labelled_text(df: pd.DataFrame, text_col: str, label_col: str) -> pd.DataFrame:
     for col in (text_col, label_col):
         if col not in df.columns:
-            raise InputError(f"missing column '{col}'; the data has: {', '.join(map(str, df.columns))}")
+            raise InputError(f"missing column '{col}': {columns_hint(df.columns, [col])}")
     out = pd.DataFrame({"text": df[text_col].astype(str).str.strip(), "label": df[label_col].astype(str).str.strip()})
     bad = (out["text"] == "") | (out["label"] == "") | df[text_col].isna().to_numpy() | df[label_col].isna().to_numpy()
     if bad.any():
@@ -421,6 +421,12 @@ def train_text(
             + ("; plus a wide head (linear bag-of-words over the same token ids) trained alongside, logits averaged"
                if spec.config.wide else ""),
             **asdict(spec.config),
+            "vocabulary": {
+                "size": len(model.get_layer("vectorizer").get_vocabulary()),
+                "privacy": f"identifiers (e-mails, dates, phone numbers, MRN-like codes) stripped from the notes before "
+                           f"the vocabulary was built; words in fewer than {spec.config.min_note_count} training notes "
+                           "dropped (medviz.text.vocab)",
+            },
             "parameters": int(model.count_params()),
         },
         "calibration": {"method": "temperature scaling", "temperature": temperature, "fitted_on": calib_name},

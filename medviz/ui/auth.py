@@ -317,7 +317,8 @@ def change_password_page() -> None:
 def password_form(s: dict) -> None:
     st.caption(
         f"At least {accounts.MIN_PASSWORD} characters and 5 different characters; not containing your user "
-        "name; not a common password. A long phrase is easiest to remember."
+        f"name; not a common password; hard to guess (strength {accounts.MIN_ZXCVBN_SCORE} of 4 or more by the "
+        "zxcvbn estimator). A phrase of several uncommon words is easiest to remember."
     )
     with st.form("account_password_form", clear_on_submit=True):
         old = st.text_input("Current password", type="password", key="account_old_password")

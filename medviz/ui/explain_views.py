@@ -94,7 +94,7 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
     # would end the HTML block and turn the rest into Markdown, images included).
     st.html(f'<div style="line-height: 2; font-size: 1.05rem">{charts.text_shap_html(result.shap, label, result.unread_tail)}</div>')
     if result.words_not_read:
-        st.caption(f"{result.words_not_read} word(s) after the model's {explainer.seq_len}-word limit were not read (grey).")
+        st.caption(f"{result.words_not_read} word(s) after the {explainer.seq_len} words the model reads were not read (grey).")
     st.plotly_chart(charts.word_bar(result.shap, label), width="stretch", config={"displayModeBar": False},
                     key="case_explain_word_bar")
 

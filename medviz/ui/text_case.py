@@ -62,7 +62,7 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
         st.warning(plain(w), icon="⚠️")
     if check.coverage is not None:
         st.info(plain(check.differential_sentence()))
-    _show_reading(check)
+    _show_reading(check, bundle)
     _show_kb_reading(bundle, check)
     _show_differential(bundle, table)
     from medviz.ui.evaluation_views import diagnosis_context_table
@@ -90,25 +90,85 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
     render_text_explanation(bundle, check.model_text, table["label"].head(5).tolist())
 
 
-def _show_reading(check: CaseAnalysis) -> None:
-    """How the text was read: negated/hedged findings and recognised clinician terms (CLINICAL.md P6, W5)."""
-    if not (check.negated or check.recognised_terms):
-        return
-    left, right = st.columns(2)
-    with left:
-        if check.negated:
-            items = "".join(
-                f"<li>{esc(f.text)} <span style='color:#666'>({esc(f.kind)}: “{esc(f.cue)}”)</span></li>"
-                for f in check.negated
-            )
-            st.html(f"<b>Read as absent or uncertain (not counted):</b><ul>{items}</ul>")
-    with right:
-        if check.recognised_terms:
+_STATUS_TITLES = {
+    "present": "Present (read by the model)",
+    "absent": "Absent (denied, not counted)",
+    "uncertain": "Uncertain (hedged, not counted)",
+    "historical": "Past history (not counted)",
+    "family/other person": "About someone else (not counted)",
+}
+
+
+def _clinical_reading(bundle: ModelBundle, check: CaseAnalysis):
+    """The note's clinical reading (findings with status, vital signs, ambiguous short forms), or None
+    when the bundle was not trained with clinical preprocessing. Recomputed from the typed text (a few
+    milliseconds; deterministic, so it is the reading the model's text came from), never cached."""
+    from medviz.text.preprocess import bundle_preprocessing
+
+    if bundle_preprocessing(bundle.manifest) != "clinical":
+        return None
+    from medviz.text.clinical import preprocess
+
+    return preprocess(check.text)
+
+
+def _show_reading(check: CaseAnalysis, bundle: ModelBundle | None = None) -> None:
+    """How the text was read (CLINICAL.md P6, W5): findings grouped by assertion status, vital signs
+    against adult reference ranges, short forms left uninterpreted, contradictions, recognised terms."""
+    pre = _clinical_reading(bundle, check) if bundle is not None else None
+    if pre is not None:
+        _show_findings(pre)
+    elif check.negated:
+        items = "".join(
+            f"<li>{esc(f.text)} <span style='color:#666'>({esc(f.kind)}: “{esc(f.cue)}”)</span></li>"
+            for f in check.negated
+        )
+        st.markdown(f"**Read as absent or uncertain (not counted):**<ul>{items}</ul>", unsafe_allow_html=True)
+    if check.recognised_terms:
+        with st.expander("Clinician terms rewritten for the model", expanded=False):
             items = "".join(
                 f"<li>{esc(t.text)} → {esc(t.meaning) if t.meaning else '<i>normal, not passed on</i>'}</li>"
                 for t in check.recognised_terms
             )
-            st.html(f"<b>Recognised terms:</b><ul>{items}</ul>")
+            st.markdown(f"<ul>{items}</ul>", unsafe_allow_html=True)
+
+
+def _show_findings(pre) -> None:
+    import pandas as pd
+
+    from medviz.text.clinical import STATUSES, findings_by_status
+
+    for w in pre.warnings:
+        st.warning(plain(w), icon="⚠️")
+    groups = [(s, findings_by_status(pre, s)) for s in STATUSES]
+    groups = [(s, items) for s, items in groups if items]
+    if groups:
+        st.subheader("Findings in the note")
+        cols = st.columns(len(groups))
+        for col, (status, items) in zip(cols, groups):
+            with col:
+                lis = "".join(f"<li>{esc(p)}</li>" for p in dict.fromkeys(items))
+                st.markdown(f"**{esc(_STATUS_TITLES[status])}**<ul>{lis}</ul>", unsafe_allow_html=True)
+        st.caption("Assertion status by medspaCy's ConText rules. Only present findings (and abnormal vital "
+                   "signs) are evidence for the model; the others are removed from the text it reads.")
+    if pre.vitals:
+        st.subheader("Vital signs")
+        table = pd.DataFrame({
+            "As written": [v.text for v in pre.vitals],
+            "Measurement": [v.name for v in pre.vitals],
+            "Value": [f"{v.value:g}" for v in pre.vitals],
+            "Unit": [v.unit for v in pre.vitals],
+            "Adult reference range": [v.reference_range for v in pre.vitals],
+            "Status": [v.status for v in pre.vitals],
+            "Meaning": [v.finding or "—" for v in pre.vitals],
+        })
+        st.dataframe(table, hide_index=True, width="stretch")
+        sources = "; ".join(dict.fromkeys(f"{v.name}: {v.source}" for v in pre.vitals))
+        st.caption(f"Reference ranges (adults, at rest): {sources}.")
+    if pre.not_interpreted:
+        items = "".join(f"<li>{esc(x)}</li>" for x in pre.not_interpreted)
+        st.markdown(f"**Not interpreted** (meaning not fixed by the context; left as written):<ul>{items}</ul>",
+                    unsafe_allow_html=True)
 
 
 TOP_SHOWN = 10  # ranked differential rows shown; the rest are searchable (wide label sets, issue 15)

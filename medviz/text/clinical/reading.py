@@ -102,7 +102,11 @@ def _readings(texts: list[str], full: bool) -> list[assertion.Reading]:
     need = [i for i, t in enumerate(texts) if assertion.needs_context(t)]
     if need:
         nlp = assertion.pipeline()
-        for i, doc in zip(need, nlp.pipe((texts[i] for i in need), batch_size=_BATCH)):
+        context = nlp.get_pipe("medspacy_context")
+        # ConText only where a finding was matched: with no target it can change nothing
+        for i, doc in zip(need, nlp.pipe((texts[i] for i in need), batch_size=_BATCH, disable=["medspacy_context"])):
+            if doc.ents:
+                context(doc)
             out[i] = assertion.reading_of(doc, keep=tuple((s, e) for s, e, _ in _vitals(texts[i]).replacements))
     empty = assertion.Reading((), (), ())
     for i, t in enumerate(texts):

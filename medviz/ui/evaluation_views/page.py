@@ -23,7 +23,7 @@ from medviz.ui.evaluation_views.subgroups import _shift_section, _subgroup_secti
 
 def render_evaluation_page(bundle: ModelBundle) -> None:
     if bundle.test_predictions is None:
-        st.warning(f"'{bundle.name}' has no held-out test predictions: its performance is untested. "
+        st.warning(f"'{md(bundle.name)}' has no held-out test predictions: its performance is untested. "
                    "You can still validate it on your own labelled data below.")
     dedup = False
     if bundle.is_text and bundle.test_predictions is not None and "near_duplicate" in bundle.test_predictions.columns:
@@ -35,7 +35,7 @@ def render_evaluation_page(bundle: ModelBundle) -> None:
         try:
             internal = test_eval_for(bundle, dedup)
         except MedvizError as exc:
-            st.error(f"The bundle's test predictions cannot be evaluated: {exc}")
+            st.error(f"The bundle's test predictions cannot be evaluated: {md(exc)}")
     external = _external_section(bundle)
     cohorts = [("Test set", internal, "test")] if internal is not None else []
     if external is not None:
@@ -118,7 +118,7 @@ def _multiclass_sections(bundle: ModelBundle, cohorts, dedup: bool) -> None:
             b = (test_one_vs_rest(str(bundle.path), bundle_digest(bundle), label, dedup) if key == "test"
                  else ev.one_vs_rest(label))
         except MedvizError as exc:
-            st.warning(str(exc))
+            st.warning(md(exc))
             continue
         binaries.append((title, b, key))
     if binaries:
