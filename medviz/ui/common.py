@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 import streamlit as st
@@ -12,6 +13,7 @@ from medviz.ui import cache
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_KEY = "app_bundle_path"  # owned by the sidebar picker
+DEFAULT_BUNDLE = os.environ.get("MEDVIZ_DEFAULT_MODEL", "differential-801")  # preselected when present (issue 15)
 
 
 def models_dir() -> Path:
@@ -29,17 +31,27 @@ def sidebar_bundle_picker() -> BundleInfo | None:
     with st.sidebar:
         st.markdown("### Model")
         if not usable:
-            st.error(f"No model bundles found in {plain(models_dir())}.")
+            st.error(f"No usable model bundles in {plain(models_dir())}.")
+            _unavailable(broken)
             return None
         labels = {str(i.path): f"{i.title} · v{i.version}" for i in usable}
         paths = list(labels)
         current = st.session_state.get(BUNDLE_KEY)
-        index = paths.index(current) if current in paths else 0
+        default = next((k for k, i in enumerate(usable) if i.path.name == DEFAULT_BUNDLE), 0)
+        index = paths.index(current) if current in paths else default
         choice = st.selectbox("Model bundle", paths, index=index, format_func=labels.get, key="sidebar_bundle_select")
         st.session_state[BUNDLE_KEY] = choice
-        for b in broken:
-            st.warning(f"Skipped a broken bundle: {plain(b.error)}")
+        _unavailable(broken)
         return next(i for i in usable if str(i.path) == choice)
+
+
+def _unavailable(broken: list[BundleInfo]) -> None:
+    """Bundles that failed their checks, listed under the picker with the reason (never selectable)."""
+    if not broken:
+        return
+    with st.expander(f"Unavailable models ({len(broken)})"):
+        for b in broken:
+            st.text(f"{b.path.name}: {b.error}")  # plain text: folder names and reasons are not markup
 
 
 def current_bundle() -> ModelBundle | None:
