@@ -109,14 +109,16 @@ _STATUS_TITLES = {
 
 
 def _clinical_reading(bundle: ModelBundle, check: CaseAnalysis):
-    """The note's clinical reading (findings with status, vital signs, ambiguous short forms), or None
-    when the bundle was not trained with clinical preprocessing. Recomputed from the typed text (a few
-    milliseconds; deterministic, so it is the reading the model's text came from), never cached."""
+    """The note's clinical reading (findings with status, vital signs, ambiguous short forms): the one the
+    analysis carries, or None when the bundle was not trained with clinical preprocessing."""
     from medviz.text.preprocess import bundle_preprocessing
 
     if bundle_preprocessing(bundle.manifest) != "clinical":
         return None
-    from medviz.text.clinical import preprocess
+    pre = getattr(check, "preprocessed", None)
+    if pre is not None and hasattr(pre, "vitals"):
+        return pre
+    from medviz.text.clinical import preprocess  # an analysis without it: the same deterministic reading
 
     return preprocess(check.text)
 
