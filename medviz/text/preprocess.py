@@ -23,8 +23,10 @@ def preprocessing_manifest(kind: str) -> dict[str, Any]:
             "id": PREPROCESSING_ID,
             "function": "medviz.text.clinical.preprocess",
             "steps": [
-                "normalise clinician register (abbreviations, spellings, medical terms, vital signs, age/sex, durations)",
-                "remove negated and hedged findings (NegEx-style cue and scope rules)",
+                "vital signs parsed with units against adult reference ranges; abnormal ones kept as findings",
+                "assertion status of each finding with medspaCy ConText (present, absent, uncertain, historical, "
+                "family/other person); only present findings reach the model",
+                "clinician register rewritten where the context fixes the meaning (abbreviations, terms, age/sex, durations)",
             ],
         }
     raise InputError(f"unknown preprocessing '{kind}'; expected one of {', '.join(KINDS)}")
