@@ -12,7 +12,7 @@ from typing import IO, Iterator
 import numpy as np
 import pandas as pd
 
-from medviz.errors import InputError, LimitError
+from medviz.errors import InputError, LimitError, columns_hint
 
 # A few leading bytes that mark files which are certainly not CSV text.
 _BINARY_SIGNATURES = {
@@ -362,7 +362,7 @@ def _header(stream: _Utf8Stream, name: str, limits: ReadLimits, info: ReadInfo) 
     names = [n if n != "" else f"Unnamed: {i}" for i, n in enumerate(names)]  # pandas' name for a blank header cell
     dupes = sorted({c for c in names if names.count(c) > 1})
     if dupes:
-        raise InputError(f"{name}: duplicated column name(s): {', '.join(dupes)}; each column needs a unique name")
+        raise InputError(_duplicates_message(name, names, dupes))
     term = 2 if rest == b"\r\n" else 1 if rest[:1] in (b"\r", b"\n") else 0
     stream.consume(end + term)
     return names, 1 + _breaks(head[:end])
@@ -407,7 +407,7 @@ def iter_parquet_chunks(source, chunksize: int = 50_000, *, limits: ReadLimits =
     names = pf.schema_arrow.names
     dupes = sorted({c for c in names if names.count(c) > 1})
     if dupes:
-        raise InputError(f"{name}: duplicated column name(s): {', '.join(dupes)}; each column needs a unique name")
+        raise InputError(_duplicates_message(name, names, dupes))
     if info is not None:
         info.encoding, info.delimiter = "Parquet", ""
     start = 0
@@ -420,6 +420,13 @@ def iter_parquet_chunks(source, chunksize: int = 50_000, *, limits: ReadLimits =
         yield df
     if start == 0:
         yield pf.schema_arrow.empty_table().to_pandas()
+
+
+def _duplicates_message(name: str, names: list[str], dupes: list[str]) -> str:
+    """Positions, not names: a header-less file's 'names' are its first patient row."""
+    where = "; ".join("columns " + " and ".join(str(i + 1) for i, c in enumerate(names) if c == d) for d in dupes[:5])
+    return (f"{name}: {len(dupes)} column name(s) appear more than once ({where}); each column needs a unique "
+            "name — check that the first line is a header row")
 
 
 def iter_csv_chunks(
@@ -740,10 +747,7 @@ def read_labelled(path: str | Path, columns: list[str]) -> pd.DataFrame:
         df = read_table(path)
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(
-            f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
-            f"the file has: {', '.join(map(str, df.columns))}"
-        )
+        raise InputError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}: {columns_hint(df.columns, missing)}")
     return df
 
 

@@ -66,7 +66,7 @@ if st.button("Score file", type="primary", key="batch_score"):
     total = count_lines(data)
     bar = st.progress(0.0, text="Scoring…")
     try:
-        predictor = cache.tabular_predictor(str(bundle.path)) if bundle.is_tabular else cache.text_predictor(str(bundle.path))
+        predictor = cache.predictor(str(bundle.path))
         scorer = make_scorer(bundle, text_column=text_column, predictor=predictor)
         result = score_upload(bundle, data, text_column=text_column, scorer=scorer,
                               progress=lambda n: bar.progress(min(n / total, 1.0), text=f"Scored {n:,} of ~{total:,} rows"))

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from medviz.errors import columns_hint
 from medviz.bundle import TASK_TABULAR, save_bundle
 from medviz.importer.core import ImportOptions, check_width, logits_tensor, output_head, provenance, split_labelled, training_section
 from medviz.importer.errors import LabelError, OutputWidthError
@@ -72,7 +73,7 @@ def import_tabular_model(
     source = load_keras_model(kf)
     head = output_head(source)
     if opts.label_column not in data.columns:
-        raise LabelError(f"label column '{opts.label_column}' not found; the data has: {', '.join(map(str, data.columns))}")
+        raise LabelError(f"label column '{opts.label_column}' not found: {columns_hint(data.columns, [opts.label_column])}")
     names = feature_names(data, opts.label_column, feature_spec)
     if opts.label_column in names:
         raise LabelError(f"the label column '{opts.label_column}' cannot also be a feature")

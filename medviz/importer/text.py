@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from medviz.errors import columns_hint
 from medviz import metrics as M
 from medviz.bundle import TASK_TEXT, save_bundle, sha256_file
 from medviz.importer.core import (
@@ -181,7 +182,7 @@ def import_text_model(
     # ---- data and labels
     for col in (text_column, opts.label_column):
         if col not in data.columns:
-            raise LabelError(f"column '{col}' not found; the data has: {', '.join(map(str, data.columns))}")
+            raise LabelError(f"column '{col}' not found: {columns_hint(data.columns, [col])}")
     lab = clean_labels(data[opts.label_column], opts.label_column)
     text = data[text_column].astype("string")
     keep = lab.notna().to_numpy() & text.notna().to_numpy() & (text.str.strip() != "").fillna(False).to_numpy()
@@ -299,7 +300,8 @@ def import_text_model(
             "note": "test part of the labelled import file (never used for calibration)",
         },
     }
-    test_predictions = pd.DataFrame({"y_true": [label_names[i] for i in y_test], "near_duplicate": False})
+    # no near_duplicate column: the training texts are unknown at import, so duplicates cannot be found
+    test_predictions = pd.DataFrame({"y_true": [label_names[i] for i in y_test]})
     for j, name in enumerate(label_names):
         test_predictions[f"prob_{name}"] = test_probs[:, j]
     test_predictions["out_of_scope_score"] = test_scores

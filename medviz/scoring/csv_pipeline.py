@@ -12,11 +12,9 @@ import numpy as np
 import pandas as pd
 
 from medviz.bundle import ModelBundle
-from medviz.errors import InputError, UnsupportedBundleError
+from medviz.errors import InputError
 from medviz.io import ROW_ERRORS_ATTR, UPLOAD_LIMITS, ReadInfo, iter_csv_chunks
 from medviz.scoring.render import write_csv_chunk
-from medviz.scoring.tabular import TabularScorer
-from medviz.scoring.text import TextScorer
 
 
 log = logging.getLogger(__name__)
@@ -32,15 +30,18 @@ class ScoreSummary:
     notes: tuple = field(default=(), compare=False)  # how the file was read (medviz.io.ReadInfo.notes)
 
 
-def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool | None = None, predictor=None):
-    """The scorer for the bundle's task (text: needs the text column; tabular: columns matched by name)."""
-    if bundle.is_text:
-        return TextScorer(bundle, text_column or bundle.manifest.get("inputs", {}).get("text_column", ""),
-                          predictor=predictor, explain=bool(explain))
-    if bundle.is_tabular:
-        # explain=None: text off (a SHAP run per row is costly), tabular on (exact and fast).
-        return TabularScorer(bundle, predictor=predictor, explain=explain is not False)
-    raise UnsupportedBundleError(f"bundle '{bundle.name}': scoring is not available for task '{bundle.task}'")
+def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool | None = None, predictor=None,
+                top_k: int | None = None):
+    """The scorer of the bundle's model family (medviz.families): text needs the text column, tabular
+    matches columns by name. ``explain=None``: the family's default (text off: a SHAP run per row is
+    costly; tabular on: exact and fast). ``top_k`` (text bundles): ``top_1…top_K`` and their
+    probabilities instead of one ``prob_<label>`` per class (issue 15)."""
+    from medviz.families import family_for
+
+    scorer = family_for(bundle).scorer(bundle, predictor=predictor, text_column=text_column, explain=explain)
+    if top_k is not None:
+        scorer.set_top_k(top_k)
+    return scorer
 
 
 def score_frame(scorer, chunk: pd.DataFrame, prepared=None) -> pd.DataFrame:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from medviz.bundle import TASK_TABULAR, save_bundle
-from medviz.errors import InputError
+from medviz.errors import InputError, columns_hint, line_numbers
 from medviz.schema import FLOAT, INTEGER, FeatureSpec, percentile_range
 from medviz.tabular.model import PLATT, build_tabular_model, raw_logit_model
 from medviz.tabular.summary import binary_summary
@@ -105,8 +105,7 @@ def binary_target(series: pd.Series, positive: str | None, column: str) -> tuple
         raise InputError(f"target column '{column}': {int((s.isna() | (s == '')).sum())} row(s) have no outcome")
     values = sorted(s.unique().tolist())
     if len(values) != 2:
-        shown = ", ".join(values[:10]) + (" …" if len(values) > 10 else "")
-        raise InputError(f"target column '{column}' must have exactly 2 distinct values, found {len(values)}: {shown}")
+        raise InputError(f"target column '{column}' must have exactly 2 distinct values, found {len(values)}")
     if positive is None:
         guesses = [v for v in values if v.lower() in _POSITIVE_GUESSES]
         if len(guesses) != 1:
@@ -122,7 +121,7 @@ def feature_matrix(df: pd.DataFrame, names: Sequence[str], where: str) -> np.nda
     """Numeric (N, F) float32 with NaN for blanks; raises listing non-numeric cells by column."""
     missing = [c for c in names if c not in df.columns]
     if missing:
-        raise InputError(f"{where}: missing feature column(s): {', '.join(missing)}; it has: {', '.join(map(str, df.columns))}")
+        raise InputError(f"{where}: missing feature column(s) {', '.join(missing)}: {columns_hint(df.columns, missing)}")
     out = np.empty((len(df), len(names)), dtype=np.float32)
     problems = []
     for j, c in enumerate(names):
@@ -135,7 +134,7 @@ def feature_matrix(df: pd.DataFrame, names: Sequence[str], where: str) -> np.nda
             num = pd.to_numeric(raw.where(~blank), errors="coerce")
             bad = ~blank & num.isna()
             if bad.any():
-                problems.append(f"'{c}' ({int(bad.sum())} non-numeric, e.g. {raw[bad].iloc[0]!r})")
+                problems.append(f"'{c}' ({int(bad.sum())} non-numeric, {line_numbers(np.flatnonzero(bad.to_numpy()))})")
         out[:, j] = num.to_numpy(dtype="float64", na_value=np.nan)
     if problems:
         raise InputError(f"{where}: only numeric features are supported; non-numeric values in {', '.join(problems)}")
@@ -245,7 +244,7 @@ def train_tabular(
     from sklearn.model_selection import StratifiedKFold
 
     if spec.target not in train_df.columns:
-        raise InputError(f"target column '{spec.target}' not found; the data has: {', '.join(map(str, train_df.columns))}")
+        raise InputError(f"target column '{spec.target}' not found: {columns_hint(train_df.columns, [spec.target])}")
     names = list(spec.features) or [c for c in train_df.columns if c != spec.target]
     if spec.target in names:
         raise InputError(f"the target column '{spec.target}' cannot also be a feature")

@@ -20,7 +20,7 @@ def render_model_card(bundle: ModelBundle) -> None:
     try:
         card, html_text = model_card(str(bundle.path), bundle_digest(bundle))
     except MedvizError as exc:
-        st.error(f"The model card cannot be built: {exc}")
+        st.error(f"The model card cannot be built: {md(exc)}")
         return
     st.download_button("Download the model card (HTML)", html_text.encode("utf-8"),
                        file_name=f"model-card-{bundle.name}-v{bundle.version}.html", mime="text/html",

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from medviz import evaluation as E
+from medviz.ui.common import plain
 
 
 UPLOAD_KEY = "evaluation_upload"
@@ -17,12 +16,11 @@ SUBGROUP_KEY = "evaluation_subgroup"
 DEDUP_KEY = "evaluation_dedup"
 
 PLOT_CONFIG = {"displayModeBar": False}
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 
 def md(text: object) -> str:
-    """Escape Markdown so manifest or file text is shown literally."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    """Escape Markdown and HTML so manifest or file text is shown literally (medviz.ui.common.plain)."""
+    return plain(text)
 
 
 def _columns(n: int):

@@ -10,18 +10,17 @@ from medviz import evaluation as E
 from medviz.bundle import ModelBundle
 from medviz.errors import MedvizError
 from medviz.ui import cache
-from medviz.ui.evaluation_views.common import EXTERNAL_KEY, UPLOAD_KEY
+from medviz.ui.evaluation_views.common import EXTERNAL_KEY, UPLOAD_KEY, md
 
 
 # --- external validation upload --------------------------------------------------------------------
 
 
 def _scorer(bundle: ModelBundle, text_column: str | None):
-    from medviz.scoring import TextScorer, make_scorer
+    """The family's scorer over the cached model: external validation scores rows like the Batch page."""
+    from medviz.scoring import make_scorer
 
-    if bundle.is_text:
-        return TextScorer(bundle, text_column or "", predictor=cache.text_predictor(str(bundle.path)))
-    return make_scorer(bundle)
+    return make_scorer(bundle, text_column=text_column, predictor=cache.predictor(str(bundle.path)))
 
 
 def _external_section(bundle: ModelBundle):
@@ -38,7 +37,7 @@ def _external_section(bundle: ModelBundle):
             try:
                 table = E.read_labelled_upload(data)
             except MedvizError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 return None
             cols = list(map(str, table.columns))
             default_label = next((i for i, c in enumerate(cols) if c.lower() in ("label", "outcome", "y", "y_true", "diagnosis",
@@ -56,7 +55,7 @@ def _external_section(bundle: ModelBundle):
                         result = E.evaluate_external(bundle, table, label_col, text_column=text_col,
                                                      scorer=_scorer(bundle, text_col))
                 except MedvizError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
                     return None
                 st.session_state[EXTERNAL_KEY] = (str(bundle.path), digest, label_col, text_col, result)
                 from medviz.ui.audit_hooks import record
@@ -71,5 +70,5 @@ def _external_section(bundle: ModelBundle):
         return None
     result = held[4]
     for n in result.notes:
-        st.warning(n)
+        st.warning(md(n))
     return result

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from medviz import metrics as M
 from medviz.bundle import ModelBundle
 from medviz.charts import evaluation as C
 from medviz.errors import MedvizError
@@ -22,7 +23,7 @@ from medviz.ui.evaluation_views.subgroups import _shift_section, _subgroup_secti
 
 def render_evaluation_page(bundle: ModelBundle) -> None:
     if bundle.test_predictions is None:
-        st.warning(f"'{bundle.name}' has no held-out test predictions: its performance is untested. "
+        st.warning(f"'{md(bundle.name)}' has no held-out test predictions: its performance is untested. "
                    "You can still validate it on your own labelled data below.")
     dedup = False
     if bundle.is_text and bundle.test_predictions is not None and "near_duplicate" in bundle.test_predictions.columns:
@@ -34,7 +35,7 @@ def render_evaluation_page(bundle: ModelBundle) -> None:
         try:
             internal = test_eval_for(bundle, dedup)
         except MedvizError as exc:
-            st.error(f"The bundle's test predictions cannot be evaluated: {exc}")
+            st.error(f"The bundle's test predictions cannot be evaluated: {md(exc)}")
     external = _external_section(bundle)
     cohorts = [("Test set", internal, "test")] if internal is not None else []
     if external is not None:
@@ -92,6 +93,9 @@ def _multiclass_sections(bundle: ModelBundle, cohorts, dedup: bool) -> None:
     for col, (title, ev, key) in zip(_columns(len(cohorts)), cohorts):
         with col:
             st.markdown(f"**{md(title)}**")
+            if len(bundle.labels) > WIDE_LABELS:
+                _wide_per_class(ev.per_class, key)
+                continue
             st.dataframe(_per_class_display(ev.per_class), hide_index=True, width="stretch", height=320)
             st.plotly_chart(C.per_class_chart(ev.per_class), width="stretch", config=PLOT_CONFIG, key=f"evaluation_pc_{key}")
     st.caption("Sensitivity: share of true cases the model ranks first. PPV: share of its first-ranked calls that are "
@@ -99,8 +103,11 @@ def _multiclass_sections(bundle: ModelBundle, cohorts, dedup: bool) -> None:
     st.subheader("Confusions and reliability")
     for col, (title, ev, key) in zip(_columns(len(cohorts)), cohorts):
         with col:
-            st.plotly_chart(C.multiclass_heatmap(ev.confusion_matrix, title=f"{title}: true vs top-1 diagnosis"),
-                            width="stretch", config=PLOT_CONFIG, key=f"evaluation_cm_{key}")
+            if len(bundle.labels) > WIDE_LABELS:
+                _most_confused(ev.confusion_matrix, title)
+            else:
+                st.plotly_chart(C.multiclass_heatmap(ev.confusion_matrix, title=f"{title}: true vs top-1 diagnosis"),
+                                width="stretch", config=PLOT_CONFIG, key=f"evaluation_cm_{key}")
             st.plotly_chart(C.reliability_chart(ev.reliability, ece=ev.ece, title=f"{title}: reliability of the top diagnosis"),
                             width="stretch", config=PLOT_CONFIG, key=f"evaluation_rel_{key}")
     st.subheader("One diagnosis in detail (one-vs-rest)")
@@ -111,11 +118,44 @@ def _multiclass_sections(bundle: ModelBundle, cohorts, dedup: bool) -> None:
             b = (test_one_vs_rest(str(bundle.path), bundle_digest(bundle), label, dedup) if key == "test"
                  else ev.one_vs_rest(label))
         except MedvizError as exc:
-            st.warning(str(exc))
+            st.warning(md(exc))
             continue
         binaries.append((title, b, key))
     if binaries:
         _binary_sections(bundle, binaries, label, headline=True)
+
+
+WIDE_LABELS = 30  # above this many diagnoses: searchable tables and most-confused pairs instead of grids (issue 15)
+
+
+def _wide_per_class(pc: pd.DataFrame, key: str) -> None:
+    """Per-diagnosis table for hundreds of labels: numeric (sortable by clicking a header) and searchable."""
+    query = st.text_input("Find a diagnosis", key=f"evaluation_pc_search_{key}", placeholder="e.g. embolism")
+    table = pd.DataFrame({
+        "Diagnosis": pc["label"], "Support": pc["support"], "AUC": pc["auc"].astype(float),
+        "Sensitivity": pc["sensitivity"].astype(float), "Sensitivity 95% CI": [
+            "–" if pd.isna(e) else f"{lo:.0%}–{hi:.0%}" for e, lo, hi in zip(pc["sensitivity"], pc["sensitivity_lo"], pc["sensitivity_hi"])],
+        "PPV": pc["ppv"].astype(float), "PPV 95% CI": [
+            "–" if pd.isna(e) else f"{lo:.0%}–{hi:.0%}" for e, lo, hi in zip(pc["ppv"], pc["ppv_lo"], pc["ppv_hi"])],
+    })
+    if query.strip():
+        table = table[table["Diagnosis"].str.contains(query.strip(), case=False, regex=False)]
+    st.dataframe(table, hide_index=True, width="stretch", height=360, column_config={
+        "AUC": st.column_config.NumberColumn(format="%.3f"),
+        "Sensitivity": st.column_config.NumberColumn(format="percent"),
+        "PPV": st.column_config.NumberColumn(format="percent"),
+    })
+    st.caption(f"{len(table)} of {len(pc)} diagnoses shown; click a column header to sort.")
+
+
+def _most_confused(confusion: pd.DataFrame, title: str, n: int = 20) -> None:
+    """The most frequent (true, top-1) mistakes: an 801 x 801 grid cannot be read."""
+    pairs = M.most_confused_pairs(confusion, n)
+    st.markdown(f"**{md(title)}: the {len(pairs)} most frequent confusions** (true diagnosis → top-1 prediction)")
+    st.dataframe(pairs.rename(columns={"true": "True diagnosis", "predicted": "Ranked first instead", "count": "Cases",
+                                       "share_of_true": "Share of its cases"}),
+                 hide_index=True, width="stretch",
+                 column_config={"Share of its cases": st.column_config.NumberColumn(format="percent")})
 
 
 def _per_class_display(pc: pd.DataFrame) -> pd.DataFrame:

@@ -41,7 +41,7 @@ def _subgroup_section(bundle: ModelBundle, cohorts, external, dedup: bool) -> No
             ev = external.evaluation
             table = E.subgroup_table(ev, external.scored[column].astype(str))
     except MedvizError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return
     from medviz.modelcard import subgroup_display
 
@@ -62,7 +62,7 @@ def _shift_section(external) -> None:
     if shift is None:
         st.caption("This bundle stores no training reference to compare with.")
         return
-    st.info(shift.verdict)
+    st.info(md(shift.verdict))
     t = shift.table.copy()
     if shift.kind == "tabular" and len(t):
         t = t[["label", "unit", "reference_median", "cohort_median", "reference_missing", "cohort_missing", "psi",
