@@ -300,7 +300,8 @@ def import_text_model(
             "note": "test part of the labelled import file (never used for calibration)",
         },
     }
-    test_predictions = pd.DataFrame({"y_true": [label_names[i] for i in y_test], "near_duplicate": False})
+    # no near_duplicate column: the training texts are unknown at import, so duplicates cannot be found
+    test_predictions = pd.DataFrame({"y_true": [label_names[i] for i in y_test]})
     for j, name in enumerate(label_names):
         test_predictions[f"prob_{name}"] = test_probs[:, j]
     test_predictions["out_of_scope_score"] = test_scores

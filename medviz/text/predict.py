@@ -144,7 +144,7 @@ class TextPredictor:
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         rows, spans = [], []
         for i in np.flatnonzero(lengths >= 2 * self.seq_len):
-            words = [m.span() for m in _TOKEN_RE.finditer(texts[i])]
+            words = [m.span() for m in self.token_re.finditer(texts[i])]  # the model's own word rule
             if len(words) > self.seq_len:
                 rows.append(int(i))
                 spans.append(words)
