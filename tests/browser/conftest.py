@@ -152,9 +152,14 @@ def go(page, url: str, path: str = "") -> None:
     idle(page)
 
 
+def case_box(page):
+    """The Case page's text box (its label also names the help button beside it)."""
+    return page.get_by_role("textbox", name="Describe the case in plain words")
+
+
 def sidebar_page(page, title: str) -> None:
     """Open a page from the sidebar navigation."""
-    page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title, exact=True).click()
     idle(page)
 
 
