@@ -8,7 +8,8 @@ from playwright.sync_api import expect
 from tests.browser.conftest import SLOW, Server, case_box, go, idle, models_folder, new_page, sign_in, wait_for_session_cookie
 from tests.conftest import TEST_PASSWORD
 
-PAGE_PATHS = ["", "explanations", "batch", "evaluation", "model_card", "history", "monitoring", "account", "audit"]
+# "audit" first: the address a fresh server once answered with a bare menu of pages/ (issue 17)
+PAGE_PATHS = ["audit", "", "explanations", "batch", "evaluation", "model_card", "history", "monitoring", "account"]
 
 
 @pytest.fixture(scope="module")
