@@ -16,7 +16,9 @@ from medviz.cli.common import EXIT_ERROR, EXIT_USAGE  # noqa: F401
 from medviz.cli.evaluate import format_evaluation  # noqa: F401
 from medviz.errors import MedvizError
 
-COMMANDS = (train, score, evaluate, users, audit, explain, importer)
+from medviz.text.synth import command as synth  # noqa: E402  (python -m medviz synth; lives beside the generator)
+
+COMMANDS = (train, score, evaluate, users, audit, explain, importer, synth)
 
 
 def _quiet_tensorflow() -> None:

@@ -25,6 +25,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     limits = limits_from_args(args)
     explain = True if args.explain else None
     progress = terminal_progress(sys.stderr) if sys.stderr.isatty() or args.progress else None
+    if args.engine == "dask" and args.top_k is not None:
+        from medviz.errors import InputError
+
+        raise InputError("--top-k needs --engine local")
     if args.engine == "dask":
         from medviz.distributed import score_distributed
 
@@ -40,8 +44,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
         if args.scheduler or args.workers or args.single_csv:
             raise InputError("--scheduler, --workers and --single-csv need --engine dask")
         bundle = load_bundle(args.model_dir)
+        scorer = None
+        if args.top_k is not None:  # wide label sets (issue 15)
+            from medviz.scoring import make_scorer
+
+            if not bundle.is_text:
+                raise InputError(f"--top-k applies to text bundles; '{bundle.name}' is a {bundle.task} bundle")
+            scorer = make_scorer(bundle, text_column=args.text_column, explain=explain, top_k=args.top_k)
         summary = score_csv(bundle, args.input, args.output, text_column=args.text_column, chunksize=args.chunksize,
-                            explain=explain, limits=limits, fmt=args.format, progress=progress)
+                            explain=explain, limits=limits, fmt=args.format, progress=progress, scorer=scorer)
     if progress:
         sys.stderr.write("\n" if sys.stderr.isatty() else "")
     for note in summary.notes:
@@ -67,6 +78,8 @@ def add_parser(sub) -> None:
     sc.add_argument("--format", choices=["csv", "parquet"],
                     help="output format (default: from the output name; with --engine dask, Parquet parts)")
     sc.add_argument("--progress", action="store_true", help="print progress even when stderr is not a terminal")
+    sc.add_argument("--top-k", type=int, default=None, metavar="K",
+                    help="text bundles: write top_1..top_K and top_1_probability.. instead of one prob_<label> per class")
     dk = sc.add_argument_group("Dask (docs/ARCHITECTURE.md, 'Scoring on Dask')")
     dk.add_argument("--engine", choices=["local", "dask"], default="local",
                     help="local: this process (default); dask: a Dask cluster")

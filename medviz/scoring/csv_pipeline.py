@@ -30,13 +30,18 @@ class ScoreSummary:
     notes: tuple = field(default=(), compare=False)  # how the file was read (medviz.io.ReadInfo.notes)
 
 
-def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool | None = None, predictor=None):
+def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool | None = None, predictor=None,
+                top_k: int | None = None):
     """The scorer of the bundle's model family (medviz.families): text needs the text column, tabular
     matches columns by name. ``explain=None``: the family's default (text off: a SHAP run per row is
-    costly; tabular on: exact and fast)."""
+    costly; tabular on: exact and fast). ``top_k`` (text bundles): ``top_1…top_K`` and their
+    probabilities instead of one ``prob_<label>`` per class (issue 15)."""
     from medviz.families import family_for
 
-    return family_for(bundle).scorer(bundle, predictor=predictor, text_column=text_column, explain=explain)
+    scorer = family_for(bundle).scorer(bundle, predictor=predictor, text_column=text_column, explain=explain)
+    if top_k is not None:
+        scorer.set_top_k(top_k)
+    return scorer
 
 
 def score_frame(scorer, chunk: pd.DataFrame, prepared=None) -> pd.DataFrame:

@@ -31,12 +31,26 @@ class TextScorer:
         self.predictor = predictor or TextPredictor.from_bundle(bundle)
         self.labels = bundle.labels
         self.safety = SafetyConfig.from_manifest(bundle.manifest)
+        self.top_k: int | None = None  # wide label sets: top_1…top_K (+ probabilities) instead of prob_<label> (issue 15)
         # top_reasons for text costs a SHAP run per row (~0.3 s), so it is opt-in (--explain).
         self.explainer = explainer
         if explain and explainer is None:
             from medviz.explain import TextExplainer
 
             self.explainer = TextExplainer.from_predictor(self.predictor)
+
+    def set_top_k(self, k: int) -> None:
+        """Write ``top_1…top_K`` and ``top_1_probability…`` instead of one ``prob_<label>`` per class."""
+        from medviz.text.wide import check_top_k
+
+        self.top_k = check_top_k(k)
+
+    def _probability_columns(self) -> list[str]:
+        if self.top_k is None:
+            return [f"prob_{lab}" for lab in self.labels]
+        from medviz.text.wide import top_k_names
+
+        return top_k_names(min(self.top_k, len(self.labels)))
 
     def check_columns(self, columns: Iterable[str]) -> None:
         columns = list(columns)
@@ -46,8 +60,8 @@ class TextScorer:
     def output_columns(self) -> list[str]:
         reasons = ["top_reasons"] if self.explainer is not None else []
         return [
-            "prediction", "probability", *[f"prob_{lab}" for lab in self.labels], *reasons,
-            "prediction_set", "out_of_scope", "out_of_scope_score", *FINDINGS_COLUMNS, "warnings", "error",
+            "prediction", "probability", *self._probability_columns(), *reasons,
+            "prediction_set", "cant_miss", "out_of_scope", "out_of_scope_score", *FINDINGS_COLUMNS, "warnings", "error",
         ]
 
     def prepare(self, chunk: pd.DataFrame):
@@ -76,8 +90,14 @@ class TextScorer:
         labels = np.asarray(self.labels, dtype=object)
         out["prediction"] = np.where(ok, labels[top], "")
         out["probability"] = np.where(ok, probs[np.arange(len(chunk)), top], np.nan)
-        for j, lab in enumerate(self.labels):
-            out[f"prob_{lab}"] = probs[:, j]
+        if self.top_k is None:
+            for j, lab in enumerate(self.labels):
+                out[f"prob_{lab}"] = probs[:, j]
+        else:
+            from medviz.text.wide import top_k_columns
+
+            for col, values in top_k_columns(self.labels, probs, self.top_k).items():
+                out[col] = values
         if self.explainer is not None:
             # explain what the model read (after the bundle's preprocessing), as the Case page does
             out["top_reasons"] = [
@@ -85,7 +105,11 @@ class TextScorer:
             ]
         safety = safety_frame(b)
         safety.index = chunk.index
-        for col in ("prediction_set", "out_of_scope", "out_of_scope_score"):
+        from medviz.text.cant_miss import cant_miss_column
+
+        out["prediction_set"] = safety["prediction_set"]
+        out["cant_miss"] = cant_miss_column(self.labels, probs)  # issue 15: named whatever the other flags say
+        for col in ("out_of_scope", "out_of_scope_score"):
             out[col] = safety[col]
         for col, status in zip(FINDINGS_COLUMNS, FINDING_STATUSES):
             out[col] = b.findings_texts(status)
@@ -97,7 +121,7 @@ class TextScorer:
         """The scored frame as written to CSV: probabilities and the out-of-scope score to 6 decimals
         (as tabular ``risk``). Full precision stays in memory (evaluation and the page read that);
         the file is a third the size and writes several times faster."""
-        cols = ["probability", *[f"prob_{lab}" for lab in self.labels], "out_of_scope_score"]
+        cols = ["probability", *self._probability_columns(), "out_of_scope_score"]
         cols = [c for c in cols if c in scored.columns and pd.api.types.is_float_dtype(scored[c])]
         return scored.assign(**{c: scored[c].round(6) for c in cols}) if cols else scored
 

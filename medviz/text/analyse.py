@@ -28,6 +28,7 @@ from medviz.text.clinical import Preprocessed, ScopedFinding, Term, findings_of_
 from medviz.text.conformal import prediction_sets
 from medviz.text.predict import TextPredictor, Token
 from medviz.text.safety import SafetyConfig  # noqa: F401 (re-exported)
+from medviz.text.synth.bayes import with_expert
 
 # Low-confidence rule (CLINICAL.md W6): top probability under this, or a conformal set this large.
 LOW_CONFIDENCE_TOP_PROBABILITY = 0.5
@@ -232,8 +233,10 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
         model_texts[i] = prepared.preprocessed[i].model_text
     read = [model_texts[i] for i in rows]
     pred = predictor.predict(read, batch_size=batch_size, attention=attention)
+    # A bundle with a knowledge-base expert (issue 15) shows network x expert; the expert reads the raw text.
+    shown = with_expert(predictor.bundle, [prepared.texts[i] for i in rows], pred.probabilities)
     probs = np.full((n, c), np.nan)
-    probs[rows] = pred.probabilities
+    probs[rows] = shown
     windows = np.ones(n, dtype=np.int64)
     not_read = np.zeros(n, dtype=np.int64)
     windows[rows], not_read[rows] = pred.read_counts()
@@ -246,7 +249,7 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
     order = np.argsort(-filled, axis=1, kind="stable")
     if cfg.conformal is not None:
         member = np.zeros((n, c), dtype=bool)
-        member[rows] = prediction_sets(pred.probabilities, cfg.conformal) if len(rows) else member[rows]
+        member[rows] = prediction_sets(shown, cfg.conformal) if len(rows) else member[rows]
     else:
         member = np.zeros((n, c), dtype=bool)
         member[rows, order[rows, 0]] = True

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 import streamlit as st
@@ -12,6 +13,7 @@ from medviz.ui import cache
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_KEY = "app_bundle_path"  # owned by the sidebar picker
+DEFAULT_BUNDLE = os.environ.get("MEDVIZ_DEFAULT_MODEL", "differential-801")  # preselected when present (issue 15)
 
 
 def models_dir() -> Path:
@@ -35,7 +37,8 @@ def sidebar_bundle_picker() -> BundleInfo | None:
         labels = {str(i.path): f"{i.title} · v{i.version}" for i in usable}
         paths = list(labels)
         current = st.session_state.get(BUNDLE_KEY)
-        index = paths.index(current) if current in paths else 0
+        default = next((k for k, i in enumerate(usable) if i.path.name == DEFAULT_BUNDLE), 0)
+        index = paths.index(current) if current in paths else default
         choice = st.selectbox("Model bundle", paths, index=index, format_func=labels.get, key="sidebar_bundle_select")
         st.session_state[BUNDLE_KEY] = choice
         _unavailable(broken)

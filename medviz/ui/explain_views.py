@@ -86,6 +86,10 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
         f"the word contributions add up to this case's probability {prob:.3f}. Red words push towards "
         f"{plain(label)}, blue words away from it."
     )
+    if bundle.manifest.get("knowledge_base_expert"):
+        st.caption("This bundle multiplies the network's probabilities with a knowledge-base expert (naive Bayes over "
+                   "the symptom table): SHAP and attention explain the network part only, so this probability can "
+                   "differ from the one in the ranked differential.")
     # st.html, not st.markdown: the case text inside must not be read as Markdown (a blank line in it
     # would end the HTML block and turn the rest into Markdown, images included).
     st.html(f'<div style="line-height: 2; font-size: 1.05rem">{charts.text_shap_html(result.shap, label, result.unread_tail)}</div>')

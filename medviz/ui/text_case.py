@@ -51,6 +51,7 @@ def _predict(bundle: ModelBundle, text: str) -> None:
 
 
 def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
+    _show_cant_miss(bundle, check)  # first: never hidden by the low-confidence / out-of-scope banners
     if check.out_of_scope:
         q = (bundle.manifest.get("out_of_scope") or {}).get("in_scope_quantile")
         why = (f"it looks less like the training cases than {q:.0%} of held-out in-scope cases do"
@@ -62,22 +63,8 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
     if check.coverage is not None:
         st.info(plain(check.differential_sentence()))
     _show_reading(check, bundle)
-    st.subheader("Ranked differential")
-    left, right = st.columns([2, 3])
-    with left:
-        top5 = table.head(5).copy()
-        top5["probability"] = (top5["probability"] * 100).round(1)
-        st.dataframe(
-            top5.rename(columns={"rank": "#", "label": "Diagnosis", "probability": "Probability (%)"}),
-            hide_index=True,
-            width="stretch",
-        )
-        st.caption(
-            f"Calibrated probabilities over the {len(bundle.labels)} diagnoses the model knows; they sum to 100%. "
-            "A diagnosis outside this list can never appear here."
-        )
-    with right:
-        st.plotly_chart(differential_bar(table, k=5), width="stretch", config={"displayModeBar": False})
+    _show_kb_reading(bundle, check)
+    _show_differential(bundle, table)
     from medviz.ui.evaluation_views import diagnosis_context_table
 
     diagnosis_context_table(bundle, list(table["label"].head(3)))
@@ -191,3 +178,73 @@ def _show_findings(pre) -> None:
         items = "".join(f"<li>{esc(x)}</li>" for x in pre.not_interpreted)
         st.markdown(f"**Not interpreted** (meaning not fixed by the context; left as written):<ul>{items}</ul>",
                     unsafe_allow_html=True)
+
+
+TOP_SHOWN = 10  # ranked differential rows shown; the rest are searchable (wide label sets, issue 15)
+
+
+def _show_differential(bundle: ModelBundle, table) -> None:
+    """Top 10 as a table beside a bar chart; every other diagnosis searchable by name."""
+    st.subheader("Ranked differential")
+    shown = min(TOP_SHOWN, len(table))
+    left, right = st.columns([2, 3])
+    with left:
+        top = table.head(shown).copy()
+        top["probability"] = (top["probability"] * 100).round(1)
+        st.dataframe(
+            top.rename(columns={"rank": "#", "label": "Diagnosis", "probability": "Probability (%)"}),
+            hide_index=True,
+            width="stretch",
+        )
+        st.caption(
+            f"Calibrated probabilities over the {len(bundle.labels)} diagnoses the model knows; they sum to 100%. "
+            "A diagnosis outside this list can never appear here."
+        )
+    with right:
+        st.plotly_chart(differential_bar(table, k=min(shown, 10)), width="stretch", config={"displayModeBar": False})
+    if len(table) > shown:
+        with st.expander(f"Search the other {len(table) - shown} diagnoses"):
+            query = st.text_input("Diagnosis name contains", key="case_differential_search",
+                                  placeholder="e.g. embolism")
+            rest = table.iloc[shown:].copy()
+            if query.strip():
+                rest = rest[rest["label"].str.contains(query.strip(), case=False, regex=False)]
+            rest["probability"] = (rest["probability"] * 100).round(3)
+            st.dataframe(rest.rename(columns={"rank": "#", "label": "Diagnosis", "probability": "Probability (%)"}),
+                         hide_index=True, width="stretch", height=300)
+
+
+def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
+    """Can't-miss conditions in this differential (medviz/text/cant_miss.json), above everything else."""
+    from medviz.text.cant_miss import cant_miss, load_rule
+    rule = load_rule()
+    hits = cant_miss(bundle.labels, check.probabilities, rule)
+    if not hits:
+        return
+    items = "".join(
+        f"<li><b>{esc(h.label)}</b> — {h.probability:.1%} (rank {h.rank}): {esc(h.danger)}. "
+        f"<span style='color:#555'>Source: {esc(h.source)}</span></li>"
+        for h in hits
+    )
+    st.error(
+        "**Can't-miss — consider urgently and rule out before any other diagnosis.** Dangerous conditions in this "
+        f"differential ({rule.wording()}), whatever the confidence or scope notes below say:",
+        icon="🚨",
+    )
+    st.html(f"<ul>{items}</ul>")
+
+
+def _show_kb_reading(bundle: ModelBundle, check: CaseAnalysis) -> None:
+    """Findings the bundle's knowledge-base expert read (present / absent), when it has one (CLINICAL.md P6)."""
+    from medviz.text.synth.bayes import expert_for
+
+    found = expert_for(bundle)
+    if found is None:
+        return
+    present, absent = found[0].findings(check.text)
+    with st.expander(f"Findings the knowledge-base expert read: {len(present)} present, {len(absent)} absent",
+                     expanded=False):
+        st.html("<b>Present:</b> " + (esc(", ".join(present)) or "<i>none recognised</i>")
+                + "<br><b>Absent (after no / denies / without):</b> " + (esc(", ".join(absent)) or "<i>none</i>"))
+        st.caption("Phrases matched against the knowledge base's symptom names and this repository's synonym and "
+                   "clinician-findings tables; the expert's naive-Bayes probabilities are multiplied into the model's.")

@@ -127,7 +127,7 @@ def sign_in(page, username: str, password: str = TEST_PASSWORD, *, expect_ok: bo
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     if expect_ok:
-        expect(page.get_by_text("Signed in as")).to_be_visible(timeout=SLOW)
+        expect(page.get_by_text("Signed in as").first).to_be_visible(timeout=SLOW)
 
 
 def wait_for_session_cookie(context, timeout_s: float = 90) -> dict:

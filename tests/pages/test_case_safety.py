@@ -4,6 +4,7 @@ import shutil
 
 import pytest
 
+from medviz.ui.common import plain
 
 
 @pytest.fixture
@@ -28,8 +29,8 @@ def _submit(at, text):
 def test_case_page_shows_conformal_set_negations_and_terms(clinical_app):
     at = _submit(clinical_app, "34F, pyrexia and productive cough, denies rash <b>x</b>")
     infos = " ".join(i.value for i in at.info)
-    assert "90% coverage on held-out cases" in infos
-    md = " ".join(m.value for m in at.markdown)
+    assert plain("90% coverage on held-out cases") in infos  # messages show model text as plain text
+    md = " ".join(m.value for m in at.markdown) + " ".join(h.value for h in at.html)
     assert "Read as absent or uncertain" in md and "rash" in md
     assert "Recognised terms" in md and "pyrexia → fever" in md
     assert "<b>x" not in md  # typed HTML is escaped wherever it is shown
