@@ -215,6 +215,17 @@ def derive_band_cuts(y: np.ndarray, risk: np.ndarray) -> tuple[float, float, str
     return low, high, why
 
 
+def risk_bands_section(low: float, high: float, why: str) -> dict[str, Any]:
+    """The manifest's ``risk_bands``: cut-points, the rule in words, the high-risk threshold and why."""
+    return {
+        "bands": ["low", "medium", "high"],
+        "cut_points": [low, high],
+        "rule": f"low: risk < {low:g}; medium: {low:g} <= risk < {high:g}; high: risk >= {high:g}",
+        "high_risk_threshold": high,
+        "rationale": why,
+    }
+
+
 def _csv_bytes(df: pd.DataFrame) -> bytes:
     buf = io.StringIO()
     df.to_csv(buf, index=False)
@@ -336,13 +347,7 @@ def train_tabular(
         },
         "outputs": {"risk": f"calibrated probability that {spec.target} = {labels[1]} (N, 1)",
                     "logit": "calibrated log-odds (N, 1)"},
-        "risk_bands": {
-            "bands": ["low", "medium", "high"],
-            "cut_points": [low, high],
-            "rule": f"low: risk < {low:g}; medium: {low:g} <= risk < {high:g}; high: risk >= {high:g}",
-            "high_risk_threshold": high,
-            "rationale": why,
-        },
+        "risk_bands": risk_bands_section(low, high, why),
         "test_prevalence": test_prev,
         "architecture": {
             "summary": "raw values -> median imputation + missing indicators -> normalization -> logistic (dense) -> Platt scaling -> sigmoid",
