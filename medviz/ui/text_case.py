@@ -69,9 +69,9 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
 
     diagnosis_context_table(bundle, list(table["label"].head(3)))
 
-    from medviz.importer.serving import has_attention
+    from medviz.families import family_for
 
-    if has_attention(bundle.manifest):
+    if family_for(bundle).has_attention(bundle):
         _show_attention(check, attention)
     else:  # an imported model without attention: the SHAP words below are the explanation
         st.caption("This model exposes no attention weights; the word contributions (SHAP) below show what drove it.")
