@@ -219,7 +219,8 @@ def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_
                                      "needs the same header")
                 if not len(chunk):
                     continue
-                in_flight.append(client.submit(score_part, model_dir, text_column, explain, chunk, first_row, fmt,
+                data = client.scatter(chunk)  # sent once to one worker; the task runs there
+                in_flight.append(client.submit(score_part, model_dir, text_column, explain, data, first_row, fmt,
                                                header or not single_csv, pure=False))
                 header = False
                 first_row += len(chunk)
