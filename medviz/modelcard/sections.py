@@ -185,10 +185,10 @@ def _method(bundle: ModelBundle) -> Section:
 
 def _explanations(bundle: ModelBundle) -> Section:
     if bundle.is_text:
-        from medviz.importer.serving import has_attention
+        from medviz.families import family_for
 
         items = ["Word highlighting shows the model's attention weights: where it looked, not why it decided. Attention is "
-                 "not a faithful explanation (Jain & Wallace 2019)." if has_attention(bundle.manifest) else
+                 "not a faithful explanation (Jain & Wallace 2019)." if family_for(bundle).has_attention(bundle) else
                  "This model exposes no attention weights; SHAP word contributions (Partition explainer over the model's "
                  "own words) show what moved each probability.",
                  "Recognised and unknown words are listed, so a clinician can see what the model could read."]

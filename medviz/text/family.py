@@ -25,7 +25,7 @@ class TextFamily(ModelFamily):
         col = inputs.get("text_column")
         if col is not None and (not isinstance(col, str) or len(col) > 500):
             raise BundleError(f"{where}: 'inputs.text_column' must be a column name (text, at most 500 characters)")
-        for key in ("conformal", "out_of_scope", "preprocessing", "metrics", "training"):
+        for key in ("conformal", "out_of_scope", "preprocessing", "metrics", "training", "capabilities"):
             section(manifest, key, where)
         try:  # the sections the pipeline reads at every call: refuse a bundle whose settings are unusable
             from medviz.text.safety import SafetyConfig
@@ -36,6 +36,10 @@ class TextFamily(ModelFamily):
         except Exception as exc:  # a malformed section (wrong types inside): one message, no values quoted
             raise BundleError(f"{where}: the 'conformal', 'out_of_scope' or 'preprocessing' section is malformed "
                               f"({type(exc).__name__})") from None
+
+    def has_attention(self, bundle) -> bool:
+        """medviz's text models do; an imported one records ``capabilities.attention = false`` (medviz.importer)."""
+        return bool((bundle.manifest.get("capabilities") or {}).get("attention", True))
 
     def input_spec(self, bundle) -> tuple[FieldSpec, ...]:
         col = (bundle.manifest.get("inputs") or {}).get("text_column") or "text"

@@ -98,9 +98,9 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
     st.plotly_chart(charts.word_bar(result.shap, label), width="stretch", config={"displayModeBar": False},
                     key="case_explain_word_bar")
 
-    from medviz.importer.serving import has_attention
+    from medviz.families import family_for
 
-    attention = has_attention(bundle.manifest)  # imported models may expose none
+    attention = family_for(bundle).has_attention(bundle)  # imported models may expose none
     if attention:
         st.subheader("Attention over the same words")
         st.html(f'<div style="line-height: 2; font-size: 1.05rem">{charts.attention_html(result.attention)}</div>')

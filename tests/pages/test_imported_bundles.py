@@ -1,8 +1,7 @@
-"""Every page serves an imported bundle (AppTest): the seed article's LSTM (.h5 + Tokenizer) and a tabular model."""
+"""Every page serves an imported bundle (AppTest; caches cleared by tests/pages/conftest.py): the seed article's LSTM (.h5 + Tokenizer) and a tabular model."""
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 
 pytest.importorskip("keras_preprocessing")
 
@@ -10,15 +9,6 @@ from tests.importer.models import build_id_model, build_tabular_model, labelled_
 
 PAGES = ("pages/batch.py", "pages/evaluation.py", "pages/explanations.py", "pages/model_card.py",
          "pages/history.py", "pages/monitoring.py")
-
-
-@pytest.fixture(autouse=True)
-def _clear_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture(scope="module")
