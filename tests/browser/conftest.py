@@ -148,7 +148,7 @@ def idle(page) -> None:
 
 
 def go(page, url: str, path: str = "") -> None:
-    page.goto(url + path)
+    page.goto(url + path, timeout=SLOW)
     idle(page)
 
 
