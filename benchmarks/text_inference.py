@@ -110,6 +110,17 @@ def main() -> None:
         print(f"  naive model.predict([x])   {ms(naive)}   ({statistics.median(naive) / statistics.median(fast):.1f}x slower)")
         print(f"  eager model(x)             {ms(eager)}   ({statistics.median(eager) / statistics.median(fast):.1f}x slower)")
         print(f"  target <= 20 ms median: {'MET' if statistics.median(fast) <= 0.020 else 'NOT MET'}")
+        # the whole single-case pipeline the Case page runs (checks, clinical reading, model, safety)
+        from medviz.text.analyse import analyse_case
+
+        note = "58M, 3/7 productive cough, T 38.9, crackles R base, denies chest pain, no rash"
+        for _ in range(10):
+            analyse_case(pred, note)
+        full_case = timeit(lambda: analyse_case(pred, note), args.single_runs)
+        print(f"  analyse_case (Case page)   {ms(full_case)}   (clinician note: rules + model + safety checks)")
+        long_note = " ".join([CASES[0]] * 8)  # ~130 words: 3 overlapping windows
+        long_case = timeit(lambda: analyse_case(pred, long_note), max(20, args.single_runs // 4))
+        print(f"  analyse_case, 130 words    {ms(long_case)}   (read whole: overlapping windows)")
 
     # --- batch ---------------------------------------------------------------------------------
     texts = make_cases(args.rows)

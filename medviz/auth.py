@@ -1,12 +1,17 @@
 """Local accounts: argon2id password hashes (argon2-cffi), roles, lockout, password policy, idle logoff.
 
+Password strength is estimated by zxcvbn (Dropbox's estimator, Python port ``zxcvbn`` on PyPI), which
+also matches against its 30,000-entry common-password list (Xato/Burnett corpus) and its dictionaries
+of names and English words; a password must reach :data:`MIN_ZXCVBN_SCORE` and must not be one of
+those common passwords. Failed sign-ins are counted atomically *before* the password is checked (one
+``UPDATE … RETURNING``), so parallel attempts can never check more wrong passwords than the lock allows.
+
 No Streamlit here; the login gate is :mod:`medviz.ui.auth`. Messages never say whether a user name
 exists, except that a locked account says it is locked.
 """
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -14,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from medviz.errors import InputError, MedvizError
@@ -30,15 +35,14 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 256
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
-DEFAULT_IDLE_MINUTES = 15.0
+DEFAULT_IDLE_MINUTES = 15.0  # the default of medviz.config.Settings.idle_minutes
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
-# A short deny-list of the passwords every guessing attack tries first (NIST SP 800-63B 5.1.1.2 asks
-# for a check against known-compromised values; a full breach corpus is not shipped).
-COMMON_PASSWORDS = frozenset(
-    """password password1 password123 passw0rd 123456789012 1234567890ab qwertyuiopas qwerty123456
-    letmein12345 welcome12345 administrator changeme1234 iloveyou1234 monkey123456 dragon123456
-    trustno11234 hospital1234 medviz123456 clinician123 doctor123456 nurse1234567""".split()
-)
+# zxcvbn score 0-4 (guesses < 10^3, 10^6, 10^8, 10^10, more); 3 = "safely unguessable: moderate
+# protection from an offline slow-hash scenario" (zxcvbn README), the level NIST SP 800-63B's
+# deny-list intent and OWASP's ASVS 2.1.7 aim at.
+MIN_ZXCVBN_SCORE = 3
+# Words of this deployment that an attacker would try first; zxcvbn penalises passwords built on them.
+SITE_WORDS = ("medviz", "clinician", "hospital", "doctor", "nurse", "admin", "administrator", "patient")
 
 # argon2id with the library's recommended parameters (RFC 9106 low-memory profile: t=3, 64 MiB, p=4).
 # Tests swap in argon2.profiles.CHEAPEST by monkeypatching this name; there is no runtime switch.
@@ -76,17 +80,13 @@ def _user(row) -> User:
 
 
 def idle_minutes() -> float:
-    """Idle logoff after this many minutes (env ``MEDVIZ_IDLE_MINUTES``, default 15)."""
-    raw = os.environ.get("MEDVIZ_IDLE_MINUTES", "").strip()
-    if not raw:
-        return DEFAULT_IDLE_MINUTES
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputError(f"MEDVIZ_IDLE_MINUTES must be a number of minutes, got {raw!r:.20}") from None
-    if not 0 < value <= 24 * 60:
-        raise InputError(f"MEDVIZ_IDLE_MINUTES must be between 0 and 1440 minutes, got {value:g}")
-    return value
+    """Idle logoff after this many minutes (setting ``idle_minutes`` / ``MEDVIZ_IDLE_MINUTES``, default 15).
+
+    Raises :class:`medviz.config.ConfigError` when the setting is not a number in (0, 1440].
+    """
+    from medviz.config import settings
+
+    return float(settings().idle_minutes)
 
 
 def is_idle(last_seen: float, now: float, minutes: float) -> bool:
@@ -109,21 +109,44 @@ def validate_role(role: str) -> str:
     return role
 
 
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
 def password_problems(password: str, username: str = "") -> list[str]:
-    """Everything wrong with a proposed password (empty list = acceptable)."""
+    """Everything wrong with a proposed password, as reasons to show the user (empty list = acceptable).
+
+    Length 12-256, ≥ 5 distinct characters, no leading/trailing spaces, not containing the user name,
+    not on zxcvbn's common-password list, and a zxcvbn score ≥ :data:`MIN_ZXCVBN_SCORE` (with zxcvbn's
+    own warning and suggestion as the reason).
+    """
     problems = []
     if len(password) < MIN_PASSWORD:
         problems.append(f"at least {MIN_PASSWORD} characters (got {len(password)})")
     if len(password) > MAX_PASSWORD:
         problems.append(f"at most {MAX_PASSWORD} characters")
+        return problems  # zxcvbn's matching is slow on very long input
     if len(set(password)) < 5:
         problems.append("at least 5 different characters")
     if username and username.lower() in password.lower():
         problems.append("must not contain the user name")
-    if password.lower() in COMMON_PASSWORDS:
-        problems.append("is a commonly used password")
+    if password.lower() in _common_passwords():
+        problems.append("is a commonly used password (on zxcvbn's list of 30,000 common passwords)")
     if password != password.strip():
         problems.append("must not start or end with spaces")
+    if password:
+        from zxcvbn import zxcvbn
+
+        result = zxcvbn(password, user_inputs=[username, *SITE_WORDS] if username else list(SITE_WORDS))
+        if result["score"] < MIN_ZXCVBN_SCORE:
+            fb = result.get("feedback") or {}
+            why = " ".join([fb.get("warning") or "", *(fb.get("suggestions") or [])]).strip()
+            problems.append(
+                f"too easy to guess (strength {result['score']} of 4, at least {MIN_ZXCVBN_SCORE} needed"
+                + (f": {why}" if why else "; add another uncommon word or two") + ")"
+            )
     return problems
 
 
@@ -198,8 +221,33 @@ def list_users(engine: Engine) -> list[User]:
         return [_user(r) for r in conn.execute(select(UserRow).order_by(UserRow.username))]
 
 
+def _reserve_attempt(engine: Engine, user_id: int, now: datetime) -> int | None:
+    """Count one sign-in attempt as failed *before* its password is checked, atomically.
+
+    One ``UPDATE … WHERE (not locked and under the limit) RETURNING failed_logins``: concurrent attempts
+    are serialized by the database's row lock, so at most :data:`MAX_FAILED_LOGINS` attempts can be in
+    flight or spent before the lock; an expired lock starts a fresh count. Returns the attempt's number,
+    or None when the account is locked (or its attempts are used up).
+    """
+    lock_expired = (UserRow.locked_until.is_not(None)) & (UserRow.locked_until <= now)
+    stmt = (
+        update(UserRow)
+        .where(UserRow.id == user_id)
+        .where(((UserRow.locked_until.is_(None)) & (UserRow.failed_logins < MAX_FAILED_LOGINS)) | lock_expired)
+        .values(failed_logins=case((lock_expired, 1), else_=UserRow.failed_logins + 1), locked_until=None)
+        .returning(UserRow.failed_logins)
+    )
+    with engine.begin() as conn:
+        return conn.execute(stmt).scalar_one_or_none()
+
+
 def authenticate(engine: Engine, username: str, password: str, *, now: datetime | None = None) -> User:
-    """Check a user name and password; raise :class:`AuthError` with a message safe to show."""
+    """Check a user name and password; raise :class:`AuthError` with a message safe to show.
+
+    The attempt is counted before the (slow, argon2) password check and un-counted on success, so the
+    number of wrong passwords ever checked per lockout period is at most :data:`MAX_FAILED_LOGINS`,
+    however many attempts arrive at once; the attempt that reaches the limit sets ``locked_until``.
+    """
     now = now or utcnow()
     generic = AuthError("unknown user name or wrong password")
     name = (username or "").strip()
@@ -211,20 +259,20 @@ def authenticate(engine: Engine, username: str, password: str, *, now: datetime 
         except VerificationError:
             pass
         raise generic
-    if row.locked_until is not None and row.locked_until > now:
+    attempt = _reserve_attempt(engine, row.id, now)
+    if attempt is None:
+        with engine.connect() as conn:
+            until = conn.execute(select(UserRow.locked_until).where(UserRow.id == row.id)).scalar_one_or_none()
+        when = f"until {until:%H:%M} UTC" if until is not None and until > now else "for now"
         raise AuthError(
-            f"this account is locked after {MAX_FAILED_LOGINS} failed sign-ins until "
-            f"{row.locked_until:%H:%M} UTC; wait or ask an administrator"
+            f"this account is locked after {MAX_FAILED_LOGINS} failed sign-ins {when}; wait or ask an administrator"
         )
     try:
         _hasher.verify(row.password_hash, password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        failed = int(row.failed_logins) + 1
-        values = {"failed_logins": failed}
-        if failed >= MAX_FAILED_LOGINS:
-            values = {"failed_logins": 0, "locked_until": now + LOCKOUT}
-        with engine.begin() as conn:
-            conn.execute(update(UserRow).where(UserRow.id == row.id).values(**values))
+        if attempt >= MAX_FAILED_LOGINS:
+            with engine.begin() as conn:
+                conn.execute(update(UserRow).where(UserRow.id == row.id).values(locked_until=now + LOCKOUT))
         raise generic from None
     values = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
     if _hasher.check_needs_rehash(row.password_hash):

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from medviz.errors import BundleError
+from medviz.errors import BundleError, MedvizError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ FORMAT_VERSION = 1
 
 TASK_TEXT = "text_classification"
 TASK_TABULAR = "tabular_binary"
-KNOWN_TASKS = (TASK_TEXT, TASK_TABULAR)
 
 REQUIRED_KEYS = ("name", "version", "task", "labels", "inputs")
 
@@ -57,6 +56,14 @@ class ModelBundle:
     manifest: Mapping[str, Any]
     model: Any  # keras.Model
     test_predictions: pd.DataFrame | None = field(repr=False, default=None)
+    spec: Any = field(repr=False, default=None)  # medviz.manifest.Manifest, parsed once (load_bundle)
+
+    @property
+    def family(self):
+        """The model family serving this bundle's task (medviz.families)."""
+        from medviz.families import family_for
+
+        return family_for(self)
 
     @property
     def name(self) -> str:
@@ -92,9 +99,11 @@ class ModelBundle:
 
     def file(self, name: str) -> Path:
         """Path of an extra artefact declared in the manifest's ``files``."""
+        from medviz.manifest import confined_file
+
         if name not in self.manifest.get("files", {}):
             raise BundleError(f"bundle '{self.name}' has no file '{name}' in its manifest")
-        return self.path / name
+        return confined_file(self.path, name)
 
 
 @dataclass(frozen=True)
@@ -122,46 +131,44 @@ def _register_custom_objects() -> None:
 
 
 def read_manifest(path: Path | str) -> dict[str, Any]:
+    """The bundle's manifest as a plain dict, validated (:func:`read_manifest_typed`)."""
+    return read_manifest_typed(path)[0]
+
+
+def read_manifest_typed(path: Path | str) -> tuple[dict[str, Any], Any]:
+    """Read and validate ``manifest.json`` once -> (plain dict, :class:`medviz.manifest.Manifest`).
+
+    Structure limits, the common keys and the family's sections are checked
+    (:func:`medviz.manifest.parse_manifest_bytes`); BundleError names the file and the key."""
+    from medviz.manifest import MAX_MANIFEST_BYTES, confined_file, parse_manifest_bytes
+
     path = Path(path)
-    mpath = path / MANIFEST_FILE
     if not path.is_dir():
         raise BundleError(f"model bundle folder not found: {path}")
+    mpath = confined_file(path, MANIFEST_FILE)
     if not mpath.is_file():
         raise BundleError(f"{path}: no {MANIFEST_FILE} (expected a bundle folder with {MANIFEST_FILE} and {MODEL_FILE})")
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{mpath}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise BundleError(f"{mpath}: expected a JSON object, got {type(manifest).__name__}")
-    missing = [k for k in REQUIRED_KEYS if k not in manifest]
-    if missing:
-        raise BundleError(f"{mpath}: missing required key(s): {', '.join(missing)}")
-    if manifest["task"] not in KNOWN_TASKS:
-        raise BundleError(
-            f"{mpath}: unknown task kind '{manifest['task']}' (expected one of: {', '.join(KNOWN_TASKS)})"
-        )
-    labels = manifest["labels"]
-    if not isinstance(labels, list) or len(labels) < 2 or len(set(map(str, labels))) != len(labels):
-        raise BundleError(f"{mpath}: 'labels' must be a list of at least 2 distinct names, got {labels!r}")
-    if manifest["task"] == TASK_TABULAR and len(labels) != 2:
-        raise BundleError(f"{mpath}: a {TASK_TABULAR} bundle needs exactly 2 labels, got {len(labels)}")
-    return manifest
+    with open(mpath, "rb") as fh:
+        data = fh.read(MAX_MANIFEST_BYTES + 1)
+    return parse_manifest_bytes(data, str(mpath))
 
 
 def verify_files(path: Path, manifest: Mapping[str, Any]) -> None:
     """Check every file listed in the manifest exists and matches its recorded SHA-256."""
+    from medviz.manifest import confined_file
+
     files = manifest.get("files") or {}
     if MODEL_FILE not in files:
         raise BundleError(f"{path / MANIFEST_FILE}: 'files' does not list {MODEL_FILE}")
+    for fname in files:  # every name confined before any file is opened
+        confined_file(path, fname)
     for fname, digest in files.items():
         fpath = path / fname
         if not fpath.is_file():
             raise BundleError(f"{path}: file '{fname}' named in the manifest is missing")
-        actual = sha256_file(fpath)
-        if actual != digest:
+        if sha256_file(fpath) != digest:  # neither digest is printed: the message says which file, not what it holds
             raise BundleError(
-                f"{fpath}: contents do not match the manifest (SHA-256 {actual[:12]}…, expected {digest[:12]}…);"
+                f"{fpath}: contents do not match the SHA-256 recorded in the manifest;"
                 " the file is corrupt or was changed after the bundle was saved"
             )
 
@@ -195,7 +202,7 @@ def load_model_file(path: Path) -> Any:
 def load_bundle(path: Path | str, *, verify: bool = True) -> ModelBundle:
     """Load a bundle folder; raise :class:`BundleError` with a precise message if anything is wrong."""
     path = Path(path)
-    manifest = read_manifest(path)
+    manifest, spec = read_manifest_typed(path)
     if verify:
         verify_files(path, manifest)
     model = load_model_file(path / MODEL_FILE)
@@ -203,11 +210,14 @@ def load_bundle(path: Path | str, *, verify: bool = True) -> ModelBundle:
     preds = None
     tp = path / TEST_PREDICTIONS_FILE
     if tp.is_file():
+        from medviz.manifest import confined_file
+
+        tp = confined_file(path, TEST_PREDICTIONS_FILE)  # a symlink out of the folder is refused
         try:
             preds = pd.read_csv(tp, keep_default_na=False, na_values=[""])
         except Exception as exc:  # pandas parser errors vary
             raise BundleError(f"{tp}: could not read test predictions ({exc})") from None
-    return ModelBundle(path=path, manifest=manifest, model=model, test_predictions=preds)
+    return ModelBundle(path=path, manifest=manifest, model=model, test_predictions=preds, spec=spec)
 
 
 def save_bundle(
@@ -225,8 +235,10 @@ def save_bundle(
     read_check = {k: manifest.get(k) for k in REQUIRED_KEYS}
     if any(v is None for v in read_check.values()):
         raise BundleError(f"manifest is missing required key(s): {[k for k, v in read_check.items() if v is None]}")
-    if manifest["task"] not in KNOWN_TASKS:
-        raise BundleError(f"unknown task kind '{manifest['task']}' (expected one of: {', '.join(KNOWN_TASKS)})")
+    from medviz.families import known_tasks
+
+    if manifest["task"] not in known_tasks():
+        raise BundleError(f"unknown task kind '{manifest['task']}' (expected one of: {', '.join(known_tasks())})")
     check_model_matches(manifest, model)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
@@ -266,7 +278,7 @@ def list_bundles(folder: Path | str) -> list[BundleInfo]:
         try:
             m = read_manifest(sub)
             out.append(BundleInfo(sub, str(m["name"]), str(m["version"]), m["task"], str(m.get("title") or m["name"])))
-        except BundleError as exc:
+        except (MedvizError, OSError) as exc:  # never let one bad folder break the list (or a page)
             out.append(BundleInfo(sub, sub.name, "?", "?", sub.name, error=str(exc)))
     return out
 

@@ -178,9 +178,10 @@ def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_
          max_in_flight: int):
     from distributed import KilledWorker
 
-    from medviz.io import iter_csv_chunks
+    from medviz.io import ReadInfo, iter_csv_chunks
 
     rows = errors = warns = parts = 0
+    notes: list[str] = []
     out = open(tmp, "wb") if single_csv else None
     in_flight: deque = deque()
 
@@ -209,7 +210,8 @@ def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_
         header = True
         columns = None
         for path in files:
-            for chunk in iter_csv_chunks(path, chunksize=chunksize, bad_lines="report", limits=limits):
+            info = ReadInfo()
+            for chunk in iter_csv_chunks(path, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
                 if columns is None:
                     columns = list(chunk.columns)
                 elif list(chunk.columns) != columns:
@@ -223,6 +225,7 @@ def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_
                 first_row += len(chunk)
                 while len(in_flight) >= max_in_flight:
                     drain_one()
+            notes += [f"{path.name}: {n}" if len(files) > 1 else n for n in info.notes()]
         while in_flight:
             drain_one()
     except BaseException:
@@ -236,7 +239,7 @@ def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_
         raise InputError("the file has a header but no rows to score")
     from medviz.scoring import ScoreSummary
 
-    return ScoreSummary(rows=rows, errors=errors, warnings=warns)
+    return ScoreSummary(rows=rows, errors=errors, warnings=warns, notes=tuple(notes))
 
 
 def terminal_progress(stream=sys.stderr) -> Callable[[int], None]:

@@ -12,7 +12,7 @@ from typing import IO, Iterator
 import numpy as np
 import pandas as pd
 
-from medviz.errors import InputError, LimitError
+from medviz.errors import InputError, LimitError, columns_hint
 
 # A few leading bytes that mark files which are certainly not CSV text.
 _BINARY_SIGNATURES = {
@@ -171,6 +171,7 @@ class _Utf8Stream(io.RawIOBase):
         self.mode = "utf-8"
         self.line_offset = 0  # lines dropped before the header (the sep= line)
         self.started_output = False
+        self.header_delims = [0] * len(_DELIMITERS)
 
     def readable(self) -> bool:
         return True
@@ -281,6 +282,12 @@ class _Utf8Stream(io.RawIOBase):
     def _check(self, data: bytes) -> None:
         arr = np.frombuffer(data, dtype=np.uint8)
         ends = np.flatnonzero((arr == 10) | (arr == 13))
+        if self.lines == 0 and self.limits.max_columns:  # the header line's delimiters, counted as bytes
+            first = data[: int(ends[0])] if ends.size else data
+            self.header_delims = [a + first.count(d.encode()) for a, d in zip(self.header_delims, _DELIMITERS)]
+            if max(self.header_delims) + 1 > self.limits.max_columns:
+                raise LimitError(f"{self.name}: the header has more than {self.limits.max_columns:,} columns (the limit; "
+                                 "the CLI can lift it with --max-columns)")
         max_line = self.limits.max_line_bytes
         if max_line:
             if ends.size == 0:
@@ -334,17 +341,6 @@ def _header(stream: _Utf8Stream, name: str, limits: ReadLimits, info: ReadInfo) 
     head = stream.peek(cap + 2)
     if not head.strip(b"\r\n \t"):
         raise InputError(f"{name}: the file is empty (expected a header line and at least one row)")
-    first_end = len(head)
-    for t in (b"\n", b"\r"):
-        i = head.find(t)
-        if i >= 0:
-            first_end = min(first_end, i)
-    if limits.max_columns:  # on raw bytes, before any parsing: a million columns is refused in milliseconds
-        first = head[:first_end]
-        counts = [first.count(d.encode()) for d in _DELIMITERS]
-        if max(counts) + 1 > limits.max_columns and not _exact_fields_fit(first, limits.max_columns):
-            raise LimitError(f"{name}: the header has more than {limits.max_columns:,} columns (the limit; the CLI "
-                             "can lift it with --max-columns)")
     m = _RECORD.match(head)
     end = m.end()
     rest = head[end:end + 2]
@@ -366,19 +362,10 @@ def _header(stream: _Utf8Stream, name: str, limits: ReadLimits, info: ReadInfo) 
     names = [n if n != "" else f"Unnamed: {i}" for i, n in enumerate(names)]  # pandas' name for a blank header cell
     dupes = sorted({c for c in names if names.count(c) > 1})
     if dupes:
-        raise InputError(f"{name}: duplicated column name(s): {', '.join(dupes)}; each column needs a unique name")
+        raise InputError(_duplicates_message(name, names, dupes))
     term = 2 if rest == b"\r\n" else 1 if rest[:1] in (b"\r", b"\n") else 0
     stream.consume(end + term)
     return names, 1 + _breaks(head[:end])
-
-
-def _exact_fields_fit(first: bytes, cap: int) -> bool:
-    """Whether a header line with many delimiter bytes still has at most ``cap`` fields once quotes count
-    (only called when the byte count is over the cap; the line is at most the line-length cap)."""
-    try:
-        return max(len(next(csv.reader([first.decode("utf-8", "ignore")], delimiter=d))) for d in _DELIMITERS) <= cap
-    except csv.Error:
-        return False
 
 
 def _is_parquet(source) -> bool:
@@ -420,7 +407,7 @@ def iter_parquet_chunks(source, chunksize: int = 50_000, *, limits: ReadLimits =
     names = pf.schema_arrow.names
     dupes = sorted({c for c in names if names.count(c) > 1})
     if dupes:
-        raise InputError(f"{name}: duplicated column name(s): {', '.join(dupes)}; each column needs a unique name")
+        raise InputError(_duplicates_message(name, names, dupes))
     if info is not None:
         info.encoding, info.delimiter = "Parquet", ""
     start = 0
@@ -433,6 +420,13 @@ def iter_parquet_chunks(source, chunksize: int = 50_000, *, limits: ReadLimits =
         yield df
     if start == 0:
         yield pf.schema_arrow.empty_table().to_pandas()
+
+
+def _duplicates_message(name: str, names: list[str], dupes: list[str]) -> str:
+    """Positions, not names: a header-less file's 'names' are its first patient row."""
+    where = "; ".join("columns " + " and ".join(str(i + 1) for i, c in enumerate(names) if c == d) for d in dupes[:5])
+    return (f"{name}: {len(dupes)} column name(s) appear more than once ({where}); each column needs a unique "
+            "name — check that the first line is a header row")
 
 
 def iter_csv_chunks(
@@ -452,7 +446,7 @@ def iter_csv_chunks(
     empty row at its place, ``chunk.attrs["row_errors"]`` mapping its index to the reason with the
     physical line an editor shows (a quoted line break counts, as in the editor); ``"error"``: the
     first such record raises :class:`InputError`. A cell longer than ``limits.max_cell_chars``
-    refuses its row the same way. Rows whose fields are all empty (blank lines; Excel's ``;;;``)
+    refuses its row the same way. Rows whose fields are all empty or blank (blank lines; Excel's ``;;;``)
     are skipped. Where the delimiter is not a comma, cells that are numbers with a decimal comma
     (``33,6``, ``1.234,5``) are given with a decimal point. A quote never closed before the end of
     the file is an :class:`InputError` naming the line where it opens. ``info`` (a
@@ -528,7 +522,11 @@ class _ArrowRecords:
         self.last = None  # (line, breaks) of the latest record
 
     def _handler(self, row) -> str:
-        kind = "blank" if not row.text.strip() else "bad"
+        try:  # blank as in _all_empty: every field empty or white space
+            blank = not any(f.strip() for f in next(csv.reader([row.text], delimiter=self.info.delimiter)))
+        except (csv.Error, StopIteration):
+            blank = not row.text.strip()
+        kind = "blank" if blank else "bad"
         self.bad.append((row.number, kind, row.text, row.actual_columns))
         return "skip"
 
@@ -684,7 +682,7 @@ class _ArrowRecords:
             return None
         mask = None
         for col in table.columns:
-            e = pc.equal(pc.binary_length(col), 0)
+            e = pc.equal(pc.binary_length(pc.utf8_trim_whitespace(col)), 0)
             mask = e if mask is None else pc.and_(mask, e)
             if not pc.any(mask).as_py():
                 return None
@@ -749,10 +747,7 @@ def read_labelled(path: str | Path, columns: list[str]) -> pd.DataFrame:
         df = read_table(path)
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(
-            f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
-            f"the file has: {', '.join(map(str, df.columns))}"
-        )
+        raise InputError(f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}: {columns_hint(df.columns, missing)}")
     return df
 
 

@@ -515,6 +515,24 @@ def confusion_table(y_true, probs: np.ndarray, labels: list[str]) -> pd.DataFram
     return pd.DataFrame(cm, index=pd.Index(labels, name="true"), columns=pd.Index(labels, name="predicted"))
 
 
+def most_confused_pairs(confusion: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+    """The ``n`` largest off-diagonal cells of a confusion table (rows true, columns top-1 prediction),
+    for label sets too wide for a grid: columns ``true``, ``predicted``, ``count``, ``share_of_true``
+    (count / cases of that true diagnosis). Ties broken by label order."""
+    m = confusion.to_numpy().copy()
+    np.fill_diagonal(m, 0)
+    flat = np.flatnonzero(m)
+    if not flat.size:
+        return pd.DataFrame(columns=["true", "predicted", "count", "share_of_true"])
+    order = flat[np.argsort(-m.ravel()[flat], kind="stable")][:n]
+    r, c = np.unravel_index(order, m.shape)
+    support = confusion.to_numpy().sum(axis=1)
+    return pd.DataFrame({
+        "true": confusion.index[r].astype(str), "predicted": confusion.columns[c].astype(str),
+        "count": m[r, c].astype(int), "share_of_true": m[r, c] / np.maximum(support[r], 1),
+    })
+
+
 def top_label_reliability(y_true, probs: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
     """Top-label reliability: per confidence bin, mean confidence vs accuracy (Wilson CI) and count."""
     y = np.asarray(y_true)

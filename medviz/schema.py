@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from medviz.errors import BundleError, SchemaError
+from medviz.errors import BundleError, SchemaError, columns_hint
 
 FLOAT = "float"
 INTEGER = "integer"
@@ -124,12 +124,10 @@ def check_columns(columns: Iterable[Any], specs: Sequence[FeatureSpec]) -> Colum
     missing = [n for n in names if n not in cols]
     unexpected = [c for c in cols if c not in names]
     if missing:
-        # Help with the commonest mistake: same names, different case or spaces.
-        near = {c.strip().lower(): c for c in cols}
-        hints = [f"'{near[n.lower()]}' looks like '{n}'" for n in missing if n.lower() in near]
+        # Never list the file's own column names: without a header line they are its first patient row.
         raise SchemaError(
             f"missing required column(s): {', '.join(missing)}. The model needs: {', '.join(names)}; "
-            f"the file has: {', '.join(cols) or '(no columns)'}" + (f" ({'; '.join(hints)}; names must match exactly)" if hints else "")
+            + columns_hint(cols, missing)
         )
     return ColumnCheck(missing=missing, unexpected=unexpected)
 

@@ -6,18 +6,21 @@ from datetime import datetime, time, timedelta, timezone
 import streamlit as st
 
 from medviz import audit
+from medviz.errors import MedvizError
 from medviz.io import neutralize_formulas
 from medviz.store import get_engine
 from medviz.ui.audit_hooks import record
 from medviz.ui.auth import require_admin
-from medviz.ui.common import plain
+from medviz.ui.common import encryption_banner, plain
 
 if not require_admin():
     st.stop()
 st.title("🔎 Audit trail")
+encryption_banner()
 engine = get_engine()
 st.caption("One append-only record per sign-in/out, prediction, explanation view, upload, export, case and "
-           "override. Inputs appear only as SHA-256 hashes. Each record carries the previous record's hash.")
+           "override. Inputs appear only as SHA-256 hashes. Each record carries the previous record's hash and an "
+           "HMAC under a key kept outside the database; the chain head is exported to a file after every write.")
 
 c1, c2, c3, c4 = st.columns(4)
 today = datetime.now(timezone.utc).date()
@@ -45,9 +48,14 @@ st.download_button("Export these records (CSV)", csv, file_name=f"medviz-audit-{
 
 st.subheader("Verify the chain")
 if st.button("Verify the whole trail", key="audit_verify"):
-    result = audit.verify(engine)
-    record("audit_verify", output_summary=result.message(), dedupe=False)
-    (st.success if result.ok else st.error)(plain(result.message()))
+    try:
+        result = audit.verify(engine)
+    except MedvizError as exc:  # the audit key is unreadable or malformed
+        st.error(plain(f"Cannot verify: {exc}"))
+    else:
+        record("audit_verify", output_summary=result.message(), dedupe=False)
+        (st.success if result.ok else st.error)(plain(result.message()))
 seq, digest = audit.head(engine)
-st.caption(f"Chain head: record #{seq}, hash {digest}. Keep a copy elsewhere: a later head that does not extend "
-           "it shows the database was rewritten. Command line: `python -m medviz audit verify`.")
+st.caption(f"Chain head: record #{seq}, hash {digest}. After every write it is also appended to "
+           f"`{audit.head_file()}` (keep that file where database users cannot write, e.g. `chattr +a` or a "
+           "log host); verify checks every head in it. Command line: `python -m medviz audit verify`.")

@@ -4,6 +4,7 @@ import streamlit as st
 
 from medviz.charts.batch import band_counts, label_counts, probability_histogram, risk_histogram
 from medviz.errors import MedvizError
+from medviz.io import UPLOAD_LIMITS
 from medviz.schema import FLAG_KINDS, check_columns, feature_specs
 from medviz.scoring import count_lines, make_scorer, likely_text_column, read_columns, score_upload
 from medviz.ui import cache
@@ -23,14 +24,16 @@ if bundle is None:
 
 limit_mb = st.get_option("server.maxUploadSize")
 st.markdown(
-    f"Upload a CSV file (comma, semicolon or tab separated; UTF-8 or Latin-1) of at most **{limit_mb} MB**. "
+    f"Upload a CSV file (comma, semicolon or tab separated, decimal commas where the separator is not a comma; "
+    f"UTF-8, Excel's UTF-16 \"Unicode Text\" or Windows-1252) or a Parquet file of at most **{limit_mb} MB**, "
+    f"{UPLOAD_LIMITS.describe()} (checked before the file is read). "
     "Every row is checked, scored when it can be, and kept in the output with the reason when it cannot."
 )
 if bundle.is_tabular:
     specs = feature_specs(bundle.manifest)
     st.caption("Columns are matched by name. Required: " + ", ".join(f"**{plain(s.name)}**" for s in specs)
                + ". Other columns are passed through unchanged.")
-upload = st.file_uploader("CSV file", type=["csv"], key="batch_upload")
+upload = st.file_uploader("CSV or Parquet file", type=["csv", "tsv", "txt", "parquet"], key="batch_upload")
 if upload is None:
     st.session_state.pop(RESULT, None)
     st.stop()
@@ -63,7 +66,7 @@ if st.button("Score file", type="primary", key="batch_score"):
     total = count_lines(data)
     bar = st.progress(0.0, text="Scoring…")
     try:
-        predictor = cache.tabular_predictor(str(bundle.path)) if bundle.is_tabular else cache.text_predictor(str(bundle.path))
+        predictor = cache.predictor(str(bundle.path))
         scorer = make_scorer(bundle, text_column=text_column, predictor=predictor)
         result = score_upload(bundle, data, text_column=text_column, scorer=scorer,
                               progress=lambda n: bar.progress(min(n / total, 1.0), text=f"Scored {n:,} of ~{total:,} rows"))
@@ -86,6 +89,8 @@ c1, c2, c3 = st.columns(3)
 c1.metric("Rows", f"{s.rows:,}")
 c2.metric("Not scored (see `error`)", f"{s.errors:,}")
 c3.metric("With warnings", f"{s.warnings:,}")
+for note in s.notes:  # how the file was read (encoding, separator, decimal commas): column names are file text
+    st.caption("File: " + plain(note))
 
 # Filters (UI choices only; the table itself stays in session state, never in a cache).
 mask = pd.Series(True, index=df.index)

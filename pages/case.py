@@ -9,13 +9,14 @@ require_signed_in()
 st.title("Case")
 bundle = current_bundle()
 intended_use_banner(bundle)
-if bundle is not None and bundle.is_text:
-    from medviz.ui import text_case
+if bundle is not None:
+    import importlib
 
-    text_case.render(bundle)
-elif bundle is not None and bundle.is_tabular:
-    from medviz.ui import tabular_case
+    from medviz.errors import MedvizError
 
-    tabular_case.render(bundle)
-elif bundle is not None:
-    st.warning(f"'{plain(bundle.name)}' is a {plain(bundle.task)} model; the form for it is not available in this version.")
+    try:  # the model family of the bundle draws its own form (medviz.families: case_view)
+        view = importlib.import_module(bundle.family.case_view)
+    except (MedvizError, ImportError):
+        st.warning(f"'{plain(bundle.name)}' is a {plain(bundle.task)} model; the form for it is not available in this version.")
+    else:
+        view.render(bundle)

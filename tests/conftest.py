@@ -61,7 +61,7 @@ def tiny_text_bundle(tmp_path_factory) -> Path:
         epochs=15,
         patience=15,
         val_fraction=0.34,
-        config=TextModelConfig(max_tokens=200, sequence_length=12, embed_dim=8, rnn_units=8, attention_units=8),
+        config=TextModelConfig(min_note_count=1, max_tokens=200, sequence_length=12, embed_dim=8, rnn_units=8, attention_units=8),
         provenance={"data_source": "synthetic sentences written for the tests"},
     )
     return train_text(spec, df, out, test_df=df)
@@ -76,12 +76,16 @@ TEST_PASSWORD = "correct-horse-battery-staple"
 
 @pytest.fixture(autouse=True)
 def medviz_db(tmp_path_factory, monkeypatch):
-    """Isolated database per test: MEDVIZ_DB_PATH -> a fresh tmp file; no URL, key or idle override leaks in."""
+    """Isolated data folder per test: MEDVIZ_DATA_DIR -> a fresh tmp folder (its keys, audit head file and
+    settings file), MEDVIZ_DB_PATH -> a fresh tmp file in it; no URL, key, config or idle override leaks in."""
     from medviz.store import dispose_engines
 
     path = tmp_path_factory.mktemp("db") / "medviz.db"
+    monkeypatch.setenv("MEDVIZ_DATA_DIR", str(path.parent))
     monkeypatch.setenv("MEDVIZ_DB_PATH", str(path))
-    for var in ("MEDVIZ_DATABASE_URL", "MEDVIZ_ENCRYPTION_KEY", "MEDVIZ_IDLE_MINUTES"):
+    for var in ("MEDVIZ_DATABASE_URL", "MEDVIZ_ENCRYPTION_KEY", "MEDVIZ_ENCRYPTION_KEY_FILE", "MEDVIZ_ENCRYPTION",
+                "MEDVIZ_IDLE_MINUTES", "MEDVIZ_CONFIG", "MEDVIZ_AUDIT_KEY", "MEDVIZ_AUDIT_KEY_FILE",
+                "MEDVIZ_AUDIT_HEAD_FILE", "MEDVIZ_ALLOW_BOOTSTRAP"):
         monkeypatch.delenv(var, raising=False)
     dispose_engines()
     yield path
@@ -154,16 +158,80 @@ def _pg_url() -> str | None:
     return os.environ.get("MEDVIZ_TEST_POSTGRES_URL") or None
 
 
+def _pg_bin() -> Path | None:
+    """The folder holding initdb/pg_ctl: on PATH, else the newest /usr/lib/postgresql/*/bin (Debian)."""
+    import shutil
+
+    found = shutil.which("initdb")
+    if found and shutil.which("pg_ctl"):
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    for b in reversed(versions):
+        if (b / "initdb").exists() and (b / "pg_ctl").exists():
+            return b
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Base URL of a PostgreSQL server for the store tests: MEDVIZ_TEST_POSTGRES_URL if set, else a throwaway
+    server started here (initdb + pg_ctl in a temporary folder, 127.0.0.1, fsync off) and stopped at the end.
+    Skipped, with the reason in pytest's summary (-rs), only when neither is available."""
+    url = _pg_url()
+    if url:
+        yield url
+        return
+    pg_bin = _pg_bin()
+    if pg_bin is None:
+        pytest.skip("PostgreSQL tests skipped: MEDVIZ_TEST_POSTGRES_URL is not set and no PostgreSQL server binaries "
+                    "(initdb, pg_ctl) are installed — apt-get install postgresql, or point the variable at a server")
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="medviz-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the postgres account
+        try:
+            shutil.chown(folder, "postgres", "postgres")
+        except (LookupError, PermissionError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            pytest.skip(f"PostgreSQL tests skipped: running as root and cannot hand a folder to a 'postgres' user ({exc})")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = folder / "data"
+
+    def run(*cmd: str) -> None:
+        done = subprocess.run([*prefix, *cmd], capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"{Path(cmd[0]).name} failed: {(done.stderr or done.stdout).strip()[-500:]}")
+
+    try:
+        run(str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+        run(str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off", "start")
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.skip(f"PostgreSQL tests skipped: could not start a throwaway server ({exc})")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
-    """A fresh, empty database URL: an SQLite file, and a new PostgreSQL database on the server named by
-    MEDVIZ_TEST_POSTGRES_URL (.ci/run starts one; skipped only when none is configured)."""
+    """A fresh, empty database URL: an SQLite file, and a new PostgreSQL database on the ``postgres_server``
+    (MEDVIZ_TEST_POSTGRES_URL, else a throwaway server when PostgreSQL is installed; else skipped, saying why)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    base = _pg_url()
-    if not base:
-        pytest.skip("MEDVIZ_TEST_POSTGRES_URL not set (.ci/run sets it)")
+    base = request.getfixturevalue("postgres_server")
     import uuid
 
     from sqlalchemy import create_engine, text
@@ -249,7 +317,7 @@ def tiny_clinical_bundle(tmp_path_factory) -> Path:
         name="tiny-clinical", text_column="text", label_column="label", seed=3, epochs=6, patience=6,
         val_fraction=0.25, calibration_fraction=0.25, refit=True, preprocessing="clinical", augment_telegraphic=1,
         outlier_texts=CLINICAL_OUTLIERS[:6], conformal_coverage=0.9, oos_quantile=0.9,
-        config=TextModelConfig(max_tokens=300, sequence_length=16, embed_dim=8, rnn_units=6, attention_units=6,
+        config=TextModelConfig(min_note_count=1, max_tokens=300, sequence_length=16, embed_dim=8, rnn_units=6, attention_units=6,
                                members=2, residual=True, word_dropout=0.1),
         provenance={"data_source": "synthetic sentences written for the tests"},
     )

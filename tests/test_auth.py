@@ -10,6 +10,7 @@ from sqlalchemy import select
 from medviz import audit, auth
 from medviz.cli import build_parser
 from medviz.cli import main as cli_main
+from medviz.config import ConfigError
 from medviz.errors import InputError
 from medviz.store import get_engine
 from medviz.store.models import User as UserRow
@@ -49,8 +50,11 @@ def test_lockout_after_repeated_failures_and_expiry(db_engine):
         ("short", "at least 12 characters"),
         ("aaaaaaaaaaaaaaaa", "5 different characters"),
         ("xx-alice-is-me-xx", "must not contain the user name"),
-        ("password1234", None),  # long enough and varied: accepted
-        ("administrator", "commonly used"),
+        ("password1234", "commonly used"),  # long enough and varied, but on the list and guessable
+        ("password1234", "too easy to guess (strength 1 of 4, at least 3 needed: This is a very common password."),
+        ("hospital1234", "too easy to guess"),
+        ("administrator", "too easy to guess"),
+        ("quiet-lantern-orbit-17", None),  # a phrase of uncommon words: accepted
         (" leading space pass", "spaces"),
     ],
 )
@@ -64,6 +68,65 @@ def test_password_policy(password, problem):
         auth.validate_username("bad name!")
     with pytest.raises(InputError, match="role must be one of clinician, admin"):
         auth.validate_role("superuser")
+
+
+def test_parallel_wrong_passwords_never_exceed_the_lock_limit(db_engine, monkeypatch):
+    """Sign-in attempts arriving at once: the counter is taken before the password check, so at most
+    MAX_FAILED_LOGINS wrong passwords are ever checked, and the account ends up locked."""
+    import threading
+
+    auth.create_user(db_engine, "target", TEST_PASSWORD, "clinician")
+    checked = []
+    real_verify = auth._hasher.verify
+
+    class CountingHasher:
+        def __getattr__(self, name):
+            return getattr(real_hasher, name)
+
+        def verify(self, stored, password):
+            checked.append(password)
+            barrier_wait()  # hold every check open so the attempts really overlap
+            return real_verify(stored, password)
+
+    real_hasher = auth._hasher
+    gate = threading.Barrier(auth.MAX_FAILED_LOGINS, timeout=5)
+
+    def barrier_wait():
+        try:
+            gate.wait()
+        except threading.BrokenBarrierError:
+            pass
+
+    monkeypatch.setattr(auth, "_hasher", CountingHasher())
+    outcomes = []
+
+    def attempt(i):
+        try:
+            auth.authenticate(db_engine, "target", f"wrong guess number {i}")
+            outcomes.append("signed in")
+        except auth.AuthError as exc:
+            outcomes.append("locked" if "locked" in str(exc) else "wrong")
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(checked) <= auth.MAX_FAILED_LOGINS
+    assert outcomes.count("wrong") == len(checked) and outcomes.count("locked") == 30 - len(checked)
+    with pytest.raises(auth.AuthError, match="locked"):
+        auth.authenticate(db_engine, "target", TEST_PASSWORD)
+    assert len(checked) <= auth.MAX_FAILED_LOGINS  # the right password was not even checked
+
+
+def test_weak_new_password_is_refused_with_the_reason(monkeypatch, capsys):
+    engine = get_engine()
+    user = auth.create_user(engine, "dr.new", TEST_PASSWORD, "clinician", must_change=True)
+    with pytest.raises(InputError, match="password rejected: .*too easy to guess"):
+        auth.change_password(engine, user.id, TEST_PASSWORD, "password1234")
+    monkeypatch.setattr("sys.stdin", io.StringIO("password1234\n"))
+    assert cli_main(["users", "passwd", "dr.new"]) == 1
+    assert "error: password rejected: is a commonly used password" in capsys.readouterr().err
 
 
 def test_bootstrap_admin_once_with_forced_change():
@@ -89,7 +152,7 @@ def test_idle_logic_and_setting(monkeypatch):
     monkeypatch.setenv("MEDVIZ_IDLE_MINUTES", "2.5")
     assert auth.idle_minutes() == 2.5
     monkeypatch.setenv("MEDVIZ_IDLE_MINUTES", "soon")
-    with pytest.raises(InputError, match="MEDVIZ_IDLE_MINUTES must be a number"):
+    with pytest.raises(ConfigError, match=r"setting 'idle_minutes' \(MEDVIZ_IDLE_MINUTES .*valid number"):
         auth.idle_minutes()
 
 

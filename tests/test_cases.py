@@ -29,19 +29,30 @@ def _raw(engine, table, col, **where):
         return conn.execute(select(col)).scalars().all()
 
 
-@pytest.mark.parametrize("with_key", [False, True], ids=["plain", "encrypted"])
-def test_save_and_read_case_with_and_without_key(db_engine, monkeypatch, with_key):
+@pytest.mark.parametrize("mode", ["generated-key", "env-key", "off"])
+def test_save_and_read_case_encrypted_by_default(db_engine, monkeypatch, medviz_db, mode):
+    """Encryption is on by default with a key generated on first use (0600, outside the database);
+    MEDVIZ_ENCRYPTION_KEY supplies one; only an explicit `encryption = off` stores text in clear."""
     key = Fernet.generate_key().decode()
-    if with_key:
+    if mode == "env-key":
         monkeypatch.setenv("MEDVIZ_ENCRYPTION_KEY", key)
+    if mode == "off":
+        monkeypatch.setenv("MEDVIZ_ENCRYPTION", "off")
     saved = _save(db_engine)
+    encrypted = mode != "off"
     assert saved.case_id.startswith("C-") and len(saved.case_id) == 12
-    assert saved.encrypted is with_key and saved.top_label == "flu" and saved.outcome is None
+    assert saved.encrypted is encrypted and saved.top_label == "flu" and saved.outcome is None
     cases.record_outcome(db_engine, saved.case_id, username="dr-a", confirmed="migraine", decision="override",
                          reason="Zanzibar Quill had photophobia")
     payloads = _raw(db_engine, CaseRow, CaseRow.payload)
     reasons = _raw(db_engine, OutcomeRow, OutcomeRow.reason)
-    if with_key:
+    key_file = medviz_db.parent / "encryption.key"
+    if mode == "generated-key":
+        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+        key = key_file.read_text().strip()
+    else:
+        assert not key_file.exists()
+    if encrypted:
         assert b"Zanzibar" not in bytes(payloads[0]) and b"Zanzibar" not in bytes(reasons[0])
         assert Fernet(key.encode()).decrypt(bytes(payloads[0])).decode() == SECRET_TEXT
     else:
@@ -56,17 +67,39 @@ def test_save_and_read_case_with_and_without_key(db_engine, monkeypatch, with_ke
     assert cases.get_case(db_engine, saved.case_id).content == ""  # not decrypted unless asked
 
 
-def test_encrypted_case_needs_the_right_key(monkeypatch, db_engine):
+def test_other_confirmed_diagnosis_is_encrypted(db_engine):
+    saved = _save(db_engine)
+    cases.record_outcome(db_engine, saved.case_id, username="dr-a", confirmed="Zanzibar fever (Quill family)",
+                         decision="disagree", reason="seen before")
+    cases.record_outcome(db_engine, saved.case_id, username="dr-a", confirmed="rash", decision="disagree",
+                         reason="on review")
+    with db_engine.connect() as conn:
+        rows = conn.execute(select(OutcomeRow.confirmed, OutcomeRow.confirmed_text, OutcomeRow.confirmed_text_encrypted)
+                            .order_by(OutcomeRow.id)).all()
+    assert rows[0][0] == cases.OTHER_CONFIRMED and rows[0][2] and b"Zanzibar" not in bytes(rows[0][1])
+    assert tuple(rows[1]) == ("rash", None, False)  # one of the model's labels: stored as is
+    detail = cases.get_case(db_engine, saved.case_id, decrypt=True)
+    assert [o.confirmed for o in detail.outcomes] == ["Zanzibar fever (Quill family)", "rash"]
+    assert cases.get_case(db_engine, saved.case_id).outcomes[0].confirmed == cases.OTHER_CONFIRMED
+    form = cases.save_case(db_engine, username="dr-a", content={"glu": 120}, model=("pima", "1", "ef" * 32, "tabular_binary"),
+                           prediction=cases.risk_prediction(0.4, "moderate", labels=["No", "Yes"]))
+    assert cases.record_outcome(db_engine, form.case_id, username="dr-a", confirmed="Yes", decision="agree").confirmed == "Yes"
+    assert cases.list_cases(db_engine, created_by="dr-a")[0].outcome.confirmed == "Yes"
+
+
+def test_encrypted_case_needs_the_right_key(monkeypatch, db_engine, medviz_db):
     monkeypatch.setenv("MEDVIZ_ENCRYPTION_KEY", Fernet.generate_key().decode())
     saved = _save(db_engine)
-    monkeypatch.delenv("MEDVIZ_ENCRYPTION_KEY")
-    with pytest.raises(EncryptionError, match="this case is encrypted; set MEDVIZ_ENCRYPTION_KEY"):
-        cases.get_case(db_engine, saved.case_id, decrypt=True)
-    monkeypatch.setenv("MEDVIZ_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    monkeypatch.delenv("MEDVIZ_ENCRYPTION_KEY")  # falls back to the (new) key file: the wrong key
     with pytest.raises(EncryptionError, match="different key"):
         cases.get_case(db_engine, saved.case_id, decrypt=True)
     monkeypatch.setenv("MEDVIZ_ENCRYPTION_KEY", "not-a-key")
     with pytest.raises(EncryptionError, match="key 1 is not a Fernet key"):
+        _save(db_engine)
+    monkeypatch.delenv("MEDVIZ_ENCRYPTION_KEY")
+    key_file = medviz_db.parent / "encryption.key"
+    key_file.chmod(0o644)
+    with pytest.raises(EncryptionError, match="readable by other users"):
         _save(db_engine)
 
 
@@ -143,7 +176,7 @@ def test_tabular_monitoring_auc_calibration_alert(db_engine):
     for i in range(60):
         risk = float(rng.uniform(0.05, 0.95))
         y = rng.uniform() < 0.15  # events far rarer than predicted and unrelated to risk
-        s = cases.save_case(db_engine, username="dr-a", content={"i": i}, model=model, prediction=cases.risk_prediction(risk))
+        s = cases.save_case(db_engine, username="dr-a", content={"i": i}, model=model, prediction=cases.risk_prediction(risk, labels=["no diabetes", "diabetes"]))
         cases.record_outcome(db_engine, s.case_id, username="dr-a", confirmed="diabetes" if y else "no diabetes", decision="agree")
     rep = monitoring.report(cases.list_cases(db_engine, with_outcome_only=True), manifest, freq="M")
     assert rep.n == 60 and rep.reference == {"auc": 0.83, "brier": 0.15}

@@ -47,7 +47,7 @@ def test_score_streams_in_chunks(tiny_text_bundle, tmp_path):
     [
         ("", "text", "empty"),
         ("text\n", "text", "no rows"),
-        ("a,b\n1,2\n", "text", "text column 'text' not found; the file has: a, b"),
+        ("a,b\n1,2\n", "text", "text column 'text' not found: the file has 2 column(s)"),
         (b"PK\x03\x04binary", "text", "not a CSV"),
         (b"\x00\x01\x02\x03", "text", "binary"),
     ],

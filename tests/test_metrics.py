@@ -241,3 +241,16 @@ def test_multiclass_summary_unchanged():
     assert set(s) == {"top1_accuracy", "top3_accuracy", "macro_auc", "ece", "nll"}
     assert s["top1_accuracy"] == pytest.approx(top_k_accuracy_score(y, probs, k=1))
     assert isinstance(pd.Series(s), pd.Series)
+
+
+def test_most_confused_pairs_for_wide_label_sets():
+    import pandas as pd
+
+    from medviz.metrics import most_confused_pairs
+
+    labels = ["a", "b", "c"]
+    cm = pd.DataFrame([[5, 3, 0], [1, 7, 0], [4, 0, 2]], index=labels, columns=labels)
+    pairs = most_confused_pairs(cm, n=2)
+    assert pairs[["true", "predicted", "count"]].values.tolist() == [["c", "a", 4], ["a", "b", 3]]
+    assert abs(pairs["share_of_true"].iloc[0] - 4 / 6) < 1e-12
+    assert most_confused_pairs(pd.DataFrame([[3, 0], [0, 2]]), n=5).empty

@@ -11,18 +11,26 @@ import logging
 import os
 import sys
 
-from medviz.cli import audit, evaluate, explain, score, train, users
+from medviz.cli import audit, evaluate, explain, importer, score, train, users
 from medviz.cli.common import EXIT_ERROR, EXIT_USAGE  # noqa: F401
 from medviz.cli.evaluate import format_evaluation  # noqa: F401
 from medviz.errors import MedvizError
 
-COMMANDS = (train, score, evaluate, users, audit, explain)
+from medviz.text.synth import command as synth  # noqa: E402  (python -m medviz synth; lives beside the generator)
+
+COMMANDS = (train, score, evaluate, users, audit, explain, importer, synth)
 
 
 def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+
+
+def _stale(exc: BaseException) -> str:
+    """The note a failed run adds when it moved an earlier output aside (medviz.io.OutputTarget)."""
+    stale = getattr(exc, "stale_output", None)
+    return f"; the earlier output there was renamed to {stale} so it is not taken for this run's result" if stale else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except MedvizError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc}{_stale(exc)}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"error: interrupted{_stale(exc)}", file=sys.stderr)
         return 130
     except OSError as exc:
         print(f"error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)

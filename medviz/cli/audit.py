@@ -4,14 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from medviz.cli.common import EXIT_ERROR
+from medviz.cli.common import EXIT_ERROR, open_store
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from medviz import audit
-    from medviz.store import get_engine
 
-    engine = get_engine()
+    engine = open_store()
     if args.action == "head":
         seq, digest = audit.head(engine)
         print(f"{seq} {digest}")
@@ -28,6 +27,7 @@ def add_parser(sub) -> None:
     """Register this command on the top-level subparsers."""
     au = sub.add_parser("audit", help="audit trail: verify the hash chain")
     ausub = au.add_subparsers(dest="action", required=True)
-    ausub.add_parser("verify", help="recompute the chain; exit 1 and name the first bad record if broken")
+    ausub.add_parser("verify", help="check triggers, every record's HMAC and every exported chain head; exit 1 and "
+                                    "name the first bad record if broken")
     ausub.add_parser("head", help="print the newest record's number and hash (keep it elsewhere to detect rewrites)")
     au.set_defaults(func=_cmd_audit)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -20,7 +19,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     summary["model"] = {"name": bundle.name, "version": bundle.version, "path": str(bundle.path)}
     print(format_evaluation(summary))
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        from medviz.io import OutputTarget
+
+        with OutputTarget(args.json) as target:  # a temporary name, renamed when written
+            target.tmp.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
     return 0
 
@@ -68,9 +70,9 @@ def format_evaluation(s: dict) -> str:
 
 def add_parser(sub) -> None:
     """Register this command on the top-level subparsers."""
-    ev = sub.add_parser("evaluate", help="evaluate a bundle on a labelled CSV (external validation)")
+    ev = sub.add_parser("evaluate", help="evaluate a bundle on a labelled CSV or Parquet file (external validation)")
     ev.add_argument("model_dir")
-    ev.add_argument("labelled", help="CSV with the model's inputs and a label column")
+    ev.add_argument("labelled", help="CSV or Parquet file with the model's inputs and a label column")
     ev.add_argument("--label-column", required=True,
                     help="true outcome: 0/1, true/false, or the outcome's own values (Yes/No; diagnosis names)")
     ev.add_argument("--text-column", help="text bundles: the column holding the case text")

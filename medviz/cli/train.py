@@ -8,6 +8,15 @@ from pathlib import Path
 from medviz.errors import InputError
 
 
+def _tune_cases(path: str):
+    from medviz.io import read_labelled
+
+    df = read_labelled(path, ["text", "label"])
+    if "split" in df.columns:
+        df = df[df["split"].astype(str) == "development"]
+    return df[["text", "label"]].astype(str).reset_index(drop=True)
+
+
 def _cmd_train_text(args: argparse.Namespace) -> int:
     from medviz.io import read_labelled
     from medviz.text.model import TextModelConfig
@@ -46,8 +55,29 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         if not path:
             raise InputError(f"--evaluate expects NAME=FILE (jsonl with text, label, in_scope), got '{item}'")
         evaluation_sets[name] = read_labelled(path, ["text", "in_scope"])
+    card = {}
+    if args.card:
+        import json
+
+        try:
+            card = json.loads(Path(args.card).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"--card {args.card}: not a readable JSON object ({exc.__class__.__name__})") from None
+        provenance["card_file"] = str(args.card)
+    expert = None
+    if args.kb:
+        from medviz.text.synth import load_knowledge_base, load_synonyms
+        from medviz.text.synth.bayes import KnowledgeBaseBayes
+        from medviz.text.synth.generate import load_clinical_findings
+
+        expert = KnowledgeBaseBayes(load_knowledge_base(args.kb), load_synonyms(), load_clinical_findings())
+        provenance["kb_source"] = f"knowledge base {Path(args.kb).name}/ (conditions.json, symptoms.json)"
     spec = TextTrainingSpec(
         name=args.name,
+        card=card,
+        expert=expert,
+        expert_weight=args.kb_weight,
+        expert_tune=_tune_cases(args.kb_tune) if args.kb_tune else None,
         version=args.version,
         title=args.title or args.name,
         text_column=args.text_column,
@@ -58,6 +88,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
             sequence_length=args.sequence_length, members=args.members, residual=args.residual,
             word_dropout=args.word_dropout, embed_dim=args.embed_dim, rnn_units=args.rnn_units,
             attention_units=args.rnn_units, max_tokens=args.max_tokens, dropout=args.dropout,
+            min_note_count=args.min_note_count,
             wide=args.wide, wide_l2=args.wide_l2, wide_scale=args.wide_scale,
         ),
         cross_fit_folds=args.cross_fit_folds,
@@ -173,6 +204,13 @@ def add_parser(sub) -> None:
     tt.add_argument("--data-source", help="where the data came from (for the manifest)")
     tt.add_argument("--data-licence", help="the data's licence (for the manifest)")
     tt.add_argument("--data-dates", help="when the data was collected (for the manifest)")
+    tt.add_argument("--card", help="JSON of model-card entries (intended_use, out_of_scope_uses, limitations, setting, "
+                                   "demographics, never_seen) stored in the manifest")
+    tt.add_argument("--kb", help="knowledge base folder (SymCat's format): multiply a naive-Bayes expert over it into "
+                                 "the network's probabilities (medviz/text/synth/bayes.py); labels must be its condition names")
+    tt.add_argument("--kb-weight", type=float, default=1.0, help="weight of the knowledge-base expert's log-probabilities")
+    tt.add_argument("--kb-tune", help="CSV of development cases (text, label[, split]): the weight is chosen on them "
+                                      "(rows with split=development only, when the column exists)")
     cl = tt.add_argument_group("model and clinical-safety options (docs/ARCHITECTURE.md, 'Text model')")
     cl.add_argument("--members", type=int, default=1, help="seed-ensemble branches inside the one saved model")
     cl.add_argument("--residual", action="store_true", help="attention pools over [embedding; BiGRU state]")
@@ -180,6 +218,9 @@ def add_parser(sub) -> None:
     cl.add_argument("--embed-dim", type=int, default=64)
     cl.add_argument("--rnn-units", type=int, default=48)
     cl.add_argument("--max-tokens", type=int, default=6000, help="vocabulary size")
+    cl.add_argument("--min-note-count", type=int, default=3, metavar="K",
+                    help="a word enters the vocabulary only if it is in at least K training notes (default 3; "
+                         "identifiers are stripped first): keeps single patients' names and codes out of the bundle")
     cl.add_argument("--dropout", type=float, default=0.3)
     cl.add_argument("--patience", type=int, default=8)
     cl.add_argument("--learning-rate", type=float, default=2e-3)

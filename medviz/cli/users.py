@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from medviz.cli.common import open_store
 from medviz.errors import MedvizError
 
 
@@ -24,10 +25,10 @@ def _read_new_password(args: argparse.Namespace, username: str) -> str:
 
 def _cmd_users(args: argparse.Namespace) -> int:
     from medviz import audit, auth
-    from medviz.store import database_url, get_engine
+    from medviz.store import database_url
     from medviz.store.db import describe_url
 
-    engine = get_engine()
+    engine = open_store()
     if args.action == "list":
         for u in auth.list_users(engine):
             flags = ", ".join(f for f, on in (("disabled", not u.active), ("must change password", u.must_change_password)) if on)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from medviz import metrics as M
 from medviz.bundle import ModelBundle
-from medviz.errors import InputError, SchemaError
-from medviz.evaluation.internal import _prob_columns, deployed_threshold
-from medviz.evaluation.labels import _binary_labels, _label_hint, _label_index, binary_labels, labels_to_index, positive_label
-from medviz.evaluation.results import Cohort, EXTERNAL, Evaluation, evaluate_binary, evaluate_multiclass
+from medviz.errors import InputError, SchemaError, columns_hint, line_numbers
+from medviz.evaluation.labels import _label_hint, bad_lines
+from medviz.evaluation.results import EXTERNAL, Cohort, Evaluation
 from medviz.evaluation.shift import CohortShift, tabular_shift, text_shift
 
 
@@ -49,10 +49,11 @@ def evaluate_external(
     Rows whose label is blank, whose label the model does not know (text), or that the scorer
     refuses (its ``error`` column) are left out and counted in ``cohort.excluded``.
     """
+    from medviz.families import family_for
     from medviz.scoring import make_scorer, score_frame
 
     if label_column not in table.columns:
-        raise SchemaError(f"label column '{label_column}' not found; the file has: {', '.join(map(str, table.columns))}")
+        raise SchemaError(f"label column '{label_column}' not found: {columns_hint(table.columns, [label_column])}")
     if not len(table):
         raise InputError("the file has a header but no rows")
     scorer = scorer or make_scorer(bundle, text_column=text_column)
@@ -64,24 +65,24 @@ def evaluate_external(
     if blank.any():
         excluded["blank label"] = int(blank.sum())
     keep = ~blank
-    if bundle.is_text:
-        idx, unknown = _label_index(raw, bundle.labels)
-        unk = (idx < 0) & keep
+    family = family_for(bundle)
+    idx, unreadable = family.label_index(bundle, raw[keep])
+    if bundle.is_text:  # a diagnosis outside the model's list: left out and counted
+        unk = np.zeros(len(raw), dtype=bool)
+        unk[np.flatnonzero(keep)] = np.asarray(idx) < 0
         if unk.any():
             excluded["label not among the model's diagnoses"] = int(unk.sum())
             notes.append(
-                f"{int(unk.sum())} row(s) carry labels the model cannot predict ({', '.join(repr(u) for u in unknown[:5])}"
-                f"{'…' if len(unknown) > 5 else ''}); they are left out of every figure. A diagnosis outside the "
+                f"{int(unk.sum())} row(s) carry labels the model cannot predict ({line_numbers(np.flatnonzero(unk))}"
+                "); they are left out of every figure. A diagnosis outside the "
                 "model's list is always a miss: count them as such when judging the model."
             )
         keep &= ~unk
-    else:
-        yb, bad = _binary_labels(raw[keep], bundle)
-        if bad:
-            raise SchemaError(
-                f"label column '{label_column}': value(s) {', '.join(repr(b) for b in bad[:5])} are not an outcome; "
-                + _label_hint(bundle)
-            )
+    elif unreadable:  # an outcome that is not an outcome: the whole file is refused
+        raise SchemaError(
+            f"label column '{label_column}': {bad_lines(raw.reset_index(drop=True), unreadable)} hold a value that is not "
+            "an outcome; " + _label_hint(bundle)
+        )
     if not keep.any():
         raise InputError(f"label column '{label_column}': no row has a usable label")
     sub = table[keep]
@@ -95,20 +96,12 @@ def evaluate_external(
         raise InputError("no row could be scored; score the file on the Batch page to see why")
     raw_ok = scored[label_column].astype(str).str.strip()
     desc = f"uploaded labelled data, label column '{label_column}'"
+    cohort = Cohort(EXTERNAL, len(raw_ok), None, None, desc, excluded)
+    ev: Evaluation = family.evaluate(bundle, raw_ok, scored, cohort=cohort, resamples=resamples, seed=seed)
     if bundle.is_text:
-        y = labels_to_index(raw_ok, bundle.labels)
-        probs = _prob_columns(bundle, scored, "scored data")
-        cohort = Cohort(EXTERNAL, len(y), None, None, desc, excluded)
-        ev: Evaluation = evaluate_multiclass(y, probs, bundle.labels, cohort=cohort, resamples=resamples, seed=seed)
         tcol = getattr(scorer, "text_column", text_column)
         shift = text_shift(bundle, scored[tcol].astype(str)) if tcol in scored.columns else None
     else:
-        y = binary_labels(raw_ok, bundle)
-        risk = pd.to_numeric(scored["risk"], errors="coerce").to_numpy(dtype=float)
-        thr, why = deployed_threshold(bundle)
-        cohort = Cohort(EXTERNAL, len(y), int(y.sum()), float(y.mean()), desc, excluded)
-        ev = evaluate_binary(y, risk, positive_label=positive_label(bundle), cohort=cohort, threshold=thr,
-                             threshold_source=why, resamples=resamples, seed=seed)
         tcol = None
         shift = tabular_shift(bundle, scored)
     return ExternalValidation(ev, scored.reset_index(drop=True), label_column, tcol, tuple(notes), shift)

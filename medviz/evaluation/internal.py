@@ -8,8 +8,8 @@ import pandas as pd
 from medviz import metrics as M
 from medviz.bundle import TEST_PREDICTIONS_FILE, ModelBundle
 from medviz.errors import SchemaError, UnsupportedBundleError
-from medviz.evaluation.labels import binary_labels, labels_to_index, positive_label
-from medviz.evaluation.results import Cohort, Evaluation, INTERNAL, evaluate_binary, evaluate_multiclass
+from medviz.evaluation.results import INTERNAL, Cohort, Evaluation
+from medviz.families import family_for
 
 
 def deployed_threshold(bundle: ModelBundle) -> tuple[float, str]:
@@ -44,23 +44,17 @@ def evaluate_bundle_test(
         raise SchemaError(f"{where}: no 'y_true' column")
     test_info = bundle.manifest.get("training", {})
     desc = f"held-out test file {test_info.get('test_file') or ''}".strip()
-    if bundle.is_text:
-        frame = tp
-        excluded: dict[str, int] = {}
-        if deduplicated and "near_duplicate" in tp.columns:
-            dup = tp["near_duplicate"].astype(str).str.lower().isin(("true", "1"))
-            frame = tp[~dup]
-            excluded["near-duplicates of training texts"] = int(dup.sum())
-            desc += " (near-duplicates of training texts removed)"
-        y = labels_to_index(frame["y_true"], bundle.labels, where)
-        probs = _prob_columns(bundle, frame, where)
-        cohort = Cohort(INTERNAL, len(y), None, None, desc, excluded)
-        return evaluate_multiclass(y, probs, bundle.labels, cohort=cohort, resamples=resamples, seed=seed)
-    if "risk" not in tp.columns:
+    frame = tp
+    excluded: dict[str, int] = {}
+    if deduplicated and "near_duplicate" in tp.columns:
+        dup = tp["near_duplicate"].astype(str).str.lower().isin(("true", "1"))
+        frame = tp[~dup]
+        excluded["near-duplicates of training texts"] = int(dup.sum())
+        desc += " (near-duplicates of training texts removed)"
+    if bundle.is_tabular and "risk" not in frame.columns:
         raise SchemaError(f"{where}: no 'risk' column")
-    y = binary_labels(tp["y_true"], bundle, where)
-    risk = pd.to_numeric(tp["risk"], errors="coerce").to_numpy(dtype=float)
-    thr, why = deployed_threshold(bundle)
-    cohort = Cohort(INTERNAL, len(y), int(y.sum()), float(y.mean()), desc)
-    return evaluate_binary(y, risk, positive_label=positive_label(bundle), cohort=cohort, threshold=thr,
-                           threshold_source=why, resamples=resamples, seed=seed)
+    cohort = Cohort(INTERNAL, len(frame), None, None, desc, excluded)
+    try:  # the family reads its own output columns (text: prob_<label>; tabular: risk)
+        return family_for(bundle).evaluate(bundle, frame["y_true"], frame, cohort=cohort, resamples=resamples, seed=seed)
+    except SchemaError as exc:
+        raise SchemaError(f"{where}: {exc}") from None

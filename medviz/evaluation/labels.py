@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from medviz.bundle import ModelBundle
-from medviz.errors import SchemaError
+from medviz.errors import SchemaError, line_numbers
 
 
 TRUE_WORDS = {"1", "1.0", "true", "t", "yes", "y", "positive", "pos"}
@@ -31,8 +31,14 @@ def binary_labels(values: pd.Series, bundle: ModelBundle, where: str = "label co
     """0/1, true/false, yes/no, or the outcome's own values (manifest labels; positive = positive_label)."""
     y, bad = _binary_labels(values, bundle)
     if bad:
-        raise SchemaError(f"{where}: value(s) {', '.join(repr(b) for b in bad[:5])} are not an outcome; " + _label_hint(bundle))
+        raise SchemaError(f"{where}: {bad_lines(values, bad)} hold a value that is not an outcome; " + _label_hint(bundle))
     return y
+
+
+def bad_lines(values: pd.Series, bad: list[str]) -> str:
+    """Where the unusable labels are (line numbers, header = line 1) — never the values: a wrongly chosen
+    column may hold names or notes."""
+    return line_numbers(np.flatnonzero(values.astype(str).isin(bad).to_numpy()))
 
 
 def _label_hint(bundle: ModelBundle) -> str:
@@ -60,7 +66,7 @@ def labels_to_index(values: pd.Series, labels: list[str], where: str = "label co
     idx, unknown = _label_index(values, labels)
     if unknown:
         raise SchemaError(
-            f"{where}: {len(unknown)} label value(s) the model does not know: {', '.join(repr(u) for u in unknown[:5])}"
+            f"{where}: {line_numbers(np.flatnonzero(idx < 0))} hold a label the model does not know"
             f"; expected one of: {', '.join(labels)}"
         )
     return idx

@@ -69,6 +69,17 @@ class BinaryEvaluation:
             "bootstrap": {"resamples": self.auc.resamples, "seed": self.auc.seed, "method": self.auc.method},
         }
 
+    def tables(self) -> dict[str, Any]:
+        """Every curve and table the Evaluation page draws, as JSON records: ROC, precision-recall,
+        binned and smoothed calibration, decision curve (net benefit, treat-all, treat-none)."""
+        return {
+            "roc": _records(self.roc),
+            "precision_recall": _records(self.pr),
+            "calibration_binned": _records(self.calibration_bins),
+            "calibration_smoothed": _records(self.calibration_smooth),
+            "decision_curve": _records(self.decision),
+        }
+
 
 @dataclass(frozen=True)
 class MulticlassEvaluation:
@@ -110,8 +121,31 @@ class MulticlassEvaluation:
             "bootstrap": {"resamples": self.macro_auc.resamples, "seed": self.macro_auc.seed},
         }
 
+    def tables(self) -> dict[str, Any]:
+        """Every table the Evaluation page draws, as JSON records: per-diagnosis figures, the confusion
+        matrix, top-label reliability, and per diagnosis one-vs-rest the ROC curve and the decision
+        curve (the page's one-vs-rest view draws these for the diagnosis picked; its bootstrap CIs are
+        computed on demand and are not repeated here)."""
+        ovr = {}
+        for c, label in enumerate(self.labels):
+            yb = (self.y == c).astype(int)
+            ovr[label] = {"roc": _records(M.roc_table(yb, self.probs[:, c])),
+                          "decision_curve": _records(M.decision_curve(yb, self.probs[:, c]))}
+        return {
+            "per_diagnosis": _records(self.per_class),
+            # non-zero cells only: with hundreds of diagnoses the full matrix is mostly zeros
+            "confusion_matrix": [{"true": str(t), "predicted": str(p), "n": int(v)}
+                                 for (t, p), v in self.confusion_matrix.stack().items() if v],
+            "reliability": _records(self.reliability),
+            "one_vs_rest": ovr,
+        }
+
 
 Evaluation = BinaryEvaluation | MulticlassEvaluation
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return _jsonable(frame.to_dict(orient="records"))
 
 
 def _jsonable(obj: Any) -> Any:
@@ -206,7 +240,11 @@ def evaluate_multiclass(
 
 
 def summary_json(evaluation: Evaluation, *, shift: CohortShift | None = None, notes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The evaluation as one JSON document (``evaluate --json``): the headline figures of
+    ``summary()`` (what the model card prints) plus ``tables`` — every curve and table the Evaluation
+    page draws from the same result object (decision curve included)."""
     out = evaluation.summary()
+    out["tables"] = evaluation.tables()
     if shift is not None:
         out["cohort_shift"] = {"verdict": shift.verdict, "reference": shift.reference,
                                "table": _jsonable(shift.table.to_dict(orient="records"))}

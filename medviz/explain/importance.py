@@ -32,9 +32,16 @@ def global_text_importance(
     occurrence adds its SHAP value (probability scale). Words are lower-cased as the model reads
     them; a word needs ``min_count`` occurrences. Columns: diagnosis, word, mean_shap, count,
     n_texts (texts of that diagnosis), basis ("true label" / "predicted label").
+
+    The words explained are those the model reads: each text goes through the text pipeline's
+    checks and the bundle's preprocessing first (:func:`medviz.text.analyse.model_texts`), as on the
+    Case page; texts the pipeline refuses (empty, unreadable, every finding negated) are skipped.
     """
     if labels is not None and len(labels) != len(texts):
         raise InputError(f"labels: {len(labels)} given for {len(texts)} texts")
+    from medviz.text.analyse import model_texts
+
+    texts = model_texts(explainer.predictor, list(texts))
     rows: list[tuple[str, str, float]] = []
     n_texts: dict[str, int] = {}
     usable = 0

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import getpass
-import logging
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,7 +14,6 @@ import pandas as pd
 from medviz.importer.errors import LabelError, OutputWidthError, TooFewRowsError
 from medviz.importer.keras_file import KerasFile
 
-log = logging.getLogger(__name__)
 
 # The calibration part must hold at least this many rows: Platt / temperature fits and a 90 %
 # conformal threshold (which needs n >= 9 to be below 1) are unstable below it; the test part at

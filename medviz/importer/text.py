@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from medviz.errors import columns_hint, line_numbers
 from medviz import metrics as M
 from medviz.bundle import TASK_TEXT, save_bundle, sha256_file
 from medviz.importer.core import (
@@ -54,7 +55,8 @@ def _labels_and_index(labels_col: pd.Series, width: int, activation: str, positi
             raise LabelError("--labels lists a label twice")
         unknown = sorted(set(values) - set(labels))
         if unknown:
-            raise LabelError(f"label column '{column}' has {len(unknown)} value(s) not in --labels (e.g. {unknown[0]!r})")
+            rows = np.flatnonzero(labels_col.isin(unknown).to_numpy())  # line numbers, never the values (PHI)
+            raise LabelError(f"label column '{column}' has {len(unknown)} value(s) not in --labels ({line_numbers(rows)})")
     elif width == 1 and activation != "softmax":
         if len(values) != 2:
             raise OutputWidthError(
@@ -181,7 +183,7 @@ def import_text_model(
     # ---- data and labels
     for col in (text_column, opts.label_column):
         if col not in data.columns:
-            raise LabelError(f"column '{col}' not found; the data has: {', '.join(map(str, data.columns))}")
+            raise LabelError(f"column '{col}' not found: {columns_hint(data.columns, [col])}")
     lab = clean_labels(data[opts.label_column], opts.label_column)
     text = data[text_column].astype("string")
     keep = lab.notna().to_numpy() & text.notna().to_numpy() & (text.str.strip() != "").fillna(False).to_numpy()
@@ -299,7 +301,8 @@ def import_text_model(
             "note": "test part of the labelled import file (never used for calibration)",
         },
     }
-    test_predictions = pd.DataFrame({"y_true": [label_names[i] for i in y_test], "near_duplicate": False})
+    # no near_duplicate column: the training texts are unknown at import, so duplicates cannot be found
+    test_predictions = pd.DataFrame({"y_true": [label_names[i] for i in y_test]})
     for j, name in enumerate(label_names):
         test_predictions[f"prob_{name}"] = test_probs[:, j]
     test_predictions["out_of_scope_score"] = test_scores

@@ -88,6 +88,8 @@ def subgroup_display(table: pd.DataFrame) -> pd.DataFrame:
 def _limitations(bundle, evaluation, summ, subgroups) -> Section:
     m = bundle.manifest
     items = list(m.get("limitations") or [])
+    if m.get("never_seen"):
+        items.append(f"Never seen in training: {m['never_seen']}")
     if summ:
         n = summ["cohort"]["n"]
         if n < 500:
@@ -97,8 +99,10 @@ def _limitations(bundle, evaluation, summ, subgroups) -> Section:
             pc = evaluation.per_class
             weak = pc[(pc["sensitivity"].fillna(0) < 0.7) & (pc["support"] > 0)]
             if len(weak):
-                items.append("Diagnoses the model often misses (test sensitivity < 70%): "
-                             + ", ".join(f"{r.label} ({r.sensitivity:.0%} of {r.support})" for r in weak.itertuples()) + ".")
+                shown = weak.sort_values(["sensitivity", "support"], ascending=[True, False]).head(25)
+                more = f" and {len(weak) - len(shown)} more (see the Evaluation page)" if len(weak) > len(shown) else ""
+                items.append(f"Diagnoses the model often misses (test sensitivity < 70%; {len(weak)} of {len(pc)}): "
+                             + ", ".join(f"{r.label} ({r.sensitivity:.0%} of {r.support})" for r in shown.itertuples()) + more + ".")
             thin = pc[pc["support"] < 20]
             if len(thin):
                 items.append(f"{len(thin)} of {len(pc)} diagnoses have fewer than 20 test cases: their figures are imprecise.")

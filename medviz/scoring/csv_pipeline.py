@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable
 
@@ -12,11 +12,9 @@ import numpy as np
 import pandas as pd
 
 from medviz.bundle import ModelBundle
-from medviz.errors import InputError, UnsupportedBundleError
-from medviz.io import ROW_ERRORS_ATTR, iter_csv_chunks
+from medviz.errors import InputError
+from medviz.io import ROW_ERRORS_ATTR, UPLOAD_LIMITS, ReadInfo, iter_csv_chunks
 from medviz.scoring.render import write_csv_chunk
-from medviz.scoring.tabular import TabularScorer
-from medviz.scoring.text import TextScorer
 
 
 log = logging.getLogger(__name__)
@@ -29,17 +27,21 @@ class ScoreSummary:
     rows: int
     errors: int
     warnings: int
+    notes: tuple = field(default=(), compare=False)  # how the file was read (medviz.io.ReadInfo.notes)
 
 
-def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool | None = None, predictor=None):
-    """The scorer for the bundle's task (text: needs the text column; tabular: columns matched by name)."""
-    if bundle.is_text:
-        return TextScorer(bundle, text_column or bundle.manifest.get("inputs", {}).get("text_column", ""),
-                          predictor=predictor, explain=bool(explain))
-    if bundle.is_tabular:
-        # explain=None: text off (a SHAP run per row is costly), tabular on (exact and fast).
-        return TabularScorer(bundle, predictor=predictor, explain=explain is not False)
-    raise UnsupportedBundleError(f"bundle '{bundle.name}': scoring is not available for task '{bundle.task}'")
+def make_scorer(bundle: ModelBundle, *, text_column: str | None = None, explain: bool | None = None, predictor=None,
+                top_k: int | None = None):
+    """The scorer of the bundle's model family (medviz.families): text needs the text column, tabular
+    matches columns by name. ``explain=None``: the family's default (text off: a SHAP run per row is
+    costly; tabular on: exact and fast). ``top_k`` (text bundles): ``top_1…top_K`` and their
+    probabilities instead of one ``prob_<label>`` per class (issue 15)."""
+    from medviz.families import family_for
+
+    scorer = family_for(bundle).scorer(bundle, predictor=predictor, text_column=text_column, explain=explain)
+    if top_k is not None:
+        scorer.set_top_k(top_k)
+    return scorer
 
 
 def score_frame(scorer, chunk: pd.DataFrame, prepared=None) -> pd.DataFrame:
@@ -48,9 +50,12 @@ def score_frame(scorer, chunk: pd.DataFrame, prepared=None) -> pd.DataFrame:
     row_errors = chunk.attrs.get(ROW_ERRORS_ATTR) or {}
     if row_errors:  # lines the CSV parser could not read: outputs empty, the reason in `error`
         idx = list(row_errors)
-        for col in out.columns:
-            out[col] = out[col].astype(object)
-            out.loc[idx, col] = np.nan if col not in ("flags", "warnings", "error", "risk_band", "prediction") else ""
+        for col in out.columns:  # numbers stay float (6 decimals in the file, as in every other chunk)
+            if pd.api.types.is_float_dtype(out[col]):
+                out.loc[idx, col] = np.nan
+            else:
+                out[col] = out[col].astype(object)
+                out.loc[idx, col] = np.nan if col == "out_of_scope" else ""
         out.loc[idx, "error"] = [row_errors[i] for i in idx]
     clash = [c for c in out.columns if c in chunk.columns]
     base = chunk.rename(columns={c: f"input_{c}" for c in clash}) if clash else chunk
@@ -68,8 +73,15 @@ def score_csv(
     sanitize: bool = True,
     scorer=None,
     explain: bool | None = None,
+    limits=None,
+    fmt: str | None = None,
 ) -> ScoreSummary:
-    """Stream ``source`` through the bundle into ``output``; memory stays flat in the file size.
+    """Stream ``source`` (CSV or Parquet) through the bundle into ``output``; memory stays flat in the file size.
+
+    ``output``: a path (written to a temporary name and renamed when done; on failure an earlier
+    output there is moved to ``<name>.stale``, :class:`medviz.io.OutputTarget`) or a binary stream.
+    ``fmt``: ``"csv"`` or ``"parquet"`` (default: from the name, ``.parquet``/``.pq``, else CSV).
+    ``limits``: :class:`medviz.io.ReadLimits` (default: the CLI's).
 
     Three stages overlap, one thread each: this thread reads chunk i+2 and runs the scorer's
     ``prepare`` (text: the clinical rules), a scoring thread runs chunk i+1 (model, SHAP, safety
@@ -78,23 +90,44 @@ def score_csv(
     ``chunksize`` defaults to the scorer's (text 20,000: small enough that the three stages fill
     quickly, large enough for full model batches); ``progress`` is called from the writing thread.
     """
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import nullcontext
 
-    from medviz.io import neutralize_formulas
+    from medviz.io import OutputTarget, output_format
 
     scorer = scorer or make_scorer(bundle, text_column=text_column, explain=explain)
     chunksize = chunksize or getattr(scorer, "chunksize", 100_000)
-    rows = errors = warns = 0
     out_path = Path(output) if isinstance(output, (str, Path)) else None
-    tmp = out_path.with_name(out_path.name + ".part") if out_path else None
-    fh = open(tmp, "wb") if tmp else output  # UTF-8 bytes straight from Arrow
+    fmt = output_format(out_path or "", fmt)
+    info = ReadInfo()
+    with OutputTarget(out_path) if out_path else nullcontext() as target:
+        fh = open(target.tmp, "wb") if target else output  # UTF-8 bytes straight from Arrow
+        try:
+            rows, errors, warns = _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, info)
+        finally:
+            if target:
+                fh.close()
+    log.info("scored %d rows (%d errors)", rows, errors)
+    return ScoreSummary(rows=rows, errors=errors, warnings=warns, notes=tuple(info.notes()))
+
+
+def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, info) -> tuple[int, int, int]:
+    """The three stages of :func:`score_csv` writing to the open binary stream ``fh``: (rows, errors, warnings)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from medviz.io import ParquetChunkWriter, neutralize_formulas
+
+    rows = errors = warns = 0
+    parquet = ParquetChunkWriter(fh) if fmt == "parquet" else None
 
     def write(scored_future, header):
         nonlocal rows, errors, warns
         scored = scored_future.result()
         view = scorer.for_csv(scored)
-        write_csv_chunk(neutralize_formulas(view) if sanitize else view, fh, header=header)
+        if parquet is not None:  # typed values, no formula prefix (read by programs)
+            parquet.write(view)
+        else:
+            write_csv_chunk(neutralize_formulas(view) if sanitize else view, fh, header=header)
         rows += len(scored)
         errors += int((scored["error"] != "").sum())
         warns += int((scored["warnings"] != "").sum())
@@ -106,7 +139,7 @@ def score_csv(
     writes: deque = deque()
     try:
         first = True
-        for chunk in iter_csv_chunks(source, chunksize=chunksize, bad_lines="report"):
+        for chunk in iter_csv_chunks(source, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
             if first:
                 scorer.check_columns(chunk.columns)
             # Python-heavy preparation here, while the other threads score and write earlier chunks
@@ -123,17 +156,12 @@ def score_csv(
     except BaseException:
         for pool in (score_pool, write_pool):
             pool.shutdown(wait=True, cancel_futures=True)
-        if tmp:
-            fh.close()
-            tmp.unlink(missing_ok=True)
         raise
     score_pool.shutdown(wait=True)
     write_pool.shutdown(wait=True)
-    if tmp:
-        fh.close()
-        tmp.replace(out_path)
-    log.info("scored %d rows (%d errors)", rows, errors)
-    return ScoreSummary(rows=rows, errors=errors, warnings=warns)
+    if parquet is not None:
+        parquet.close()
+    return rows, errors, warns
 
 
 _IN_FLIGHT = 2  # chunks submitted but not yet written
@@ -149,11 +177,11 @@ class ScoredTable:
     unexpected_columns: list[str]
 
 
-def likely_text_column(source: bytes | str | Path | IO[bytes], preferred: str | None = None) -> str:
+def likely_text_column(source: bytes | str | Path | IO[bytes], preferred: str | None = None, *, limits=UPLOAD_LIMITS) -> str:
     """The column that most likely holds free-text cases: ``preferred`` (the bundle's own text column)
     if the file has it, else the column whose first 1,000 values hold the most letters on average
     (so an ``id`` or date column is never the default)."""
-    for chunk in iter_csv_chunks(source, chunksize=1000, bad_lines="report"):
+    for chunk in iter_csv_chunks(source, chunksize=1000, bad_lines="report", limits=limits):
         columns = [str(c) for c in chunk.columns]
         if preferred in columns:
             return preferred
@@ -162,9 +190,9 @@ def likely_text_column(source: bytes | str | Path | IO[bytes], preferred: str | 
     raise InputError("the file has a header but no rows to score")
 
 
-def read_columns(source: bytes | str | Path | IO[bytes]) -> list[str]:
-    """The header of a CSV, with the same checks as scoring (empty, binary, malformed, duplicated names)."""
-    for chunk in iter_csv_chunks(source, chunksize=1000, bad_lines="report"):
+def read_columns(source: bytes | str | Path | IO[bytes], *, limits=UPLOAD_LIMITS) -> list[str]:
+    """The header of a CSV, with the same checks as scoring (empty, binary, malformed, duplicated names, limits)."""
+    for chunk in iter_csv_chunks(source, chunksize=1000, bad_lines="report", limits=limits):
         return [str(c) for c in chunk.columns]
     raise InputError("the file has a header but no rows to score")
 
@@ -182,15 +210,18 @@ def score_upload(
     chunksize: int = 20_000,
     progress: Progress | None = None,
     scorer=None,
+    limits=UPLOAD_LIMITS,
 ) -> ScoredTable:
-    """Score an uploaded CSV in memory (the page caps uploads, see .streamlit/config.toml)."""
+    """Score an uploaded CSV or Parquet file in memory (the page caps uploads, see .streamlit/config.toml;
+    ``limits``: :data:`medviz.io.UPLOAD_LIMITS`, checked before parsing)."""
     from medviz.io import neutralize_formulas
 
     scorer = scorer or make_scorer(bundle, text_column=text_column)
     parts = []
     rows = 0
     unexpected: list[str] = []
-    for chunk in iter_csv_chunks(data, chunksize=chunksize, bad_lines="report"):
+    info = ReadInfo()
+    for chunk in iter_csv_chunks(data, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
         if not parts:
             check = scorer.check_columns(chunk.columns)
             unexpected = list(getattr(check, "unexpected", []) or [])
@@ -205,5 +236,5 @@ def score_upload(
     write_csv_chunk(neutralize_formulas(scorer.for_csv(frame)), out, header=True)  # as score_csv writes
     csv = out.getvalue()
     summary = ScoreSummary(rows=len(frame), errors=int((frame["error"] != "").sum()),
-                           warnings=int((frame["warnings"] != "").sum()))
+                           warnings=int((frame["warnings"] != "").sum()), notes=tuple(info.notes()))
     return ScoredTable(frame=frame, csv=csv, summary=summary, unexpected_columns=unexpected)

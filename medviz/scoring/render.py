@@ -42,7 +42,8 @@ def _render_column(arr):
     """The CSV text of one column as ``DataFrame.to_csv`` writes it, or None if not handled here.
 
     Strings: minimal quoting as pandas/the csv module do it (only cells holding a comma, a double
-    quote or a newline are quoted, quotes doubled); floats: Python's repr (``1.0``, ``1e-06``),
+    quote, a line feed or a carriage return are quoted, quotes doubled; pandas leaves a lone CR
+    bare, which a spreadsheet reads as a row break); floats: Python's repr (``1.0``, ``1e-06``),
     empty for NaN; integers as digits; booleans ``True``/``False``.
     """
     import pyarrow as pa
@@ -51,8 +52,8 @@ def _render_column(arr):
     t = arr.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         s = pc.fill_null(arr.cast(pa.large_string()), "")
-        if _any_byte_in(s, b',"\n'):
-            needs = pc.or_(pc.or_(pc.match_substring(s, ","), pc.match_substring(s, '"')), pc.match_substring(s, "\n"))
+        if _any_byte_in(s, b',"\n\r'):  # a lone CR ends a row for spreadsheets too: quoted (pandas leaves it bare)
+            needs = pc.match_substring_regex(s, '[,"\n\r]')
             idx = np.flatnonzero(needs.to_numpy(zero_copy_only=False))
             if idx.size:  # quote only those cells, then put them in place with one take
                 q = pa.scalar('"', pa.large_string())
@@ -130,12 +131,9 @@ def _python_exponent(txt):
 
 
 def _header_line(columns) -> str:
-    import csv
-    import io as _io
-
-    buf = _io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([str(c) for c in columns])
-    return buf.getvalue()
+    """The header row with the cells' quoting rule (the csv module would leave a lone CR bare)."""
+    names = (str(c) for c in columns)
+    return ",".join('"' + n.replace('"', '""') + '"' if any(ch in n for ch in ',"\r\n') else n for n in names) + "\n"
 
 
 def render_csv(df: pd.DataFrame) -> bytes | None:

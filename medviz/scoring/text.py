@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 
 from medviz.bundle import ModelBundle
-from medviz.errors import InputError, SchemaError
+from medviz.errors import InputError, SchemaError, columns_hint
+
+# The assertion columns of a scored text CSV: finding phrases as written, lower-cased, "|"-separated
+# (statuses medviz.text.analyse.FINDING_STATUSES, in that order).
+FINDINGS_COLUMNS = ("findings_present", "findings_absent", "findings_uncertain")
 
 
 class TextScorer:
@@ -18,6 +22,7 @@ class TextScorer:
 
     def __init__(self, bundle: ModelBundle, text_column: str, predictor=None, explain: bool = False, explainer=None):
         from medviz.text.predict import TextPredictor
+        from medviz.text.safety import SafetyConfig
 
         if not text_column:
             raise InputError("a text bundle needs --text-column: the column that holds the case text")
@@ -25,6 +30,8 @@ class TextScorer:
         self.text_column = text_column
         self.predictor = predictor or TextPredictor.from_bundle(bundle)
         self.labels = bundle.labels
+        self.safety = SafetyConfig.from_manifest(bundle.manifest)
+        self.top_k: int | None = None  # wide label sets: top_1…top_K (+ probabilities) instead of prob_<label> (issue 15)
         # top_reasons for text costs a SHAP run per row (~0.3 s), so it is opt-in (--explain).
         self.explainer = explainer
         if explain and explainer is None:
@@ -32,80 +39,89 @@ class TextScorer:
 
             self.explainer = TextExplainer.from_predictor(self.predictor)
 
+    def set_top_k(self, k: int) -> None:
+        """Write ``top_1…top_K`` and ``top_1_probability…`` instead of one ``prob_<label>`` per class."""
+        from medviz.text.wide import check_top_k
+
+        self.top_k = check_top_k(k)
+
+    def _probability_columns(self) -> list[str]:
+        if self.top_k is None:
+            return [f"prob_{lab}" for lab in self.labels]
+        from medviz.text.wide import top_k_names
+
+        return top_k_names(min(self.top_k, len(self.labels)))
+
     def check_columns(self, columns: Iterable[str]) -> None:
         columns = list(columns)
         if self.text_column not in columns:
-            raise SchemaError(
-                f"text column '{self.text_column}' not found; the file has: {', '.join(map(str, columns)) or '(no columns)'}"
-            )
+            raise SchemaError(f"text column '{self.text_column}' not found: {columns_hint(columns, [self.text_column])}")
 
     def output_columns(self) -> list[str]:
         reasons = ["top_reasons"] if self.explainer is not None else []
         return [
-            "prediction", "probability", *[f"prob_{lab}" for lab in self.labels], *reasons,
-            "prediction_set", "out_of_scope", "out_of_scope_score", "warnings", "error",
+            "prediction", "probability", *self._probability_columns(), *reasons,
+            "prediction_set", "cant_miss", "out_of_scope", "out_of_scope_score", *FINDINGS_COLUMNS, "warnings", "error",
         ]
 
-    def prepare(self, chunk: pd.DataFrame) -> list[str]:
-        """The texts the model reads for the chunk's non-empty rows (the bundle's preprocessing).
+    def prepare(self, chunk: pd.DataFrame):
+        """Input checks and the bundle's preprocessing for the chunk's texts (:func:`medviz.text.analyse.prepare`).
 
         Split from :meth:`score` so that ``score_csv`` can run this Python work in its reading
         thread while the scoring thread's model call (which releases the GIL) handles the chunk before."""
-        from medviz.text.analyse import SafetyConfig
-        from medviz.text.preprocess import apply_preprocessing
+        from medviz.text.analyse import prepare
 
         self.check_columns(chunk.columns)
-        texts = chunk[self.text_column].astype(str).str.strip()
-        kind = SafetyConfig.from_manifest(self.bundle.manifest).preprocessing
-        return apply_preprocessing(kind, texts[(texts != "").to_numpy()].tolist())
+        return prepare(self.safety, chunk[self.text_column].tolist())
 
-    def score(self, chunk: pd.DataFrame, prepared: list[str] | None = None) -> pd.DataFrame:
+    def score(self, chunk: pd.DataFrame, prepared=None) -> pd.DataFrame:
+        """The scored-CSV contract columns for one chunk: the text pipeline
+        (:func:`medviz.text.analyse.analyse_prepared`), the same as a single case."""
+        from medviz.text.analyse import FINDING_STATUSES, analyse_prepared, safety_frame
+
         self.check_columns(chunk.columns)
-        texts = chunk[self.text_column].astype(str).str.strip()
-        ok = (texts != "").to_numpy()
-        read = prepared if prepared is not None else (self.prepare(chunk) if ok.any() else [])
+        if prepared is None:
+            prepared = self.prepare(chunk)
+        b = analyse_prepared(self.predictor, prepared, cfg=self.safety)
+        ok = b.ok
         out = pd.DataFrame(index=chunk.index)
-        n_cls = len(self.labels)
-        probs = np.full((len(chunk), n_cls), np.nan)
-        safety = pd.DataFrame(
-            {"prediction_set": "", "out_of_scope": pd.array([pd.NA] * len(chunk), dtype="boolean"),
-             "out_of_scope_score": np.nan, "warnings": ""},
-            index=chunk.index,
-        )
-        if ok.any():
-            from medviz.text.analyse import analyse_batch
-
-            p, extra = analyse_batch(self.predictor, texts[ok].tolist(), model_texts=read)
-            probs[ok] = p
-            extra.index = chunk.index[ok]
-            safety.loc[extra.index, "prediction_set"] = extra["prediction_set"]
-            safety.loc[extra.index, "out_of_scope"] = extra["out_of_scope"].astype("boolean")
-            safety.loc[extra.index, "out_of_scope_score"] = extra["out_of_scope_score"]
-            safety.loc[extra.index, "warnings"] = extra["warnings"]
-        top = np.where(ok, np.nanargmax(np.where(np.isnan(probs), -1, probs), axis=1), -1)
+        probs = b.probabilities
+        top = b.order[:, 0] if len(b) else np.zeros(0, dtype=np.int64)
         labels = np.asarray(self.labels, dtype=object)
-        out["prediction"] = np.where(ok, labels[np.clip(top, 0, None)], "")
-        out["probability"] = np.where(ok, probs[np.arange(len(chunk)), np.clip(top, 0, None)], np.nan)
-        for j, lab in enumerate(self.labels):
-            out[f"prob_{lab}"] = probs[:, j]
+        out["prediction"] = np.where(ok, labels[top], "")
+        out["probability"] = np.where(ok, probs[np.arange(len(chunk)), top], np.nan)
+        if self.top_k is None:
+            for j, lab in enumerate(self.labels):
+                out[f"prob_{lab}"] = probs[:, j]
+        else:
+            from medviz.text.wide import top_k_columns
+
+            for col, values in top_k_columns(self.labels, probs, self.top_k).items():
+                out[col] = values
         if self.explainer is not None:
             # explain what the model read (after the bundle's preprocessing), as the Case page does
-            model_text = pd.Series("", index=chunk.index, dtype=object)
-            model_text[ok] = read
             out["top_reasons"] = [
-                self._reasons(t, lab) if good else "" for t, lab, good in zip(model_text, out["prediction"], ok)
+                self._reasons(t, lab) if good else "" for t, lab, good in zip(b.model_texts, out["prediction"], ok)
             ]
-        for col in ("prediction_set", "out_of_scope", "out_of_scope_score", "warnings"):
-            out[col] = safety[col]
-        out["error"] = np.where(ok, "", f"{self.text_column}: empty text, nothing to score")
-        return out
+        safety = safety_frame(b)
+        safety.index = chunk.index
+        from medviz.text.cant_miss import cant_miss_column
 
+        out["prediction_set"] = safety["prediction_set"]
+        out["cant_miss"] = cant_miss_column(self.labels, probs)  # issue 15: named whatever the other flags say
+        for col in ("out_of_scope", "out_of_scope_score"):
+            out[col] = safety[col]
+        for col, status in zip(FINDINGS_COLUMNS, FINDING_STATUSES):
+            out[col] = b.findings_texts(status)
+        out["warnings"] = safety["warnings"]
+        out["error"] = [f"{self.text_column}: {e}" if e else "" for e in safety["error"]]
+        return out
 
     def for_csv(self, scored: pd.DataFrame) -> pd.DataFrame:
         """The scored frame as written to CSV: probabilities and the out-of-scope score to 6 decimals
         (as tabular ``risk``). Full precision stays in memory (evaluation and the page read that);
         the file is a third the size and writes several times faster."""
-        cols = ["probability", *[f"prob_{lab}" for lab in self.labels], "out_of_scope_score"]
+        cols = ["probability", *self._probability_columns(), "out_of_scope_score"]
         cols = [c for c in cols if c in scored.columns and pd.api.types.is_float_dtype(scored[c])]
         return scored.assign(**{c: scored[c].round(6) for c in cols}) if cols else scored
 

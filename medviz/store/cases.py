@@ -2,9 +2,9 @@
 
 A clinician saves a case (free text, or a form as a dict of field values) with the model's prediction
 under a random pseudonymous case ID; later they record the confirmed diagnosis or outcome and whether
-they agreed with the model, disagreed, or overrode it, with a reason. Case text and reasons are
-encrypted at rest when ``MEDVIZ_ENCRYPTION_KEY`` is set (:mod:`medviz.store.crypto`). Nothing here logs
-case content or IDs.
+they agreed with the model, disagreed, or overrode it, with a reason. Every free-text field — case
+text, form values, reasons, and a confirmed diagnosis typed as "Other" — is encrypted at rest
+(:mod:`medviz.store.crypto`; on by default). Nothing here logs case content or IDs.
 """
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 KIND_TEXT = "text"
 KIND_FORM = "form"
 DECISIONS = ("agree", "disagree", "override")
+# Stored in outcomes.confirmed when the clinician typed a diagnosis outside the model's labels; the
+# typed text itself is sealed in outcomes.confirmed_text.
+OTHER_CONFIRMED = "(other)"
 MAX_TEXT = 20_000
 MAX_REASON = 2_000
 # Crockford base32 without look-alikes: easy to read aloud and copy, carries no patient information.
@@ -88,8 +91,10 @@ def text_prediction(labels: Sequence[str], probs: Sequence[float]) -> dict[str, 
     return {"probabilities": {str(lab): float(p) for lab, p in zip(labels, probs)}}
 
 
-def risk_prediction(risk: float, band: str | None = None) -> dict[str, Any]:
-    return {"risk": float(risk), **({"band": band} if band else {})}
+def risk_prediction(risk: float, band: str | None = None, labels: Sequence[str] = ()) -> dict[str, Any]:
+    """``{"risk": p, "band": ..., "labels": [...]}``; ``labels`` are the outcome's values (e.g. No, Yes),
+    so a confirmed outcome can later be told apart from free text."""
+    return {"risk": float(risk), **({"band": band} if band else {}), **({"labels": list(labels)} if len(labels) else {})}
 
 
 def save_case(
@@ -145,9 +150,16 @@ def save_case(
 
 
 def record_outcome(
-    engine: Engine, case_id: str, *, username: str, confirmed: str, decision: str, reason: str = ""
+    engine: Engine, case_id: str, *, username: str, confirmed: str, decision: str, reason: str = "",
+    labels: Sequence[str] = (),
 ) -> OutcomeRecord:
-    """Record the confirmed diagnosis/outcome and the clinician's decision about the model's output."""
+    """Record the confirmed diagnosis/outcome and the clinician's decision about the model's output.
+
+    ``confirmed`` that is one of the model's labels (the case's probabilities, its saved ``labels``, or
+    ``labels`` given here) is stored as is; anything else is free text and is stored encrypted, with
+    :data:`OTHER_CONFIRMED` in the plain column. Raises :class:`InputError` naming the missing or
+    invalid field.
+    """
     if decision not in DECISIONS:
         raise InputError(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r:.20}")
     confirmed = (confirmed or "").strip()
@@ -163,21 +175,33 @@ def record_outcome(
     stored, encrypted = seal(reason)
     now = utcnow()
     with engine.begin() as conn:
-        exists = conn.execute(select(CaseRow.id).where(CaseRow.case_id == case_id)).first()
+        exists = conn.execute(select(CaseRow.prediction).where(CaseRow.case_id == case_id)).first()
         if exists is None:
             raise InputError(f"no saved case with ID {case_id!r:.40}")
+        saved = json.loads(exists.prediction)
+        known = set(labels) | set(saved.get("probabilities") or {}) | set(saved.get("labels") or [])
+        plain, typed, typed_enc = confirmed, None, False
+        if confirmed not in known:
+            plain = OTHER_CONFIRMED
+            typed, typed_enc = seal(confirmed)
         conn.execute(
             insert(OutcomeRow).values(
-                case_id=case_id, recorded_at=now, recorded_by=username, confirmed=confirmed, decision=decision,
-                reason_encrypted=encrypted, reason=stored,
+                case_id=case_id, recorded_at=now, recorded_by=username, confirmed=plain, decision=decision,
+                reason_encrypted=encrypted, reason=stored, confirmed_text=typed, confirmed_text_encrypted=typed_enc,
             )
         )
+    log.info("recorded an outcome (decision=%s, typed diagnosis=%s)", decision, typed is not None)
     return OutcomeRecord(case_id, now, username, confirmed, decision, reason)
 
 
 def _outcome(row, *, with_reason: bool) -> OutcomeRecord:
+    """``with_reason``: decrypt the reason and a typed ("Other") diagnosis; otherwise those read as
+    empty / :data:`OTHER_CONFIRMED`."""
     reason = unseal(row.reason, row.reason_encrypted) if with_reason else ""
-    return OutcomeRecord(row.case_id, row.recorded_at, row.recorded_by, row.confirmed, row.decision, reason)
+    confirmed = row.confirmed
+    if with_reason and row.confirmed_text is not None:
+        confirmed = unseal(row.confirmed_text, row.confirmed_text_encrypted)
+    return OutcomeRecord(row.case_id, row.recorded_at, row.recorded_by, confirmed, row.decision, reason)
 
 
 def _summary(row, outcome: OutcomeRecord | None) -> CaseSummary:
@@ -209,7 +233,7 @@ def list_cases(
         stmt = stmt.where(CaseRow.model_version == model_version)
     if limit:
         stmt = stmt.limit(limit)
-    ocols = [c for c in OutcomeRow.__table__.columns if c.name != "reason"] + [OutcomeRow.reason]
+    ocols = list(OutcomeRow.__table__.columns)
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
         ids = [r.case_id for r in rows]

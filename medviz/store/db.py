@@ -1,9 +1,12 @@
 """Engine creation, connection settings and schema migrations.
 
-* Default: an SQLite file at ``data/medviz.db`` in the checkout (override with ``MEDVIZ_DB_PATH``),
+* Settings come from :mod:`medviz.config` (settings file + ``MEDVIZ_*`` environment variables), shared
+  by the dashboard and the CLI.
+* Default: an SQLite file ``medviz.db`` in the data folder (``data/`` in the checkout; ``db_path`` /
+  ``MEDVIZ_DB_PATH`` moves it),
   created on first use, WAL journal, ``synchronous=NORMAL`` (a crashed or killed process never loses a
   committed transaction; a power cut can lose the last few but never corrupts the file).
-* ``MEDVIZ_DATABASE_URL`` (e.g. ``postgresql+psycopg://user@host/db``) selects any other database.
+* ``database_url`` / ``MEDVIZ_DATABASE_URL`` (e.g. ``postgresql+psycopg://user@host/db``) selects any other database.
 * The schema is versioned with Alembic (``medviz/store/migrations``); :func:`get_engine` upgrades an
   existing database to the newest revision in place before handing the engine out, under a lock so two
   processes starting together do not both migrate.
@@ -27,8 +30,6 @@ from medviz.errors import MedvizError
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DB_PATH = ROOT / "data" / "medviz.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _BEGIN_OPTION = "medviz_sqlite_begin"
 # Arbitrary constant identifying medviz's migration lock among PostgreSQL advisory locks.
@@ -43,12 +44,15 @@ class StoreError(MedvizError):
 
 
 def database_url() -> str:
-    """The configured database URL: ``MEDVIZ_DATABASE_URL``, else the SQLite file ``MEDVIZ_DB_PATH``."""
-    url = os.environ.get("MEDVIZ_DATABASE_URL", "").strip()
+    """The configured database URL: setting ``database_url``, else the SQLite file ``db_path``
+    (default ``<data_dir>/medviz.db``). Raises :class:`medviz.config.ConfigError` for a bad setting."""
+    from medviz.config import settings
+
+    cfg = settings()
+    url = cfg.database_url.strip()
     if url:
         return url
-    path = Path(os.environ.get("MEDVIZ_DB_PATH", "").strip() or DEFAULT_DB_PATH).expanduser()
-    return f"sqlite:///{path.resolve()}"
+    return f"sqlite:///{cfg.sqlite_path.resolve()}"
 
 
 def describe_url(url: str) -> str:

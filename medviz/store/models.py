@@ -67,7 +67,8 @@ class User(Base):
 
 
 class AuditRecord(Base):
-    """One append-only audit record. ``record_hash`` = SHA-256 over every other field + ``prev_hash``.
+    """One append-only audit record. ``record_hash`` = HMAC-SHA256 (audit key) over every other field +
+    ``prev_hash``. Triggers refuse UPDATE and DELETE (migration 0004, :mod:`medviz.store.guards`).
 
     ``ts`` is an ISO-8601 UTC string (``2026-11-28T10:33:00.123456Z``) rather than a DateTime so that
     what is hashed is byte-for-byte what is stored on every backend.
@@ -94,13 +95,15 @@ class AuditRecord(Base):
 
 class AuditHead(Base):
     """A single row (id=1) naming the newest record: the lock appenders take, and the anchor that
-    lets ``verify`` notice records deleted from the end of the trail."""
+    lets ``verify`` notice records deleted from the end of the trail. ``trail_id`` (random, set once)
+    ties the exported head file to this database's trail."""
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
     record_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    trail_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Case(Base):
@@ -126,7 +129,9 @@ class Case(Base):
 
 class Outcome(Base):
     """Feedback on a case: the confirmed diagnosis/outcome and whether the clinician agreed with the model.
-    Appended, never updated: the newest row per case is the current one."""
+    Appended, never updated: the newest row per case is the current one. ``confirmed`` holds one of the
+    model's labels, or :data:`medviz.store.cases.OTHER_CONFIRMED` when the clinician typed another
+    diagnosis — that free text is in ``confirmed_text`` (Fernet-encrypted when ``confirmed_text_encrypted``)."""
 
     __tablename__ = "outcomes"
 
@@ -138,3 +143,5 @@ class Outcome(Base):
     decision: Mapped[str] = mapped_column(String(16), nullable=False)
     reason_encrypted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     reason: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, default=b"")
+    confirmed_text: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    confirmed_text_encrypted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

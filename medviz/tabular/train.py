@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from medviz.bundle import TASK_TABULAR, save_bundle
-from medviz.errors import InputError
+from medviz.errors import InputError, columns_hint, line_numbers
 from medviz.schema import FLOAT, INTEGER, FeatureSpec, percentile_range
 from medviz.tabular.model import PLATT, build_tabular_model, raw_logit_model
 from medviz.tabular.summary import binary_summary
@@ -105,12 +105,12 @@ def binary_target(series: pd.Series, positive: str | None, column: str) -> tuple
         raise InputError(f"target column '{column}': {int((s.isna() | (s == '')).sum())} row(s) have no outcome")
     values = sorted(s.unique().tolist())
     if len(values) != 2:
-        shown = ", ".join(values[:10]) + (" …" if len(values) > 10 else "")
-        raise InputError(f"target column '{column}' must have exactly 2 distinct values, found {len(values)}: {shown}")
+        raise InputError(f"target column '{column}' must have exactly 2 distinct values, found {len(values)}")
     if positive is None:
         guesses = [v for v in values if v.lower() in _POSITIVE_GUESSES]
         if len(guesses) != 1:
-            raise InputError(f"target column '{column}' has values {values}; say which is the outcome with --positive")
+            raise InputError(f"target column '{column}' has 2 values and neither is a usual positive word (yes, 1, true, "
+                             "positive…); say which is the outcome with --positive VALUE")
         positive = guesses[0]
     if positive not in values:
         raise InputError(f"--positive '{positive}' is not a value of target column '{column}' (values: {', '.join(values)})")
@@ -122,7 +122,7 @@ def feature_matrix(df: pd.DataFrame, names: Sequence[str], where: str) -> np.nda
     """Numeric (N, F) float32 with NaN for blanks; raises listing non-numeric cells by column."""
     missing = [c for c in names if c not in df.columns]
     if missing:
-        raise InputError(f"{where}: missing feature column(s): {', '.join(missing)}; it has: {', '.join(map(str, df.columns))}")
+        raise InputError(f"{where}: missing feature column(s) {', '.join(missing)}: {columns_hint(df.columns, missing)}")
     out = np.empty((len(df), len(names)), dtype=np.float32)
     problems = []
     for j, c in enumerate(names):
@@ -135,7 +135,7 @@ def feature_matrix(df: pd.DataFrame, names: Sequence[str], where: str) -> np.nda
             num = pd.to_numeric(raw.where(~blank), errors="coerce")
             bad = ~blank & num.isna()
             if bad.any():
-                problems.append(f"'{c}' ({int(bad.sum())} non-numeric, e.g. {raw[bad].iloc[0]!r})")
+                problems.append(f"'{c}' ({int(bad.sum())} non-numeric, {line_numbers(np.flatnonzero(bad.to_numpy()))})")
         out[:, j] = num.to_numpy(dtype="float64", na_value=np.nan)
     if problems:
         raise InputError(f"{where}: only numeric features are supported; non-numeric values in {', '.join(problems)}")
@@ -215,6 +215,17 @@ def derive_band_cuts(y: np.ndarray, risk: np.ndarray) -> tuple[float, float, str
     return low, high, why
 
 
+def risk_bands_section(low: float, high: float, why: str) -> dict[str, Any]:
+    """The manifest's ``risk_bands``: cut-points, the rule in words, the high-risk threshold and why."""
+    return {
+        "bands": ["low", "medium", "high"],
+        "cut_points": [low, high],
+        "rule": f"low: risk < {low:g}; medium: {low:g} <= risk < {high:g}; high: risk >= {high:g}",
+        "high_risk_threshold": high,
+        "rationale": why,
+    }
+
+
 def _csv_bytes(df: pd.DataFrame) -> bytes:
     buf = io.StringIO()
     df.to_csv(buf, index=False)
@@ -245,7 +256,7 @@ def train_tabular(
     from sklearn.model_selection import StratifiedKFold
 
     if spec.target not in train_df.columns:
-        raise InputError(f"target column '{spec.target}' not found; the data has: {', '.join(map(str, train_df.columns))}")
+        raise InputError(f"target column '{spec.target}' not found: {columns_hint(train_df.columns, [spec.target])}")
     names = list(spec.features) or [c for c in train_df.columns if c != spec.target]
     if spec.target in names:
         raise InputError(f"the target column '{spec.target}' cannot also be a feature")
@@ -294,7 +305,8 @@ def train_tabular(
             raise InputError(f"test data: target column '{spec.target}' not found")
         y_te, te_labels = binary_target(test_df[spec.target], labels[1], spec.target)
         if te_labels != labels:
-            raise InputError(f"test outcome values {te_labels} differ from training {labels}")
+            raise InputError(f"test data: target column '{spec.target}' has outcome values other than the training "
+                             f"data's {len(labels)}")
         x_te = feature_matrix(test_df, names, "test data")
         risk = model(x_te, training=False)[0].numpy()[:, 0].astype(np.float64)
         metrics["test"] = binary_summary(y_te, risk, high)
@@ -335,13 +347,7 @@ def train_tabular(
         },
         "outputs": {"risk": f"calibrated probability that {spec.target} = {labels[1]} (N, 1)",
                     "logit": "calibrated log-odds (N, 1)"},
-        "risk_bands": {
-            "bands": ["low", "medium", "high"],
-            "cut_points": [low, high],
-            "rule": f"low: risk < {low:g}; medium: {low:g} <= risk < {high:g}; high: risk >= {high:g}",
-            "high_risk_threshold": high,
-            "rationale": why,
-        },
+        "risk_bands": risk_bands_section(low, high, why),
         "test_prevalence": test_prev,
         "architecture": {
             "summary": "raw values -> median imputation + missing indicators -> normalization -> logistic (dense) -> Platt scaling -> sigmoid",

@@ -1,29 +1,49 @@
-"""One case (or a batch) through a text bundle with every clinical-safety check: the single entry point
-the Case page and CSV scoring call.
+"""The text pipeline: every path that reads a note (Case page, Case history, Batch page, ``score``,
+``evaluate``, external validation) calls the functions here, and a single case is a batch of one.
 
-raw text -> preprocessing named in the manifest (clinician-register normalisation, negation) ->
-model (calibrated probabilities, attention, logits) -> conformal set, out-of-scope score and flag,
-low-confidence rule, plain-English warnings.
+raw texts -> :func:`prepare` (input checks: empty, unreadable, too long; the preprocessing named in
+the manifest: clinician-register normalisation, assertion status of findings) -> :func:`analyse_prepared`
+(model over overlapping windows for long notes: calibrated probabilities, logits; conformal set,
+out-of-scope score and flag, low-confidence rule, warnings) -> :class:`TextBatch`, one row per text.
+
+:func:`analyse_case` is ``analyse_texts([text])`` plus what only the Case page draws (the words read
+with their attention); a row that cannot be scored raises :class:`InputError` with the same message a
+scored CSV puts in ``error``. Warnings and errors are :class:`Notice` objects: ``code`` is what a scored
+CSV writes, ``message`` what the page shows, so every path reports the same thing.
+
+:func:`prepare` is separate from :func:`analyse_prepared` so that CSV scoring can run the Python
+preprocessing in its reading thread while the previous chunk is in the model (medviz.scoring).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Mapping
+from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from medviz.errors import InputError
 from medviz.text.clinical import Preprocessed, ScopedFinding, Term, findings_of_kind
-from medviz.text.conformal import ConformalCalibration, prediction_sets
-from medviz.text.ood import OutOfScopeDetector
+from medviz.text.conformal import prediction_sets
 from medviz.text.predict import TextPredictor, Token
+from medviz.text.safety import SafetyConfig  # noqa: F401 (re-exported)
+from medviz.text.synth.bayes import with_expert
 
 # Low-confidence rule (CLINICAL.md W6): top probability under this, or a conformal set this large.
 LOW_CONFIDENCE_TOP_PROBABILITY = 0.5
 LOW_CONFIDENCE_SET_SIZE = 4
-SET_SEPARATOR = "|"
+SET_SEPARATOR = "|"  # prediction_set and findings_* columns
+MAX_CHARS = 20_000  # longer input is cut before preprocessing (the model reads far fewer words anyway)
+MIN_TOKENS = 3
+UNKNOWN_SHARE_WARN = 0.5
+# The model's alphabet: its standardisation keeps ASCII letters and digits (medviz.text.layers). A
+# text without a letter (another script, emoji, only digits or punctuation) has nothing it can read.
+READABLE = re.compile(r"[A-Za-z]")
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+# Assertion statuses reported per row (the scored CSV's findings_* columns).
+FINDING_STATUSES = ("present", "absent", "uncertain")
 
 OUT_OF_SCOPE_WARNING = (
     "This case may be outside what the model was trained for: treat the list below with caution."
@@ -31,8 +51,284 @@ OUT_OF_SCOPE_WARNING = (
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A warning or error about one text: ``code`` for a scored CSV, ``message`` for the page."""
+
+    code: str
+    message: str
+
+
+EMPTY = Notice("empty text, nothing to score",
+               "The case text is empty: describe the patient's symptoms in a sentence or two.")
+UNREADABLE = Notice(
+    "no words the model can read (it reads English letters; the text has none)",
+    "The model reads English words (letters a-z); this text has none (another script, emoji, or only "
+    "numbers or punctuation), so there is nothing it can read and no diagnosis is given.",
+)
+
+
+def _nothing_left(pre: Preprocessed) -> Notice:
+    gone = [f.text for f in pre.negated]
+    if gone:
+        return Notice(
+            "every finding read as absent or uncertain, nothing left to score",
+            "Every finding in the text was read as absent or uncertain (" + "; ".join(gone)
+            + "): there is nothing left for the model to read. Describe the findings that are present.",
+        )
+    return Notice(
+        "nothing left to score after preprocessing",
+        "Nothing in the text was left for the model after preprocessing (normal values are not passed on): "
+        "describe the patient's findings in words.",
+    )
+
+
+def findings_of(pre: Preprocessed | None, status: str) -> tuple[str, ...]:
+    """Finding phrases (as written, lower-cased) of one assertion status, in reading order.
+
+    Uses ``Preprocessed.findings`` (medviz.text.clinical's typed findings) when present; a reading
+    without them reports its negated / hedged scopes as absent / uncertain."""
+    if pre is None:
+        return ()
+    if hasattr(pre, "findings"):
+        from medviz.text.clinical import findings_by_status
+
+        return findings_by_status(pre, status)
+    kind = {"absent": "negated", "uncertain": "hedged"}.get(status)
+    return tuple(t.lower() for t in findings_of_kind(pre.negated, kind)) if kind else ()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Texts checked and preprocessed, not yet through the model (:func:`prepare`)."""
+
+    texts: list[str]  # as given, cut to MAX_CHARS
+    errors: list[Notice | None]
+    preprocessed: list[Preprocessed | None]  # None for rows with an error
+    cut_chars: np.ndarray  # (N,) characters cut off before reading (0: none)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return np.fromiter((e is None for e in self.errors), dtype=bool, count=len(self.errors))
+
+
+def prepare(cfg: SafetyConfig, texts: Sequence[str | None]) -> Prepared:
+    """Input checks and preprocessing for a batch. Never raises for a bad row: it gets an error."""
+    from medviz.text.preprocess import preprocess_batch
+
+    raw = ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in texts]
+    lengths = np.fromiter(map(len, raw), dtype=np.int64, count=len(raw))
+    cut = np.maximum(lengths - MAX_CHARS, 0)
+    if cut.any():
+        raw = [t[:MAX_CHARS] if c else t for t, c in zip(raw, cut)]
+    errors: list[Notice | None] = [None] * len(raw)
+    series = pd.Series(raw, dtype=object)
+    empty = (series.str.strip() == "").to_numpy(dtype=bool)
+    readable = series.str.contains(READABLE.pattern, regex=True).to_numpy(dtype=bool)
+    for i in np.flatnonzero(empty):
+        errors[i] = EMPTY
+    for i in np.flatnonzero(~readable & ~empty):
+        errors[i] = UNREADABLE
+    good = np.flatnonzero(readable)
+    pre: list[Preprocessed | None] = [None] * len(raw)
+    for i, p in zip(good, preprocess_batch(cfg.preprocessing, [raw[i] for i in good])):
+        if READABLE.search(p.model_text) is None:  # every finding negated, or only normal values
+            errors[i] = _nothing_left(p)
+        else:
+            pre[i] = p
+    return Prepared(texts=raw, errors=errors, preprocessed=pre, cut_chars=cut)
+
+
+@dataclass(frozen=True)
+class TextBatch:
+    """The pipeline's result for a batch: one row per input text, errors included (never dropped)."""
+
+    labels: tuple[str, ...]
+    prepared: Prepared
+    model_texts: list[str]  # what the model read ("" for rows with an error)
+    probabilities: np.ndarray  # (N, C) calibrated; NaN for rows with an error
+    member: np.ndarray  # (N, C) bool conformal-set membership (top-1 only without calibration)
+    order: np.ndarray  # (N, C) class indices, most probable first
+    out_of_scope: np.ndarray  # (N,) bool (False where unknown)
+    out_of_scope_score: np.ndarray  # (N,) float, NaN where not computed
+    low_confidence: np.ndarray  # (N,) bool
+    unknown_share: np.ndarray  # (N,) share of words outside the vocabulary
+    n_words: np.ndarray  # (N,) words in the model text
+    windows: np.ndarray  # (N,) windows read
+    words_not_read: np.ndarray  # (N,) words after the last window (0: read whole)
+    warnings: list[tuple[Notice, ...]]
+    coverage: float | None
+    out_of_scope_threshold: float | None
+    has_detector: bool
+    attention: np.ndarray | None = field(default=None, repr=False)  # (N, L) when asked for
+
+    @property
+    def errors(self) -> list[Notice | None]:
+        return self.prepared.errors
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.prepared.ok
+
+    def __len__(self) -> int:
+        return len(self.model_texts)
+
+    def prediction_set(self, i: int) -> tuple[str, ...]:
+        o = self.order[i]
+        return tuple(self.labels[j] for j in o if self.member[i, j])
+
+    def prediction_set_texts(self) -> list[str]:
+        """Each row's conformal set, ranked, joined by :data:`SET_SEPARATOR` ("" for an error row)."""
+        labels = np.asarray(self.labels, dtype=object)
+        n = len(self)
+        size = self.member.sum(axis=1)
+        top = labels[self.order[:, 0]] if n else np.zeros(0, dtype=object)
+        # Most sets hold one label: take it directly; only larger sets are joined row by row.
+        sets = np.where((size == 1) & self.ok, top, "").astype(object)
+        for i in np.flatnonzero((size > 1) & self.ok):
+            o = self.order[i]
+            sets[i] = SET_SEPARATOR.join(labels[o][self.member[i, o]])
+        return sets.tolist()
+
+    def findings(self, i: int, status: str) -> tuple[str, ...]:
+        return findings_of(self.prepared.preprocessed[i], status)
+
+    def findings_texts(self, status: str) -> list[str]:
+        """Per row, the phrases of ``status`` joined by :data:`SET_SEPARATOR`."""
+        return [SET_SEPARATOR.join(findings_of(p, status)) if p is not None else "" for p in self.prepared.preprocessed]
+
+    def warning_codes(self) -> list[str]:
+        return ["; ".join(w.code for w in ws) for ws in self.warnings]
+
+    def error_codes(self) -> list[str]:
+        return ["" if e is None else e.code for e in self.errors]
+
+
+def model_texts(predictor: TextPredictor, texts: Sequence[str | None]) -> list[str]:
+    """What the model reads of each text after the pipeline's checks and the bundle's preprocessing
+    ("" for a text it refuses). Explanations explain these texts."""
+    prepared = prepare(SafetyConfig.from_manifest(predictor.bundle.manifest), texts)
+    return [p.model_text if p is not None else "" for p in prepared.preprocessed]
+
+
+def analyse_texts(predictor: TextPredictor, texts: Sequence[str | None], *, attention: bool = False,
+                  batch_size: int = 2048) -> TextBatch:
+    """The whole pipeline for a batch of texts (see the module docstring)."""
+    cfg = SafetyConfig.from_manifest(predictor.bundle.manifest)
+    return analyse_prepared(predictor, prepare(cfg, texts), attention=attention, batch_size=batch_size, cfg=cfg)
+
+
+def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention: bool = False,
+                     batch_size: int = 2048, cfg: SafetyConfig | None = None) -> TextBatch:
+    """The model and the safety checks over texts already :func:`prepare`-d."""
+    from medviz.text.predict import unknown_shares
+
+    cfg = cfg or SafetyConfig.from_manifest(predictor.bundle.manifest)
+    n = len(prepared.texts)
+    labels = tuple(predictor.bundle.labels)
+    c = len(labels)
+    ok = prepared.ok
+    rows = np.flatnonzero(ok)
+    model_texts = [""] * n
+    for i in rows:
+        model_texts[i] = prepared.preprocessed[i].model_text
+    read = [model_texts[i] for i in rows]
+    pred = predictor.predict(read, batch_size=batch_size, attention=attention)
+    # A bundle with a knowledge-base expert (issue 15) shows network x expert; the expert reads the raw text.
+    shown = with_expert(predictor.bundle, [prepared.texts[i] for i in rows], pred.probabilities)
+    probs = np.full((n, c), np.nan)
+    probs[rows] = shown
+    windows = np.ones(n, dtype=np.int64)
+    not_read = np.zeros(n, dtype=np.int64)
+    windows[rows], not_read[rows] = pred.read_counts()
+    unknown = np.ones(n)
+    if len(rows):
+        unknown[rows] = pred.unknown if pred.unknown is not None else unknown_shares(predictor.bundle.model, read)
+    n_words = np.zeros(n, dtype=np.int64)
+    n_words[rows] = pd.Series(read, dtype=object).str.count(_WORD.pattern).to_numpy(dtype=np.int64) if len(rows) else 0
+    filled = np.where(ok[:, None], probs, -1.0)
+    order = np.argsort(-filled, axis=1, kind="stable")
+    if cfg.conformal is not None:
+        member = np.zeros((n, c), dtype=bool)
+        member[rows] = prediction_sets(shown, cfg.conformal) if len(rows) else member[rows]
+    else:
+        member = np.zeros((n, c), dtype=bool)
+        member[rows, order[rows, 0]] = True
+    size = member.sum(axis=1)
+    score = np.full(n, np.nan)
+    flag = np.zeros(n, dtype=bool)
+    if cfg.detector is not None and len(rows):
+        score[rows] = cfg.detector.score(pred.logits, unknown[rows])
+        flag[rows] = cfg.detector.flag(score[rows])
+    top = np.where(ok, filled.max(axis=1), np.nan) if n else np.zeros(0)
+    low = ok & ((top < LOW_CONFIDENCE_TOP_PROBABILITY) | (size >= LOW_CONFIDENCE_SET_SIZE) | (size == 0))
+    short = ok & (n_words < MIN_TOKENS)
+    clinical = np.fromiter((bool(p is not None and getattr(p, "warnings", ())) for p in prepared.preprocessed),
+                           dtype=bool, count=n)
+    warnings: list[tuple[Notice, ...]] = [()] * n
+    attention_rows = None
+    needs = flag | low | short | clinical | (not_read > 0) | (ok & ((unknown > UNKNOWN_SHARE_WARN) | (prepared.cut_chars > 0)))
+    for i in np.flatnonzero(needs):
+        warnings[i] = tuple(_row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prepared,
+                                          float(top[i]), int(size[i]), predictor))
+    if attention and pred.attention is not None:
+        attention_rows = np.zeros((n, pred.attention.shape[1]), dtype=pred.attention.dtype)
+        attention_rows[rows] = pred.attention
+    return TextBatch(
+        labels=labels, prepared=prepared, model_texts=model_texts, probabilities=probs, member=member,
+        order=order, out_of_scope=flag, out_of_scope_score=score, low_confidence=low, unknown_share=unknown,
+        n_words=n_words, windows=windows, words_not_read=not_read, warnings=warnings,
+        coverage=cfg.conformal.coverage if cfg.conformal else None,
+        out_of_scope_threshold=cfg.detector.threshold if cfg.detector else None,
+        has_detector=cfg.detector is not None, attention=attention_rows,
+    )
+
+
+def _row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prepared, top, size, predictor):
+    if flag[i]:
+        yield Notice("possibly out of scope", OUT_OF_SCOPE_WARNING)
+    if prepared.cut_chars[i]:
+        yield Notice(f"text cut at {MAX_CHARS:,} characters",
+                     f"The text is {MAX_CHARS + int(prepared.cut_chars[i]):,} characters long; only the first "
+                     f"{MAX_CHARS:,} were read.")
+    if not_read[i]:
+        words = int(n_words[i])
+        yield Notice(f"last {int(not_read[i]):,} of {words:,} words not read",
+                     f"The note has {words:,} words; the model read the first {words - int(not_read[i]):,} "
+                     f"({int(windows[i])} overlapping windows of {predictor.seq_len}); the last "
+                     f"{int(not_read[i]):,} were not read.")
+    if short[i]:
+        k = int(n_words[i])
+        yield Notice("very short text", f"Very short input ({k} word{'s' if k != 1 else ''}): the model needs a fuller description.")
+    if unknown[i] >= 1.0:
+        yield Notice("no known words", "None of the words are in the model's vocabulary: the list below is not "
+                                        "based on your text.")
+    elif unknown[i] > UNKNOWN_SHARE_WARN:
+        words = int(n_words[i])
+        k = round(unknown[i] * words)
+        yield Notice(f"{unknown[i]:.0%} unknown words",
+                     f"{unknown[i]:.0%} of the words ({k} of {words}) are unknown to the model; it is judging from "
+                     "the rest only.")
+    if low[i]:
+        yield Notice("low confidence", _low_confidence_text(top, size))
+    pre = prepared.preprocessed[i]
+    for w in getattr(pre, "warnings", ()) or ():
+        yield Notice(str(w), str(w))
+
+
+def _low_confidence_text(top: float, set_size: int) -> str:
+    size = "an empty conformal set" if set_size == 0 else f"a conformal set of {set_size}"
+    return (
+        f"Low confidence: the top diagnosis has {top:.0%} probability and {size} "
+        f"(rule: top under {LOW_CONFIDENCE_TOP_PROBABILITY:.0%}, or a set that is empty or has "
+        f"{LOW_CONFIDENCE_SET_SIZE} or more diagnoses)."
+    )
+
+
+@dataclass(frozen=True)
 class CaseAnalysis:
-    text: str  # the case as typed (cut to the input limit)
+    """One row of a :class:`TextBatch` with what the Case page draws."""
+
+    text: str  # the case as typed (cut to MAX_CHARS)
     labels: tuple[str, ...]
     probabilities: np.ndarray  # (C,) calibrated, in label order
     ranked: tuple[tuple[str, float], ...]  # (label, probability), high to low
@@ -46,10 +342,22 @@ class CaseAnalysis:
     recognised_terms: tuple[Term, ...]
     model_text: str  # what the model read
     tokens: tuple[Token, ...]  # tokens of model_text, aligned with attention
-    attention: np.ndarray  # (L,) attention weights over model_text's tokens
+    attention: np.ndarray  # (L,) attention weights over model_text's tokens (Token.position indexes it)
     unknown_share: float
-    truncated: bool
-    warnings: tuple[str, ...]
+    truncated: bool  # words were left unread (see warnings)
+    notices: tuple[Notice, ...]
+    preprocessed: Preprocessed | None = None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(n.message for n in self.notices)
+
+    @property
+    def warning_codes(self) -> tuple[str, ...]:
+        return tuple(n.code for n in self.notices)
+
+    def findings(self, status: str) -> tuple[str, ...]:
+        return findings_of(self.preprocessed, status)
 
     @property
     def negated_findings(self) -> tuple[str, ...]:
@@ -71,180 +379,62 @@ class CaseAnalysis:
         return f"With {self.coverage:.0%} coverage on held-out cases, the diagnosis is among: {items}."
 
 
-@dataclass(frozen=True)
-class SafetyConfig:
-    """The bundle's calibrated safety settings, read once from its manifest."""
-
-    preprocessing: str
-    conformal: ConformalCalibration | None
-    detector: OutOfScopeDetector | None
-
-    @classmethod
-    def from_manifest(cls, manifest: Mapping) -> "SafetyConfig":
-        from medviz.text.conformal import ConformalCalibration
-        from medviz.text.preprocess import bundle_preprocessing
-
-        conf = manifest.get("conformal")
-        oos = manifest.get("out_of_scope")
-        return cls(
-            preprocessing=bundle_preprocessing(manifest),
-            conformal=ConformalCalibration.from_manifest(conf) if conf else None,
-            detector=OutOfScopeDetector.from_manifest(oos) if oos else None,
-        )
-
-
-def _preprocess(kind: str, text: str) -> Preprocessed:
-    if kind == "clinical":
-        from medviz.text.clinical import preprocess
-
-        return preprocess(text)
-    return Preprocessed(original=text, model_text=text, terms=(), negated=())
-
-
-def _unknown_share(predictor: TextPredictor, tokens) -> float:
-    return 1.0 - sum(t.known for t in tokens) / len(tokens) if tokens else 1.0
+def case_from_batch(predictor: TextPredictor, batch: TextBatch, i: int = 0) -> CaseAnalysis:
+    """Row ``i`` of a batch as a :class:`CaseAnalysis`; raises InputError (the row's error message)
+    for a row that could not be scored."""
+    err = batch.errors[i]
+    if err is not None:
+        raise InputError(err.message)
+    probs = batch.probabilities[i]
+    pre = batch.prepared.preprocessed[i]
+    model_text = batch.model_texts[i]
+    att = batch.attention[i] if batch.attention is not None else np.zeros(predictor.seq_len)
+    return CaseAnalysis(
+        text=batch.prepared.texts[i],
+        labels=batch.labels,
+        probabilities=probs,
+        ranked=tuple((batch.labels[j], float(probs[j])) for j in batch.order[i]),
+        prediction_set=batch.prediction_set(i),
+        coverage=batch.coverage,
+        out_of_scope=bool(batch.out_of_scope[i]),
+        out_of_scope_score=None if np.isnan(batch.out_of_scope_score[i]) else float(batch.out_of_scope_score[i]),
+        out_of_scope_threshold=batch.out_of_scope_threshold,
+        low_confidence=bool(batch.low_confidence[i]),
+        negated=tuple(pre.negated),
+        recognised_terms=tuple(pre.terms),
+        model_text=model_text,
+        tokens=tuple(predictor.tokens(model_text)),
+        attention=att,
+        unknown_share=float(batch.unknown_share[i]),
+        truncated=bool(batch.words_not_read[i] > 0 or batch.prepared.cut_chars[i] > 0),
+        notices=batch.warnings[i],
+        preprocessed=pre,
+    )
 
 
 def analyse_case(predictor: TextPredictor, text: str | None) -> CaseAnalysis:
-    """Everything the Case page shows for one free-text case. Raises InputError for empty input."""
-    from medviz.text.inputs import MAX_CHARS, check_text
-
-    if text is None or not str(text).strip():
-        raise InputError("case text is empty: describe the patient's symptoms in a sentence or two")
-    text = str(text)
-    warnings: list[str] = []
-    if len(text) > MAX_CHARS:
-        warnings.append(f"The text is {len(text):,} characters long; only the first {MAX_CHARS:,} were considered.")
-        text = text[:MAX_CHARS]
-    cfg = SafetyConfig.from_manifest(predictor.bundle.manifest)
-    pre = _preprocess(cfg.preprocessing, text)
-    if not re.search(r"[A-Za-z0-9]", pre.model_text):
-        raise InputError(
-            "every finding in the text was read as absent or uncertain ("
-            + "; ".join(f.text for f in pre.negated)
-            + "): there is nothing left for the model to read. Describe the findings that are present."
-        )
-    check = check_text(predictor, pre.model_text)
-    warnings.extend(check.warnings)
-    pred = predictor.predict([check.text])
-    probs = pred.probabilities[0]
-    labels = tuple(predictor.bundle.labels)
-    order = np.argsort(-probs, kind="stable")
-    ranked = tuple((labels[i], float(probs[i])) for i in order)
-
-    if cfg.conformal is not None:
-        member = prediction_sets(probs[None, :], cfg.conformal)[0]
-        pset = tuple(labels[i] for i in order if member[i])
-    else:
-        pset = (labels[order[0]],)
-    unknown = _unknown_share(predictor, check.tokens)
-    oos_score = oos = None
-    if cfg.detector is not None:
-        oos_score = float(cfg.detector.score(pred.logits, np.array([unknown]))[0])
-        oos = bool(cfg.detector.flag(np.array([oos_score]))[0])
-    low = bool(probs[order[0]] < LOW_CONFIDENCE_TOP_PROBABILITY or len(pset) >= LOW_CONFIDENCE_SET_SIZE or not pset)
-    if oos:
-        warnings.insert(0, OUT_OF_SCOPE_WARNING)
-    if low:
-        warnings.append(_low_confidence_text(float(probs[order[0]]), len(pset)))
-    return CaseAnalysis(
-        text=text,
-        labels=labels,
-        probabilities=probs,
-        ranked=ranked,
-        prediction_set=pset,
-        coverage=cfg.conformal.coverage if cfg.conformal else None,
-        out_of_scope=bool(oos),
-        out_of_scope_score=oos_score,
-        out_of_scope_threshold=cfg.detector.threshold if cfg.detector else None,
-        low_confidence=low,
-        negated=pre.negated,
-        recognised_terms=pre.terms,
-        model_text=check.text,
-        tokens=check.tokens,
-        attention=pred.attention[0],
-        unknown_share=unknown,
-        truncated=check.truncated,
-        warnings=tuple(warnings),
-    )
-
-
-def _low_confidence_text(top: float, set_size: int) -> str:
-    size = "an empty conformal set" if set_size == 0 else f"a conformal set of {set_size}"
-    return (
-        f"Low confidence: the top diagnosis has {top:.0%} probability and {size} "
-        f"(rule: top under {LOW_CONFIDENCE_TOP_PROBABILITY:.0%}, or a set that is empty or has "
-        f"{LOW_CONFIDENCE_SET_SIZE} or more diagnoses)."
-    )
-
-
-def has_no_tokens(texts: list[str]) -> np.ndarray:
-    """True where a text has no letter or digit left (nothing for the model to read)."""
-    return ~pd.Series(texts, dtype=object).str.contains(r"[A-Za-z0-9]", regex=True).to_numpy(dtype=bool)
+    """Everything the Case page shows for one free-text case: :func:`analyse_texts` on a batch of
+    one, with attention. Raises InputError (a plain message) for a text that cannot be scored."""
+    return case_from_batch(predictor, analyse_texts(predictor, [text], attention=True))
 
 
 def analyse_batch(
     predictor: TextPredictor, texts: list[str], batch_size: int = 2048, model_texts: list[str] | None = None
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Batch form for CSV scoring: calibrated probabilities (N, C) and the safety columns
-    ``prediction_set``, ``out_of_scope``, ``out_of_scope_score``, ``warnings`` (one row per text).
-    Texts must be non-empty (the scorer reports empty ones as errors before calling this)."""
-    from medviz.text.predict import unknown_shares
-    from medviz.text.preprocess import apply_preprocessing
+    """Probabilities (N, C) and the safety columns ``prediction_set``, ``out_of_scope``,
+    ``out_of_scope_score``, ``warnings`` and ``error`` for a batch (:func:`analyse_texts`; kept for
+    the benchmarks). ``model_texts`` is ignored: preprocessing is part of the pipeline."""
+    b = analyse_texts(predictor, texts, batch_size=batch_size)
+    return b.probabilities, safety_frame(b)
 
-    cfg = SafetyConfig.from_manifest(predictor.bundle.manifest)
-    if model_texts is None:  # the caller may have preprocessed already (score_csv does it in the reading thread)
-        model_texts = apply_preprocessing(cfg.preprocessing, list(texts))
-    pred = predictor.predict(model_texts, batch_size=batch_size)
-    probs = pred.probabilities
-    n = len(model_texts)
-    labels = np.asarray(predictor.bundle.labels, dtype=object)
-    order = np.argsort(-probs, axis=1, kind="stable")
-    if cfg.conformal is not None:
-        member = prediction_sets(probs, cfg.conformal)
-    else:
-        member = np.zeros_like(probs, dtype=bool)
-        member[np.arange(n), order[:, 0]] = True
-    size = member.sum(axis=1)
-    # Most sets hold one label: take it directly; only larger sets are joined row by row.
-    sets = np.where(size == 1, labels[order[:, 0]] if n else np.zeros(0, dtype=object), "").astype(object)
-    for i in np.flatnonzero(size > 1):
-        o = order[i]
-        sets[i] = SET_SEPARATOR.join(labels[o][member[i, o]])
-    sets = sets.tolist()
-    if pred.unknown is not None:
-        unknown = pred.unknown
-    else:
-        unknown = unknown_shares(predictor.bundle.model, model_texts) if n else np.zeros(0)
-    if cfg.detector is not None:
-        score = cfg.detector.score(pred.logits, unknown)
-        flag = cfg.detector.flag(score)
-    else:  # bundle without an out-of-scope detector: the flag is unknown, not "in scope"
-        score = np.full(n, np.nan)
-        flag = np.zeros(n, dtype=bool)
-    top = probs.max(axis=1) if n else np.zeros(0)
-    low = (top < LOW_CONFIDENCE_TOP_PROBABILITY) | (size >= LOW_CONFIDENCE_SET_SIZE) | (size == 0)
-    # unknown share 1 with no token left = every finding was negated (the scorer drops empty input)
-    no_tokens = has_no_tokens(model_texts)
-    warnings = [""] * n
-    for i in np.flatnonzero(flag | low | no_tokens | (unknown > 0.5)):
-        w = []
-        if flag[i]:
-            w.append("possibly out of scope")
-        if low[i]:
-            w.append("low confidence")
-        if no_tokens[i]:
-            w.append("all findings negated")
-        elif unknown[i] > 0.5:
-            w.append(f"{unknown[i]:.0%} unknown words")
-        warnings[i] = "; ".join(w)
-    frame = pd.DataFrame(
-        {
-            "prediction_set": sets,
-            "out_of_scope": pd.array(flag.astype(bool), dtype="boolean") if cfg.detector is not None
-            else pd.array([pd.NA] * n, dtype="boolean"),
-            "out_of_scope_score": score,
-            "warnings": warnings,
-        }
-    )
-    return probs, frame
+
+def safety_frame(b: TextBatch) -> pd.DataFrame:
+    n = len(b)
+    return pd.DataFrame({
+        "prediction_set": b.prediction_set_texts(),
+        "out_of_scope": pd.array([bool(f) if good else pd.NA for f, good in zip(b.out_of_scope, b.ok)], dtype="boolean")
+        if b.has_detector else pd.array([pd.NA] * n, dtype="boolean"),
+        "out_of_scope_score": b.out_of_scope_score,
+        "warnings": b.warning_codes(),
+        "error": b.error_codes(),
+    })

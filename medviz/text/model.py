@@ -26,6 +26,7 @@ import keras
 
 from medviz.layers import TemperatureScaling
 from medviz.text.layers import AttentionPooling, BagOfWordsLogits, WordDropout, standardize_text
+from medviz.text.vocab import fit_vocabulary
 
 VECTORIZER = "vectorizer"
 TEMPERATURE = "temperature"
@@ -46,6 +47,9 @@ class TextModelConfig:
     wide: bool = False
     wide_l2: float = 0.0
     wide_scale: float = 1.0
+    # A word enters the vocabulary only if it is in at least this many training notes, after
+    # identifiers are stripped (medviz.text.vocab): keeps names and MRNs of single patients out.
+    min_note_count: int = 3
 
 
 def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextModelConfig) -> keras.Model:
@@ -57,7 +61,7 @@ def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextMod
         output_sequence_length=config.sequence_length,
         name=VECTORIZER,
     )
-    vectorizer.adapt(list(train_texts))
+    fit_vocabulary(vectorizer, list(train_texts), config.min_note_count)
     vocab_size = len(vectorizer.get_vocabulary())
 
     text_in = keras.Input(shape=(), dtype="string", name="text")

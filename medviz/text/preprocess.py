@@ -23,8 +23,10 @@ def preprocessing_manifest(kind: str) -> dict[str, Any]:
             "id": PREPROCESSING_ID,
             "function": "medviz.text.clinical.preprocess",
             "steps": [
-                "normalise clinician register (abbreviations, spellings, medical terms, vital signs, age/sex, durations)",
-                "remove negated and hedged findings (NegEx-style cue and scope rules)",
+                "vital signs parsed with units against adult reference ranges; abnormal ones kept as findings",
+                "assertion status of each finding with medspaCy ConText (present, absent, uncertain, historical, "
+                "family/other person); only present findings reach the model",
+                "clinician register rewritten where the context fixes the meaning (abbreviations, terms, age/sex, durations)",
             ],
         }
     raise InputError(f"unknown preprocessing '{kind}'; expected one of {', '.join(KINDS)}")
@@ -45,6 +47,32 @@ def bundle_preprocessing(manifest: Mapping[str, Any]) -> str:
                 "retrain the model or use the matching medviz version"
             )
     return kind
+
+
+def preprocess_batch(kind: str, texts: list[str]) -> list["Preprocessed"]:
+    """The full reading of every text of a batch (model text, findings, recognised terms, warnings),
+    as :func:`medviz.text.clinical.preprocess` gives for one; the one preprocessing call of the text
+    pipeline (single case = batch of one).
+
+    ``clinical``: ``medviz.text.clinical.preprocess_batch`` when that module provides it; otherwise
+    :func:`~medviz.text.clinical.preprocess` on the texts a rule could touch
+    (:func:`~medviz.text.clinical.needs_rules`) and the text as typed for the rest (preprocess would
+    only tidy their spaces, which the tokenizer drops: tests/text/test_clinical_fastpath.py)."""
+    from medviz.text.clinical import Preprocessed
+
+    texts = [str(t) for t in texts]
+    if kind == "none":
+        return [Preprocessed(original=t, model_text=t, terms=(), negated=()) for t in texts]
+    if kind != "clinical":
+        raise InputError(f"unknown preprocessing '{kind}'; expected one of {', '.join(KINDS)}")
+    from medviz.text import clinical
+
+    if hasattr(clinical, "preprocess_batch"):
+        return list(clinical.preprocess_batch(texts))
+    if not texts:
+        return []
+    rules = clinical.needs_rules(texts)
+    return [clinical.preprocess(t) if r else Preprocessed(original=t, model_text=t, terms=(), negated=()) for t, r in zip(texts, rules)]
 
 
 def apply_preprocessing(kind: str, texts: list[str]) -> list[str]:

@@ -13,12 +13,17 @@ import pandas as pd
 
 from medviz import metrics as M
 from medviz.bundle import TASK_TEXT, save_bundle
-from medviz.errors import InputError
+from medviz.errors import InputError, columns_hint
 from medviz.text.model import TEMPERATURE, TextModelConfig, build_text_model, scope_logit_layer
 
 log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE_COSINE = 0.85
+#: Manifest keys a --card file may set (shown on the model card).
+CARD_KEYS = ("intended_use", "out_of_scope_uses", "limitations", "setting", "demographics", "never_seen")
+#: Above this many labels, test_predictions.csv keeps probabilities to 5 decimals (801 x n columns at full
+#: precision would make the bundle several times larger than the model).
+WIDE_LABELS_ROUNDING = 100
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,15 @@ class TextTrainingSpec:
     oos_method: str = "energy"
     oos_quantile: float = 0.95
     provenance: dict[str, Any] = field(default_factory=dict)
+    # Model-card entries given at training time (--card FILE.json): any of CARD_KEYS, stored in the manifest.
+    card: dict[str, Any] = field(default_factory=dict)
+    # Knowledge-base expert (issue 15): a medviz.text.synth.bayes.KnowledgeBaseBayes multiplied into the
+    # network's probabilities with this weight; saved in the bundle and applied wherever the bundle is used.
+    expert: Any = None
+    expert_weight: float = 0.0
+    # Development cases (text, label) on which the weight is chosen from EXPERT_WEIGHTS (top-3, then top-10);
+    # never the cases a figure is reported on as held out.
+    expert_tune: Any = None
     intended_use: str = (
         "Decision support for clinicians: suggests a ranked differential for a short free-text case description. "
         "Not a diagnosis, not for standalone or time-critical use."
@@ -67,7 +81,7 @@ class TextTrainingSpec:
 def clean_labelled_text(df: pd.DataFrame, text_col: str, label_col: str) -> pd.DataFrame:
     for col in (text_col, label_col):
         if col not in df.columns:
-            raise InputError(f"missing column '{col}'; the data has: {', '.join(map(str, df.columns))}")
+            raise InputError(f"missing column '{col}': {columns_hint(df.columns, [col])}")
     out = pd.DataFrame({"text": df[text_col].astype(str).str.strip(), "label": df[label_col].astype(str).str.strip()})
     bad = (out["text"] == "") | (out["label"] == "") | df[text_col].isna().to_numpy() | df[label_col].isna().to_numpy()
     if bad.any():
@@ -160,7 +174,8 @@ def _fit_model(spec, fit_texts, y_fit, vocab_texts, n_classes, epochs, val=None)
         lr = keras.optimizers.schedules.CosineDecay(spec.learning_rate, int(np.ceil(len(fit_texts) / spec.batch_size)) * epochs)
     trainer.compile(optimizer=keras.optimizers.Adam(lr), loss=[loss] * len(heads))
     rep = (lambda y: [y] * len(heads)) if len(heads) > 1 else (lambda y: y)
-    callbacks = []
+    callbacks = [keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: log.info(
+        "epoch %d/%d: loss %.4f", epoch + 1, epochs, float((logs or {}).get("loss", float("nan")))))]
     validation = None
     if val is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec.patience, restore_best_weights=True))
@@ -288,6 +303,14 @@ def train_text(
     from scipy.special import softmax
 
     cal_probs = softmax(calib_raw / temperature, axis=1)
+    network_cal_probs = cal_probs
+    weight_search = None
+    if spec.expert is not None and spec.expert_tune is not None:
+        spec, weight_search = _tune_expert_weight(spec, model, labels)
+    if spec.expert is not None:  # network x knowledge-base expert: the conformal sets are fitted on what is shown
+        from medviz.text.synth.bayes import combine
+
+        cal_probs = combine(cal_probs, spec.expert.log_scores(calib["text"].tolist()), spec.expert_weight)
     cal_logits = calib_scope / temperature
     cal_unk = unknown_shares(model, calib["model_text"].tolist())
     conf = conformal.calibrate(cal_probs, y_cal, spec.conformal_coverage)
@@ -308,6 +331,8 @@ def train_text(
         ),
         "calibration": {"n": int(len(calib)), "split": calib_name, **M.multiclass_summary(y_cal, cal_probs)},
     }
+    if spec.expert is not None:
+        metrics["calibration"]["network_only"] = M.multiclass_summary(y_cal, network_cal_probs)
     held_scores = {}
     if held_out_outliers:
         _, ho_logits, ho_unk = run(model_texts(spec, held_out_outliers))
@@ -328,6 +353,12 @@ def train_text(
         if unknown:
             raise InputError(f"test labels not seen in training: {', '.join(unknown)}")
         probs, te_logits, te_unk = run(model_texts(spec, te["text"]))
+        network_probs = probs
+        if spec.expert is not None:
+            from medviz.text.synth.bayes import combine
+
+            expert_log = spec.expert.log_scores(te["text"].tolist())
+            probs = combine(probs, expert_log, spec.expert_weight)
         y_te = te["label"].map(index).to_numpy()
         dup = near_duplicate_mask(te["text"].tolist(), data["text"].tolist())
         te_scores = detector.score(te_logits, te_unk)
@@ -337,6 +368,11 @@ def train_text(
             "conformal": conformal.evaluate(probs, y_te, conf),
             "in_scope_flagged": float(detector.flag(te_scores).mean()),
         }
+        if spec.expert is not None:
+            from scipy.special import softmax as _softmax
+
+            metrics["test"]["network_only"] = M.multiclass_summary(y_te, network_probs)
+            metrics["test"]["knowledge_base_only"] = M.multiclass_summary(y_te, _softmax(expert_log, axis=1))
         if held_scores:
             metrics["test"]["out_of_scope_auroc_vs_held_out_notes"] = {
                 m: ood.auroc(ood.scores(m, te_logits, te_unk, weight), held_scores[m]) for m in ood.METHODS
@@ -352,6 +388,8 @@ def train_text(
         for j, lab in enumerate(labels):
             test_predictions[f"prob_{lab}"] = probs[:, j]
         test_predictions["out_of_scope_score"] = te_scores
+        if len(labels) > WIDE_LABELS_ROUNDING:
+            test_predictions = test_predictions.round({f"prob_{lab}": 5 for lab in labels})
 
     for name, frame in (evaluation_sets or {}).items():
         metrics[name] = evaluate_case_set(frame, labels, lambda t: run(model_texts(spec, t)), conf, detector)
@@ -383,6 +421,12 @@ def train_text(
             + ("; plus a wide head (linear bag-of-words over the same token ids) trained alongside, logits averaged"
                if spec.config.wide else ""),
             **asdict(spec.config),
+            "vocabulary": {
+                "size": len(model.get_layer("vectorizer").get_vocabulary()),
+                "privacy": f"identifiers (e-mails, dates, phone numbers, MRN-like codes) stripped from the notes before "
+                           f"the vocabulary was built; words in fewer than {spec.config.min_note_count} training notes "
+                           "dropped (medviz.text.vocab)",
+            },
             "parameters": int(model.count_params()),
         },
         "calibration": {"method": "temperature scaling", "temperature": temperature, "fitted_on": calib_name},
@@ -431,7 +475,58 @@ def train_text(
         "intended_use": spec.intended_use,
         "out_of_scope_uses": list(spec.out_of_scope_uses),
     }
-    return save_bundle(out_dir, model, manifest, test_predictions)
+    unknown = sorted(set(spec.card) - set(CARD_KEYS))
+    if unknown:
+        raise InputError(f"--card: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(CARD_KEYS)}")
+    manifest.update(spec.card)
+    extra = {}
+    if spec.expert is not None:
+        from medviz.text.synth.bayes import EXPERT_FILE, FORMAT
+
+        if spec.expert.labels != labels:
+            raise InputError("--kb: the knowledge base's condition names differ from the training labels")
+        extra[EXPERT_FILE] = spec.expert.to_json()
+        manifest["knowledge_base_expert"] = {
+            "file": EXPERT_FILE, "format": FORMAT, "weight": spec.expert_weight, "weight_search": weight_search,
+            "method": "probabilities = softmax(log p_network + weight x log p_kb); p_kb: naive Bayes over the knowledge "
+                      "base's symptom frequencies, age and sex odds and the clinician-findings table, findings read "
+                      "with the synonym table and a crude negation rule (medviz/text/synth/bayes.py)",
+            "source": spec.provenance.get("kb_source", ""),
+        }
+    return save_bundle(out_dir, model, manifest, test_predictions, extra_files=extra)
+
+
+EXPERT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+
+
+def _tune_expert_weight(spec: TextTrainingSpec, model, labels: list[str]):
+    """Choose the knowledge-base expert's weight on the development cases ``spec.expert_tune``."""
+    import dataclasses
+
+    import tensorflow as tf
+    from scipy.special import softmax
+
+    from medviz.text.synth.bayes import combine
+
+    tune = spec.expert_tune
+    known = tune[tune["label"].isin(labels)]
+    if known.empty:
+        raise InputError("--kb-tune: none of the development cases' labels is a training label")
+    index = {lab: i for i, lab in enumerate(labels)}
+    y = known["label"].map(index).to_numpy()
+    net = model.predict(tf.constant(model_texts(spec, known["text"])), verbose=0)[0]
+    kb_log = spec.expert.log_scores(known["text"].tolist())
+    rows = []
+    for w in EXPERT_WEIGHTS:
+        p = combine(net, kb_log, w)
+        rows.append({"weight": w, "top3": M.top_k_accuracy(y, p, 3), "top10": M.top_k_accuracy(y, p, 10)})
+    kb_only = softmax(kb_log, axis=1)
+    best = max(rows, key=lambda r: (r["top3"], r["top10"], -r["weight"]))
+    search = {"n_cases": int(len(known)), "grid": rows, "chosen": best["weight"],
+              "knowledge_base_only": {"top3": M.top_k_accuracy(y, kb_only, 3), "top10": M.top_k_accuracy(y, kb_only, 10)},
+              "rule": "highest top-3 on the development cases, then top-10, then the smaller weight"}
+    log.info("knowledge-base expert weight %s chosen on %d development cases", best["weight"], len(known))
+    return dataclasses.replace(spec, expert_weight=float(best["weight"])), search
 
 
 def evaluate_case_set(frame: pd.DataFrame, labels: list[str], run, conf, detector) -> dict[str, Any]:

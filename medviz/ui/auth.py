@@ -18,7 +18,6 @@ walked-away screen clears itself. Signing out clears the whole session state.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import streamlit as st
@@ -285,7 +284,9 @@ def _first_start(engine) -> None:
         "```\npython -m medviz users add NAME --role admin\n```\n"
         "(the password is asked for at the prompt; clinicians are added the same way with `--role clinician`)."
     )
-    if os.environ.get("MEDVIZ_ALLOW_BOOTSTRAP", "1").strip() == "0":
+    from medviz.config import settings
+
+    if not settings().allow_bootstrap:  # setting allow_bootstrap / MEDVIZ_ALLOW_BOOTSTRAP=0
         return
     st.markdown("Or create an administrator called **admin** with a one-time password, shown here once; "
                 "it must be changed at the first sign-in.")
@@ -320,7 +321,8 @@ def change_password_page() -> None:
 def password_form(s: dict) -> None:
     st.caption(
         f"At least {accounts.MIN_PASSWORD} characters and 5 different characters; not containing your user "
-        "name; not a common password. A long phrase is easiest to remember."
+        f"name; not a common password; hard to guess (strength {accounts.MIN_ZXCVBN_SCORE} of 4 or more by the "
+        "zxcvbn estimator). A phrase of several uncommon words is easiest to remember."
     )
     with st.form("account_password_form", clear_on_submit=True):
         old = st.text_input("Current password", type="password", key="account_old_password")

@@ -16,10 +16,14 @@ def bundle(path: str) -> ModelBundle:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def text_predictor(path: str):
-    from medviz.text.predict import TextPredictor
+def predictor(path: str):
+    """The bundle's compiled model, built by its model family (medviz.families)."""
+    b = bundle(path)
+    return b.family.predictor(b)
 
-    return TextPredictor.from_bundle(bundle(path))
+
+def text_predictor(path: str):
+    return predictor(path)
 
 
 @st.cache_resource(show_spinner="Preparing the text explainer…", max_entries=4)
@@ -38,8 +42,5 @@ def tabular_explainer(path: str):
     return TabularExplainer.from_bundle(bundle(path))
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
 def tabular_predictor(path: str):
-    from medviz.tabular.predict import TabularPredictor
-
-    return TabularPredictor.from_bundle(bundle(path))
+    return predictor(path)

@@ -13,10 +13,14 @@ from medviz.ui import cache
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_KEY = "app_bundle_path"  # owned by the sidebar picker
+DEFAULT_BUNDLE = os.environ.get("MEDVIZ_DEFAULT_MODEL", "differential-801")  # preselected when present (issue 15)
 
 
 def models_dir() -> Path:
-    return Path(os.environ.get("MEDVIZ_MODELS_DIR", ROOT / "models"))
+    """The bundle folder (setting ``models_dir`` / ``MEDVIZ_MODELS_DIR``, default ``models/``)."""
+    from medviz.config import settings
+
+    return Path(settings().models_dir)
 
 
 def sidebar_bundle_picker() -> BundleInfo | None:
@@ -27,17 +31,27 @@ def sidebar_bundle_picker() -> BundleInfo | None:
     with st.sidebar:
         st.markdown("### Model")
         if not usable:
-            st.error(f"No model bundles found in {plain(models_dir())}.")
+            st.error(f"No usable model bundles in {plain(models_dir())}.")
+            _unavailable(broken)
             return None
         labels = {str(i.path): f"{i.title} · v{i.version}" for i in usable}
         paths = list(labels)
         current = st.session_state.get(BUNDLE_KEY)
-        index = paths.index(current) if current in paths else 0
+        default = next((k for k, i in enumerate(usable) if i.path.name == DEFAULT_BUNDLE), 0)
+        index = paths.index(current) if current in paths else default
         choice = st.selectbox("Model bundle", paths, index=index, format_func=labels.get, key="sidebar_bundle_select")
         st.session_state[BUNDLE_KEY] = choice
-        for b in broken:
-            st.warning(f"Skipped a broken bundle: {plain(b.error)}")
+        _unavailable(broken)
         return next(i for i in usable if str(i.path) == choice)
+
+
+def _unavailable(broken: list[BundleInfo]) -> None:
+    """Bundles that failed their checks, listed under the picker with the reason (never selectable)."""
+    if not broken:
+        return
+    with st.expander(f"Unavailable models ({len(broken)})"):
+        for b in broken:
+            st.text(f"{b.path.name}: {b.error}")  # plain text: folder names and reasons are not markup
 
 
 def current_bundle() -> ModelBundle | None:
@@ -59,8 +73,35 @@ INTENDED_USE = (
 )
 
 
+ENCRYPTION_OFF = (
+    "**Encryption at rest is turned off.** Case text, form values, reasons and typed diagnoses saved now "
+    "are stored in clear in the database. An operator turned it off (setting `encryption` in medviz.toml "
+    "or `MEDVIZ_ENCRYPTION`); turn it back on before saving patient information."
+)
+
+
+def encryption_banner() -> bool:
+    """A red banner when an operator turned encryption at rest off (or the settings are unreadable).
+
+    Called by :func:`intended_use_banner`, so it heads every page. Returns True when it showed.
+    """
+    from medviz.config import ConfigError
+    from medviz.store.crypto import encryption_enabled
+
+    try:
+        if encryption_enabled():
+            return False
+    except ConfigError as exc:
+        st.error(f"The settings cannot be read, so encryption at rest cannot be confirmed: {exc}", icon="🔓")
+        return True
+    st.error(ENCRYPTION_OFF, icon="🔓")
+    return True
+
+
 def intended_use_banner(bundle: ModelBundle | None = None) -> None:
-    """Every page: intended use, and (when a model is chosen) its identity and validation date."""
+    """Every page: the encryption-off banner (when off), intended use, and (when a model is chosen) its
+    identity and validation date."""
+    encryption_banner()
     st.info(INTENDED_USE, icon="ℹ️")
     if bundle is not None:
         st.caption(model_identity(bundle))

@@ -51,6 +51,7 @@ def _predict(bundle: ModelBundle, text: str) -> None:
 
 
 def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
+    _show_cant_miss(bundle, check)  # first: never hidden by the low-confidence / out-of-scope banners
     if check.out_of_scope:
         q = (bundle.manifest.get("out_of_scope") or {}).get("in_scope_quantile")
         why = (f"it looks less like the training cases than {q:.0%} of held-out in-scope cases do"
@@ -61,27 +62,26 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
         st.warning(plain(w), icon="⚠️")
     if check.coverage is not None:
         st.info(plain(check.differential_sentence()))
-    _show_reading(check)
-    st.subheader("Ranked differential")
-    left, right = st.columns([2, 3])
-    with left:
-        top5 = table.head(5).copy()
-        top5["probability"] = (top5["probability"] * 100).round(1)
-        st.dataframe(
-            top5.rename(columns={"rank": "#", "label": "Diagnosis", "probability": "Probability (%)"}),
-            hide_index=True,
-            width="stretch",
-        )
-        st.caption(
-            f"Calibrated probabilities over the {len(bundle.labels)} diagnoses the model knows; they sum to 100%. "
-            "A diagnosis outside this list can never appear here."
-        )
-    with right:
-        st.plotly_chart(differential_bar(table, k=5), width="stretch", config={"displayModeBar": False})
+    _show_reading(check, bundle)
+    _show_kb_reading(bundle, check)
+    _show_differential(bundle, table)
     from medviz.ui.evaluation_views import diagnosis_context_table
 
     diagnosis_context_table(bundle, list(table["label"].head(3)))
 
+    from medviz.families import family_for
+
+    if family_for(bundle).has_attention(bundle):
+        _show_attention(check, attention)
+    else:  # an imported model without attention: the SHAP words below are the explanation
+        st.caption("This model exposes no attention weights; the word contributions (SHAP) below show what drove it.")
+    save_case_button(bundle, check.text, text_prediction(table["label"], table["probability"]), key="case_save")
+    from medviz.ui.explain_views import render_text_explanation
+
+    render_text_explanation(bundle, check.model_text, table["label"].head(5).tolist())
+
+
+def _show_attention(check: CaseAnalysis, attention) -> None:
     st.subheader("Words the model attended to")
     if check.negated or check.recognised_terms:
         st.caption("The case as the model read it: clinician terms rewritten and negated findings removed (see above).")
@@ -97,28 +97,156 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
         "Attention shows where the model looked, not why it decided: it is not a faithful explanation, "
         "and it describes the model, not the patient."
     )
-    save_case_button(bundle, check.text, text_prediction(table["label"], table["probability"]), key="case_save")
-    from medviz.ui.explain_views import render_text_explanation
-
-    render_text_explanation(bundle, check.model_text, table["label"].head(5).tolist())
 
 
-def _show_reading(check: CaseAnalysis) -> None:
-    """How the text was read: negated/hedged findings and recognised clinician terms (CLINICAL.md P6, W5)."""
-    if not (check.negated or check.recognised_terms):
-        return
-    left, right = st.columns(2)
-    with left:
-        if check.negated:
-            items = "".join(
-                f"<li>{esc(f.text)} <span style='color:#666'>({esc(f.kind)}: “{esc(f.cue)}”)</span></li>"
-                for f in check.negated
-            )
-            st.html(f"<b>Read as absent or uncertain (not counted):</b><ul>{items}</ul>")
-    with right:
-        if check.recognised_terms:
+_STATUS_TITLES = {
+    "present": "Present (read by the model)",
+    "absent": "Absent (denied, not counted)",
+    "uncertain": "Uncertain (hedged, not counted)",
+    "historical": "Past history (not counted)",
+    "family/other person": "About someone else (not counted)",
+}
+
+
+def _clinical_reading(bundle: ModelBundle, check: CaseAnalysis):
+    """The note's clinical reading (findings with status, vital signs, ambiguous short forms): the one the
+    analysis carries, or None when the bundle was not trained with clinical preprocessing."""
+    from medviz.text.preprocess import bundle_preprocessing
+
+    if bundle_preprocessing(bundle.manifest) != "clinical":
+        return None
+    pre = getattr(check, "preprocessed", None)
+    if pre is not None and hasattr(pre, "vitals"):
+        return pre
+    from medviz.text.clinical import preprocess  # an analysis without it: the same deterministic reading
+
+    return preprocess(check.text)
+
+
+def _show_reading(check: CaseAnalysis, bundle: ModelBundle | None = None) -> None:
+    """How the text was read (CLINICAL.md P6, W5): findings grouped by assertion status, vital signs
+    against adult reference ranges, short forms left uninterpreted, contradictions, recognised terms."""
+    pre = _clinical_reading(bundle, check) if bundle is not None else None
+    if pre is not None:
+        _show_findings(pre)
+    elif check.negated:
+        items = "".join(
+            f"<li>{esc(f.text)} <span style='color:#666'>({esc(f.kind)}: “{esc(f.cue)}”)</span></li>"
+            for f in check.negated
+        )
+        st.markdown(f"**Read as absent or uncertain (not counted):**<ul>{items}</ul>", unsafe_allow_html=True)
+    if check.recognised_terms:
+        with st.expander("Clinician terms rewritten for the model", expanded=False):
             items = "".join(
                 f"<li>{esc(t.text)} → {esc(t.meaning) if t.meaning else '<i>normal, not passed on</i>'}</li>"
                 for t in check.recognised_terms
             )
-            st.html(f"<b>Recognised terms:</b><ul>{items}</ul>")
+            st.markdown(f"<ul>{items}</ul>", unsafe_allow_html=True)
+
+
+def _show_findings(pre) -> None:
+    import pandas as pd
+
+    from medviz.text.clinical import STATUSES, findings_by_status
+
+    for w in pre.warnings:
+        st.warning(plain(w), icon="⚠️")
+    groups = [(s, findings_by_status(pre, s)) for s in STATUSES]
+    groups = [(s, items) for s, items in groups if items]
+    if groups:
+        st.subheader("Findings in the note")
+        cols = st.columns(len(groups))
+        for col, (status, items) in zip(cols, groups):
+            with col:
+                lis = "".join(f"<li>{plain(p)}</li>" for p in dict.fromkeys(items))  # note text: Markdown-safe
+                st.markdown(f"**{_STATUS_TITLES[status]}**<ul>{lis}</ul>", unsafe_allow_html=True)
+        st.caption("Assertion status by medspaCy's ConText rules. Only present findings (and abnormal vital "
+                   "signs) are evidence for the model; the others are removed from the text it reads.")
+    if pre.vitals:
+        st.subheader("Vital signs")
+        table = pd.DataFrame({
+            "As written": [v.text for v in pre.vitals],
+            "Measurement": [v.name for v in pre.vitals],
+            "Value": [f"{v.value:g}" for v in pre.vitals],
+            "Unit": [v.unit for v in pre.vitals],
+            "Adult reference range": [v.reference_range for v in pre.vitals],
+            "Status": [v.status for v in pre.vitals],
+            "Meaning": [v.finding or "—" for v in pre.vitals],
+        })
+        st.dataframe(table, hide_index=True, width="stretch")
+        sources = "; ".join(dict.fromkeys(f"{v.name}: {v.source}" for v in pre.vitals))
+        st.caption(f"Reference ranges (adults, at rest): {sources}.")
+    if pre.not_interpreted:
+        items = "".join(f"<li>{plain(x)}</li>" for x in pre.not_interpreted)
+        st.markdown(f"**Not interpreted** (meaning not fixed by the context; left as written):<ul>{items}</ul>",
+                    unsafe_allow_html=True)
+
+
+TOP_SHOWN = 10  # ranked differential rows shown; the rest are searchable (wide label sets, issue 15)
+
+
+def _show_differential(bundle: ModelBundle, table) -> None:
+    """Top 10 as a table beside a bar chart; every other diagnosis searchable by name."""
+    st.subheader("Ranked differential")
+    shown = min(TOP_SHOWN, len(table))
+    left, right = st.columns([2, 3])
+    with left:
+        top = table.head(shown).copy()
+        top["probability"] = (top["probability"] * 100).round(1)
+        st.dataframe(
+            top.rename(columns={"rank": "#", "label": "Diagnosis", "probability": "Probability (%)"}),
+            hide_index=True,
+            width="stretch",
+        )
+        st.caption(
+            f"Calibrated probabilities over the {len(bundle.labels)} diagnoses the model knows; they sum to 100%. "
+            "A diagnosis outside this list can never appear here."
+        )
+    with right:
+        st.plotly_chart(differential_bar(table, k=min(shown, 10)), width="stretch", config={"displayModeBar": False})
+    if len(table) > shown:
+        with st.expander(f"Search the other {len(table) - shown} diagnoses"):
+            query = st.text_input("Diagnosis name contains", key="case_differential_search",
+                                  placeholder="e.g. embolism")
+            rest = table.iloc[shown:].copy()
+            if query.strip():
+                rest = rest[rest["label"].str.contains(query.strip(), case=False, regex=False)]
+            rest["probability"] = (rest["probability"] * 100).round(3)
+            st.dataframe(rest.rename(columns={"rank": "#", "label": "Diagnosis", "probability": "Probability (%)"}),
+                         hide_index=True, width="stretch", height=300)
+
+
+def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
+    """Can't-miss conditions in this differential (medviz/text/cant_miss.json), above everything else."""
+    from medviz.text.cant_miss import cant_miss, load_rule
+    rule = load_rule()
+    hits = cant_miss(bundle.labels, check.probabilities, rule)
+    if not hits:
+        return
+    items = "".join(
+        f"<li><b>{esc(h.label)}</b> — {h.probability:.1%} (rank {h.rank}): {esc(h.danger)}. "
+        f"<span style='color:#555'>Source: {esc(h.source)}</span></li>"
+        for h in hits
+    )
+    st.error(
+        "**Can't-miss — consider urgently and rule out before any other diagnosis.** Dangerous conditions in this "
+        f"differential ({rule.wording()}), whatever the confidence or scope notes below say:",
+        icon="🚨",
+    )
+    st.html(f"<ul>{items}</ul>")
+
+
+def _show_kb_reading(bundle: ModelBundle, check: CaseAnalysis) -> None:
+    """Findings the bundle's knowledge-base expert read (present / absent), when it has one (CLINICAL.md P6)."""
+    from medviz.text.synth.bayes import expert_for
+
+    found = expert_for(bundle)
+    if found is None:
+        return
+    present, absent = found[0].findings(check.text)
+    with st.expander(f"Findings the knowledge-base expert read: {len(present)} present, {len(absent)} absent",
+                     expanded=False):
+        st.html("<b>Present:</b> " + (esc(", ".join(present)) or "<i>none recognised</i>")
+                + "<br><b>Absent (after no / denies / without):</b> " + (esc(", ".join(absent)) or "<i>none</i>"))
+        st.caption("Phrases matched against the knowledge base's symptom names and this repository's synonym and "
+                   "clinician-findings tables; the expert's naive-Bayes probabilities are multiplied into the model's.")

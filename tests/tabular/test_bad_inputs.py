@@ -37,7 +37,7 @@ FATAL = [
     ("empty", b"", InputError, ["empty"]),
     ("header_only", b"glu,bmi,age\n", InputError, ["header", "no rows"]),
     ("missing_columns", b"glu,weight\n120,80\n", SchemaError, ["missing required column", "bmi", "age"]),
-    ("duplicated_columns", b"glu,bmi,age,glu\n120,30,40,121\n", InputError, ["duplicated column", "glu"]),
+    ("duplicated_columns", b"glu,bmi,age,glu\n120,30,40,121\n", InputError, ["appear more than once", "columns 1 and 4"]),
     ("binary", bytes(range(256)) * 4, InputError, ["binary", "not a CSV"]),
     ("excel", _xlsx_bytes(), InputError, ["Excel", "export it as CSV"]),
 ]

@@ -17,7 +17,7 @@ def crossfit_bundle(tmp_path_factory):
     spec = TextTrainingSpec(
         name="tiny-crossfit", text_column="text", label_column="label", seed=5, epochs=3, cross_fit_folds=2,
         lr_schedule="cosine", learning_rate=0.01, preprocessing="clinical",
-        config=TextModelConfig(max_tokens=200, sequence_length=12, embed_dim=8, rnn_units=6, attention_units=6, wide=True),
+        config=TextModelConfig(min_note_count=1, max_tokens=200, sequence_length=12, embed_dim=8, rnn_units=6, attention_units=6, wide=True),
         provenance={"data_source": "synthetic sentences written for the tests"},
     )
     return train_text(spec, df, tmp_path_factory.mktemp("bundles") / "tiny-crossfit", test_df=tiny_text_frame())

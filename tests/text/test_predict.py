@@ -3,7 +3,7 @@ import pytest
 
 from medviz.bundle import load_bundle
 from medviz.errors import InputError
-from medviz.text.inputs import check_text
+from medviz.text.analyse import analyse_case, analyse_texts
 from medviz.text.predict import TextPredictor, ranked, vectorizer_ids
 
 
@@ -25,8 +25,14 @@ def test_probabilities_sum_to_one(predictor):
 def test_attention_sums_to_one_on_real_tokens_and_zero_on_padding(predictor):
     ids = vectorizer_ids(predictor.bundle, TEXTS)
     att = predictor.predict(TEXTS).attention
+    assert att.shape == (len(TEXTS), 40)  # "x " * 40 is read whole: its 40 words get attention
+    long = TEXTS.index("x " * 40)
+    assert att[long].sum() == pytest.approx(1.0, abs=1e-5) and (att[long] > 0).all()
+    att = att[:, : predictor.seq_len]
     real = ids != 0
     for row in range(len(TEXTS)):
+        if row == long:
+            continue
         if real[row].any():
             assert att[row][real[row]].sum() == pytest.approx(1.0, abs=1e-5)
         else:  # nothing to attend to: all zeros, never NaN
@@ -65,17 +71,17 @@ def test_ranked_is_sorted(predictor):
 @pytest.mark.parametrize("text", ["", "   \n\t "])
 def test_empty_input_is_refused(predictor, text):
     with pytest.raises(InputError, match="empty"):
-        check_text(predictor, text)
+        analyse_case(predictor, text)
 
 
 def test_input_warnings(predictor):
-    assert any("short" in w for w in check_text(predictor, "fever").warnings)
-    assert any("unknown" in w or "vocabulary" in w for w in check_text(predictor, "zzz qqq www fever").warnings)
-    assert any("No words" in w for w in check_text(predictor, "发烧了 😷").warnings)
-    long = check_text(predictor, "fever " * 30)
-    assert long.truncated and any("first 12 words" in w for w in long.warnings)
-    huge = check_text(predictor, "cough " * 20_000)
-    assert len(huge.text) == 20_000 and any("characters long" in w for w in huge.warnings)
+    codes = analyse_texts(predictor, ["fever", "zzz qqq www fever", "fever " * 30, "cough " * 20_000]).warning_codes()
+    assert "very short text" in codes[0]
+    assert "unknown words" in codes[1]
+    assert "not read" not in codes[2]  # 30 words > the 12-word window: read whole in overlapping windows
+    assert "text cut at 20,000 characters" in codes[3]
+    with pytest.raises(InputError, match="English"):
+        analyse_case(predictor, "发烧了 😷")
 
 
 def test_unknown_share_from_the_compiled_call_matches_the_separate_pass(predictor):

@@ -20,13 +20,13 @@ from __future__ import annotations
 import functools
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from medviz.text.clinical.types import ABSENT, HISTORICAL, OTHER_PERSON, PRESENT, UNCERTAIN, Finding
 
 DATA = Path(__file__).with_name("data")
-_FLAGS = ("medviz_minus", "medviz_plus", "medviz_list_comma", "medviz_query", "medviz_query_back", "medviz_clause_end")
 # words that may follow a negator that ends its clause ("fever: none reported")
 _CLAUSE_END_NEXT = {"reported", "noted", "seen", "found", "elicited", "today", "currently", "now"}
 _SENTENCE_END = {".", "!", ";"}
@@ -50,13 +50,50 @@ def context_rules_path() -> Path:
     return DATA / "context_rules.json"
 
 
+@functools.lru_cache(maxsize=1)
+def _context_document() -> dict:
+    return json.loads(context_rules_path().read_text(encoding="utf-8"))
+
+
+def _context_rules() -> list[dict]:
+    """The modifier rules (data/context_rules.json), without their patterns' IN lists expanded."""
+    return [{k: v for k, v in r.items() if k != "pattern"} | {"pattern": r.get("pattern")}
+            for r in _context_document()["context_rules"]]
+
+
+@functools.lru_cache(maxsize=1)
+def _negator_words() -> frozenset:
+    return frozenset(_context_document()["negator_words"])
+
+
+_EXPAND_MAX = 12  # longer IN lists stay sets: their product would be thousands of patterns
+
+
+def _expand(pattern: list | None) -> list:
+    """One exact token pattern per combination of a pattern's ``{"LOWER": {"IN": [...]}}`` lists
+    (spaCy's Matcher tests exact values in C and IN sets with a Python call per token; ~2,000
+    patterns from ~75 rules). ``None`` (match the literal) stays ``[None]``."""
+    if pattern is None:
+        return [None]
+    # leading optional tokens only widen the cue's own span; each one would start a Matcher state at
+    # every token of every note
+    i = 0
+    while i < len(pattern) - 1 and pattern[i].get("OP") in ("?", "*"):
+        i += 1
+    out: list[list] = [[]]
+    for tok in pattern[i:]:
+        low = tok.get("LOWER")
+        if isinstance(low, dict) and "IN" in low and len(low["IN"]) <= _EXPAND_MAX:
+            alts = [dict(tok, LOWER=w) for w in dict.fromkeys(low["IN"])]
+        else:
+            alts = [tok]
+        out = [p + [a] for p in out for a in alts]
+    return out
+
+
 def _register_components() -> None:
     from spacy.language import Language
-    from spacy.tokens import Token
 
-    for flag in _FLAGS:
-        if not Token.has_extension(flag):
-            Token.set_extension(flag, default=False)
     if "medviz_sentences" in Language.factories:
         return
 
@@ -71,18 +108,47 @@ def _register_components() -> None:
             tok.is_sent_start = prev.text in _SENTENCE_END or "\n" in prev.text or "\n" in prev.whitespace_
         return doc
 
-    @Language.component("medviz_token_flags")
-    def medviz_token_flags(doc):
-        """Flags the ConText rules match on (their patterns use ``{"_": {flag: True}}``):
+    @Language.component("medviz_extend_findings")
+    def medviz_extend_findings(doc):
+        """Widen each matched finding over the words that belong to it: modifiers before it ("itchy red"
+        + "rash") and a body site after it ("on both forearms", "when urinating"). Done here rather than
+        as ``[modifier]* head`` token patterns: leading optional tokens make spaCy's Matcher ~30x slower."""
+        from spacy.tokens import Span
+        from spacy.util import filter_spans
 
-        * ``medviz_minus``/``medviz_plus``: a "-"/"+" attached to the word before it and followed by
-          punctuation or the end ("fever-, cough+"); not a hyphen inside a word ("x-ray");
-        * ``medviz_list_comma``: a comma followed, in the same sentence, by "or"/"nor" ("no fever,
-          chills or sweats": the list runs on) - other commas end a bare "no";
-        * ``medviz_query``: "?" attached to the word after it ("?UTI"); ``medviz_query_back``: "?"
-          attached to the word before it ("UTI?");
-        * ``medviz_clause_end``: the token ends its clause (punctuation, a line break or the end
-          follows), so "Fever: no." is a backward negator and "ROS: no fever" is not."""
+        mods, preps, dets, sites = _word_sets()
+        spans = []
+        for ent in doc.ents:
+            start, end = ent.start, ent.end
+            if ent.label_ == "FINDING":
+                while start > 0 and doc[start - 1].lower_ in mods:
+                    start -= 1
+                j = end
+                if j < len(doc) and doc[j].lower_ in preps:
+                    j += 1
+                    while j < len(doc) and doc[j].lower_ in dets:
+                        j += 1
+                    if j < len(doc) and doc[j].lower_ in sites:
+                        end = j + 1
+            spans.append(Span(doc, start, end, label=ent.label_))
+        doc.ents = filter_spans(spans)
+        return doc
+
+    @Language.component("medviz_token_marks")
+    def medviz_token_marks(doc):
+        """Mark tokens the ConText rules match on, by setting their NORM (an exact attribute spaCy's
+        Matcher checks in C; custom ``_`` attributes cost a Python call per token and pattern):
+
+        * ``__minus__``/``__plus__``: a "-"/"+" after a word and before punctuation, a line break or
+          the end ("fever-, cough +"); not a hyphen inside a word ("x-ray") nor a dash before more
+          words ("sore throat - 3 days", "fever - denies");
+        * ``__comma_list__``: a comma followed, in the same sentence, by "or"/"nor" ("no fever,
+          chills or sweats": the list runs on); other commas are ``__comma_break__`` (they end a bare "no");
+        * ``__query__``: "?" attached to the word after it ("?UTI"); ``__query_back__``: "?" attached
+          to the word before it ("UTI?");
+        * ``__negator_end__``: a negator ("no", "none", "denies", ...) that ends its clause, so that
+          "Fever: no." is a backward negator and "ROS: no fever" is not."""
+        negators = _negator_words()
         for sent in doc.sents:
             or_seen = False
             for tok in reversed(sent):
@@ -90,51 +156,45 @@ def _register_components() -> None:
                 if low in ("or", "nor"):
                     or_seen = True
                 elif low == ",":
-                    tok._.medviz_list_comma = or_seen
+                    tok.norm_ = "__comma_list__" if or_seen else "__comma_break__"
         n = len(doc)
         for i, tok in enumerate(doc):
             t = tok.text
             nxt = doc[i + 1] if i + 1 < n else None
-            if nxt is None or nxt.is_punct or nxt.is_space or "\n" in tok.whitespace_ or nxt.lower_ in _CLAUSE_END_NEXT:
-                tok._.medviz_clause_end = True
-            if t in ("-", "+", "?"):
+            if tok.lower_ in negators and (nxt is None or nxt.is_punct or nxt.is_space or "\n" in tok.whitespace_
+                                           or nxt.lower_ in _CLAUSE_END_NEXT):
+                tok.norm_ = "__negator_end__"
+            elif t in ("-", "+", "?"):
                 prev_attached = i > 0 and doc[i - 1].whitespace_ == "" and doc[i - 1].is_alpha
-                ends = nxt is None or nxt.is_punct or tok.whitespace_ != "" or nxt.is_space
-                if t == "-" and prev_attached and ends and (nxt is None or nxt.text != "-"):
-                    tok._.medviz_minus = True
-                elif t == "+" and prev_attached and ends:
-                    tok._.medviz_plus = True
+                after_word = i > 0 and doc[i - 1].is_alpha
+                ends = (nxt is None or (nxt.is_punct and nxt.text not in "-+") or nxt.is_space or "\n" in tok.whitespace_
+                        or (prev_attached and tok.whitespace_ != ""))  # "cough+ fever- rash+"
+                if t == "-" and after_word and ends:
+                    tok.norm_ = "__minus__"
+                elif t == "+" and after_word and ends:
+                    tok.norm_ = "__plus__"
                 elif t == "?":
                     if tok.whitespace_ == "" and nxt is not None and nxt.is_alpha:
-                        tok._.medviz_query = True
+                        tok.norm_ = "__query__"
                     elif prev_attached:
-                        tok._.medviz_query_back = True
+                        tok.norm_ = "__query_back__"
         return doc
 
 
-def _target_patterns() -> list[tuple[str, str, list]]:
-    """(literal, category, spaCy token pattern) for every finding and condition rule."""
+def _target_rules() -> list[tuple[str, str]]:
+    """(literal, category) for every finding and condition rule: phrase-matched on lower case."""
     v = finding_vocabulary()
-    mods = {"LOWER": {"IN": v["modifiers"]}, "OP": "*"}
-    tail = [
-        {"LOWER": {"IN": v["tail_prepositions"]}},
-        {"LOWER": {"IN": v["tail_determiners"]}, "OP": "*"},
-        {"LOWER": {"IN": v["body_sites"]}},
-    ]
-    out: list[tuple[str, str, list]] = []
-    head = [{"LOWER": {"IN": v["heads"]}}]
-    out += [("finding", "FINDING", [mods] + head), ("finding", "FINDING", [mods] + head + tail)]
-    from spacy.lang.en import English
-
-    tok = _tokenizer(English())
-    for phrase in v["phrases"]:
-        words = [{"LOWER": t.lower_} for t in tok(phrase)]
-        out += [(phrase, "FINDING", [mods] + words), (phrase, "FINDING", [mods] + words + tail)]
-    for cond in v["conditions"]:
-        out.append((cond, "CONDITION", [{"LOWER": t.lower_} for t in tok(cond)]))
-    for word in v["negated_findings"]:
-        out.append((word, "NEGATED_FINDING", [{"LOWER": word}]))
+    out = [(w, "FINDING") for w in v["heads"]] + [(p, "FINDING") for p in v["phrases"]]
+    out += [(c, "CONDITION") for c in v["conditions"]]
+    out += [(w, "NEGATED_FINDING") for w in v["negated_findings"]]
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _word_sets() -> tuple[frozenset, frozenset, frozenset, frozenset]:
+    v = finding_vocabulary()
+    return (frozenset(v["modifiers"]), frozenset(v["tail_prepositions"]), frozenset(v["tail_determiners"]),
+            frozenset(v["body_sites"]))
 
 
 def _tokenizer(nlp):
@@ -149,48 +209,71 @@ def _tokenizer(nlp):
 @functools.lru_cache(maxsize=1)
 def pipeline():
     """The spaCy pipeline (built once per process, ~1 s): tokenizer, sentences, flags, targets, ConText."""
+    from loguru import logger
+
+    # medspaCy imports PyRuSH, which logs note text through loguru at DEBUG: never let it (nor medspaCy)
+    logger.disable("PyRuSH")
+    logger.disable("medspacy")
     import spacy
     from medspacy.context import ConText, ConTextRule  # noqa: F401  (registers the factory)
     from medspacy.target_matcher import TargetMatcher, TargetRule  # noqa: F401
 
+    # medspaCy's matcher warns (W036) on every note when a rule kind it wraps has no patterns
+    warnings.filterwarnings("ignore", message=r"\[W036\]")
     _register_components()
     nlp = spacy.blank("en")
     _tokenizer(nlp)
     nlp.add_pipe("medviz_sentences")
-    nlp.add_pipe("medviz_token_flags")
+    nlp.add_pipe("medviz_token_marks")
     matcher = nlp.add_pipe("medspacy_target_matcher")
-    matcher.add([TargetRule(lit, cat, pattern=pat) for lit, cat, pat in _target_patterns()])
+    matcher.add([TargetRule(lit, cat) for lit, cat in _target_rules()])
+    nlp.add_pipe("medviz_extend_findings")
     context = nlp.add_pipe("medspacy_context", config={"rules": None})
     # loaded here rather than with ConTextRule.from_json, which rejects the rules' "terminated_by"
-    rules = json.loads(context_rules_path().read_text(encoding="utf-8"))["context_rules"]
-    context.add([ConTextRule(**{k: (set(v) if isinstance(v, list) and k != "pattern" else v) for k, v in r.items()
-                                if v not in (None, [])}) for r in rules])
+    context.add([ConTextRule(**{k: (set(v) if isinstance(v, list) else v) for k, v in r.items()
+                                if v not in (None, []) and k != "pattern"},
+                             pattern=pattern)
+                 for r in _context_rules() for pattern in _expand(r.get("pattern"))])
     return nlp
 
 
-# Words that begin a modifier rule (the prefilter: a text with none of these, and no attached "-",
-# "+" or "?", needs no ConText: all its findings are present).
+# The prefilter: per modifier rule, the words of one token every match of the rule must contain (the
+# required token with the fewest words outside _COMMON). A text with none of these words and none of
+# the _SPECIAL marks cannot get a modifier: all its findings are present and ConText is skipped.
+_COMMON = frozenset("i me my have has had having is was are were be been the a an of for to in on with and it that "
+                    "this his her their at by as from do does did".split())
+_NON_MODIFYING = {"PSEUDO", "TERMINATE", "NEW_CLAUSE", "AFFIRMED", "COMMA_BREAK", "COMMA_LIST", "PRESENT_ILLNESS", "SELF"}
+_SPECIAL = re.compile(
+    r"[A-Za-z]\s*[-+?](?=[\s,.;:]|$)|\?[A-Za-z]|n['’]t\b|[A-Za-z]\s*/\s*[A-Za-z]|[-+]ve\b"
+    r"|[:=\-–—]\s*(?:no|none|nil|neg|negative|absent|denie[sd]|not|0)\b", re.I)
+
+
 @functools.lru_cache(maxsize=1)
 def _cue_words() -> frozenset:
-    rules = json.loads(context_rules_path().read_text(encoding="utf-8"))["context_rules"]
     words: set[str] = set()
-    for rule in rules:
-        if rule["category"] in ("PSEUDO", "TERMINATE", "NEW_CLAUSE", "AFFIRMED", "COMMA_BREAK", "COMMA_LIST", "PRESENT_ILLNESS"):
+    for rule in _context_document()["context_rules"]:
+        if rule["category"] in _NON_MODIFYING:
             continue
-        for tok in rule.get("pattern") or []:
+        required = []
+        for tok in rule.get("pattern") or [{"LOWER": rule["literal"]}]:
+            if tok.get("OP") in ("?", "*"):
+                continue
             low = tok.get("LOWER")
-            if isinstance(low, dict):
-                words.update(low["IN"])
-            elif isinstance(low, str):
-                words.add(low)
-            if tok.get("OP") not in ("?", "*"):
-                break  # the first required token decides
+            if isinstance(low, str):
+                required.append({low})
+            elif isinstance(low, dict):
+                required.append(set(low["IN"]))
+            else:
+                required.append(None)  # a flag token ("-", "+", "?"): _SPECIAL covers it
+        if any(r is None for r in required):
+            continue
+        best = min(required, key=lambda ws: (len(ws & _COMMON), len(ws)))
+        words.update(w for w in best if w.isalnum())  # "n't", "w/o", ":": _SPECIAL covers them
     words |= set(finding_vocabulary()["negated_findings"])
-    return frozenset(w for w in words if w.isalnum())
+    return frozenset(words)
 
 
 _WORDS = re.compile(r"[a-z0-9]+")
-_SHORTHAND = re.compile(r"[A-Za-z][-+?](?=[\s,.;:]|$)|\?[A-Za-z]|[:=\-–—]\s*(?:no|none|nil|neg|negative|absent|denie[sd])\b", re.I)
 
 
 def needs_context(text: str) -> bool:
@@ -198,7 +281,7 @@ def needs_context(text: str) -> bool:
 
     False means every finding in the text is present. A superset test: a false positive only costs
     one ConText pass."""
-    if _SHORTHAND.search(text):
+    if _SPECIAL.search(text):
         return True
     return not _cue_words().isdisjoint(_WORDS.findall(text.lower()))
 
@@ -290,9 +373,9 @@ def reading_of(doc, keep: tuple[tuple[int, int], ...] = ()) -> Reading:
 
 def present_only(text: str) -> Reading:
     """The :class:`Reading` of a text :func:`needs_context` cleared: the findings, all present, and
-    nothing dropped (the target matcher alone: no ConText pass)."""
+    nothing dropped (the target matcher and the widening alone: no ConText pass)."""
     nlp = pipeline()
-    doc = nlp.get_pipe("medspacy_target_matcher")(nlp.make_doc(text))
+    doc = nlp.get_pipe("medviz_extend_findings")(nlp.get_pipe("medspacy_target_matcher")(nlp.make_doc(text)))
     return Reading(
         findings=tuple(Finding(e.text.lower(), PRESENT, e.start_char, e.end_char) for e in doc.ents
                        if e.label_ != "NEGATED_FINDING"),

@@ -17,11 +17,10 @@ from medviz.ui.evaluation_views.common import EXTERNAL_KEY, UPLOAD_KEY, md
 
 
 def _scorer(bundle: ModelBundle, text_column: str | None):
-    from medviz.scoring import TextScorer, make_scorer
+    """The family's scorer over the cached model: external validation scores rows like the Batch page."""
+    from medviz.scoring import make_scorer
 
-    if bundle.is_text:
-        return TextScorer(bundle, text_column or "", predictor=cache.text_predictor(str(bundle.path)))
-    return make_scorer(bundle)
+    return make_scorer(bundle, text_column=text_column, predictor=cache.predictor(str(bundle.path)))
 
 
 def _external_section(bundle: ModelBundle):

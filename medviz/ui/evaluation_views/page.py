@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from medviz import metrics as M
 from medviz.bundle import ModelBundle
 from medviz.charts import evaluation as C
 from medviz.errors import MedvizError
@@ -92,6 +93,9 @@ def _multiclass_sections(bundle: ModelBundle, cohorts, dedup: bool) -> None:
     for col, (title, ev, key) in zip(_columns(len(cohorts)), cohorts):
         with col:
             st.markdown(f"**{md(title)}**")
+            if len(bundle.labels) > WIDE_LABELS:
+                _wide_per_class(ev.per_class, key)
+                continue
             st.dataframe(_per_class_display(ev.per_class), hide_index=True, width="stretch", height=320)
             st.plotly_chart(C.per_class_chart(ev.per_class), width="stretch", config=PLOT_CONFIG, key=f"evaluation_pc_{key}")
     st.caption("Sensitivity: share of true cases the model ranks first. PPV: share of its first-ranked calls that are "
@@ -99,8 +103,11 @@ def _multiclass_sections(bundle: ModelBundle, cohorts, dedup: bool) -> None:
     st.subheader("Confusions and reliability")
     for col, (title, ev, key) in zip(_columns(len(cohorts)), cohorts):
         with col:
-            st.plotly_chart(C.multiclass_heatmap(ev.confusion_matrix, title=f"{title}: true vs top-1 diagnosis"),
-                            width="stretch", config=PLOT_CONFIG, key=f"evaluation_cm_{key}")
+            if len(bundle.labels) > WIDE_LABELS:
+                _most_confused(ev.confusion_matrix, title)
+            else:
+                st.plotly_chart(C.multiclass_heatmap(ev.confusion_matrix, title=f"{title}: true vs top-1 diagnosis"),
+                                width="stretch", config=PLOT_CONFIG, key=f"evaluation_cm_{key}")
             st.plotly_chart(C.reliability_chart(ev.reliability, ece=ev.ece, title=f"{title}: reliability of the top diagnosis"),
                             width="stretch", config=PLOT_CONFIG, key=f"evaluation_rel_{key}")
     st.subheader("One diagnosis in detail (one-vs-rest)")
@@ -116,6 +123,39 @@ def _multiclass_sections(bundle: ModelBundle, cohorts, dedup: bool) -> None:
         binaries.append((title, b, key))
     if binaries:
         _binary_sections(bundle, binaries, label, headline=True)
+
+
+WIDE_LABELS = 30  # above this many diagnoses: searchable tables and most-confused pairs instead of grids (issue 15)
+
+
+def _wide_per_class(pc: pd.DataFrame, key: str) -> None:
+    """Per-diagnosis table for hundreds of labels: numeric (sortable by clicking a header) and searchable."""
+    query = st.text_input("Find a diagnosis", key=f"evaluation_pc_search_{key}", placeholder="e.g. embolism")
+    table = pd.DataFrame({
+        "Diagnosis": pc["label"], "Support": pc["support"], "AUC": pc["auc"].astype(float),
+        "Sensitivity": pc["sensitivity"].astype(float), "Sensitivity 95% CI": [
+            "–" if pd.isna(e) else f"{lo:.0%}–{hi:.0%}" for e, lo, hi in zip(pc["sensitivity"], pc["sensitivity_lo"], pc["sensitivity_hi"])],
+        "PPV": pc["ppv"].astype(float), "PPV 95% CI": [
+            "–" if pd.isna(e) else f"{lo:.0%}–{hi:.0%}" for e, lo, hi in zip(pc["ppv"], pc["ppv_lo"], pc["ppv_hi"])],
+    })
+    if query.strip():
+        table = table[table["Diagnosis"].str.contains(query.strip(), case=False, regex=False)]
+    st.dataframe(table, hide_index=True, width="stretch", height=360, column_config={
+        "AUC": st.column_config.NumberColumn(format="%.3f"),
+        "Sensitivity": st.column_config.NumberColumn(format="percent"),
+        "PPV": st.column_config.NumberColumn(format="percent"),
+    })
+    st.caption(f"{len(table)} of {len(pc)} diagnoses shown; click a column header to sort.")
+
+
+def _most_confused(confusion: pd.DataFrame, title: str, n: int = 20) -> None:
+    """The most frequent (true, top-1) mistakes: an 801 x 801 grid cannot be read."""
+    pairs = M.most_confused_pairs(confusion, n)
+    st.markdown(f"**{md(title)}: the {len(pairs)} most frequent confusions** (true diagnosis → top-1 prediction)")
+    st.dataframe(pairs.rename(columns={"true": "True diagnosis", "predicted": "Ranked first instead", "count": "Cases",
+                                       "share_of_true": "Share of its cases"}),
+                 hide_index=True, width="stretch",
+                 column_config={"Share of its cases": st.column_config.NumberColumn(format="percent")})
 
 
 def _per_class_display(pc: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,223 @@
+"""The 801-condition differential (issue 15) on cases unlike the generator's; prints figures for the model card.
+
+    python benchmarks/differential.py [--model models/differential-801] [--small models/symptom-diagnosis]
+                                      [--csv-rows 20000] [--repeats 5] [--no-speed]
+
+Prints top-1/3/5/10 on:
+  * benchmarks/data/clinician_vignettes.csv: the development part (looked at while choosing settings),
+    the final part (held out: scored only once the settings were fixed) and both;
+  * the bundle's synthetic test split (test_predictions.csv: generated with another seed);
+  * the shipped robustness set (tests/data/robustness.jsonl), its 22-label cases mapped to SymCat names
+    and its other cases labelled by benchmarks/data/robustness_801_labels.csv;
+  * the 22-condition bundle on the cases whose diagnosis it knows (its own labels), beside the 801 model
+    on the same cases;
+then can't-miss recall (vignettes whose diagnosis is on the can't-miss list: named by the can't-miss
+line or in the top 5) and speed: one case (probabilities + attention, median of --repeats x 20 calls)
+and CSV scoring (cases/s, median of --repeats runs) beside the raw model pass as the baseline.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+KS = (1, 3, 5, 10)
+DATA = ROOT / "benchmarks" / "data"
+
+
+def hits_at(probs: np.ndarray, labels: list[str], truth: list[set[str]], k: int) -> np.ndarray:
+    """True where any acceptable label of a case is among its k most probable labels."""
+    index = {lab: j for j, lab in enumerate(labels)}
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return np.array([any(index[t] in row for t in ts if t in index) for row, ts in zip(top, truth)])
+
+
+def topk_row(name: str, probs: np.ndarray, labels: list[str], truth: list[set[str]]) -> str:
+    cells = "".join(f"{hits_at(probs, labels, truth, k).mean():8.1%}" for k in KS)
+    return f"{name:66}{len(truth):>5}{cells}"
+
+
+def header() -> str:
+    return f"{'':66}{'n':>5}" + "".join(f"{'top-' + str(k):>8}" for k in KS)
+
+
+def robustness_cases() -> tuple[list[str], list[set[str]], list[str]]:
+    """(texts, acceptable SymCat labels, 22-label or '') for the robustness cases with a SymCat diagnosis."""
+    df = pd.read_json(ROOT / "tests" / "data" / "robustness.jsonl", lines=True, dtype=False)
+    m = pd.read_csv(DATA / "robustness_801_labels.csv", dtype=str)
+    by_label = {r.key: set(r.labels_801.split(";")) for r in m[m.kind == "label"].itertuples()}
+    by_row = {int(r.key): {r.labels_801} for r in m[m.kind == "row"].itertuples()}
+    texts, truth, small = [], [], []
+    for i, r in df.iterrows():
+        ts = by_label.get(r["label"]) if r["in_scope"] else by_row.get(i)
+        if ts:
+            texts.append(str(r["text"]))
+            truth.append(ts)
+            small.append(r["label"] if r["in_scope"] else "")
+    return texts, truth, small
+
+
+def probabilities(predictor, texts: list[str]) -> np.ndarray:
+    """What the product shows: network x knowledge-base expert when the bundle has one."""
+    from medviz.text.analyse import analyse_batch
+
+    return analyse_batch(predictor, texts)[0]
+
+
+def parts(predictor, texts: list[str]) -> dict[str, np.ndarray]:
+    """Each part on its own: the network alone and the knowledge-base expert alone (when the bundle has one)."""
+    from scipy.special import softmax
+
+    from medviz.text.analyse import SafetyConfig
+    from medviz.text.preprocess import apply_preprocessing
+    from medviz.text.synth.bayes import expert_for
+
+    kind = SafetyConfig.from_manifest(predictor.bundle.manifest).preprocessing
+    out = {"network only": predictor.predict(apply_preprocessing(kind, texts)).probabilities}
+    found = expert_for(predictor.bundle)
+    if found is not None:
+        out[f"knowledge-base expert only (weight {found[1]:g} in the product)"] = softmax(found[0].log_scores(texts), axis=1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default=str(ROOT / "models" / "differential-801"))
+    ap.add_argument("--small", default=str(ROOT / "models" / "symptom-diagnosis"), help="the 22-condition bundle")
+    ap.add_argument("--csv-rows", type=int, default=20_000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--no-speed", action="store_true")
+    args = ap.parse_args(argv)
+
+    from medviz.bundle import load_bundle
+    from medviz.runtime import configure_tensorflow
+    from medviz.text.cant_miss import cant_miss, load_rule
+    from medviz.text.predict import TextPredictor
+
+    configure_tensorflow()
+    bundle = load_bundle(args.model)
+    labels = bundle.labels
+    predictor = TextPredictor.from_bundle(bundle)
+    print(f"bundle {bundle.name} {bundle.version}: {len(labels)} conditions; preprocessing "
+          f"{(bundle.manifest.get('preprocessing') or {}).get('kind')}")
+    print()
+    print(header())
+
+    vig = pd.read_csv(DATA / "clinician_vignettes.csv", dtype=str)
+    missing = sorted(set(vig["label"]) - set(labels))
+    if missing:
+        print(f"vignette labels not in the bundle (counted as misses): {', '.join(missing)}")
+    vp = probabilities(predictor, vig["text"].tolist())
+    vparts = parts(predictor, vig["text"].tolist())
+    for part in ("development", "final"):
+        sel = (vig["split"] == part).to_numpy()
+        truth = [{t} for t in vig.loc[sel, "label"]]
+        print(topk_row(f"clinician vignettes, {part}", vp[sel], labels, truth))
+        for name, pp in vparts.items():
+            print(topk_row(f"  {name}", pp[sel], labels, truth))
+    print(topk_row("clinician vignettes, all", vp, labels, [{t} for t in vig["label"]]))
+
+    tp = bundle.test_predictions
+    if tp is not None:
+        cols = [f"prob_{lab}" for lab in labels]
+        print(topk_row("synthetic test split (generator, other seed)", tp[cols].to_numpy(float), labels,
+                       [{t} for t in tp["y_true"].astype(str)]))
+        test = (bundle.manifest.get("metrics") or {}).get("test") or {}
+        for part in ("network_only", "knowledge_base_only"):
+            if part in test:
+                print(f"  {part.replace('_', ' '):64}{test['n']:>5}{test[part]['top1_accuracy']:8.1%}"
+                      f"{test[part]['top3_accuracy']:8.1%}   (top-1/3 from the manifest)")
+
+    rtexts, rtruth, rsmall = robustness_cases()
+    rp = probabilities(predictor, rtexts)
+    ins = np.array([bool(s) for s in rsmall])
+    print(topk_row("robustness set, all cases with a SymCat diagnosis", rp, labels, rtruth))
+    for name, pp in parts(predictor, rtexts).items():
+        print(topk_row(f"  {name}", pp, labels, rtruth))
+    print(topk_row("robustness set, its 22-condition cases", rp[ins], labels, [t for t, i in zip(rtruth, ins) if i]))
+    print(topk_row("robustness set, its other cases", rp[~ins], labels, [t for t, i in zip(rtruth, ins) if not i]))
+
+    if args.small and Path(args.small).exists():
+        small = load_bundle(args.small)
+        sp = TextPredictor.from_bundle(small)
+        s_texts = [t for t, s in zip(rtexts, rsmall) if s]
+        s_truth = [{s} for s in rsmall if s]
+        print(topk_row(f"  {small.name} (22 conditions) on those 22-condition cases", probabilities(sp, s_texts),
+                       small.labels, s_truth))
+        m = pd.read_csv(DATA / "robustness_801_labels.csv", dtype=str)
+        back = {name: r.key for r in m[m.kind == "label"].itertuples() for name in r.labels_801.split(";")}
+        vsel = vig["label"].isin(back).to_numpy()
+        if vsel.any():
+            print(topk_row(f"clinician vignettes whose diagnosis {small.name} knows", vp[vsel], labels,
+                           [{t} for t in vig.loc[vsel, "label"]]))
+            print(topk_row(f"  {small.name} (22 conditions) on them", probabilities(sp, vig.loc[vsel, "text"].tolist()),
+                           small.labels, [{back[t]} for t in vig.loc[vsel, "label"]]))
+
+    rule = load_rule()
+    listed = {c.casefold() for c, _, _ in rule.conditions}
+    print()
+    print(f"can't-miss recall ({rule.wording()}): named by the can't-miss line or in the top 5")
+    for name, texts, truth, probs in (("clinician vignettes", vig["text"].tolist(), [{t} for t in vig["label"]], vp),
+                                      ("robustness set", rtexts, rtruth, rp)):
+        sel = [i for i, ts in enumerate(truth) if any(t.casefold() in listed for t in ts)]
+        top5 = hits_at(probs[sel], labels, [truth[i] for i in sel], 5)
+        named = np.array([any(h.label in truth[i] for h in cant_miss(labels, probs[i], rule)) for i in sel])
+        print(f"  {name}: {len(sel)} can't-miss cases; named by the line {named.mean():.1%}, in the top 5 "
+              f"{top5.mean():.1%}, either {(named | top5).mean():.1%}")
+        flagged = np.array([bool(cant_miss(labels, probs[i], rule)) for i in range(len(truth))])
+        print(f"  {name}: a can't-miss line is shown for {flagged.mean():.1%} of all {len(truth)} cases")
+
+    if not args.no_speed:
+        speed(bundle, predictor, vig["text"].tolist(), args.csv_rows, args.repeats)
+    return 0
+
+
+def speed(bundle, predictor, texts: list[str], rows: int, repeats: int) -> None:
+    from medviz.scoring import score_csv
+    from medviz.text.analyse import analyse_case
+
+    print()
+    for t in texts[:3]:
+        analyse_case(predictor, t)
+    one, full = [], []
+    for r in range(repeats):
+        for t in texts[:20]:
+            t0 = time.perf_counter()
+            predictor.predict([t])
+            one.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            analyse_case(predictor, t)
+            full.append(time.perf_counter() - t0)
+    print(f"one case: model (probabilities + attention) median {np.median(one) * 1e3:.1f} ms "
+          f"(p95 {np.percentile(one, 95) * 1e3:.1f}); whole analyse_case (rules, sets, flags) median "
+          f"{np.median(full) * 1e3:.1f} ms")
+    rng = np.random.default_rng(0)
+    base = pd.Series(texts).sample(rows, replace=True, random_state=0).to_numpy()
+    frame = pd.DataFrame({"note": base, "id": rng.integers(0, 1_000_000, rows)})
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "in.csv"
+        frame.to_csv(src, index=False)
+        raw, piped = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            predictor.predict(list(base))
+            raw.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            score_csv(bundle, src, Path(d) / "out.csv", text_column="note")
+            piped.append(time.perf_counter() - t0)
+    print(f"CSV of {rows:,} clinician-style rows -> scored CSV: {rows / np.median(piped):,.0f} cases/s "
+          f"(median of {repeats}); raw model pass (baseline, no reading/rules/writing): {rows / np.median(raw):,.0f} cases/s")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

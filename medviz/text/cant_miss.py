@@ -1,0 +1,108 @@
+"""Can't-miss conditions: dangerous diagnoses named whenever they appear in the differential.
+
+The list is data (``cant_miss.json`` beside this module: condition, danger, source for each entry;
+``rule``: ``top_k`` and ``min_probability``). A condition is named when it ranks in the top ``top_k``
+of the differential *or* its calibrated probability is at least ``min_probability``; a bundle whose
+labels include none of the listed names gets no can't-miss line. Matching is case-insensitive.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from medviz.errors import InputError
+
+CANT_MISS_FILE = Path(__file__).resolve().with_name("cant_miss.json")
+CANT_MISS_SEPARATOR = "|"
+
+
+@dataclass(frozen=True)
+class CantMissRule:
+    top_k: int
+    min_probability: float
+    conditions: tuple[tuple[str, str, str], ...]  # (condition, danger, source)
+
+    def wording(self) -> str:
+        return (f"named when in the top {self.top_k} of the differential or at a probability of "
+                f"{self.min_probability:.0%} or more")
+
+
+@dataclass(frozen=True)
+class CantMissHit:
+    label: str  # exactly as in the bundle
+    probability: float
+    rank: int  # 1 = top of the differential
+    danger: str
+    source: str
+
+    def text(self) -> str:
+        return f"{self.label} ({self.probability:.1%})"
+
+
+@lru_cache(maxsize=4)
+def load_rule(path: str | Path = CANT_MISS_FILE) -> CantMissRule:
+    """Read and check a can't-miss file. Raises :class:`InputError` naming the entry and field."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    rule = data.get("rule", {})
+    top_k, min_p = rule.get("top_k"), rule.get("min_probability")
+    if not isinstance(top_k, int) or top_k < 1:
+        raise InputError(f"{Path(path).name}: rule.top_k must be a whole number >= 1, got {top_k!r}")
+    if not isinstance(min_p, (int, float)) or not 0 < min_p <= 1:
+        raise InputError(f"{Path(path).name}: rule.min_probability must be in (0, 1], got {min_p!r}")
+    entries = []
+    for i, e in enumerate(data.get("conditions", [])):
+        for key in ("condition", "danger", "source"):
+            if not isinstance(e.get(key), str) or not e[key].strip():
+                raise InputError(f"{Path(path).name}: conditions[{i}] needs a non-empty '{key}'")
+        entries.append((e["condition"], e["danger"], e["source"]))
+    return CantMissRule(top_k, float(min_p), tuple(entries))
+
+
+def _columns(labels, rule: CantMissRule) -> list[tuple[int, str, str]]:
+    """(column index, danger, source) of each listed condition among ``labels``."""
+    index = {str(lab).casefold(): j for j, lab in enumerate(labels)}
+    return [(index[c.casefold()], danger, source) for c, danger, source in rule.conditions if c.casefold() in index]
+
+
+def cant_miss(labels, probabilities, rule: CantMissRule | None = None) -> list[CantMissHit]:
+    """The listed conditions in one case's differential, most probable first.
+
+    ``probabilities``: (C,) calibrated, in ``labels`` order. Empty when none qualifies."""
+    rule = rule or load_rule()
+    p = np.asarray(probabilities, dtype=float)
+    hits = []
+    for j, danger, source in _columns(labels, rule):
+        rank = int((p > p[j]).sum()) + 1
+        if rank <= rule.top_k or p[j] >= rule.min_probability:
+            hits.append(CantMissHit(str(labels[j]), float(p[j]), rank, danger, source))
+    return sorted(hits, key=lambda h: (h.rank, h.label))
+
+
+def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | None = None) -> list[str]:
+    """The scored-CSV ``cant_miss`` cell for each row of an (N, C) probability array:
+    ``Stroke (12.3%)|Sepsis (3.1%)``, most probable first; "" where none qualifies or the row is NaN.
+
+    Vectorised: the top-k cut per row comes from one ``np.partition``; text is built only for rows with hits."""
+    rule = rule or load_rule()
+    probs = np.asarray(probabilities, dtype=float)
+    out = [""] * len(probs)
+    cols = _columns(labels, rule)
+    if not cols or not len(probs):
+        return out
+    k = min(rule.top_k, probs.shape[1])
+    safe = np.where(np.isnan(probs), -1.0, probs)
+    kth = np.partition(safe, -k, axis=1)[:, -k]
+    idx = np.array([c for c, _, _ in cols])
+    sub = safe[:, idx]
+    hit = (sub >= kth[:, None]) | (sub >= rule.min_probability)
+    hit &= sub >= 0
+    names = [str(labels[c]) for c in idx]
+    for r in np.flatnonzero(hit.any(axis=1)):
+        js = np.flatnonzero(hit[r])
+        js = js[np.argsort(-sub[r, js], kind="stable")]
+        out[r] = CANT_MISS_SEPARATOR.join(f"{names[j]} ({sub[r, j]:.1%})" for j in js)
+    return out

@@ -1,0 +1,241 @@
+"""A naive-Bayes differential straight from the knowledge base: the baseline the network is compared with,
+and an optional second opinion that can be multiplied into the network's probabilities.
+
+Findings are read from the text with the generator's own names (synonym table, the knowledge base's
+symptom names, the clinician-findings table), longest phrase first; a finding is *absent* when a
+negation cue (``no``, ``denies``, ``without``, ``negative for``, ``not``, ``nil``) comes before it in
+the same clause (a crude NegEx: Chapman et al., J Biomed Inform 2001). Age and sex come from
+``67M`` / ``67-year-old man`` / ``67 yo F`` forms. Score of condition c (log scale):
+
+    log P(c | case) = const + Σ_present log max(p_cs, ε) + Σ_absent log(1 - p_cs)
+                      + log age_odds_c(band) + log sex_odds_c(sex)      (each odds floored at ε)
+
+with p_cs the share of patients with c who report finding s (0 when c does not list it) and ε = 0.005:
+findings not mentioned carry no evidence (an unmentioned symptom is not an absent one). The prior
+over conditions is uniform, as in the generated training set.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from medviz.text.synth.kb import AGE_RANGES, SEXES, KnowledgeBase
+
+EPS = 0.005
+FORMAT = "medviz.kb-bayes/1"
+EXPERT_FILE = "knowledge_base_expert.json"
+_TOKEN = re.compile(r"[a-z0-9]+|[.;:!?]")
+_NEG_WORDS = frozenset({"no", "denies", "denied", "denying", "without", "not", "nil", "absent", "never", "nor"})
+_CLAUSE_END = frozenset({".", ";", ":", "!", "?", "but", "however", "although", "though"})
+_AGE_SEX = (
+    re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|yr|yrs|year old|years old|-year-old|year-old)?\s*([mf])\b", re.I),
+    re.compile(r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\s+(man|woman|male|female|boy|girl|gentleman|lady)\b", re.I),
+)
+_MONTHS = re.compile(r"\b(\d{1,2})[- ]month[- ]old\b", re.I)
+_SEX_WORDS = {"m": "Male", "man": "Male", "male": "Male", "boy": "Male", "gentleman": "Male", "he": "Male", "his": "Male",
+              "f": "Female", "woman": "Female", "female": "Female", "girl": "Female", "lady": "Female", "she": "Female",
+              "her": "Female"}
+
+
+@dataclass(frozen=True)
+class ReadCase:
+    present: tuple[int, ...]  # feature columns found
+    absent: tuple[int, ...]  # feature columns negated
+    age: int | None
+    sex: str | None
+
+
+class KnowledgeBaseBayes:
+    """Naive Bayes over a knowledge base (module docstring). ``predict_proba(texts) -> (N, C)`` in
+    ``labels`` order (the conditions' names, sorted as the trained bundle's labels are)."""
+
+    def __init__(self, kb: KnowledgeBase, synonyms: dict, clinical_findings: dict | None = None):
+        self.labels = sorted(c.name for c in kb.conditions)
+        conds = {c.name: c for c in kb.conditions}
+        order = [conds[name] for name in self.labels]
+        m, slugs = kb.frequency_matrix()
+        row = {c.slug: i for i, c in enumerate(kb.conditions)}
+        freq = m[[row[c.slug] for c in order]]  # (C, S) in label order
+        phrases: dict[str, int] = {}
+        for j, slug in enumerate(slugs):
+            entry = synonyms.get(slug, {})
+            for p in [kb.symptom_names[slug], *entry.get("lay", []), *entry.get("clinical", [])]:
+                phrases.setdefault(p.lower(), j)
+        extra_cols = []
+        for slug, table in (clinical_findings or {}).items():
+            if slug not in row:
+                continue
+            ci = self.labels.index(conds_by_slug(kb)[slug].name)
+            for phrase, pct in table.items():
+                for alt in phrase.split(" / "):
+                    key = alt.strip().lower()
+                    if key in phrases:
+                        j = phrases[key]
+                        if j >= freq.shape[1]:
+                            extra_cols[j - freq.shape[1]][ci] = max(extra_cols[j - freq.shape[1]][ci], pct / 100.0)
+                        continue
+                    col = np.zeros(len(self.labels))
+                    col[ci] = pct / 100.0
+                    phrases[key] = freq.shape[1] + len(extra_cols)
+                    extra_cols.append(col)
+        self._build(np.hstack([freq, np.array(extra_cols).T]) if extra_cols else freq, phrases,
+                    np.array([c.age_odds for c in order]), np.array([c.sex_odds for c in order]))
+
+    def _build(self, freq: np.ndarray, phrases: dict[str, int], age_odds: np.ndarray, sex_odds: np.ndarray) -> None:
+        self.freq = freq
+        self.age_odds, self.sex_odds = age_odds, sex_odds
+        self.phrase_col = phrases
+        self.column_names: dict[int, str] = {}  # column -> its first phrase (the knowledge base's own name)
+        for phrase, col in phrases.items():
+            self.column_names.setdefault(col, phrase)
+        self._ngrams = {tuple(_TOKEN.findall(p)): col for p, col in phrases.items() if _TOKEN.findall(p)}
+        self._first: dict[str, int] = {}  # first word of a phrase -> longest phrase starting with it
+        for k in self._ngrams:
+            self._first[k[0]] = max(self._first.get(k[0], 0), len(k))
+        self.log_present = np.log(np.maximum(self.freq, EPS))
+        self.log_absent = np.log(np.clip(1.0 - self.freq, EPS, 1.0))
+        self.log_age = np.log(np.maximum(age_odds, EPS))
+        self.log_sex = np.log(np.maximum(sex_odds, EPS))
+
+    def to_json(self) -> bytes:
+        """Compact JSON for a bundle artefact: labels, phrase -> column, non-zero frequencies, odds."""
+        import json
+
+        r, c = np.nonzero(self.freq)
+        doc = {"format": FORMAT, "labels": self.labels, "n_features": int(self.freq.shape[1]), "phrases": self.phrase_col,
+               "frequencies": [[int(i), int(j), round(float(self.freq[i, j]), 4)] for i, j in zip(r, c)],
+               "age_odds": self.age_odds.round(4).tolist(), "sex_odds": self.sex_odds.round(4).tolist()}
+        return json.dumps(doc, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> "KnowledgeBaseBayes":
+        """Inverse of :meth:`to_json`. Raises :class:`BundleError` for an unknown format."""
+        import json
+
+        from medviz.errors import BundleError
+
+        doc = json.loads(data)
+        if doc.get("format") != FORMAT:
+            raise BundleError(f"knowledge-base expert: format {doc.get('format')!r} is not {FORMAT!r}")
+        self = cls.__new__(cls)
+        self.labels = list(doc["labels"])
+        freq = np.zeros((len(self.labels), int(doc["n_features"])))
+        for i, j, v in doc["frequencies"]:
+            freq[i, j] = v
+        self._build(freq, {k: int(v) for k, v in doc["phrases"].items()}, np.array(doc["age_odds"]), np.array(doc["sex_odds"]))
+        return self
+
+    def read(self, text: str) -> ReadCase:
+        """Findings present / absent, age and sex of one text. Hand-written n-gram lookup (longest phrase
+        first) rather than one regex alternation of ~2,000 phrases: ~40x faster in CPython."""
+        toks = _TOKEN.findall(text.lower())
+        present, absent = [], []
+        negated = False
+        i = 0
+        while i < len(toks):
+            t = toks[i]
+            if t in _CLAUSE_END:
+                negated = False
+                i += 1
+                continue
+            for n in range(min(self._first.get(t, 0), len(toks) - i), 0, -1):
+                col = self._ngrams.get(tuple(toks[i:i + n]))
+                if col is not None:
+                    (absent if negated else present).append(col)
+                    i += n
+                    break
+            else:
+                if t in _NEG_WORDS or (t == "negative" and i + 1 < len(toks) and toks[i + 1] == "for"):
+                    negated = True
+                i += 1
+        age, sex = _age_sex(text)
+        return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex)
+
+    def findings(self, text: str) -> tuple[list[str], list[str]]:
+        """Names of the findings read as present and as absent in ``text`` (for display)."""
+        r = self.read(text)
+        return [self.column_names[c] for c in r.present], [self.column_names[c] for c in r.absent]
+
+    def log_scores(self, texts: list[str]) -> np.ndarray:
+        """(N, C) unnormalised log posteriors. Findings per text in Python (regex), the sums as sparse products."""
+        from scipy import sparse
+
+        n, f = len(texts), self.freq.shape[1]
+        rows_p, cols_p, rows_a, cols_a = [], [], [], []
+        age = np.zeros((n, len(AGE_RANGES)))
+        sex = np.zeros((n, len(SEXES)))
+        for i, t in enumerate(texts):
+            r = self.read(t)
+            rows_p += [i] * len(r.present)
+            cols_p += r.present
+            rows_a += [i] * len(r.absent)
+            cols_a += r.absent
+            if r.age is not None:
+                age[i, next(b for b, (lo, hi) in enumerate(AGE_RANGES) if r.age <= hi or b == len(AGE_RANGES) - 1)] = 1
+            if r.sex is not None:
+                sex[i, SEXES.index(r.sex)] = 1
+        present = sparse.csr_matrix((np.ones(len(rows_p)), (rows_p, cols_p)), shape=(n, f))
+        absent = sparse.csr_matrix((np.ones(len(rows_a)), (rows_a, cols_a)), shape=(n, f))
+        return (np.asarray(present @ self.log_present.T) + np.asarray(absent @ self.log_absent.T)
+                + age @ self.log_age.T + sex @ self.log_sex.T)
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        from scipy.special import softmax
+
+        return softmax(self.log_scores(texts), axis=1)
+
+
+def conds_by_slug(kb: KnowledgeBase) -> dict:
+    return kb.by_slug()
+
+
+def _age_sex(text: str) -> tuple[int | None, str | None]:
+    m = _MONTHS.search(text)
+    age = 0 if m else None
+    sex = None
+    for pat in _AGE_SEX:
+        m2 = pat.search(text)
+        if m2:
+            age = int(m2.group(1)) if age is None else age
+            sex = _SEX_WORDS.get(m2.group(2).lower())
+            break
+    if sex is None:
+        words = re.findall(r"\b(man|woman|male|female|boy|girl|he|she|his|her)\b", text.lower())
+        sex = _SEX_WORDS.get(words[0]) if words else None
+    if age is not None and age > 110:
+        age = None
+    return age, sex
+
+
+def expert_for(bundle):
+    """The bundle's knowledge-base expert and its weight, or None (cached per bundle folder and file hash)."""
+    meta = bundle.manifest.get("knowledge_base_expert")
+    if not meta:
+        return None
+    return _load_expert(str(bundle.path / meta["file"]), bundle.manifest["files"][meta["file"]]), float(meta["weight"])
+
+
+@lru_cache(maxsize=4)
+def _load_expert(path: str, digest: str) -> "KnowledgeBaseBayes":
+    from pathlib import Path
+
+    return KnowledgeBaseBayes.from_json(Path(path).read_bytes())
+
+
+def with_expert(bundle, texts: list[str], probs: np.ndarray) -> np.ndarray:
+    """Network probabilities combined with the bundle's knowledge-base expert (:func:`combine`), if it has one."""
+    found = expert_for(bundle)
+    if found is None or not len(texts):
+        return probs
+    expert, weight = found
+    return combine(probs, expert.log_scores(list(texts)), weight)
+
+
+def combine(net_probs: np.ndarray, bayes_log: np.ndarray, weight: float) -> np.ndarray:
+    """Product of experts: softmax(log p_net + weight · log p_bayes), rows normalised. ``weight`` 0 = network only."""
+    from scipy.special import log_softmax, softmax
+
+    return softmax(np.log(np.maximum(net_probs, 1e-12)) + weight * log_softmax(bayes_log, axis=1), axis=1)

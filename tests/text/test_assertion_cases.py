@@ -1,0 +1,69 @@
+"""The clinical-text cases (tests/data/assertion_cases.csv, copied from the shared case set) through the
+shipped bundle: each note gets the same top diagnosis as its control (a denied finding is not evidence)
+and its findings are read as required."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from medviz.errors import InputError
+from medviz.text.clinical import ABSENT, findings_by_status, preprocess
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = list(csv.DictReader((ROOT / "tests" / "data" / "assertion_cases.csv").open(encoding="utf-8")))
+BY_ID = {r["case_id"]: r for r in ROWS}
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from medviz.bundle import load_bundle
+    from medviz.text.predict import TextPredictor
+
+    return TextPredictor.from_bundle(load_bundle(ROOT / "models" / "symptom-diagnosis"))
+
+
+def _words(cell: str) -> list[str]:
+    return [w.strip().lower() for w in cell.split("|") if w.strip()]
+
+
+def _top1(predictor, note: str) -> str:
+    from medviz.text.analyse import analyse_case
+
+    return analyse_case(predictor, note).ranked[0][0]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r["case_id"])
+def test_findings_are_read_as_required(row):
+    absent = findings_by_status(preprocess(row["note"]), ABSENT)
+    for word in _words(row["must_read_absent"]):
+        assert any(word in phrase for phrase in absent), (row["case_id"], word, absent)
+    for word in _words(row["must_not_read_absent"]):
+        assert not any(word in phrase for phrase in absent), (row["case_id"], word, absent)
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r["same_top1_as"]], ids=lambda r: r["case_id"])
+def test_same_top_diagnosis_as_the_control(shipped, row):
+    control = BY_ID[row["same_top1_as"]]["note"]
+    assert _top1(shipped, row["note"]) == _top1(shipped, control)
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if "every finding denied" in r["kind"]], ids=lambda r: r["case_id"])
+def test_a_note_with_every_finding_denied_says_so(shipped, row):
+    from medviz.text.analyse import analyse_case
+
+    with pytest.raises(InputError, match="read as absent"):
+        analyse_case(shipped, row["note"])
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r["case_id"].startswith("V")], ids=lambda r: r["case_id"])
+def test_vital_sign_rows(shipped, row):
+    pre = preprocess(row["note"])
+    abnormal = [v for v in pre.vitals if v.status != "normal"]
+    if row["case_id"] == "V1":
+        assert {v.finding for v in abnormal} >= {"low oxygen saturation", "hypotension", "tachycardia", "tachypnoea", "fever"}
+        assert pre.warnings == ()
+    else:
+        assert abnormal == [] and any("36.8" in w for w in pre.warnings)
+    _top1(shipped, row["note"])  # scores without error
