@@ -148,7 +148,7 @@ def idle(page) -> None:
 
 
 def go(page, url: str, path: str = "") -> None:
-    page.goto(url + path)
+    page.goto(url + path, timeout=SLOW)
     idle(page)
 
 
@@ -159,7 +159,10 @@ def case_box(page):
 
 def sidebar_page(page, title: str) -> None:
     """Open a page from the sidebar navigation."""
+    from playwright.sync_api import expect
+
     page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title, exact=True).click()
+    expect(page.get_by_role("heading", level=1, name=title)).to_be_visible(timeout=SLOW)  # the page has arrived
     idle(page)
 
 

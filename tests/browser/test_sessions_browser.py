@@ -62,7 +62,7 @@ def test_first_start_one_time_admin_weak_password_refused_then_idle_logoff(brows
                 page.screenshot(path=str(artifacts / "idle_logoff.png"), full_page=True)
             _signed_out(page)
             # the session is over on the server too: a refresh does not bring it back
-            page.reload()
+            page.reload(timeout=SLOW)
             _signed_out(page)
     finally:
         srv.stop()
@@ -91,7 +91,7 @@ def test_refresh_and_second_tab_keep_the_session_and_sign_out_ends_it_everywhere
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
         assert page.evaluate("document.cookie").find("medviz_session") == -1  # not readable by scripts
         case_box(page).fill("fever and a cough with chills", timeout=SLOW)
-        page.reload()
+        page.reload(timeout=SLOW)
         idle(page)
         expect(page.get_by_text("Signed in as").first).to_be_visible(timeout=SLOW)
         expect(page.get_by_text("dr.browser")).to_be_visible()
@@ -106,7 +106,7 @@ def test_refresh_and_second_tab_keep_the_session_and_sign_out_ends_it_everywhere
         second.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Case history", exact=True).click()
         idle(second)
         _signed_out(second)
-        second.reload()
+        second.reload(timeout=SLOW)
         _signed_out(second)
 
 
