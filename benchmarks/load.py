@@ -83,7 +83,7 @@ def _start_server(port: int, models: Path, work: Path) -> subprocess.Popen:
          "--server.port", str(port), "--server.address", "127.0.0.1"],
         cwd=ROOT, env=env, stdout=open(work / "server.log", "w"), stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 120
+    deadline = time.time() + 300  # server.py imports TensorFlow before it listens
     while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):

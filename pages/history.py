@@ -84,7 +84,8 @@ with saved_tab:
         with left:
             st.markdown("**Case as saved**")
             if isinstance(detail.content, dict):
-                st.dataframe(pd.DataFrame({"field": list(detail.content), "value": [str(v) for v in detail.content.values()]}),
+                st.dataframe(pd.DataFrame({"field": list(detail.content), "value": ["blank (imputed)" if v is None else str(v)
+                                                                       for v in detail.content.values()]}),
                              hide_index=True)
             else:
                 st.text(detail.content)

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from medviz.errors import columns_hint
+from medviz.errors import columns_hint, line_numbers
 from medviz import metrics as M
 from medviz.bundle import TASK_TEXT, save_bundle, sha256_file
 from medviz.importer.core import (
@@ -55,7 +55,8 @@ def _labels_and_index(labels_col: pd.Series, width: int, activation: str, positi
             raise LabelError("--labels lists a label twice")
         unknown = sorted(set(values) - set(labels))
         if unknown:
-            raise LabelError(f"label column '{column}' has {len(unknown)} value(s) not in --labels (e.g. {unknown[0]!r})")
+            rows = np.flatnonzero(labels_col.isin(unknown).to_numpy())  # line numbers, never the values (PHI)
+            raise LabelError(f"label column '{column}' has {len(unknown)} value(s) not in --labels ({line_numbers(rows)})")
     elif width == 1 and activation != "softmax":
         if len(values) != 2:
             raise OutputWidthError(

@@ -109,7 +109,8 @@ def binary_target(series: pd.Series, positive: str | None, column: str) -> tuple
     if positive is None:
         guesses = [v for v in values if v.lower() in _POSITIVE_GUESSES]
         if len(guesses) != 1:
-            raise InputError(f"target column '{column}' has values {values}; say which is the outcome with --positive")
+            raise InputError(f"target column '{column}' has 2 values and neither is a usual positive word (yes, 1, true, "
+                             "positive…); say which is the outcome with --positive VALUE")
         positive = guesses[0]
     if positive not in values:
         raise InputError(f"--positive '{positive}' is not a value of target column '{column}' (values: {', '.join(values)})")
@@ -304,7 +305,8 @@ def train_tabular(
             raise InputError(f"test data: target column '{spec.target}' not found")
         y_te, te_labels = binary_target(test_df[spec.target], labels[1], spec.target)
         if te_labels != labels:
-            raise InputError(f"test outcome values {te_labels} differ from training {labels}")
+            raise InputError(f"test data: target column '{spec.target}' has outcome values other than the training "
+                             f"data's {len(labels)}")
         x_te = feature_matrix(test_df, names, "test data")
         risk = model(x_te, training=False)[0].numpy()[:, 0].astype(np.float64)
         metrics["test"] = binary_summary(y_te, risk, high)

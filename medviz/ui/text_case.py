@@ -109,14 +109,16 @@ _STATUS_TITLES = {
 
 
 def _clinical_reading(bundle: ModelBundle, check: CaseAnalysis):
-    """The note's clinical reading (findings with status, vital signs, ambiguous short forms), or None
-    when the bundle was not trained with clinical preprocessing. Recomputed from the typed text (a few
-    milliseconds; deterministic, so it is the reading the model's text came from), never cached."""
+    """The note's clinical reading (findings with status, vital signs, ambiguous short forms): the one the
+    analysis carries, or None when the bundle was not trained with clinical preprocessing."""
     from medviz.text.preprocess import bundle_preprocessing
 
     if bundle_preprocessing(bundle.manifest) != "clinical":
         return None
-    from medviz.text.clinical import preprocess
+    pre = getattr(check, "preprocessed", None)
+    if pre is not None and hasattr(pre, "vitals"):
+        return pre
+    from medviz.text.clinical import preprocess  # an analysis without it: the same deterministic reading
 
     return preprocess(check.text)
 
@@ -156,8 +158,8 @@ def _show_findings(pre) -> None:
         cols = st.columns(len(groups))
         for col, (status, items) in zip(cols, groups):
             with col:
-                lis = "".join(f"<li>{esc(p)}</li>" for p in dict.fromkeys(items))
-                st.markdown(f"**{esc(_STATUS_TITLES[status])}**<ul>{lis}</ul>", unsafe_allow_html=True)
+                lis = "".join(f"<li>{plain(p)}</li>" for p in dict.fromkeys(items))  # note text: Markdown-safe
+                st.markdown(f"**{_STATUS_TITLES[status]}**<ul>{lis}</ul>", unsafe_allow_html=True)
         st.caption("Assertion status by medspaCy's ConText rules. Only present findings (and abnormal vital "
                    "signs) are evidence for the model; the others are removed from the text it reads.")
     if pre.vitals:
@@ -175,7 +177,7 @@ def _show_findings(pre) -> None:
         sources = "; ".join(dict.fromkeys(f"{v.name}: {v.source}" for v in pre.vitals))
         st.caption(f"Reference ranges (adults, at rest): {sources}.")
     if pre.not_interpreted:
-        items = "".join(f"<li>{esc(x)}</li>" for x in pre.not_interpreted)
+        items = "".join(f"<li>{plain(x)}</li>" for x in pre.not_interpreted)
         st.markdown(f"**Not interpreted** (meaning not fixed by the context; left as written):<ul>{items}</ul>",
                     unsafe_allow_html=True)
 

@@ -58,7 +58,7 @@ class Server:
              "--server.port", str(self.port), "--server.address", "127.0.0.1"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        deadline = time.time() + 90
+        deadline = time.time() + 240  # server.py imports TensorFlow before it listens
         while time.time() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
@@ -68,7 +68,7 @@ class Server:
                     break
                 time.sleep(0.5)
         self.stop()
-        pytest.fail(f"streamlit did not start within 90 s: {(root / 'server.log').read_text()[-2000:]}")
+        pytest.fail(f"streamlit did not start within 240 s: {(root / 'server.log').read_text()[-2000:]}")
 
     def engine(self):
         from medviz.store.db import create_store_engine
@@ -152,9 +152,14 @@ def go(page, url: str, path: str = "") -> None:
     idle(page)
 
 
+def case_box(page):
+    """The Case page's text box (its label also names the help button beside it)."""
+    return page.get_by_role("textbox", name="Describe the case in plain words")
+
+
 def sidebar_page(page, title: str) -> None:
     """Open a page from the sidebar navigation."""
-    page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title, exact=True).click()
     idle(page)
 
 

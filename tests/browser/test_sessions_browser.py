@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SLOW, Server, go, idle, models_folder, new_page, sign_in, wait_for_session_cookie
+from tests.browser.conftest import SLOW, Server, case_box, go, idle, models_folder, new_page, sign_in, wait_for_session_cookie
 from tests.conftest import TEST_PASSWORD
 
-PAGE_PATHS = ["", "explanations", "batch", "evaluation", "model_card", "history", "monitoring", "account", "audit"]
+# "audit" first: the address a fresh server once answered with a bare menu of pages/ (issue 17)
+PAGE_PATHS = ["audit", "", "explanations", "batch", "evaluation", "model_card", "history", "monitoring", "account"]
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +79,8 @@ def test_signed_out_every_address_shows_sign_in_and_opens_after_it(browser, serv
         expect(page.get_by_role("heading", name="Case history")).to_be_visible(timeout=SLOW)  # the bookmark opened
         nav = page.locator("[data-testid='stSidebarNav']")
         for title in ("Case", "Explanations", "Batch", "Evaluation", "Model card", "Case history", "Monitoring", "Account"):
-            expect(nav.get_by_text(title, exact=True)).to_be_visible()
-        assert nav.get_by_text("Audit trail").count() == 0
+            expect(nav.get_by_role("link", name=title, exact=True)).to_be_visible()
+        assert nav.get_by_role("link", name="Audit trail").count() == 0
 
 
 def test_refresh_and_second_tab_keep_the_session_and_sign_out_ends_it_everywhere(browser, server, artifacts):
@@ -89,7 +90,7 @@ def test_refresh_and_second_tab_keep_the_session_and_sign_out_ends_it_everywhere
         cookie = wait_for_session_cookie(ctx)
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
         assert page.evaluate("document.cookie").find("medviz_session") == -1  # not readable by scripts
-        page.get_by_label("Describe the case in plain words").fill("fever and a cough with chills", timeout=SLOW)
+        case_box(page).fill("fever and a cough with chills", timeout=SLOW)
         page.reload()
         idle(page)
         expect(page.get_by_text("Signed in as").first).to_be_visible(timeout=SLOW)
@@ -102,7 +103,7 @@ def test_refresh_and_second_tab_keep_the_session_and_sign_out_ends_it_everywhere
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_text("You have signed out")).to_be_visible(timeout=SLOW)
         # the other tab is signed out at its next action, and a reload cannot revive the session
-        second.locator("[data-testid='stSidebarNav']").get_by_text("Case history", exact=True).click()
+        second.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Case history", exact=True).click()
         idle(second)
         _signed_out(second)
         second.reload()

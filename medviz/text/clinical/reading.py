@@ -92,8 +92,11 @@ def _one_per_span(vitals: VitalText, abnormal_only: bool = False):
     return out
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def _vitals(text: str) -> VitalText:
-    return parse_vitals(text) if any(ch.isdigit() for ch in text) else _NO_VITALS
+    return parse_vitals(text) if _DIGIT.search(text) else _NO_VITALS
 
 
 def _readings(texts: list[str], vitals: list[VitalText], full: bool) -> list[assertion.Reading]:
