@@ -111,7 +111,7 @@ async def _idle(page) -> None:
 
 
 async def _sign_in(page, url: str, user: str) -> None:
-    await page.goto(url, timeout=TIMEOUT_MS)
+    await page.goto(url, timeout=TIMEOUT_MS, wait_until="domcontentloaded")
     await page.get_by_label("User name").fill(user, timeout=TIMEOUT_MS)
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
