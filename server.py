@@ -18,4 +18,21 @@ from medviz import web
 PagesManager.uses_pages_directory = False
 web.ENABLED = True
 
+# TensorFlow, Keras, shap and medviz's model modules are imported here, once, in the server's main
+# thread, before any session runs. Streamlit stops a session's script thread when the user acts again
+# (fastReruns); a stop that lands inside the first `import tensorflow` leaves TensorFlow half registered
+# ("KeyError: Registering two gradient with name 'ReduceDataset'") and every later page that loads a
+# model fails until a restart. Seen in the browser suite: picking a model while the first one loads.
+from medviz.runtime import configure_tensorflow  # noqa: E402
+
+configure_tensorflow()
+import tensorflow  # noqa: E402,F401
+import keras  # noqa: E402,F401
+import shap  # noqa: E402,F401
+
+import medviz.explain  # noqa: E402,F401
+import medviz.tabular.predict  # noqa: E402,F401
+import medviz.text.analyse  # noqa: E402,F401
+import medviz.text.predict  # noqa: E402,F401
+
 app = st.App("app.py", routes=web.routes(), middleware=web.middleware())

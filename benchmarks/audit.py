@@ -8,9 +8,17 @@ Prints, in one run on the same machine state:
   * verify N records: medviz.audit.verify (one streamed Core query, tuple rows) vs a naive ORM walk
     (load every AuditRecord object, rebuild a dict, hash it).
 
-Targets (issue 7): recording <= 5 ms; verify of 100,000 records <= 5 s.
+  * kill -9 trials (issue 17): a writer process appends batches of 1-25 records and prints each
+    committed head; it is SIGKILLed at a random moment; then every record it reported committed must
+    be present and `verify` (HMAC chain, triggers, exported heads) must pass. Reports records lost
+    (target 0) and how far the exported head lagged the database after the kill.
 
-Usage: python benchmarks/audit.py [--records 100000] [--appends 300]
+Targets (issue 7): recording <= 5 ms; verify of 100,000 records <= 5 s. Issue 17: 0 lost records in
+>= 20 kill -9 trials.
+
+Keys and the head file go to a temporary data folder (MEDVIZ_DATA_DIR), never the checkout's data/.
+
+Usage: python benchmarks/audit.py [--records 100000] [--appends 300] [--kill-trials 20]
 """
 from __future__ import annotations
 
@@ -18,16 +26,22 @@ import argparse
 import hashlib
 import json
 import os
+import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
+import textwrap
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 from sqlalchemy import create_engine, event, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from medviz import audit  # noqa: E402
@@ -121,13 +135,69 @@ def timed(fn, repeats: int) -> tuple[list[float], list[float], object]:
     return wall, cpu, result
 
 
+WRITER = textwrap.dedent(
+    """
+    import random, sys
+    from medviz import audit
+    from medviz.store.db import create_store_engine
+    engine = create_store_engine(sys.argv[1])
+    rng = random.Random(int(sys.argv[2]))
+    n = 0
+    while True:
+        k = rng.randint(1, 25)
+        seqs = audit.append(engine, [audit.AuditEvent.build("prediction", username="dr-kill", role="clinician",
+                                                            input_obj=f"case {n + i}", output_summary=f"row {n + i}")
+                                     for i in range(k)])
+        n += k
+        print(seqs[-1], flush=True)
+    """
+)
+
+
+def kill_trials(url: str, trials: int, workdir: Path, seed: int = 7) -> None:
+    """SIGKILL a writer mid-stream ``trials`` times against ``url``; print lost records and head lag."""
+    script = workdir / "writer.py"
+    script.write_text(WRITER)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    rng = random.Random(seed)
+    lost_total, lags, failures = 0, [], []
+    for t in range(trials):
+        proc = subprocess.Popen([sys.executable, str(script), url, str(seed + t)], stdout=subprocess.PIPE, env=env, text=True)
+        committed = 0
+        deadline = time.monotonic() + rng.uniform(2.0, 5.0)
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            committed = int(line)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        eng = create_store_engine(url)
+        res = audit.verify(eng)
+        head_seq = audit.head(eng)[0]
+        eng.dispose()
+        lost_total += max(0, committed - res.records)
+        lags.append(head_seq - res.exported_seq)
+        if not res.ok:
+            failures.append(f"trial {t + 1}: {res.message()}")
+    print(f"{trials} trials: {lost_total} committed record(s) lost; verify failed in {len(failures)}; "
+          f"exported head behind the database by {min(lags)}-{max(lags)} record(s) after the kill (median "
+          f"{statistics.median(lags):g}); trail now {res.records:,} records")
+    for f in failures[:5]:
+        print("   ", f)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--appends", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--kill-trials", type=int, default=20)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="medviz-bench-"))
+    os.environ["MEDVIZ_DATA_DIR"] = str(tmp)  # the audit key and head files live here, not in data/
+    for var in ("MEDVIZ_CONFIG", "MEDVIZ_AUDIT_KEY", "MEDVIZ_AUDIT_KEY_FILE", "MEDVIZ_AUDIT_HEAD_FILE"):
+        os.environ.pop(var, None)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}")
 
     print(f"\n== record one prediction ({args.appends} appends after 10 warm-up) ==")
@@ -136,13 +206,18 @@ def main() -> None:
     naive = naive_engine(tmp / "naive.db")
     print(f"naive ORM, rollback journal {ms(time_appends(record_naive, naive, args.appends))}")
     pg = os.environ.get("MEDVIZ_TEST_POSTGRES_URL")
-    if pg:
-        peng = create_store_engine(pg)
-        with peng.begin() as conn:  # a clean trail for the benchmark
-            conn.execute(text("DELETE FROM audit_log"))
-            conn.execute(text("UPDATE audit_head SET seq = 0, record_hash = :g"), {"g": GENESIS_HASH})
+    pg_db = None
+    if pg:  # a fresh database on that server (audit records cannot be deleted: triggers)
+        admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+        name = f"medviz_bench_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        pg_db = make_url(pg).set(database=name).render_as_string(hide_password=False)
+        os.environ["MEDVIZ_AUDIT_HEAD_FILE"] = str(tmp / "pg-head.log")  # one head file per trail
+        peng = create_store_engine(pg_db)
         print(f"medviz, PostgreSQL         {ms(time_appends(record_medviz, peng, args.appends))}")
         peng.dispose()
+        os.environ.pop("MEDVIZ_AUDIT_HEAD_FILE")
     else:
         print("PostgreSQL: skipped (set MEDVIZ_TEST_POSTGRES_URL)")
 
@@ -154,9 +229,26 @@ def main() -> None:
     print(f"medviz verify   wall median {statistics.median(wall):6.2f} s   cpu {statistics.median(cpu):6.2f} s   -> {res.message()}")
     wall, cpu, ok = timed(lambda: naive_verify(eng), 1)
     print(f"naive ORM walk  wall median {statistics.median(wall):6.2f} s   cpu {statistics.median(cpu):6.2f} s   -> {'intact' if ok else 'BROKEN'}")
-    print(f"load average now {os.getloadavg()[0]:.1f}")
     eng.dispose()
     naive.dispose()
+
+    if args.kill_trials:
+        print(f"\n== kill -9 trials: a writer SIGKILLed at a random moment (2-5 s in), {args.kill_trials} times ==")
+        os.environ["MEDVIZ_AUDIT_HEAD_FILE"] = str(tmp / "kill-sqlite-head.log")
+        kill_url = f"sqlite:///{tmp / 'kill.db'}"
+        create_store_engine(kill_url).dispose()
+        print("SQLite:     ", end="", flush=True)
+        kill_trials(kill_url, args.kill_trials, tmp)
+        if pg_db:
+            os.environ["MEDVIZ_AUDIT_HEAD_FILE"] = str(tmp / "pg-head.log")
+            print("PostgreSQL: ", end="", flush=True)
+            kill_trials(pg_db, args.kill_trials, tmp)
+        os.environ.pop("MEDVIZ_AUDIT_HEAD_FILE", None)
+    if pg_db:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_db.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        admin.dispose()
+    print(f"load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from typing import Any, Callable
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from medviz.errors import MedvizError
+from medviz.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "MEDVIZ_"
@@ -38,7 +38,7 @@ CONFIG_ENV = "MEDVIZ_CONFIG"
 CONFIG_FILE_NAME = "medviz.toml"
 
 
-class ConfigError(MedvizError):
+class ConfigError(InputError):
     """A setting is malformed, or a key file cannot be read or created safely."""
 
 
@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     audit_key: SecretStr | None = Field(None, description="audit HMAC key (hex, >= 32 bytes)")
     audit_key_file: Path | None = Field(None, description="file holding the audit HMAC key (default data_dir/audit.key)")
     audit_head_file: Path | None = Field(None, description="append-only chain-head export (default data_dir/audit-head.log)")
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="absolute sign-in session lifetime in hours")
+    session_secret: SecretStr | None = Field(None, description="session-cookie signing secret")
+    session_key_file: Path | None = Field(None, description="file holding the cookie secret (default data_dir/session.key)")
 
     @classmethod
     def settings_customise_sources(
@@ -89,7 +92,8 @@ class Settings(BaseSettings):
         return (self.audit_head_file or self.data_dir / "audit-head.log").expanduser()
 
 
-_PATH_FIELDS = ("data_dir", "db_path", "models_dir", "encryption_key_file", "audit_key_file", "audit_head_file")
+_PATH_FIELDS = ("data_dir", "db_path", "models_dir", "encryption_key_file", "audit_key_file", "audit_head_file",
+                "session_key_file")
 
 
 def config_file() -> Path:

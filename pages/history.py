@@ -11,7 +11,7 @@ from medviz.text.analyse import analyse_case
 from medviz.ui import cache
 from medviz.ui.audit_hooks import record, summarize_probabilities
 from medviz.ui.auth import require_signed_in, session
-from medviz.ui.cases import save_case
+from medviz.ui.cases import flash, outcome_problems, save_case, show_flash
 from medviz.ui.common import current_bundle, intended_use_banner, plain
 
 OTHER = "Other (not in the model's list)…"
@@ -22,6 +22,7 @@ bundle = current_bundle()
 intended_use_banner(bundle)
 me = (session() or {}).get("username", "?")
 engine = get_engine()
+show_flash()
 
 new_tab, saved_tab = st.tabs(["New case", "My saved cases"])
 
@@ -29,7 +30,8 @@ with new_tab:
     if bundle is None:
         st.info("Pick a model in the sidebar.")
     elif not bundle.is_text:
-        st.info("Tabular cases are saved from the Case page (button under the result).")
+        st.info("Risk-model cases are saved from the Case page: enter the measurements, press Estimate risk, then "
+                "'Save case for outcome feedback' under the result.")
     else:
         st.caption("Type the case as you would describe it. Do not enter names, dates of birth or record numbers: "
                    "the case is filed under a random case ID.")
@@ -82,7 +84,8 @@ with saved_tab:
         with left:
             st.markdown("**Case as saved**")
             if isinstance(detail.content, dict):
-                st.dataframe(pd.DataFrame({"field": list(detail.content), "value": [str(v) for v in detail.content.values()]}),
+                st.dataframe(pd.DataFrame({"field": list(detail.content), "value": ["blank (imputed)" if v is None else str(v)
+                                                                       for v in detail.content.values()]}),
                              hide_index=True)
             else:
                 st.text(detail.content)
@@ -97,28 +100,44 @@ with saved_tab:
                 choices = sorted(probs)
             else:
                 st.metric("Risk", f"{c.risk:.1%}")
-                choices = list(bundle.labels) if bundle is not None and bundle.name == c.model_name else []
+                choices = list(c.prediction.get("labels") or
+                               (bundle.labels if bundle is not None and bundle.name == c.model_name else []))
         for o in detail.outcomes:
             st.caption(f"{o.recorded_at:%Y-%m-%d %H:%M} UTC · {plain(o.recorded_by)}: confirmed **{plain(o.confirmed)}**, "
                        f"{plain(o.decision)}" + (f" — {plain(o.reason)}" if o.reason else ""))
         st.markdown("**Record the confirmed outcome**")
-        with st.form("history_outcome_form", clear_on_submit=True):
-            pick = st.selectbox("Confirmed diagnosis / outcome", choices + [OTHER], key="history_confirmed")
+        form_keys = ("history_confirmed", "history_confirmed_other", "history_decision", "history_reason")
+        if st.session_state.pop("history_outcome_reset", False):  # after a save: empty fields for the next one
+            for k in form_keys:
+                st.session_state.pop(k, None)
+        # Nothing is preselected: the clinician chooses the outcome and the decision. The form keeps what
+        # was entered when something is missing (no clear_on_submit) and says what.
+        with st.form("history_outcome_form"):
+            pick = st.selectbox("Confirmed diagnosis / outcome", choices + [OTHER], index=None, key="history_confirmed",
+                                placeholder="Choose the confirmed diagnosis or outcome")
             other = st.text_input("If other: what was confirmed", key="history_confirmed_other")
-            decision = st.radio("Your decision about the model's output", cases.DECISIONS, horizontal=True,
+            decision = st.radio("Your decision about the model's output", cases.DECISIONS, horizontal=True, index=None,
                                 key="history_decision", format_func={"agree": "Agreed with it", "disagree": "Disagreed",
                                                                      "override": "Overrode it"}.get)
             reason = st.text_area("Reason (required when you disagreed or overrode)", key="history_reason", height=80)
             submitted = st.form_submit_button("Record outcome", type="primary")
         if submitted:
-            confirmed = other if pick == OTHER else pick
-            try:
-                out = cases.record_outcome(engine, case_id, username=me, confirmed=confirmed, decision=decision, reason=reason)
-            except MedvizError as exc:
-                st.error(plain(exc))
+            problems = outcome_problems(pick, other, decision, reason, other_choice=OTHER)
+            if problems:
+                st.error("Not recorded yet — please complete: " + plain("; ".join(problems)) + ".")
             else:
-                record("outcome_recorded" if decision == "agree" else "override",
-                       model=(c.model_name, c.model_version, c.model_sha256), case_id=case_id,
-                       output_summary=f"decision {out.decision}; confirmed outcome recorded", dedupe=False)
-                st.success("Outcome recorded.")
-                st.rerun()
+                confirmed = other.strip() if pick == OTHER else pick
+                try:
+                    out = cases.record_outcome(engine, case_id, username=me, confirmed=confirmed, decision=decision,
+                                               reason=reason, labels=choices)
+                except MedvizError as exc:
+                    st.error(plain(exc))
+                else:
+                    record("outcome_recorded" if decision == "agree" else "override",
+                           model=(c.model_name, c.model_version, c.model_sha256), case_id=case_id,
+                           output_summary=f"decision {out.decision}; confirmed outcome recorded", dedupe=False)
+                    flash(f"Outcome recorded for case {case_id}: confirmed {confirmed}, you "
+                          f"{ {'agree': 'agreed with', 'disagree': 'disagreed with', 'override': 'overrode'}[decision] } "
+                          "the model.")
+                    st.session_state["history_outcome_reset"] = True
+                    st.rerun()

@@ -167,3 +167,24 @@ def test_diagnosis_and_risk_context(text_bundle, tab_bundle):
     assert 0 < r["percentile"] < 1 and "30%" in r["text"]
     far = E.risk_context(tab_bundle, 0.9999, ev)
     assert not far["in_range"] and "outside" in far["text"]
+
+
+def test_summary_json_carries_every_table_the_page_draws():
+    """`evaluate --json` renders the same result object as the page: decision curve included."""
+    import json
+
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 200)
+    risk = np.clip(y * 0.3 + rng.uniform(0, 0.7, 200), 0, 1)
+    ev = E.evaluate_binary(y, risk, resamples=50)
+    j = json.loads(json.dumps(E.summary_json(ev), allow_nan=False))
+    t = j["tables"]
+    assert set(t) == {"roc", "precision_recall", "calibration_binned", "calibration_smoothed", "decision_curve"}
+    assert len(t["decision_curve"]) == len(ev.decision)
+    assert t["decision_curve"][10]["net_benefit"] == pytest.approx(ev.decision.iloc[10]["net_benefit"])
+    labels = ["a", "b", "c"]
+    yi = rng.integers(0, 3, 90)
+    mc = E.evaluate_multiclass(yi, rng.dirichlet(np.ones(3), 90), labels, resamples=20)
+    t = E.summary_json(mc)["tables"]
+    assert set(t["one_vs_rest"]) == set(labels) and t["one_vs_rest"]["b"]["decision_curve"]
+    assert sum(c["n"] for c in t["confusion_matrix"]) == 90

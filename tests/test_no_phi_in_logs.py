@@ -76,6 +76,7 @@ def test_canaries_never_reach_logs_audit_or_database(tiny_text_bundle, monkeypat
     at.switch_page("pages/history.py").run()
     at.text_area(key="history_new_text").input(CASE_TEXT)
     at.button(key="history_new_save").click().run()
+    at.selectbox(key="history_confirmed").select_index(0)  # the outcome starts empty: choose one
     at.radio(key="history_decision").set_value("override")
     at.text_area(key="history_reason").input(f"{CANARIES[0]} told me about a rash")
     at.button(key="FormSubmitter:history_outcome_form-Record outcome").click().run()

@@ -133,7 +133,9 @@ class MulticlassEvaluation:
                           "decision_curve": _records(M.decision_curve(yb, self.probs[:, c]))}
         return {
             "per_diagnosis": _records(self.per_class),
-            "confusion_matrix": _jsonable(self.confusion_matrix.to_dict(orient="index")),
+            # non-zero cells only: with hundreds of diagnoses the full matrix is mostly zeros
+            "confusion_matrix": [{"true": str(t), "predicted": str(p), "n": int(v)}
+                                 for (t, p), v in self.confusion_matrix.stack().items() if v],
             "reliability": _records(self.reliability),
             "one_vs_rest": ovr,
         }

@@ -119,12 +119,12 @@ def tabular_shift(bundle: ModelBundle, cohort: pd.DataFrame) -> CohortShift | No
 
 def text_shift(bundle: ModelBundle, texts: pd.Series) -> CohortShift:
     """Vocabulary coverage and token-length distribution of uploaded texts vs the training texts."""
-    from medviz.text.layers import TOKEN_PATTERN
+    from medviz.importer.serving import token_pattern_of
     from medviz.text.model import sequence_length, vocabulary
 
-    vocab = set(vocabulary(bundle.model)) - {"", "[UNK]"}
+    vocab = set(vocabulary(bundle.model)[2:])  # after padding and the OOV entry
     seq = sequence_length(bundle.model)
-    toks = texts.astype(str).reset_index(drop=True).str.lower().str.findall(TOKEN_PATTERN)
+    toks = texts.astype(str).reset_index(drop=True).str.lower().str.findall(token_pattern_of(bundle.model))
     lengths = toks.str.len().to_numpy()
     flat = toks.explode().dropna()
     known = flat.isin(vocab)

@@ -34,11 +34,12 @@ class ModelTokenizer:
     before they reach shap (:func:`check_explainable`).
     """
 
-    def __init__(self, max_tokens: int | None = None):
+    def __init__(self, max_tokens: int | None = None, token_re: re.Pattern | None = None):
         self.max_tokens = max_tokens
+        self.token_re = token_re or _TOKEN_RE  # an imported model's own word rule (TextPredictor.token_re)
 
     def __call__(self, s: str, return_offsets_mapping: bool = True) -> dict[str, list]:
-        matches = list(_TOKEN_RE.finditer(s))
+        matches = list(self.token_re.finditer(s))
         if self.max_tokens is not None:
             matches = matches[: self.max_tokens]
         if not matches:
@@ -66,11 +67,11 @@ def trimmed_probability_function(predictor, batch_size: int = 4096) -> Callable[
     return run
 
 
-def check_explainable(text: str, max_tokens: int | None = None) -> list[re.Match]:
+def check_explainable(text: str, max_tokens: int | None = None, token_re: re.Pattern | None = None) -> list[re.Match]:
     """The words of ``text`` the model reads; refuses a text with none (nothing to explain)."""
     if not isinstance(text, str):
         raise InputError(f"text: expected a string, got {type(text).__name__}")
-    words = list(_TOKEN_RE.finditer(text))
+    words = list((token_re or _TOKEN_RE).finditer(text))
     if not words:
         raise InputError("text: no words the model can read (letters or digits), nothing to explain")
     return words[:max_tokens] if max_tokens else words
@@ -114,8 +115,13 @@ class TextExplainer:
         """A fresh masker + Partition explainer for one call (they hold per-call state)."""
         import shap
 
-        masker = shap.maskers.Text(ModelTokenizer(self.seq_len))
+        masker = shap.maskers.Text(ModelTokenizer(self.seq_len, self.token_re))
         return shap.explainers.Partition(self._fn, masker, output_names=list(self.labels))
+
+    @property
+    def token_re(self) -> re.Pattern:
+        """The words SHAP masks: the model's own word rule (imported models differ from medviz's)."""
+        return getattr(self.predictor, "token_re", None) or _TOKEN_RE
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """The calibrated probabilities the explainer explains (same function)."""
@@ -129,7 +135,7 @@ class TextExplainer:
         """
         import shap
 
-        words = check_explainable(text, self.seq_len)
+        words = check_explainable(text, self.seq_len, self.token_re)
         if len(words) == 1:
             # One word: its Shapley value is exactly f(text) - f(empty); shap's word hierarchy
             # cannot be built for a single word, so it is computed directly.
@@ -152,7 +158,7 @@ class TextExplainer:
         # shap's segments drop text before the first word and after the last one; put it back so
         # joining ``data`` shows the whole text read (punctuation included).
         segments[0] = text[: words[0].start()] + segments[0]
-        if len(_TOKEN_RE.findall(text)) == len(words):
+        if len(self.token_re.findall(text)) == len(words):
             segments[-1] = segments[-1] + text[words[-1].end():]
         if values.shape[0] != len(words):
             raise InputError(f"text: the explainer saw {values.shape[0]} words, the model {len(words)}")
@@ -173,7 +179,7 @@ def attention_explanation(predictor, text: str, like=None):
     """
     import shap
 
-    words = check_explainable(text, predictor.read_limit)
+    words = check_explainable(text, predictor.read_limit, getattr(predictor, "token_re", None))
     att = predictor.predict([text]).attention[0][: len(words)].astype(np.float64)
     data = like.data if like is not None else np.asarray([m.group() for m in words], dtype=object)
     return shap.Explanation(values=att, base_values=0.0, data=data, feature_names=[m.group() for m in words])
@@ -193,7 +199,7 @@ class TextCaseExplanation:
 def explain_text_case(explainer: TextExplainer, text: str) -> TextCaseExplanation:
     exp = explainer.explain(text)
     att = attention_explanation(explainer.predictor, text, like=exp)
-    all_words = list(_TOKEN_RE.finditer(text))
+    all_words = list((getattr(explainer.predictor, "token_re", None) or _TOKEN_RE).finditer(text))
     n_read = exp.values.shape[0]
     tail = text[all_words[n_read - 1].end():] if len(all_words) > n_read else ""
     return TextCaseExplanation(

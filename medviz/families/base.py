@@ -62,6 +62,10 @@ class ModelFamily(ABC):
     def label_index(self, bundle, labels: pd.Series) -> tuple[Any, list[str]]:
         """Raw labels -> what ``evaluate`` needs, and the values it could not read (for exclusion)."""
 
+    def has_attention(self, bundle) -> bool:
+        """Capability flag: whether the bundle's model exposes attention weights worth drawing."""
+        return False
+
     def explainer(self, predictor) -> Any:
         """Per-case explanations (SHAP); UnsupportedBundleError when the family cannot explain."""
         from medviz.errors import UnsupportedBundleError

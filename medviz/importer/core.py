@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import getpass
-import logging
 import platform
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,7 +14,6 @@ import pandas as pd
 from medviz.importer.errors import LabelError, OutputWidthError, TooFewRowsError
 from medviz.importer.keras_file import KerasFile
 
-log = logging.getLogger(__name__)
 
 # The calibration part must hold at least this many rows: Platt / temperature fits and a 90 %
 # conformal threshold (which needs n >= 9 to be below 1) are unstable below it; the test part at
@@ -186,7 +184,7 @@ def provenance(kf: KerasFile, data_path: Path | None, opts: ImportOptions, compu
 def training_section(opts: ImportOptions, n_cal: int, n_test: int) -> dict[str, Any]:
     """The manifest's ``training`` section of an imported model: medviz did not train it."""
     out = {
-        "data_source": opts.data_source or "not recorded (model trained outside medviz; see 'import')",
+        "data_source": opts.data_source or "not recorded: the model was trained outside medviz (see the Model card's provenance section)",
         "data_licence": opts.data_licence or None,
         "data_dates": opts.data_dates or None,
         "trained_by": "outside medviz (imported)",

@@ -89,10 +89,5 @@ def unknown_shares_of(vec, texts: Sequence[str]) -> np.ndarray:
     return tf.where(n > 0, 1.0 - known / tf.maximum(n, 1.0), 1.0).numpy().astype(float)
 
 
-def has_attention(manifest: Mapping[str, Any]) -> bool:
-    """Whether the bundle's attention output means anything (imported models: false)."""
-    return bool((manifest.get("capabilities") or {}).get("attention", True))
-
-
 def is_imported(manifest: Mapping[str, Any]) -> bool:
     return "import" in manifest

@@ -12,7 +12,6 @@ one, the data's columns other than the label, whose inferred spec is returned fo
 """
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,7 +26,6 @@ from medviz.importer.errors import LabelError, OutputWidthError
 from medviz.importer.keras_file import load_keras_model, read_keras_file
 from medviz.schema import INTEGER, FeatureSpec
 
-log = logging.getLogger(__name__)
 
 
 def feature_names(data: pd.DataFrame, label_column: str, spec: Mapping[str, Any] | None) -> list[str]:
@@ -67,7 +65,10 @@ def import_tabular_model(
 
     from medviz.tabular.layers import MissingIndicatorImputer, PlattScaling
     from medviz.tabular.summary import binary_summary
-    from medviz.tabular.train import REFERENCE_FILE, _csv_bytes, binary_target, complete_specs, derive_band_cuts, feature_matrix, fit_platt
+    from medviz.tabular.train import (
+        REFERENCE_FILE, _csv_bytes, binary_target, complete_specs, derive_band_cuts, feature_matrix, fit_platt,
+        risk_bands_section,
+    )
 
     kf = read_keras_file(model_file)
     source = load_keras_model(kf)
@@ -165,13 +166,7 @@ def import_tabular_model(
         "capabilities": {"attention": False, "shap": True},
         "outputs": {"risk": f"calibrated probability that {opts.label_column} = {labels[1]} (N, 1)",
                     "logit": "calibrated log-odds (N, 1)"},
-        "risk_bands": {
-            "bands": ["low", "medium", "high"],
-            "cut_points": [low, high],
-            "rule": f"low: risk < {low:g}; medium: {low:g} <= risk < {high:g}; high: risk >= {high:g}",
-            "high_risk_threshold": high,
-            "rationale": why,
-        },
+        "risk_bands": risk_bands_section(low, high, why),
         "test_prevalence": metrics["test"]["prevalence"],
         "architecture": {
             "summary": f"imported Keras model ({head.activation} output); logits: {head.logits_from}; median imputation and "

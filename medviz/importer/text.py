@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from medviz.errors import columns_hint
+from medviz.errors import columns_hint, line_numbers
 from medviz import metrics as M
 from medviz.bundle import TASK_TEXT, save_bundle, sha256_file
 from medviz.importer.core import (
@@ -55,7 +55,8 @@ def _labels_and_index(labels_col: pd.Series, width: int, activation: str, positi
             raise LabelError("--labels lists a label twice")
         unknown = sorted(set(values) - set(labels))
         if unknown:
-            raise LabelError(f"label column '{column}' has {len(unknown)} value(s) not in --labels (e.g. {unknown[0]!r})")
+            rows = np.flatnonzero(labels_col.isin(unknown).to_numpy())  # line numbers, never the values (PHI)
+            raise LabelError(f"label column '{column}' has {len(unknown)} value(s) not in --labels ({line_numbers(rows)})")
     elif width == 1 and activation != "softmax":
         if len(values) != 2:
             raise OutputWidthError(
@@ -286,7 +287,9 @@ def import_text_model(
 
     unk = unknown_shares_of(vec, texts.tolist())
     conf = conformal.calibrate(cal_probs, y_cal, opts.conformal_coverage)
-    method = "energy" if (head.activation != "unknown" and not binary) else "msp"
+    # Multiclass logits: energy (Liu et al. 2020). A binary model's only signal beyond its own confidence
+    # (already the low-confidence flag) is how many of a case's words the tokenizer does not know.
+    method = "unknown_share" if binary else ("energy" if head.activation != "unknown" else "msp")
     detector = ood.fit_threshold(method, ood.scores(method, cal_logits, unk[cal_idx]), opts.oos_quantile)
     test_scores = detector.score(test_logits, unk[test_idx])
 
@@ -300,7 +303,8 @@ def import_text_model(
             "note": "test part of the labelled import file (never used for calibration)",
         },
     }
-    test_predictions = pd.DataFrame({"y_true": [label_names[i] for i in y_test], "near_duplicate": False})
+    # no near_duplicate column: the training texts are unknown at import, so duplicates cannot be found
+    test_predictions = pd.DataFrame({"y_true": [label_names[i] for i in y_test]})
     for j, name in enumerate(label_names):
         test_predictions[f"prob_{name}"] = test_probs[:, j]
     test_predictions["out_of_scope_score"] = test_scores

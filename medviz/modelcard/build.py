@@ -22,6 +22,8 @@ def build_model_card(bundle: ModelBundle, evaluation: Any = None, subgroups: Map
     summ = evaluation.summary() if evaluation is not None else None
     if subgroups is None:
         subgroups = default_subgroups(bundle, evaluation)
+    from medviz.importer.card import import_section
+
     tr = m.get("training") or {}
     sections = [
         _facts(bundle, summ),
@@ -29,6 +31,7 @@ def build_model_card(bundle: ModelBundle, evaluation: Any = None, subgroups: Map
         _intended(bundle),
         _inputs(bundle),
         _data(bundle, summ),
+        import_section(bundle),
         _method(bundle),
         _safety(bundle),
         _performance(bundle, evaluation, summ, subgroups),
@@ -41,7 +44,9 @@ def build_model_card(bundle: ModelBundle, evaluation: Any = None, subgroups: Map
     ]
     return ModelCard(
         title=f"Model card: {bundle.title}",
-        subtitle=f"{bundle.name} v{bundle.version} · trained {str(tr.get('trained_at', '?'))[:10]} · "
+        subtitle=f"{bundle.name} v{bundle.version} · "
+                 + (f"imported {str(m['import'].get('imported_at', '?'))[:10]}" if m.get("import") else
+                    f"trained {str(tr.get('trained_at', '?'))[:10]}") + " · "
                  f"last validated {m.get('last_validated', '?')}",
         sections=tuple(sec for sec in sections if sec is not None),
     )

@@ -185,8 +185,12 @@ def _method(bundle: ModelBundle) -> Section:
 
 def _explanations(bundle: ModelBundle) -> Section:
     if bundle.is_text:
+        from medviz.families import family_for
+
         items = ["Word highlighting shows the model's attention weights: where it looked, not why it decided. Attention is "
-                 "not a faithful explanation (Jain & Wallace 2019).",
+                 "not a faithful explanation (Jain & Wallace 2019)." if family_for(bundle).has_attention(bundle) else
+                 "This model exposes no attention weights; SHAP word contributions (Partition explainer over the model's "
+                 "own words) show what moved each probability.",
                  "Recognised and unknown words are listed, so a clinician can see what the model could read."]
     else:
         items = ["SHAP values show how much each feature moved this patient's predicted risk from the baseline (the "

@@ -16,7 +16,7 @@ default 12 h, ``MEDVIZ_SESSION_HOURS``) or a disabled account.
 The cookie is signed (HMAC-SHA1 via itsdangerous' ``URLSafeTimedSerializer``, with a timestamp checked
 against the lifetime) with a secret from ``MEDVIZ_SESSION_SECRET`` or, by default, a 32-byte key file
 created on first use with owner-only permissions (``MEDVIZ_SESSION_KEY_FILE``, default ``session.key``
-beside the SQLite database, else ``data/session.key``). The signature stops a forged or truncated cookie
+in the data folder; all read through :mod:`medviz.config`). The signature stops a forged or truncated cookie
 before any database lookup; the database row is what makes sign-out and idle logoff server-side.
 """
 from __future__ import annotations
@@ -32,13 +32,13 @@ from sqlalchemy import ForeignKey, String, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from medviz.errors import InputError
+from medviz.config import settings
 from medviz.store.db import StoreError
 from medviz.store.models import Base, BigId, UTCDateTime, utcnow
 
 COOKIE_NAME = "medviz_session"
 HANDOFF_SECONDS = 60
-DEFAULT_SESSION_HOURS = 12.0
+DEFAULT_SESSION_HOURS = 12.0  # the default of medviz.config.Settings.session_hours
 _SALT = "medviz-session-cookie"
 
 
@@ -77,29 +77,16 @@ def _sha(value: str) -> str:
 
 
 def session_hours() -> float:
-    """Absolute session lifetime in hours (``MEDVIZ_SESSION_HOURS``, default 12)."""
-    raw = os.environ.get("MEDVIZ_SESSION_HOURS", "").strip()
-    if not raw:
-        return DEFAULT_SESSION_HOURS
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputError(f"MEDVIZ_SESSION_HOURS must be a number of hours, got {raw!r:.20}") from None
-    if not 0 < value <= 24 * 30:
-        raise InputError(f"MEDVIZ_SESSION_HOURS must be between 0 and 720 hours, got {value:g}")
-    return value
+    """Absolute session lifetime in hours (setting ``session_hours`` / ``MEDVIZ_SESSION_HOURS``, default 12).
+
+    Raises :class:`medviz.config.ConfigError` (an InputError) when it is not a number in (0, 720].
+    """
+    return float(settings().session_hours)
 
 
 def _key_file() -> Path:
-    explicit = os.environ.get("MEDVIZ_SESSION_KEY_FILE", "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    db = os.environ.get("MEDVIZ_DB_PATH", "").strip()
-    if not db:  # main's merge left DEFAULT_DB_PATH undefined in medviz.store.db: the configured SQLite path
-        from medviz.config import settings
-
-        return settings().sqlite_path.resolve().parent / "session.key"
-    return Path(db).expanduser().parent / "session.key"
+    cfg = settings()
+    return (cfg.session_key_file or cfg.data_dir / "session.key").expanduser()
 
 
 def session_secret() -> bytes:
@@ -107,7 +94,8 @@ def session_secret() -> bytes:
 
     Raises StoreError when the key file cannot be created or read.
     """
-    env = os.environ.get("MEDVIZ_SESSION_SECRET", "").strip()
+    secret = settings().session_secret
+    env = secret.get_secret_value().strip() if secret is not None else ""
     if env:
         return env.encode("utf-8")
     path = _key_file()

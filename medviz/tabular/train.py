@@ -109,7 +109,8 @@ def binary_target(series: pd.Series, positive: str | None, column: str) -> tuple
     if positive is None:
         guesses = [v for v in values if v.lower() in _POSITIVE_GUESSES]
         if len(guesses) != 1:
-            raise InputError(f"target column '{column}' has values {values}; say which is the outcome with --positive")
+            raise InputError(f"target column '{column}' has 2 values and neither is a usual positive word (yes, 1, true, "
+                             "positive…); say which is the outcome with --positive VALUE")
         positive = guesses[0]
     if positive not in values:
         raise InputError(f"--positive '{positive}' is not a value of target column '{column}' (values: {', '.join(values)})")
@@ -214,6 +215,17 @@ def derive_band_cuts(y: np.ndarray, risk: np.ndarray) -> tuple[float, float, str
     return low, high, why
 
 
+def risk_bands_section(low: float, high: float, why: str) -> dict[str, Any]:
+    """The manifest's ``risk_bands``: cut-points, the rule in words, the high-risk threshold and why."""
+    return {
+        "bands": ["low", "medium", "high"],
+        "cut_points": [low, high],
+        "rule": f"low: risk < {low:g}; medium: {low:g} <= risk < {high:g}; high: risk >= {high:g}",
+        "high_risk_threshold": high,
+        "rationale": why,
+    }
+
+
 def _csv_bytes(df: pd.DataFrame) -> bytes:
     buf = io.StringIO()
     df.to_csv(buf, index=False)
@@ -293,7 +305,8 @@ def train_tabular(
             raise InputError(f"test data: target column '{spec.target}' not found")
         y_te, te_labels = binary_target(test_df[spec.target], labels[1], spec.target)
         if te_labels != labels:
-            raise InputError(f"test outcome values {te_labels} differ from training {labels}")
+            raise InputError(f"test data: target column '{spec.target}' has outcome values other than the training "
+                             f"data's {len(labels)}")
         x_te = feature_matrix(test_df, names, "test data")
         risk = model(x_te, training=False)[0].numpy()[:, 0].astype(np.float64)
         metrics["test"] = binary_summary(y_te, risk, high)
@@ -334,13 +347,7 @@ def train_tabular(
         },
         "outputs": {"risk": f"calibrated probability that {spec.target} = {labels[1]} (N, 1)",
                     "logit": "calibrated log-odds (N, 1)"},
-        "risk_bands": {
-            "bands": ["low", "medium", "high"],
-            "cut_points": [low, high],
-            "rule": f"low: risk < {low:g}; medium: {low:g} <= risk < {high:g}; high: risk >= {high:g}",
-            "high_risk_threshold": high,
-            "rationale": why,
-        },
+        "risk_bands": risk_bands_section(low, high, why),
         "test_prevalence": test_prev,
         "architecture": {
             "summary": "raw values -> median imputation + missing indicators -> normalization -> logistic (dense) -> Platt scaling -> sigmoid",

@@ -25,7 +25,7 @@ class TextFamily(ModelFamily):
         col = inputs.get("text_column")
         if col is not None and (not isinstance(col, str) or len(col) > 500):
             raise BundleError(f"{where}: 'inputs.text_column' must be a column name (text, at most 500 characters)")
-        for key in ("conformal", "out_of_scope", "preprocessing", "metrics", "training"):
+        for key in ("conformal", "out_of_scope", "preprocessing", "metrics", "training", "capabilities"):
             section(manifest, key, where)
         try:  # the sections the pipeline reads at every call: refuse a bundle whose settings are unusable
             from medviz.text.safety import SafetyConfig
@@ -36,6 +36,10 @@ class TextFamily(ModelFamily):
         except Exception as exc:  # a malformed section (wrong types inside): one message, no values quoted
             raise BundleError(f"{where}: the 'conformal', 'out_of_scope' or 'preprocessing' section is malformed "
                               f"({type(exc).__name__})") from None
+
+    def has_attention(self, bundle) -> bool:
+        """medviz's text models do; an imported one records ``capabilities.attention = false`` (medviz.importer)."""
+        return bool((bundle.manifest.get("capabilities") or {}).get("attention", True))
 
     def input_spec(self, bundle) -> tuple[FieldSpec, ...]:
         col = (bundle.manifest.get("inputs") or {}).get("text_column") or "text"
@@ -49,6 +53,8 @@ class TextFamily(ModelFamily):
             FieldSpec("probability", "probability", "its calibrated probability"),
             *(FieldSpec(f"prob_{lab}", "probability", f"calibrated probability of {lab}") for lab in labels),
             FieldSpec("prediction_set", "labels", "conformal set, ranked, '|'-separated"),
+            FieldSpec("cant_miss", "string", "can't-miss conditions in the differential with their probability, "
+                                             "'|'-separated (medviz.text.cant_miss)"),
             FieldSpec("out_of_scope", "boolean", "out_of_scope_score above the manifest threshold"),
             FieldSpec("out_of_scope_score", "score", "higher = less like the training cases"),
             FieldSpec("findings_present", "labels", "findings read as present, as written, lower-cased, '|'-separated"),

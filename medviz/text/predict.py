@@ -30,9 +30,10 @@ class TextPrediction:
     """Model outputs for a batch of texts (arrays share the row order of the input).
 
     A text of more than ``seq_len`` words is read in overlapping windows whose outputs are pooled
-    (:meth:`TextPredictor.predict`): ``probabilities`` are the softmax of the windows' mean
-    log-probability, ``logits`` the windows' mean, ``attention`` the windows' weights put back on
-    the note's words (mean over the windows that read a word, renormalised to sum to 1).
+    (:meth:`TextPredictor.predict`): ``probabilities`` are each class's largest probability over the
+    windows, renormalised to sum to 1; ``logits`` (what the out-of-scope score reads) the windows'
+    mean; ``attention`` the windows' weights put back on the note's words (mean over the windows that
+    read a word, renormalised to sum to 1).
     """
 
     probabilities: np.ndarray  # (N, C) calibrated
@@ -116,12 +117,15 @@ class TextPredictor:
 
         A text of at most ``seq_len`` words is one model row. A longer one is cut into overlapping
         windows of ``seq_len`` words (``stride`` apart, at most :data:`MAX_WINDOWS`), each window a
-        model row, pooled back into one row per text (see :class:`TextPrediction`). Pooling is the
-        mean of the windows' log-probabilities (a normalised geometric mean): windows that agree
-        give back their own calibrated probability, so the temperature, conformal and out-of-scope
-        thresholds fitted on single windows still apply; a max over windows would not (the more
-        windows, the higher the maximum of every class). ``attention=False`` skips the attention
-        (batch scoring does not show it).
+        model row, pooled back into one row per text (see :class:`TextPrediction`). Probabilities:
+        per class the maximum over the windows, renormalised — a complaint stated in one window of a
+        note otherwise about other things (social history, medication) still decides, where a mean
+        would let the other windows outvote it (66 robustness vignettes after 81 words of unrelated
+        history: top-1 54.5 % with max, 37.9 % with the mean log-probability, 4.5 % cut at 64 words;
+        the top probability of out-of-scope notes did not rise: 0.27 either way; ARCHITECTURE.md).
+        Windows that agree give back their own probability. The out-of-scope score reads the mean of
+        the windows' logits, so a long note is not judged in scope on its most familiar window alone.
+        ``attention=False`` skips the attention (batch scoring does not show it).
 
         Large batches are sorted by length first so each chunk's padding (cut off inside the compiled
         function) is as short as its longest text, then put back in the caller's order.
@@ -144,7 +148,7 @@ class TextPredictor:
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         rows, spans = [], []
         for i in np.flatnonzero(lengths >= 2 * self.seq_len):
-            words = [m.span() for m in _TOKEN_RE.finditer(texts[i])]
+            words = [m.span() for m in self.token_re.finditer(texts[i])]  # the model's own word rule
             if len(words) > self.seq_len:
                 rows.append(int(i))
                 spans.append(words)
@@ -173,12 +177,9 @@ class TextPredictor:
         probs, att, logits, unknown = self._run(flat, batch_size)
         owner_arr = np.asarray(owner)
         counts = np.bincount(owner_arr, minlength=n).astype(np.float64)
-        logp = np.log(np.clip(probs, 1e-12, 1.0))
-        mean_logp = np.zeros((n, probs.shape[1]))
-        np.add.at(mean_logp, owner_arr, logp)
-        mean_logp /= counts[:, None]
-        pooled = np.exp(mean_logp - mean_logp.max(axis=1, keepdims=True))
-        pooled /= pooled.sum(axis=1, keepdims=True)
+        pooled = np.zeros((n, probs.shape[1]), dtype=probs.dtype)
+        np.maximum.at(pooled, owner_arr, probs)  # per class, the window that makes it most probable
+        pooled[long_rows] /= pooled[long_rows].sum(axis=1, keepdims=True)  # a one-window text is left as is
         mean_logits = np.zeros((n, logits.shape[1]))
         np.add.at(mean_logits, owner_arr, logits)
         mean_logits /= counts[:, None]
@@ -188,7 +189,6 @@ class TextPredictor:
             unknown = unknown[:n].copy()
             for i, words in zip(long_rows, spans):
                 unknown[i] = 1.0 - sum(texts[i][a:b].lower() in self.vocab for a, b in words) / len(words)
-        pooled = pooled.astype(probs.dtype)
         out_att = None
         if attention:
             width = max(L, int(n_read.max()))

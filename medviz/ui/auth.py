@@ -18,7 +18,6 @@ walked-away screen clears itself. Signing out clears the whole session state.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import streamlit as st
@@ -122,8 +121,11 @@ def _resume_from_cookie(minutes: float) -> dict | None:
         return None
     state = server_sessions.check_cookie(_engine(), value, minutes)
     if not state.ok:
-        if state.reason == "idle" and state.row_id is not None and server_sessions.revoke(_engine(), state.row_id, "idle"):
-            st.session_state[NOTICE_KEY] = END_NOTICES["idle"].format(minutes=minutes)
+        if state.row_id is not None:  # a session that ended: say why once, and drop the dead cookie
+            if state.reason in ("idle", "expired"):
+                server_sessions.revoke(_engine(), state.row_id, state.reason)
+            st.session_state[NOTICE_KEY] = END_NOTICES.get(state.reason, END_NOTICES["logout"]).format(minutes=minutes)
+            st.session_state[CLEAR_COOKIE_KEY] = True
         return None
     user = accounts.get_user(_engine(), state.user_id)
     if user is None or not user.active:
@@ -282,7 +284,9 @@ def _first_start(engine) -> None:
         "```\npython -m medviz users add NAME --role admin\n```\n"
         "(the password is asked for at the prompt; clinicians are added the same way with `--role clinician`)."
     )
-    if os.environ.get("MEDVIZ_ALLOW_BOOTSTRAP", "1").strip() == "0":
+    from medviz.config import settings
+
+    if not settings().allow_bootstrap:  # setting allow_bootstrap / MEDVIZ_ALLOW_BOOTSTRAP=0
         return
     st.markdown("Or create an administrator called **admin** with a one-time password, shown here once; "
                 "it must be changed at the first sign-in.")
@@ -367,7 +371,22 @@ def _idle_watch() -> None:
     s = session()
     if not s:
         return
-    if s.get("row_id") is not None:
+    if s.get("row_id") is not None and web.ENABLED:
+        try:
+            state = server_sessions.check(_engine(), s["row_id"], _idle_minutes())
+        except MedvizError:
+            return
+        if state.ok:
+            return
+        if state.reason in ("idle", "expired") and server_sessions.revoke(_engine(), s["row_id"], state.reason):
+            minutes = (time.time() - s.get("login_at", time.time())) / 60
+            _audit("session_timeout", s, summary=f"session lasted {minutes:.1f} min")
+        # Reload the page rather than st.rerun(scope="app") from this fragment: Streamlit's frontend can
+        # crash to a blank page ("Bad delta path index") when a timer fragment's rerun replaces the whole
+        # page with the sign-in page. The reloaded tab finds the ended session through the cookie and
+        # shows why it ended (_resume_from_cookie).
+        st.html("<script>window.location.reload();</script>", unsafe_allow_javascript=True)
+    elif s.get("row_id") is not None:
         try:
             ended = not server_sessions.check(_engine(), s["row_id"], _idle_minutes()).ok
         except MedvizError:

@@ -1,4 +1,5 @@
-"""Case-saving widget shared by the Case and History pages (one line on the Case page)."""
+"""Case-saving widget shared by the Case and History pages (one line on the Case page), the outcome
+form's checks, and one-shot confirmations that survive the rerun after a save."""
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -36,6 +37,44 @@ def _summary(bundle: Any, prediction: Mapping[str, Any]) -> str:
     return summarize_risk(prediction["risk"], prediction.get("band"))
 
 
+FLASH_KEY = "records_flash"
+
+
+def flash(message: str) -> None:
+    """Keep a confirmation for the next run (a save is usually followed by ``st.rerun()``)."""
+    st.session_state[FLASH_KEY] = message
+
+
+def show_flash() -> None:
+    """Show, once, the confirmation kept by :func:`flash` (plain text)."""
+    message = st.session_state.pop(FLASH_KEY, None)
+    if message:
+        st.success(plain(message), icon="✅")
+
+
+def outcome_problems(pick: str | None, other: str, decision: str | None, reason: str, *, other_choice: str) -> list[str]:
+    """What is missing or wrong in the outcome form, one entry per field (empty list = can be saved).
+
+    ``pick``: the chosen confirmed diagnosis (None when nothing was chosen; ``other_choice`` means the
+    typed ``other`` text is the diagnosis); ``decision``: one of :data:`medviz.store.cases.DECISIONS` or None.
+    """
+    problems = []
+    if pick is None:
+        problems.append("Confirmed diagnosis / outcome: choose one (or 'Other' and type it)")
+    elif pick == other_choice and not other.strip():
+        problems.append("If other, what was confirmed: type the confirmed diagnosis")
+    elif pick == other_choice and len(other.strip()) > 128:
+        problems.append(f"If other, what was confirmed: at most 128 characters (got {len(other.strip())})")
+    if decision is None:
+        problems.append("Your decision about the model's output: choose agreed, disagreed or overrode")
+    elif decision != "agree" and not reason.strip():
+        verb = {"disagree": "disagreed with", "override": "overrode"}.get(decision, decision)
+        problems.append(f"Reason: required because you {verb} the model — say why")
+    if len(reason.strip()) > cases.MAX_REASON:
+        problems.append(f"Reason: at most {cases.MAX_REASON} characters (got {len(reason.strip())})")
+    return problems
+
+
 def save_case_button(bundle: Any, content: str | Mapping[str, Any], prediction: Mapping[str, Any], *, key: str) -> str | None:
     """A 'Save case' button under a result. ``prediction``: cases.text_prediction(labels, probs) or
     cases.risk_prediction(risk). Shows the new case ID so outcome feedback can be recorded later."""
@@ -45,5 +84,6 @@ def save_case_button(bundle: Any, content: str | Mapping[str, Any], prediction: 
         st.session_state[done_key] = save_case(bundle, content, prediction)
     case_id = st.session_state.get(done_key)
     if case_id:
-        st.success(f"Saved as case **{plain(case_id)}**. Record the confirmed outcome later on the Case history page.")
+        st.success(f"Saved as case **{plain(case_id)}**. Record the confirmed outcome later on the Case history page.",
+                   icon="✅")
     return case_id

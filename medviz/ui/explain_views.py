@@ -98,24 +98,31 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
     st.plotly_chart(charts.word_bar(result.shap, label), width="stretch", config={"displayModeBar": False},
                     key="case_explain_word_bar")
 
-    st.subheader("Attention over the same words")
-    st.html(f'<div style="line-height: 2; font-size: 1.05rem">{charts.attention_html(result.attention)}</div>')
-    st.caption(ATTENTION_CAVEAT)
+    from medviz.families import family_for
+
+    attention = family_for(bundle).has_attention(bundle)  # imported models may expose none
+    if attention:
+        st.subheader("Attention over the same words")
+        st.html(f'<div style="line-height: 2; font-size: 1.05rem">{charts.attention_html(result.attention)}</div>')
+        st.caption(ATTENTION_CAVEAT)
 
     st.subheader("How far to trust these explanations")
-    agree = rank_agreement(exp_c.values, result.attention.values)
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Spearman ρ (|SHAP| vs attention)", "n/a" if np.isnan(agree["spearman"]) else f"{agree['spearman']:.2f}")
-    c2.metric("Kendall τ (|SHAP| vs attention)", "n/a" if np.isnan(agree["kendall"]) else f"{agree['kendall']:.2f}")
-    c3.metric("Words compared", agree["n_words"])
+    if attention:
+        agree = rank_agreement(exp_c.values, result.attention.values)
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Spearman ρ (|SHAP| vs attention)", "n/a" if np.isnan(agree["spearman"]) else f"{agree['spearman']:.2f}")
+        c2.metric("Kendall τ (|SHAP| vs attention)", "n/a" if np.isnan(agree["kendall"]) else f"{agree['kendall']:.2f}")
+        c3.metric("Words compared", agree["n_words"])
     with st.spinner("Running the deletion check…"):
         table = deletion_check(explainer, result.shap, result.attention, label)
+    if not attention:
+        table = table[table["method"] != "attention"]
     k = int(min(5, table["k"].max()))
     at_k = table[table["k"] == k].set_index("method")["drop"]
     st.markdown(
         f"Removing the top {k} SHAP words lowers P({plain(label)}) by **{at_k.get('SHAP', float('nan')):.3f}**; "
-        f"the top {k} attention words by **{at_k.get('attention', float('nan')):.3f}**; "
-        f"{k} random words by **{at_k.get('random', float('nan')):.3f}** on average "
+        + (f"the top {k} attention words by **{at_k.get('attention', float('nan')):.3f}**; " if attention else "")
+        + f"{k} random words by **{at_k.get('random', float('nan')):.3f}** on average "
         f"({table.attrs.get('n_random')} seeded draws)."
     )
     st.plotly_chart(charts.deletion_chart(table), width="stretch", config={"displayModeBar": False},

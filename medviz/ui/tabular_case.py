@@ -18,6 +18,7 @@ from medviz.schema import FLAG_EXTRAPOLATION, FLAG_IMPUTED, INTEGER, FeatureSpec
 from medviz.tabular.predict import RiskBands
 from medviz.tabular.summary import threshold_metrics
 from medviz.ui import cache
+from medviz.ui.cases import risk_prediction, save_case_button
 from medviz.ui.common import esc, plain
 
 RESULT_KEY = "case_tab_result"
@@ -31,11 +32,12 @@ def _input(spec: FeatureSpec, key: str):
         f"median ({plain(spec.fmt(spec.median))}) and the result is flagged 'imputed'."
     )
     is_int = spec.type == INTEGER
+    # No min_value/max_value on the widget: the browser would silently refuse an out-of-range entry and
+    # the result would vanish. Every value is accepted here and validate_case names the field and the
+    # allowed range instead (issue 17, item 10).
     kwargs = dict(
         label=plain(f"{spec.display}{unit}"),
         value=None,
-        min_value=(int(spec.min) if is_int else float(spec.min)) if spec.min is not None else None,
-        max_value=(int(spec.max) if is_int else float(spec.max)) if spec.max is not None else None,
         step=1 if is_int else None,
         format=None if is_int else "%g",
         help=helptext,
@@ -73,13 +75,15 @@ def render(bundle: ModelBundle) -> None:
         submitted = st.form_submit_button("Estimate risk", type="primary")
     if submitted:
         st.session_state[RESULT_KEY] = dict(values)
+        st.session_state.pop("case_tab_save_saved_id", None)  # a new estimate is not the case saved before
     entered = st.session_state.get(RESULT_KEY)
     if not entered:
         return
 
     v = validate_case(entered, specs)
     if not v.ok[0]:
-        st.error(f"Not scored: {plain(v.error[0])}")
+        st.error("Not scored — correct the field(s) above and press Estimate risk again: "
+                 + plain(field_message(v.error[0], specs)), icon="⚠️")
         return
     risk = float(predictor.predict(v.values)[0])
     band = str(bands.band(np.array([risk]))[0])
@@ -92,8 +96,17 @@ def render(bundle: ModelBundle) -> None:
     record("prediction", bundle=bundle, input_obj=v.values.tobytes(), output_summary=summarize_risk(risk, band),
            warnings=[f"{k}:{s.name}" for k, arr in (("imputed", v.missing), ("extrapolation", v.extrapolated))
                      for j, s in enumerate(specs) if arr[0, j]])
+    save_case_button(bundle, {s.name: entered.get(s.name) for s in specs},
+                     risk_prediction(risk, band, labels=bundle.labels), key="case_tab_save")
     risk_context_view(bundle, risk)
     render_tabular_explanation(bundle, v.values[0])
+
+
+def field_message(error: str, specs) -> str:
+    """A validation message with each feature's short name replaced by its label ('glu: …' -> 'Glucose: …')."""
+    for s in sorted(specs, key=lambda s: -len(s.name)):
+        error = error.replace(f"{s.name}: ", f"{s.display}: ")
+    return error
 
 
 def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive: str) -> None:

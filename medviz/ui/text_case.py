@@ -69,6 +69,19 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
 
     diagnosis_context_table(bundle, list(table["label"].head(3)))
 
+    from medviz.families import family_for
+
+    if family_for(bundle).has_attention(bundle):
+        _show_attention(check, attention)
+    else:  # an imported model without attention: the SHAP words below are the explanation
+        st.caption("This model exposes no attention weights; the word contributions (SHAP) below show what drove it.")
+    save_case_button(bundle, check.text, text_prediction(table["label"], table["probability"]), key="case_save")
+    from medviz.ui.explain_views import render_text_explanation
+
+    render_text_explanation(bundle, check.model_text, table["label"].head(5).tolist())
+
+
+def _show_attention(check: CaseAnalysis, attention) -> None:
     st.subheader("Words the model attended to")
     if check.negated or check.recognised_terms:
         st.caption("The case as the model read it: clinician terms rewritten and negated findings removed (see above).")
@@ -84,10 +97,6 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
         "Attention shows where the model looked, not why it decided: it is not a faithful explanation, "
         "and it describes the model, not the patient."
     )
-    save_case_button(bundle, check.text, text_prediction(table["label"], table["probability"]), key="case_save")
-    from medviz.ui.explain_views import render_text_explanation
-
-    render_text_explanation(bundle, check.model_text, table["label"].head(5).tolist())
 
 
 _STATUS_TITLES = {
@@ -100,14 +109,16 @@ _STATUS_TITLES = {
 
 
 def _clinical_reading(bundle: ModelBundle, check: CaseAnalysis):
-    """The note's clinical reading (findings with status, vital signs, ambiguous short forms), or None
-    when the bundle was not trained with clinical preprocessing. Recomputed from the typed text (a few
-    milliseconds; deterministic, so it is the reading the model's text came from), never cached."""
+    """The note's clinical reading (findings with status, vital signs, ambiguous short forms): the one the
+    analysis carries, or None when the bundle was not trained with clinical preprocessing."""
     from medviz.text.preprocess import bundle_preprocessing
 
     if bundle_preprocessing(bundle.manifest) != "clinical":
         return None
-    from medviz.text.clinical import preprocess
+    pre = getattr(check, "preprocessed", None)
+    if pre is not None and hasattr(pre, "vitals"):
+        return pre
+    from medviz.text.clinical import preprocess  # an analysis without it: the same deterministic reading
 
     return preprocess(check.text)
 
@@ -147,8 +158,8 @@ def _show_findings(pre) -> None:
         cols = st.columns(len(groups))
         for col, (status, items) in zip(cols, groups):
             with col:
-                lis = "".join(f"<li>{esc(p)}</li>" for p in dict.fromkeys(items))
-                st.markdown(f"**{esc(_STATUS_TITLES[status])}**<ul>{lis}</ul>", unsafe_allow_html=True)
+                lis = "".join(f"<li>{plain(p)}</li>" for p in dict.fromkeys(items))  # note text: Markdown-safe
+                st.markdown(f"**{_STATUS_TITLES[status]}**<ul>{lis}</ul>", unsafe_allow_html=True)
         st.caption("Assertion status by medspaCy's ConText rules. Only present findings (and abnormal vital "
                    "signs) are evidence for the model; the others are removed from the text it reads.")
     if pre.vitals:
@@ -166,7 +177,7 @@ def _show_findings(pre) -> None:
         sources = "; ".join(dict.fromkeys(f"{v.name}: {v.source}" for v in pre.vitals))
         st.caption(f"Reference ranges (adults, at rest): {sources}.")
     if pre.not_interpreted:
-        items = "".join(f"<li>{esc(x)}</li>" for x in pre.not_interpreted)
+        items = "".join(f"<li>{plain(x)}</li>" for x in pre.not_interpreted)
         st.markdown(f"**Not interpreted** (meaning not fixed by the context; left as written):<ul>{items}</ul>",
                     unsafe_allow_html=True)
 

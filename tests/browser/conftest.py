@@ -58,7 +58,7 @@ class Server:
              "--server.port", str(self.port), "--server.address", "127.0.0.1"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        deadline = time.time() + 90
+        deadline = time.time() + 240  # server.py imports TensorFlow before it listens
         while time.time() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
@@ -68,7 +68,7 @@ class Server:
                     break
                 time.sleep(0.5)
         self.stop()
-        pytest.fail(f"streamlit did not start within 90 s: {(root / 'server.log').read_text()[-2000:]}")
+        pytest.fail(f"streamlit did not start within 240 s: {(root / 'server.log').read_text()[-2000:]}")
 
     def engine(self):
         from medviz.store.db import create_store_engine
@@ -127,7 +127,7 @@ def sign_in(page, username: str, password: str = TEST_PASSWORD, *, expect_ok: bo
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     if expect_ok:
-        expect(page.get_by_text("Signed in as")).to_be_visible(timeout=SLOW)
+        expect(page.get_by_text("Signed in as").first).to_be_visible(timeout=SLOW)
 
 
 def wait_for_session_cookie(context, timeout_s: float = 90) -> dict:
@@ -148,13 +148,21 @@ def idle(page) -> None:
 
 
 def go(page, url: str, path: str = "") -> None:
-    page.goto(url + path)
+    page.goto(url + path, timeout=SLOW)
     idle(page)
+
+
+def case_box(page):
+    """The Case page's text box (its label also names the help button beside it)."""
+    return page.get_by_role("textbox", name="Describe the case in plain words")
 
 
 def sidebar_page(page, title: str) -> None:
     """Open a page from the sidebar navigation."""
-    page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
+    from playwright.sync_api import expect
+
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title, exact=True).click()
+    expect(page.get_by_role("heading", level=1, name=title)).to_be_visible(timeout=SLOW)  # the page has arrived
     idle(page)
 
 

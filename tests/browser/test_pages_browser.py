@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SLOW, Server, go, idle, models_folder, new_page, sidebar_page, sign_in
+from tests.browser.conftest import SLOW, Server, case_box, go, idle, models_folder, new_page, sidebar_page, sign_in
 from tests.conftest import tiny_tabular_frame, tiny_text_frame
 
 
@@ -23,7 +23,7 @@ def server(tmp_path_factory, tiny_text_bundle, tiny_tabular_bundle):
 
 def pick_model(page, name: str) -> None:
     page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
-    page.get_by_role("option", name=re.compile(re.escape(name))).click()
+    page.get_by_role("option", name=re.compile("^" + re.escape(name))).click()  # titles start with the name
     idle(page)
 
 
@@ -62,7 +62,7 @@ def test_text_bundle_every_page(browser, server, tmp_path, artifacts):
         sign_in(page, "dr.pages")
         pick_model(page, "tiny-text")
         # Case: type, suggest, explanation and trust figures, save
-        page.get_by_label("Describe the case in plain words").fill("high fever and a cough with chills")
+        case_box(page).fill("high fever and a cough with chills", timeout=SLOW)
         page.get_by_role("button", name="Suggest diagnoses").click()
         expect(page.get_by_text("Ranked differential")).to_be_visible(timeout=SLOW)
         expect(page.get_by_text("How far to trust these explanations")).to_be_visible(timeout=SLOW)
@@ -74,8 +74,13 @@ def test_text_bundle_every_page(browser, server, tmp_path, artifacts):
         # Case history: record the confirmed outcome of the saved case
         sidebar_page(page, "Case history")
         page.get_by_role("tab", name="My saved cases").click()
+        page.get_by_role("button", name="Record outcome").click()  # nothing chosen yet: says what is missing
+        expect(page.get_by_text("Not recorded yet", exact=False)).to_be_visible(timeout=SLOW)
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Confirmed diagnosis").click()
+        page.get_by_role("option", name="flu").click()
+        page.locator("[data-testid='stRadio']").get_by_text("Agreed with it").click()
         page.get_by_role("button", name="Record outcome").click()
-        expect(page.get_by_text("Outcome recorded").or_(page.get_by_text("agree", exact=False))).to_be_visible(timeout=SLOW)
+        expect(page.get_by_text("Outcome recorded for case", exact=False)).to_be_visible(timeout=SLOW)
         no_exception(page)
         page.screenshot(path=str(artifacts / "text_history.png"), full_page=True)
         # Batch: upload, score, download (checked), refused without the cookie
@@ -119,7 +124,7 @@ def test_tabular_bundle_every_page(browser, server, tmp_path, artifacts):
         pick_model(page, "tiny-tabular")
         form = page.locator("[data-testid='stForm']")
         for i, value in enumerate(("150", "35", "50")):
-            form.locator("input[type=number]").nth(i).fill(value)
+            form.locator("input[type=number]").nth(i).fill(value, timeout=SLOW)
         page.get_by_role("button", name="Estimate risk").click()
         expect(page.get_by_text("Calibrated risk of")).to_be_visible(timeout=SLOW)
         expect(page.get_by_text("Why: feature contributions (SHAP)")).to_be_visible(timeout=SLOW)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SLOW, Canary, Server, go, idle, new_page, sidebar_page, sign_in
+from tests.browser.conftest import SLOW, Canary, Server, case_box, go, idle, new_page, sidebar_page, sign_in
 from tests.browser.test_pages_browser import no_exception, pick_model, upload
 from tests.conftest import tiny_tabular_frame, tiny_text_frame
 
@@ -113,7 +113,7 @@ def test_payloads_in_every_field_are_shown_as_text(browser, server, canary, tmp_
         sign_in(page, "dr.payload")
         pick_model(page, "title")
         expect(page.get_by_text("<b>bold</b>").first).to_be_visible(timeout=SLOW)  # the manifest text, as typed
-        page.get_by_label("Describe the case in plain words").fill(case_text)
+        case_box(page).fill(case_text, timeout=SLOW)
         page.get_by_role("button", name="Suggest diagnoses").click()
         expect(page.get_by_text("How far to trust these explanations")).to_be_visible(timeout=SLOW)
         watch.check(page, canary, "text case")
@@ -152,7 +152,7 @@ def test_payloads_in_every_field_are_shown_as_text(browser, server, canary, tmp_
         sidebar_page(page, "Case")
         form = page.locator("[data-testid='stForm']")
         for i, value in enumerate(("150", "35", "50")):
-            form.locator("input[type=number]").nth(i).fill(value)
+            form.locator("input[type=number]").nth(i).fill(value, timeout=SLOW)
         page.get_by_role("button", name="Estimate risk").click()
         expect(page.get_by_text("Calibrated risk of")).to_be_visible(timeout=SLOW)
         page.get_by_text("Why these cut-points").click()

@@ -63,3 +63,21 @@ def test_unreachable_scheduler_is_one_clear_error_and_writes_nothing(tiny_tabula
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
         score_distributed(tiny_tabular_bundle, str(src), tmp_path / "out", scheduler="tcp://127.0.0.1:9", fmt="csv")
     assert not list(tmp_path.glob("*out*"))
+
+
+def test_cli_on_an_existing_cluster_with_a_glob(tiny_tabular_bundle, tmp_path, cluster, capsys):
+    from medviz.cli import main
+
+    (tmp_path / "in").mkdir()
+    for i in range(2):
+        (tmp_path / "in" / f"part{i}.csv").write_text("glu;bmi;age\n" + f"12{i};30,5;40\n" * 3)
+    out = tmp_path / "scored"
+    code = main(["score", str(tiny_tabular_bundle), str(tmp_path / "in" / "*.csv"), "-o", str(out), "--engine", "dask",
+                 "--scheduler", cluster.scheduler.address, "--format", "csv", "--chunksize", "2", "--progress"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "scored 6 row(s)" in captured.out and "decimal commas read as numbers: 3 cell(s) in column(s) 2" in captured.out
+    assert "scored 6 rows" in captured.err  # progress on the terminal
+    df = pd.concat(pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(out.glob("part-*.csv")))
+    assert df["row_id"].tolist() == [str(i) for i in range(6)] and df["glu"].tolist() == ["120"] * 3 + ["121"] * 3
+    assert (df["error"] == "").all() and df["bmi"].tolist() == ["30.5"] * 6

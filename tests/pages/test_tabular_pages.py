@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 
+from medviz.ui.common import plain
+
 
 
 @pytest.fixture()
@@ -23,8 +25,8 @@ def test_case_page_scores_a_tabular_case(tab_app):
     at = tab_app
     assert not at.exception
     labels = [n.label for n in at.number_input]
-    assert labels == ["Glucose (mg/dL)", "Body mass index (kg/m²)", "Age (years)"]
-    assert at.number_input(key="case_tab_in_glu").max == 1500  # hard limit enforced by the widget
+    assert labels == [plain(t) for t in ("Glucose (mg/dL)", "Body mass index (kg/m²)", "Age (years)")]
+    assert at.number_input(key="case_tab_in_glu").max is None  # hard limits checked by validate_case, with a message
     at.number_input(key="case_tab_in_glu").set_value(400.0)
     at.number_input(key="case_tab_in_age").set_value(40)
     at.button[0].click()  # the form's submit button
@@ -81,6 +83,22 @@ def test_batch_page_validates_scores_filters_and_downloads(tab_app):
     at.run()
     assert list(at.dataframe[0].value["id"]) == ["3"]
     _assert_audited("batch_upload", "4 rows scored, 2 with errors")
+
+
+def test_batch_page_reads_a_european_spreadsheet_export_and_states_the_limits(tab_app):
+    at = tab_app
+    at.switch_page("pages/batch.py")
+    at.run()
+    assert any("500,000 rows" in m.value and "2,000 columns" in m.value for m in at.markdown)
+    data = b"sep=;\r\nid;glu;bmi;age\r\n1;120;30,5;40\r\n2;95;24,1;33\r\n"
+    at.file_uploader(key="batch_upload").set_value(("eu.csv", data, "text/csv"))
+    at.run()
+    at.button(key="batch_score").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert list(at.dataframe[0].value["bmi"]) == ["30.5", "24.1"] and (at.dataframe[0].value["error"] == "").all()
+    notes = " ".join(c.value for c in at.caption)
+    assert "semicolon" in notes and "decimal commas" in notes and "sep\\=" in notes  # shown through plain()
 
 
 def test_batch_page_lists_missing_columns(tab_app):

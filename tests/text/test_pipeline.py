@@ -143,9 +143,10 @@ def test_same_outputs_case_history_save(tiny_clinical_bundle, single, corpus, tm
         at.button(key="history_new_save").click().run()
         assert not at.exception, at.exception
         if case is None:
-            assert [e.value for e in at.error] == [plain(err)], nid
+            assert plain(err) in [e.value for e in at.error], nid
             continue
-        assert [w.value for w in at.warning] == [plain(w) for w in case.warnings], nid
+        shown = [w.value for w in at.warning if w.proto.icon == "⚠️"]  # the result's warnings (not page banners)
+        assert shown == [plain(w) for w in case.warnings], nid
         saved_id = at.session_state["history_new_result"][0]
         saved = cases.get_case(get_engine(), saved_id, decrypt=True)
         assert saved.content == case.text
@@ -164,7 +165,6 @@ def test_long_note_is_read_in_windows_and_pooled(predictor):
     note = head + "itchy red rash spreading on my legs with blisters"
     pred = predictor.predict([note])
     assert pred.windows[0] >= 2 and pred.words_not_read[0] == 0
-    # the windows' outputs, pooled by the mean log-probability
     words = note.split()
     assert len(words) > L
     cut = predictor.predict([" ".join(words[:L])]).probabilities[0]
@@ -187,9 +187,11 @@ def test_window_pooling_matches_manual_windows(predictor):
     words = [f"w{i}" if i % 5 else "fever" for i in range(L + step + 3)]
     note = " ".join(words)
     starts = [0, step, len(words) - L]
-    manual = predictor.predict([" ".join(words[s : s + L]) for s in starts]).probabilities
-    expect = np.exp(np.log(manual).mean(0))
-    np.testing.assert_allclose(predictor.predict([note]).probabilities[0], expect / expect.sum(), atol=1e-6)
+    manual = predictor.predict([" ".join(words[s : s + L]) for s in starts])
+    expect = manual.probabilities.max(0)  # per class, the window that makes it most probable
+    got = predictor.predict([note])
+    np.testing.assert_allclose(got.probabilities[0], expect / expect.sum(), atol=1e-6)
+    np.testing.assert_allclose(got.logits[0], manual.logits.mean(0), atol=1e-5)  # out-of-scope reads the mean
 
 
 def test_cut_note_is_reported_on_the_page_and_in_the_csv(bundle, predictor):

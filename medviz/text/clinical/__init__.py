@@ -33,9 +33,11 @@ from medviz.text.clinical.vitals import parse_vitals
 
 PREPROCESSING_ID = "medviz.text.clinical/3"
 
+preprocess_batch = preprocess_all  # the name medviz.text.preprocess.preprocess_batch looks for
+
 __all__ = [
     "ABSENT", "HISTORICAL", "OTHER_PERSON", "PRESENT", "PREPROCESSING_ID", "STATUSES", "UNCERTAIN", "Finding",
     "Preprocessed", "ScopedFinding", "Term", "VitalSign", "finding_terms", "findings_by_status", "findings_of_kind",
     "needs_context", "needs_rules", "normalise", "not_interpreted", "parse_vitals", "preprocess", "preprocess_all",
-    "preprocess_many", "telegraphic",
+    "preprocess_batch", "preprocess_many", "telegraphic",
 ]

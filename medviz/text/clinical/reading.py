@@ -92,11 +92,14 @@ def _one_per_span(vitals: VitalText, abnormal_only: bool = False):
     return out
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def _vitals(text: str) -> VitalText:
-    return parse_vitals(text) if any(ch.isdigit() for ch in text) else _NO_VITALS
+    return parse_vitals(text) if _DIGIT.search(text) else _NO_VITALS
 
 
-def _readings(texts: list[str], full: bool) -> list[assertion.Reading]:
+def _readings(texts: list[str], vitals: list[VitalText], full: bool) -> list[assertion.Reading]:
     """The ConText reading of each text; texts without a cue skip spaCy (``full``: still list their findings)."""
     out: list[assertion.Reading | None] = [None] * len(texts)
     need = [i for i, t in enumerate(texts) if assertion.needs_context(t)]
@@ -107,7 +110,7 @@ def _readings(texts: list[str], full: bool) -> list[assertion.Reading]:
         for i, doc in zip(need, nlp.pipe((texts[i] for i in need), batch_size=_BATCH, disable=["medspacy_context"])):
             if doc.ents:
                 context(doc)
-            out[i] = assertion.reading_of(doc, keep=tuple((s, e) for s, e, _ in _vitals(texts[i]).replacements))
+            out[i] = assertion.reading_of(doc, keep=tuple((s, e) for s, e, _ in vitals[i].replacements))
     empty = assertion.Reading((), (), ())
     for i, t in enumerate(texts):
         if out[i] is None:
@@ -126,8 +129,9 @@ def preprocess_all(texts) -> list[Preprocessed]:
     """:func:`preprocess` for a batch (each distinct text read once; one ``nlp.pipe`` pass)."""
     texts = [str(t) for t in texts]
     distinct = list(dict.fromkeys(texts))
-    readings = _readings(distinct, full=True)
-    done = {t: _result(t, r, _vitals(t)) for t, r in zip(distinct, readings)}
+    vitals = [_vitals(t) for t in distinct]
+    readings = _readings(distinct, vitals, full=True)
+    done = {t: _result(t, r, v) for t, r, v in zip(distinct, readings, vitals)}
     return [done[t] for t in texts]
 
 
@@ -138,10 +142,11 @@ def preprocess_many(texts) -> list[str]:
     discards (the closing tidy-up is skipped here)."""
     texts = [str(t) for t in texts]
     distinct = list(dict.fromkeys(texts))
-    readings = _readings(distinct, full=False)
+    vitals = [_vitals(t) for t in distinct]
+    readings = _readings(distinct, vitals, full=False)
     done = {}
-    for t, r in zip(distinct, readings):
-        done[t] = normalise(_model_text(t, r.drop, _vitals(t)), tidy=False, terms_out=False)[0]
+    for t, r, v in zip(distinct, readings, vitals):
+        done[t] = normalise(_model_text(t, r.drop, v), tidy=False, terms_out=False)[0]
     return [done[t] for t in texts]
 
 

@@ -80,7 +80,7 @@ def parse_vitals(text: str) -> VitalText:
     repl: list[tuple[int, int, str]] = []
     skipped: list[str] = []
     taken: list[tuple[int, int]] = []
-    if not any(ch.isdigit() for ch in text):
+    if not re.search(r"\d", text):
         return VitalText((), (), ())
 
     def free(m: re.Match) -> bool:
