@@ -147,8 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     print(topk_row("robustness set, its 22-condition cases", rp[ins], labels, [t for t, i in zip(rtruth, ins) if i]))
     print(topk_row("robustness set, its other cases", rp[~ins], labels, [t for t, i in zip(rtruth, ins) if not i]))
 
+    small = None
     if args.small and Path(args.small).exists():
-        small = load_bundle(args.small)
+        from medviz.errors import MedvizError
+
+        try:
+            small = load_bundle(args.small)
+        except MedvizError as exc:
+            print(f"  (22-condition bundle not compared: {exc})")
+    if small is not None:
         sp = TextPredictor.from_bundle(small)
         s_texts = [t for t, s in zip(rtexts, rsmall) if s]
         s_truth = [{s} for s in rsmall if s]

@@ -135,8 +135,13 @@ def main() -> None:
         scorer = make_scorer(bundle, text_column="text", predictor=pred)  # built once, as the CLI does
         # Decomposition only (not a product path): the same pipeline with the clinical rules skipped,
         # the model reading the texts as typed. Shows what the rules cost beside reading and writing.
+        from dataclasses import replace
+
+        from medviz.text.analyse import prepare
+
         no_rules = make_scorer(bundle, text_column="text", predictor=pred)
-        no_rules.prepare = lambda chunk: [t for t in chunk["text"].astype(str).str.strip().tolist() if t]
+        as_typed = replace(no_rules.safety, preprocessing="none")  # the same checks, no clinical reading
+        no_rules.prepare = lambda chunk: prepare(as_typed, chunk["text"].tolist())
         raw, full, bare = [], [], []
         for _ in range(args.repeats):
             t = time.perf_counter()

@@ -180,6 +180,12 @@ def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_
 
     from medviz.io import ReadInfo, iter_csv_chunks
 
+    import warnings
+
+    # Each chunk travels inside its task (a few MB): the scheduler is then free to give it to any idle
+    # worker. scatter() would pin it to the worker it lands on; Dask's "large graph" hint is for
+    # collections built on the client, not for data that must move anyway.
+    warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
     rows = errors = warns = parts = 0
     notes: list[str] = []
     out = open(tmp, "wb") if single_csv else None

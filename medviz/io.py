@@ -120,6 +120,7 @@ class ReadInfo:
     decimal_comma: dict = field(default_factory=dict)  # column -> cells read with a decimal comma
     skipped_blank: int = 0  # lines (or rows of empty fields) skipped
     rows: int = 0
+    columns: list = field(default_factory=list)  # the header's names, for positions in notes
 
     def notes(self) -> list[str]:
         """Plain sentences: what was detected and converted (shown to the user, no cell contents)."""
@@ -129,9 +130,11 @@ class ReadInfo:
         if self.fallback_line:
             out.append(f"line {self.fallback_line:,} is not UTF-8: the whole file was read as Windows-1252 "
                        "(the lines before it are plain ASCII, the same in both)")
-        if self.decimal_comma:
-            cols = ", ".join(f"{c} ({n:,})" for c, n in self.decimal_comma.items())
-            out.append(f"decimal commas read as numbers in {cols}; the output writes them with a decimal point")
+        if self.decimal_comma:  # column positions, not names (a header-less file's names are patient data)
+            cols = ", ".join(str(self.columns.index(c) + 1) if c in self.columns else "?" for c in self.decimal_comma)
+            n = sum(self.decimal_comma.values())
+            out.append(f"decimal commas read as numbers: {n:,} cell(s) in column(s) {cols}; "
+                       "the output writes them with a decimal point")
         if self.skipped_blank:
             out.append(f"{self.skipped_blank:,} blank line(s) or rows of empty fields skipped")
         return out
@@ -360,6 +363,7 @@ def _header(stream: _Utf8Stream, name: str, limits: ReadLimits, info: ReadInfo) 
         raise LimitError(f"{name}: the header has {len(names):,} columns; the limit is {limits.max_columns:,} "
                          "(the CLI can lift it with --max-columns)")
     names = [n if n != "" else f"Unnamed: {i}" for i, n in enumerate(names)]  # pandas' name for a blank header cell
+    info.columns = names
     dupes = sorted({c for c in names if names.count(c) > 1})
     if dupes:
         raise InputError(_duplicates_message(name, names, dupes))
@@ -461,6 +465,14 @@ def iter_csv_chunks(
         yield from iter_parquet_chunks(source, chunksize, limits=limits, info=info)
         return
     fh, name = open_table(source)
+    try:
+        yield from _csv_chunks(fh, name, chunksize, bad_lines, limits, info)
+    finally:
+        if isinstance(source, (str, Path)):  # a file opened here is closed here (also when the caller stops early)
+            fh.close()
+
+
+def _csv_chunks(fh, name, chunksize, bad_lines, limits, info) -> Iterator[pd.DataFrame]:
     stream = _Utf8Stream(fh, name, limits, info)
     names, header_lines = _header(stream, name, limits, info)
     reader = _ArrowRecords(stream, name, names, info, limits, bad_lines, first_line=stream.line_offset + header_lines + 1)
@@ -618,7 +630,7 @@ class _ArrowRecords:
                 continue
             if i in too_long:
                 col, n = too_long[i]
-                msg = (f"line {line:,}: column '{col}' holds {n:,} characters; the limit is "
+                msg = (f"line {line:,}: column {self.names.index(col) + 1} holds {n:,} characters; the limit is "
                        f"{self.limits.max_cell_chars:,} per cell (the CLI can lift it with --max-cell-chars)")
                 if self.bad_lines != "report":
                     raise LimitError(f"{self.name}: {msg}")

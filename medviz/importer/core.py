@@ -184,7 +184,7 @@ def provenance(kf: KerasFile, data_path: Path | None, opts: ImportOptions, compu
 def training_section(opts: ImportOptions, n_cal: int, n_test: int) -> dict[str, Any]:
     """The manifest's ``training`` section of an imported model: medviz did not train it."""
     out = {
-        "data_source": opts.data_source or "not recorded (model trained outside medviz; see 'import')",
+        "data_source": opts.data_source or "not recorded: the model was trained outside medviz (see the Model card's provenance section)",
         "data_licence": opts.data_licence or None,
         "data_dates": opts.data_dates or None,
         "trained_by": "outside medviz (imported)",

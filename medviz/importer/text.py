@@ -287,7 +287,9 @@ def import_text_model(
 
     unk = unknown_shares_of(vec, texts.tolist())
     conf = conformal.calibrate(cal_probs, y_cal, opts.conformal_coverage)
-    method = "energy" if (head.activation != "unknown" and not binary) else "msp"
+    # Multiclass logits: energy (Liu et al. 2020). A binary model's only signal beyond its own confidence
+    # (already the low-confidence flag) is how many of a case's words the tokenizer does not know.
+    method = "unknown_share" if binary else ("energy" if head.activation != "unknown" else "msp")
     detector = ood.fit_threshold(method, ood.scores(method, cal_logits, unk[cal_idx]), opts.oos_quantile)
     test_scores = detector.score(test_logits, unk[test_idx])
 

@@ -40,7 +40,12 @@ class CantMissHit:
     source: str
 
     def text(self) -> str:
-        return f"{self.label} ({self.probability:.1%})"
+        return f"{self.label} ({percent(self.probability)})"
+
+
+def percent(p: float) -> str:
+    """A probability as shown beside a can't-miss condition: one decimal, "<0.1%" below that."""
+    return "<0.1%" if p < 0.0005 else f"{p:.1%}"
 
 
 @lru_cache(maxsize=4)
@@ -104,5 +109,5 @@ def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | Non
     for r in np.flatnonzero(hit.any(axis=1)):
         js = np.flatnonzero(hit[r])
         js = js[np.argsort(-sub[r, js], kind="stable")]
-        out[r] = CANT_MISS_SEPARATOR.join(f"{names[j]} ({sub[r, j]:.1%})" for j in js)
+        out[r] = CANT_MISS_SEPARATOR.join(f"{names[j]} ({percent(sub[r, j])})" for j in js)
     return out

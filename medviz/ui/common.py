@@ -112,7 +112,8 @@ def model_identity(bundle: ModelBundle) -> str:
     tr = m.get("training", {})
     parts = [
         f"Model **{plain(bundle.name)}** v{plain(bundle.version)}",
-        f"trained {plain(str(tr.get('trained_at', '?'))[:10])}",
+        (f"imported {plain(str(m['import'].get('imported_at', '?'))[:10])} (trained outside medviz)" if m.get("import")
+         else f"trained {plain(str(tr.get('trained_at', '?'))[:10])}"),
         f"training data: {plain(tr.get('data_source', 'unknown'))}" + (f" ({plain(tr['data_dates'])})" if tr.get("data_dates") else ""),
         f"last validated {plain(m.get('last_validated', '?'))}",
         "see the Model card page",

@@ -218,13 +218,13 @@ def _show_differential(bundle: ModelBundle, table) -> None:
 
 def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
     """Can't-miss conditions in this differential (medviz/text/cant_miss.json), above everything else."""
-    from medviz.text.cant_miss import cant_miss, load_rule
+    from medviz.text.cant_miss import cant_miss, load_rule, percent
     rule = load_rule()
     hits = cant_miss(bundle.labels, check.probabilities, rule)
     if not hits:
         return
     items = "".join(
-        f"<li><b>{esc(h.label)}</b> — {h.probability:.1%} (rank {h.rank}): {esc(h.danger)}. "
+        f"<li><b>{esc(h.label)}</b> — {percent(h.probability)} (rank {h.rank}): {esc(h.danger)}. "
         f"<span style='color:#555'>Source: {esc(h.source)}</span></li>"
         for h in hits
     )

@@ -215,3 +215,28 @@ def test_swapped_label_order_is_caught(tmp_path):
     with pytest.raises(E.LabelError, match="give --labels"):
         import_text_model(model_file, data, tmp_path / "x", _opts("x"), text_column="note", tokenizer_file=tok_file,
                           labels=wrong)
+
+
+# ------------------------------------------------------------------------ the command
+def test_cli_import_one_line_errors_and_a_tabular_import(tmp_path, capsys):
+    from medviz.bundle import read_manifest
+    from medviz.cli import main
+
+    data = labelled_tabular()
+    csv = tmp_path / "labelled.csv"
+    data.to_csv(csv, index=False)
+    not_model = tmp_path / "model.keras"
+    not_model.write_bytes(b"not a model at all")
+    assert main(["import", str(not_model), "--task", "tabular", "--data", str(csv), "--label-column", "outcome",
+                 "--name", "x", "--out", str(tmp_path / "x"), "--yes"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: model.keras: not a Keras model file") and "\n" not in err
+    model = build_tabular_model(tmp_path, data)
+    args = ["import", str(model), "--task", "tabular", "--data", str(csv), "--label-column", "outcome",
+            "--positive", "Yes", "--name", "risk", "--out", str(tmp_path / "risk"), "--imported-by", "cli-user"]
+    assert main(args) == 1  # inferred features need confirming (stdin is not a terminal under pytest)
+    assert "--yes" in capsys.readouterr().err
+    assert main(args + ["--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "glu" in out and "imported risk.keras" in out and "AUC" in out
+    assert read_manifest(tmp_path / "risk")["import"]["imported_by"] == "cli-user"

@@ -76,7 +76,7 @@ def test_cli_on_an_existing_cluster_with_a_glob(tiny_tabular_bundle, tmp_path, c
                  "--scheduler", cluster.scheduler.address, "--format", "csv", "--chunksize", "2", "--progress"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "scored 6 row(s)" in captured.out and "decimal commas read as numbers in bmi" in captured.out
+    assert "scored 6 row(s)" in captured.out and "decimal commas read as numbers: 3 cell(s) in column(s) 2" in captured.out
     assert "scored 6 rows" in captured.err  # progress on the terminal
     df = pd.concat(pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(out.glob("part-*.csv")))
     assert df["row_id"].tolist() == [str(i) for i in range(6)] and df["glu"].tolist() == ["120"] * 3 + ["121"] * 3

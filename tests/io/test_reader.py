@@ -44,7 +44,7 @@ def test_spreadsheet_exports_read_as_meant(name, encoding, delimiter):
     assert (info.encoding, info.delimiter) == (encoding, delimiter)
     if name.startswith("07-"):
         assert info.decimal_comma == {"bmi": 3, "ped": 3}
-        assert any("decimal comma" in n for n in info.notes())
+        assert "decimal commas read as numbers: 6 cell(s) in column(s) 5, 6;" in " ".join(info.notes())
     if name.startswith("07b"):
         assert info.sep_line and "sep=" in info.notes()[0]
 
@@ -115,7 +115,7 @@ def test_duplicate_header_rule_is_the_same_for_small_and_large_files():
     for body in (b"1,2\n", big):
         df, _, _ = read(b"visit,visit.1\n" + body)
         assert list(df.columns) == ["visit", "visit.1"]
-        with pytest.raises(InputError, match="duplicated column name.*visit"):
+        with pytest.raises(InputError, match=r"1 column name\(s\) appear more than once \(columns 1 and 2\)"):
             read(b"visit,visit\n" + body)
 
 
@@ -220,7 +220,7 @@ def test_line_row_and_cell_limits():
     with pytest.raises(LimitError, match="more than 2 rows"):
         read(b"a\n1\n2\n3\n", limits=mio.ReadLimits(max_rows=2))
     df, errors, _ = read(b'a,b\n1,"' + b"y\n" * 30 + b'"\n2,z\n', limits=mio.ReadLimits(max_cell_chars=50))
-    assert df["a"].tolist() == ["", "2"] and errors[0].startswith("line 2: column 'b' holds 60 characters; the limit is 50")
+    assert df["a"].tolist() == ["", "2"] and errors[0].startswith("line 2: column 2 holds 60 characters; the limit is 50")
     df, errors, _ = read(b"a\n" + b"x" * 5000 + b"\n", limits=mio.ReadLimits(max_line_bytes=None, max_cell_chars=None))
     assert len(df.iloc[0, 0]) == 5000 and not errors
 

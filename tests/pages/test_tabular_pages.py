@@ -64,7 +64,7 @@ def test_batch_page_validates_scores_filters_and_downloads(tab_app):
     at.file_uploader(key="batch_upload").set_value(("cases.csv", data, "text/csv"))
     at.run()
     assert not at.exception
-    assert any("`id`" in i.value and "`note`" in i.value for i in at.info)  # unexpected columns listed
+    assert any("**id**" in i.value and "**note**" in i.value for i in at.info)  # unexpected columns listed
     at.button(key="batch_score").click()
     at.run()
     assert not at.exception and not at.error
@@ -108,7 +108,7 @@ def test_batch_page_lists_missing_columns(tab_app):
     at.file_uploader(key="batch_upload").set_value(("x.csv", b"glu,weight\n1,2\n", "text/csv"))
     at.run()
     assert not at.exception
-    assert any("missing required column(s): bmi, age" in e.value for e in at.error)
+    assert any(plain("missing required column(s): bmi, age") in e.value for e in at.error)  # shown through plain()
 
 
 def test_batch_page_reports_unreadable_file(tab_app):

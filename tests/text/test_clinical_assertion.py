@@ -205,3 +205,14 @@ def test_finding_terms_lists_the_vocabulary():
 def test_odd_input_is_read_without_error(text):
     pre = preprocess(text)
     assert pre.original == text and isinstance(pre.model_text, str)
+
+
+@pytest.mark.parametrize("text, absent, present, uncertain", [
+    ("Chest pain denied. Shortness of breath denied. Itchy rash on arms.", ["chest pain", "shortness of breath"], ["itchy rash"], []),
+    ("Nil fever. cough +ve. rash -ve", ["fever", "rash"], ["cough"], []),
+    ("UTI suspected, burning pain when urinating", [], ["burning pain when urinating"], ["uti"]),
+    ("pneumonia likely; productive cough", [], ["productive cough"], ["pneumonia"]),
+    ("fever - negative, cough - positive, rash - none", ["fever", "rash"], ["cough"], []),
+])
+def test_a_cue_word_that_ends_its_clause_is_read_backward(text, absent, present, uncertain):
+    assert_read(text, absent=absent, present=present, uncertain=uncertain)

@@ -66,6 +66,11 @@ def _negator_words() -> frozenset:
     return frozenset(_context_document()["negator_words"])
 
 
+@functools.lru_cache(maxsize=1)
+def _hedge_end_words() -> frozenset:
+    return frozenset(_context_document()["hedge_end_words"])
+
+
 _EXPAND_MAX = 12  # longer IN lists stay sets: their product would be thousands of patterns
 
 
@@ -146,9 +151,11 @@ def _register_components() -> None:
           chills or sweats": the list runs on); other commas are ``__comma_break__`` (they end a bare "no");
         * ``__query__``: "?" attached to the word after it ("?UTI"); ``__query_back__``: "?" attached
           to the word before it ("UTI?");
-        * ``__negator_end__``: a negator ("no", "none", "denies", ...) that ends its clause, so that
-          "Fever: no." is a backward negator and "ROS: no fever" is not."""
-        negators = _negator_words()
+        * ``__negator_end__`` / ``__hedge_end__``: a negator ("no", "nil", "denied", ...) or hedge word
+          ("suspected", "possible", ...) that ends its clause, so that "Fever: no.", "Chest pain denied."
+          and "UTI suspected," are read backward and "ROS: no fever", "Nil fever", "suspected UTI"
+          forward (the forward rules match on NORM, which the mark replaces)."""
+        negators, hedges = _negator_words(), _hedge_end_words()
         for sent in doc.sents:
             or_seen = False
             for tok in reversed(sent):
@@ -164,6 +171,8 @@ def _register_components() -> None:
             if tok.lower_ in negators and (nxt is None or nxt.is_punct or nxt.is_space or "\n" in tok.whitespace_
                                            or nxt.lower_ in _CLAUSE_END_NEXT):
                 tok.norm_ = "__negator_end__"
+            elif tok.lower_ in hedges and (nxt is None or nxt.is_punct or nxt.is_space or "\n" in tok.whitespace_):
+                tok.norm_ = "__hedge_end__"
             elif t in ("-", "+", "?"):
                 prev_attached = i > 0 and doc[i - 1].whitespace_ == "" and doc[i - 1].is_alpha
                 after_word = i > 0 and doc[i - 1].is_alpha
@@ -258,7 +267,9 @@ def _cue_words() -> frozenset:
         for tok in rule.get("pattern") or [{"LOWER": rule["literal"]}]:
             if tok.get("OP") in ("?", "*"):
                 continue
-            low = tok.get("LOWER")
+            low = tok.get("LOWER", tok.get("NORM"))
+            if isinstance(low, str) and low.startswith("__"):
+                low = None  # a marked token: _SPECIAL or the words below cover it
             if isinstance(low, str):
                 required.append({low})
             elif isinstance(low, dict):
@@ -270,6 +281,8 @@ def _cue_words() -> frozenset:
         best = min(required, key=lambda ws: (len(ws & _COMMON), len(ws)))
         words.update(w for w in best if w.isalnum())  # "n't", "w/o", ":": _SPECIAL covers them
     words |= set(finding_vocabulary()["negated_findings"])
+    doc = _context_document()
+    words |= {w for w in doc["negator_words"] + doc["hedge_end_words"] if w.isalnum()}  # marked at clause end
     return frozenset(words)
 
 
