@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 import os
 from pathlib import Path
 
@@ -146,6 +147,12 @@ _MD_SPECIAL = frozenset("\\`*_{}[]()#+-.!|~:$=^/")
 _HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}
 
 
+# GitHub-flavoured Markdown (remark-gfm in Streamlit) turns bare "http://…", "www.…" and "name@host"
+# into links even when every punctuation mark is backslash-escaped. A WORD JOINER (U+2060, invisible)
+# after the scheme, "www" or "@" breaks the pattern; the text still reads exactly as written.
+_AUTOLINK_START = re.compile(r"(?i)\b(?:https?|ftp|mailto|www)(?=[:.])|@")
+
+
 def plain(value: object) -> str:
     """User- or file-supplied text made safe to put inside any Streamlit Markdown string.
 
@@ -159,7 +166,7 @@ def plain(value: object) -> str:
     markdown-it / mistune escape for their own renderers, not for Streamlit's remark + directives.
     """
     out = []
-    for ch in str(value):
+    for ch in _AUTOLINK_START.sub("\\g<0>\u2060", str(value)):
         if ch in _HTML_ENTITIES:
             out.append(_HTML_ENTITIES[ch])
         elif ch in _MD_SPECIAL:
