@@ -32,7 +32,7 @@ def no_exception(page) -> None:
 
 
 def upload(page, label: str, path: Path) -> None:
-    page.locator("[data-testid='stFileUploader']").filter(has_text=label).locator("input[type=file]").set_input_files(str(path))
+    page.locator("[data-testid='stFileUploader']").filter(has_text=label).locator("input[type=file]").set_input_files(str(path), timeout=SLOW)
     idle(page)
 
 
@@ -85,7 +85,7 @@ def test_text_bundle_every_page(browser, server, tmp_path, artifacts):
         page.screenshot(path=str(artifacts / "text_history.png"), full_page=True)
         # Batch: upload, score, download (checked), refused without the cookie
         sidebar_page(page, "Batch")
-        upload(page, "CSV file", cases_csv)
+        upload(page, "CSV or Parquet file", cases_csv)
         page.get_by_role("button", name="Score file").click()
         expect(page.get_by_role("button", name="Download the scored CSV (all rows)")).to_be_visible(timeout=SLOW)
         text = check_download(page, ctx, browser, "Download the scored CSV (all rows)", tmp_path)
@@ -98,7 +98,7 @@ def test_text_bundle_every_page(browser, server, tmp_path, artifacts):
         sidebar_page(page, "Explanations")
         upload(page, "CSV with a text column", cases_csv)
         page.get_by_role("button", name="Compute word contributions").click()
-        expect(page.get_by_text("Mean SHAP value")).to_be_visible(timeout=SLOW)
+        expect(page.get_by_text("Mean SHAP value").first).to_be_visible(timeout=SLOW)
         no_exception(page)
         # Evaluation, Model card (download checked), Monitoring, Account
         sidebar_page(page, "Evaluation")
@@ -132,7 +132,7 @@ def test_tabular_bundle_every_page(browser, server, tmp_path, artifacts):
         no_exception(page)
         page.screenshot(path=str(artifacts / "tabular_case.png"), full_page=True)
         sidebar_page(page, "Batch")
-        upload(page, "CSV file", rows_csv)
+        upload(page, "CSV or Parquet file", rows_csv)
         expect(page.get_by_text("All required columns found")).to_be_visible(timeout=SLOW)
         page.get_by_role("button", name="Score file").click()
         text = check_download(page, ctx, browser, "Download the scored CSV (all rows)", tmp_path)

@@ -134,11 +134,11 @@ def test_payloads_in_every_field_are_shown_as_text(browser, server, canary, tmp_
         page.screenshot(path=str(artifacts / "payload_history.png"), full_page=True)
 
         sidebar_page(page, "Batch")
-        upload(page, "CSV file", bad_name)
+        upload(page, "CSV or Parquet file", bad_name)
         expect(page.locator("[data-testid='stAlertContentError']").first).to_be_visible(timeout=SLOW)
         expect(page.get_by_text("onerror=alert(9)", exact=False).first).to_be_visible()
         watch.check(page, canary, "batch, file name")
-        upload(page, "CSV file", text_csv)
+        upload(page, "CSV or Parquet file", text_csv)
         page.get_by_role("button", name="Score file").click()
         expect(page.get_by_role("button", name="Download the scored CSV (all rows)")).to_be_visible(timeout=SLOW)
         watch.check(page, canary, "batch, headers")
@@ -159,7 +159,7 @@ def test_payloads_in_every_field_are_shown_as_text(browser, server, canary, tmp_
         watch.check(page, canary, "tabular case")
         page.screenshot(path=str(artifacts / "payload_tabular_case.png"), full_page=True)
         sidebar_page(page, "Batch")
-        upload(page, "CSV file", tab_csv)
+        upload(page, "CSV or Parquet file", tab_csv)
         expect(page.get_by_text("Not used by the model")).to_be_visible(timeout=SLOW)
         watch.check(page, canary, "tabular batch")
         for title in ("Evaluation", "Model card", "Explanations"):
