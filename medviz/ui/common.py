@@ -176,3 +176,17 @@ def plain(value: object) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def plain_table(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """A copy of ``frame`` safe for ``st.table``, which renders every cell, index label and column name
+    as Markdown: each of them passed through :func:`plain` (numbers are left as they are)."""
+    import pandas as pd
+
+    def cell(v):
+        return plain(v) if isinstance(v, str) else v
+
+    out = frame.map(cell)
+    out.index = pd.Index([cell(v) for v in frame.index], name=cell(frame.index.name) if frame.index.name else None)
+    out.columns = [cell(c) for c in frame.columns]
+    return out

@@ -19,7 +19,7 @@ from medviz.tabular.predict import RiskBands
 from medviz.tabular.summary import threshold_metrics
 from medviz.ui import cache
 from medviz.ui.cases import risk_prediction, save_case_button
-from medviz.ui.common import esc, plain
+from medviz.ui.common import esc, plain, plain_table
 
 RESULT_KEY = "case_tab_result"
 
@@ -141,7 +141,7 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
                     ],
                 }
             )
-            st.table(table.set_index("measure"))
+            st.table(plain_table(table.set_index("measure")))
             st.caption(f"Test set: {len(tp)} patients ({plain(m.get('training', {}).get('test_file', 'held-out data'))}).")
         else:
             st.warning("This bundle has no stored test predictions: sensitivity, specificity, PPV and NPV are unavailable.")
@@ -181,5 +181,5 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
             "status": ", ".join(status) or "ok",
         })
     st.markdown("**Inputs the model used**")
-    st.table(pd.DataFrame(rows).set_index("feature"))
+    st.table(plain_table(pd.DataFrame(rows).set_index("feature")))
     st.caption("Decision support only: the estimate describes this model's training cohort; it is not a diagnosis.")

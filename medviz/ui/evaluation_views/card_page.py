@@ -8,6 +8,7 @@ import streamlit as st
 from medviz.bundle import ModelBundle
 from medviz.errors import MedvizError
 from medviz.ui.evaluation_views.cached import bundle_digest, model_card
+from medviz.ui.common import plain_table
 from medviz.ui.evaluation_views.common import md
 
 
@@ -39,7 +40,7 @@ def render_model_card(bundle: ModelBundle) -> None:
                 st.markdown("\n".join(f"- {md(i)}" for i in b.content))
             elif b.kind == "facts":
                 # st.table wraps long text (a dataframe would cut it off)
-                st.table(pd.DataFrame({"Detail": [str(v) for _, v in b.content]},
-                                      index=pd.Index([str(k) for k, _ in b.content], name="Item")))
+                st.table(plain_table(pd.DataFrame({"Detail": [str(v) for _, v in b.content]},
+                                                  index=pd.Index([str(k) for k, _ in b.content], name="Item"))))
             elif b.kind == "table":
                 st.dataframe(b.content.astype(str), hide_index=True, width="stretch")
