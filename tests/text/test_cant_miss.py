@@ -81,3 +81,25 @@ def test_score_cli_top_k_and_cant_miss_column(tiny_text_bundle, tmp_path):
     df = pd.read_csv(out)
     assert any(c.startswith("prob_") for c in df.columns) and "top_1" not in df.columns and "cant_miss" in df.columns
     assert main(["score", str(tiny_text_bundle), str(src), "-o", str(out), "--text-column", "note", "--top-k", "0"]) == 1
+
+
+def test_top_k_floor_drops_improbable_top_k_entries_only():
+    floored = CantMissRule(top_k=3, min_probability=0.05, conditions=RULE.conditions, top_k_floor=0.01)
+    p = np.array([0.90, 0.004, 0.003, 0.09, 0.003])  # stroke rank 3 at 0.4 %, sepsis rank 4
+    assert [h.label for h in cant_miss(LABELS, p, CantMissRule(3, 0.05, RULE.conditions))] == ["stroke"]  # no floor
+    assert cant_miss(LABELS, p, floored) == []  # in the top 3 but under the 1 % floor
+    q = np.array([0.88, 0.03, 0.06, 0.02, 0.01])  # stroke rank 3 at 3 % (above the floor), sepsis 6 % (above 5 %)
+    assert [(h.label, f"{h.probability:.2f}") for h in cant_miss(LABELS, q, floored)] == [("Sepsis", "0.06"), ("stroke", "0.03")]
+    col = cant_miss_column(LABELS, np.vstack([p, q]), floored)
+    assert col == ["", "Sepsis (6.0%)|stroke (3.0%)"]
+    assert "at 1% or more" in floored.wording()
+
+
+def test_shipped_floor_is_below_the_probability_rule(tmp_path):
+    rule = load_rule()
+    assert 0 < rule.top_k_floor < rule.min_probability
+    f = tmp_path / "cm.json"
+    f.write_text(json.dumps({"rule": {"top_k": 10, "min_probability": 0.02, "top_k_floor": 0.5},
+                             "conditions": [{"condition": "Stroke", "danger": "x", "source": "y"}]}))
+    with pytest.raises(InputError, match="top_k_floor"):
+        load_rule(f)
