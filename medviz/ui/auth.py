@@ -80,12 +80,16 @@ def _audit(action: str, s: dict | None, *, username: str | None = None, role: st
         log.error("audit record for %s failed: %s", action, type(exc).__name__)
 
 
-def _clear_state() -> None:
-    """Clear every key of this tab's session state except its interface language (not patient data)."""
-    language = st.session_state.get(ui_i18n.LANG_KEY)
+def _clear_state(*, keep_choice: bool = True) -> None:
+    """Clear every key of this tab's session state except its interface language (not patient data).
+
+    ``keep_choice``: also keep "picked on the sign-in page" (at sign-in, not at sign-out: the next user of
+    this tab must not inherit the previous user's language as their own stored choice)."""
+    kept = {k: st.session_state[k] for k in ui_i18n.KEEP_KEYS if k in st.session_state}
+    if not keep_choice:
+        kept.pop(ui_i18n.CHOSEN_SIGNED_OUT_KEY, None)
     st.session_state.clear()
-    if language:
-        st.session_state[ui_i18n.LANG_KEY] = language
+    st.session_state.update(kept)
 
 
 def _start_session(user: accounts.User) -> None:
@@ -113,7 +117,7 @@ def _end_session(action: str, notice: str, *, revoke: str | None = None, minutes
                 log.error("session revoke failed: %s", type(exc).__name__)
         minutes = (time.time() - s.get("login_at", time.time())) / 60
         _audit(action, s, summary=f"session lasted {minutes:.1f} min")
-    _clear_state()
+    _clear_state(keep_choice=False)
     st.session_state[NOTICE_KEY] = (notice, minutes)
     if web.ENABLED:
         st.session_state[CLEAR_COOKIE_KEY] = True

@@ -27,8 +27,9 @@ def server(tmp_path_factory):
 
 
 def to_chinese(page) -> None:
+    idle(page)  # a run in progress can still show the previous page's picker beside the new one
     picker = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text="Language")
-    picker.click()
+    picker.last.click()
     page.get_by_role("option", name="简体中文").click()
     idle(page)
 
@@ -78,10 +79,13 @@ def test_chinese_case_gets_a_differential(browser, server, artifacts):
         box = page.get_by_role("textbox", name="用平实的语言描述病例")
         box.fill(CHINESE_CASE, timeout=SLOW)
         page.get_by_role("button", name="给出诊断建议").click()
+        differential = page.get_by_role("heading", name="鉴别诊断排序")
+        refusal = page.locator("[data-testid='stAlert']").filter(has_text="模型")  # e.g. "reads English words" refusal
+        expect(differential.or_(refusal).first).to_be_visible(timeout=SLOW)  # the outcome, either way
         idle(page)
-        page.wait_for_timeout(1000)
         page.screenshot(path=str(artifacts / "zh-case-differential.png"), full_page=True)
         assert page.locator("[data-testid='stException']").count() == 0
-        expect(page.get_by_role("heading", name="鉴别诊断排序")).to_be_visible(timeout=SLOW)
+        alerts = " | ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
+        assert differential.is_visible(), f"no differential for a Chinese case; the page says: {alerts[-600:]}"
         expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()  # the ranked table (a canvas)
         expect(page.get_by_text("该模型只能读取英文单词")).to_have_count(0)  # not refused as unreadable
