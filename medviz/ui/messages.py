@@ -28,6 +28,10 @@ TEMPLATES: tuple[str, ...] = (
     N_("Every finding in the text was read as absent or uncertain ({findings}): there is nothing left for "
        "the model to read. Describe the findings that are present."),
     N_("This case may be outside what the model was trained for: treat the list below with caution."),
+    # (the zh branch's English-only bundle refusing Chinese text, issue 14 item 3)
+    N_("This model reads English only: the text is in Chinese, which it cannot read, so no diagnosis is given. "
+       "Use a model that reads Chinese (its model card lists the languages), or describe the case in English."),
+    N_("This model reads English only: the Chinese characters in the text were not read."),
     N_("The text is {length} characters long; only the first {limit} were read."),
     N_("The note has {words} words; the model read the first {read} ({windows} overlapping windows of "
        "{window}); the last {unread} were not read."),
