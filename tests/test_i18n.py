@@ -35,6 +35,7 @@ ALLOWED_UNTRANSLATED: set[str] = {
     "medviz/charts/explain.py",
     "medviz/charts/monitoring.py",
     "medviz/charts/prediction.py",
+    "medviz/ui/evaluation_views/cached.py",  # show_spinner texts: LazyStr(N_("…")) as in medviz/ui/cache.py
     "medviz/ui/evaluation_views/card_page.py",
     "medviz/ui/evaluation_views/case_context.py",
     "medviz/ui/evaluation_views/common.py",
@@ -62,7 +63,7 @@ ST_TEXT_CALLS = {
 TEXT_KEYWORDS = {
     "label", "help", "placeholder", "title", "page_title", "caption", "body", "text", "title_text",
     "xaxis_title", "yaxis_title", "legend_title", "legend_title_text", "name", "hovertemplate",
-    "delta_description", "icon_text", "value_label", "annotation_text",
+    "delta_description", "icon_text", "value_label", "annotation_text", "show_spinner",
 }
 # Calls where those keywords are *not* display text (a parameter, a file name, an identifier).
 NON_DISPLAY_CALLS = {"Path", "open", "getLogger", "ModelBundle", "load_bundle", "record", "Figure"}
@@ -235,6 +236,14 @@ def test_translation_and_fallback():
     with pytest.raises(i18n.LanguageError, match="language must be one of en, zh_CN"):
         with i18n.use_language("fr"):
             pass
+
+
+def test_lazy_str_translates_when_shown():
+    s = i18n.LazyStr("Case")
+    assert isinstance(s, str)
+    with i18n.use_language("zh_CN"):
+        assert str(s) == "病例"
+    assert str(s) == "Case"
 
 
 def test_language_is_per_thread_not_process_wide():
