@@ -345,6 +345,16 @@ def _subtract(regions: list[tuple[int, int]], keep: list[tuple[int, int]]) -> li
     return merged
 
 
+# Negation cues whose whole scope is removed from the model's text (see reading_of): explicit denials,
+# where everything in scope is denied ("denies presyncope", "no x, y or z", "x: no", "x-"). Not
+# "without", "lack of", "don't have", "can't": their scope often states a finding ("hard to walk
+# without getting stiff", "I don't have an appetite"), so only the findings they reach go.
+_DENIAL_CUES = frozenset({
+    "denies", "negative for", "free of", "absence of", "no evidence of", "never had", "neither", "nor", "no",
+    ": no", "negative", "- ve", "ruled out", "not present", "-",
+})
+
+
 def reading_of(doc, keep: tuple[tuple[int, int], ...] = ()) -> Reading:
     """The :class:`Reading` of a processed doc. ``keep``: character regions never dropped (vital
     signs: a measurement is not a reported finding, so "denies chest pain, SpO2 88%" keeps the SpO2)."""
@@ -372,13 +382,27 @@ def reading_of(doc, keep: tuple[tuple[int, int], ...] = ()) -> Reading:
             cues.append((ent.text.lower(), doc[mods[0].modifier_span[0]:mods[0].modifier_span[1]].text.lower()))
         elif ent.label_ == "NEGATED_FINDING":
             cues.append((ent.text.lower(), ent.text.lower()))
-    # each modifier that made something not present goes, with the words between it and its targets
+    # each modifier that made something not present goes, with the words between it and its targets;
+    # an explicit denial (_DENIAL_CUES) goes with its whole scope, found findings or not: words
+    # outside the finding vocabulary ("denies presyncope", "no arthralgia or xerostomia") are denied
+    # all the same and must not reach the model as evidence. Present findings and vital signs inside
+    # a scope stay (subtracted below).
     for modifier in graph.modifiers if graph is not None else ():
         ends = [(t.start_char, t.end_char) for t, m in graph.edges if m is modifier and _status(t) != PRESENT]
-        if not ends:
-            continue
         ms, me = modifier.modifier_span
         span = doc[ms:me]
+        whole_scope = modifier.category.upper() == "NEGATED_EXISTENCE" and modifier.rule.literal in _DENIAL_CUES
+        if whole_scope:
+            ss, se = modifier.scope_span
+            while se > ss and doc[se - 1].is_punct:  # the sentence's full stop stays
+                se -= 1
+            while se > ss and doc[ss].is_punct:
+                ss += 1
+            if se > ss:
+                scope = doc[ss:se]
+                ends.append((scope.start_char, scope.end_char))
+        if not ends:
+            continue
         regions.append((min([span.start_char] + [a for a, _ in ends]), max([span.end_char] + [b for _, b in ends])))
     drop = _subtract(regions, keep_list + present_spans)
     return Reading(findings=tuple(findings), drop=tuple(drop), cues=tuple(cues))
