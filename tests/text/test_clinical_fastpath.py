@@ -70,10 +70,16 @@ def _corpus() -> list[str]:
               "glucose 250 mg/dl", "blood sugar 6", "24F", "58 yo M", "70 year-old female", "3/7", "2/52", "12/12",
               "x3 days", "x 2 wks", "X4 hrs", "37.0/7", "fever-", "cough+", ": no", "- denies", "neither", "nor",
               "mother", "h/o", "?UTI", "UTI?", "not present", "ruled out", "Sat 14", "walk 50 m", "knee cap"]
+    # every alternative of every ConText rule token, so that a multi-token rule's words meet in any order
+    for rule in C.assertion._context_document()["context_rules"]:
+        words.append(rule["literal"])
+        for tok in rule.get("pattern") or ():
+            low = tok.get("LOWER", tok.get("NORM"))
+            words += low["IN"] if isinstance(low, dict) else [low] if isinstance(low, str) and "__" not in low else []
     rng = random.Random(0)
-    seps = [" ", ", ", ",", "/", ". ", "; ", "-", " (", ") ", "?", " ? ", "  ", "\n", "'"]
+    seps = [" ", ", ", ",", "/", ". ", "; ", "-", " (", ") ", ")", "?", " ? ", "  ", "\n", "'", ":", " - ", "+"]
     texts = list(CASES) + [line for line in RULE_SPELLINGS if line.strip()]
-    for _ in range(1500):
+    for _ in range(2500):
         parts = [rng.choice(words) for _ in range(rng.randint(1, 8))]
         parts = [p.upper() if rng.random() < 0.2 else p for p in parts]
         texts.append("".join(p + rng.choice(seps) for p in parts))
