@@ -125,3 +125,18 @@ def test_pattern_rule_hints_skip_only_rules_that_cannot_match(monkeypatch):
     hinted = [A.normalise(t) for t in corpus]
     monkeypatch.setattr(A, "_PATTERN_HINTS", [lambda s, low: True] * len(A._PATTERN_RULES))
     assert [A.normalise(t) for t in corpus] == hinted
+
+
+def test_run_context_equals_the_library_call():
+    """run_context (ConText without the modifiers that cannot change anything) gives the same reading
+    as medspaCy's own ConText call on every corpus note with a cue."""
+    from medviz.text.clinical import assertion
+
+    nlp = assertion.pipeline()
+    context = nlp.get_pipe("medspacy_context")
+    texts = [t for t in _corpus() if assertion.needs_context(t)]
+    assert len(texts) > 1000
+    ours = [assertion.reading_of(assertion.run_context(context, d))
+            for d in nlp.pipe(texts, disable=["medspacy_context"])]
+    for text, mine, doc in zip(texts, ours, nlp.pipe(texts)):
+        assert mine == assertion.reading_of(doc), text

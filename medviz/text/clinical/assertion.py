@@ -261,6 +261,53 @@ def pipeline():
     return nlp
 
 
+def run_context(context, doc):
+    """medspaCy's ``ConText.__call__`` (medspacy 1.3.1, context.py) with one step added: matched
+    modifiers that modify nothing (``allowed_types`` NO_TARGET: commas, "I"/"my", new-clause verbs)
+    are kept only when their category can end the scope of a modifier that is kept (its
+    ``terminated_by``, closed over the kept ones). The others cannot change any scope or edge, and
+    ConText compares every pair of modifiers (``update_scopes``), so each one dropped saves a row of
+    comparisons: a note written in the first person has an "I"/"my" modifier per clause. Copied
+    rather than subclassed: the library builds the graph in one method with no hook between matching
+    and scoping. Same graph and the same edges (tests/text/test_clinical_fastpath.py compares it
+    with the library's own call on a corpus)."""
+    from medspacy.context.context_graph import ConTextGraph
+    from medspacy.context.context_modifier import ConTextModifier
+
+    matcher = context._ConText__matcher  # the library's own matcher (name-mangled attribute)
+    matched = [(matcher.rule_map[context.nlp.vocab[match_id].text], start, end)
+               for match_id, start, end in matcher(doc)]
+    kept = [m for m in matched if m[0].allowed_types != _NO_TARGET]
+    needed: set[str] = set()
+    for rule, _, _ in kept:
+        needed |= rule.terminated_by
+    rest = [m for m in matched if m[0].allowed_types == _NO_TARGET]
+    grew = True
+    while grew:
+        grew = False
+        for m in rest:
+            if m[0].category.upper() in needed and m not in kept:
+                kept.append(m)
+                needed |= m[0].terminated_by
+                grew = True
+    kept_ids = {id(m) for m in kept}
+    graph = ConTextGraph(prune_on_modifier_overlap=context.prune_on_target_overlap)
+    graph.targets = doc.ents
+    graph.modifiers = [ConTextModifier(rule, start, end, doc, max_scope=context.max_scope)
+                       for (rule, start, end) in (m for m in matched if id(m) in kept_ids)]  # match order
+    graph.update_scopes()
+    graph.apply_modifiers()
+    for target, modifier in graph.edges:
+        target._.modifiers += (modifier,)
+    if context.context_attributes_mapping:
+        context.set_context_attributes(graph.edges)
+    doc._.context_graph = graph
+    return doc
+
+
+_NO_TARGET = {"NO_TARGET"}
+
+
 # The prefilter: a modifier rule can match a text only if each of its required tokens can. Per rule,
 # its required tokens as sets of alternatives (optional tokens skipped); a text passes a rule when,
 # for every required token, one alternative's words all occur in the text (an alternative without
