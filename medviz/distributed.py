@@ -55,37 +55,117 @@ def bundle_loads() -> int:
     return _LOADS["n"]
 
 
-@dataclass(frozen=True)
-class Part:
-    data: bytes
+@dataclass
+class Scored:
+    """One scored input part, held on the worker that scored it until :func:`write_part` runs there."""
+
+    frame: pd.DataFrame  # the single-process CSV columns (``scorer.for_csv``), without ``row_id``
     rows: int
     errors: int
     warnings: int
+    decimal_comma: dict
+    skipped_blank: int
 
 
-def score_part(model_dir: str, text_column: str | None, explain: bool | None, chunk: pd.DataFrame,
-               first_row: int, fmt: str, header: bool) -> Part:
-    """Score one chunk on a worker: the single-process columns plus ``row_id`` first; CSV bytes
-    (formulas neutralised, probabilities to 6 decimals) or a complete Parquet file."""
-    from medviz.io import neutralize_formulas
-    from medviz.scoring import score_frame, write_csv_chunk
+@dataclass(frozen=True)
+class PartMeta:
+    """What the client gathers from a scored part: counts only (a few bytes)."""
+
+    rows: int
+    errors: int
+    warnings: int
+    decimal_comma: dict
+    skipped_blank: int
+
+
+def _score_chunks(model_dir, text_column, explain, chunks, check: bool) -> Scored:
+    from medviz.scoring import score_frame
 
     scorer = _scorer(model_dir, text_column, explain)
-    scored = score_frame(scorer, chunk)
-    view = scorer.for_csv(scored)
+    views = []
+    rows = errors = warns = 0
+    for chunk in chunks:
+        if check:  # missing columns: the single-process SchemaError, once per part (a list lookup)
+            scorer.check_columns(chunk.columns)
+            check = False
+        if not len(chunk):
+            continue
+        scored = score_frame(scorer, chunk)
+        views.append(scorer.for_csv(scored))
+        rows += len(scored)
+        errors += int((scored["error"] != "").sum())
+        warns += int((scored["warnings"] != "").sum())
+    frame = (pd.concat(views, ignore_index=True) if len(views) > 1 else views[0].reset_index(drop=True)) if views else None
+    return Scored(frame, rows, errors, warns, {}, 0)
+
+
+def score_range(model_dir: str, text_column: str | None, explain: bool | None, path: str, rng, names, delimiter: str,
+                chunksize: int, limits, check: bool) -> Scored:
+    """On a worker: read byte range ``rng`` of the CSV at ``path`` itself (:func:`medviz.io.iter_csv_range`)
+    and score it with the worker's cached scorer. The result stays on the worker (see :func:`write_part`)."""
+    from medviz.io import ReadInfo, iter_csv_range
+
+    info = ReadInfo()
+    out = _score_chunks(model_dir, text_column, explain,
+                        iter_csv_range(path, rng, names, delimiter, chunksize, limits=limits, info=info), check)
+    out.decimal_comma, out.skipped_blank = dict(info.decimal_comma), info.skipped_blank
+    return out
+
+
+def score_row_groups(model_dir: str, text_column: str | None, explain: bool | None, path: str, groups: list[int],
+                     chunksize: int, check: bool) -> Scored:
+    """On a worker: read row groups ``groups`` of the Parquet file at ``path`` itself and score them."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    chunks = (b.to_pandas() for b in pf.iter_batches(batch_size=max(1, int(chunksize)), row_groups=groups))
+    return _score_chunks(model_dir, text_column, explain, chunks, check)
+
+
+def score_chunk(model_dir: str, text_column: str | None, explain: bool | None, chunk: pd.DataFrame) -> Scored:
+    """On a worker: score a chunk the client read (files that cannot be cut into ranges, see
+    :func:`medviz.io.plan_csv_ranges`)."""
+    return _score_chunks(model_dir, text_column, explain, [chunk], False)
+
+
+def check_columns(model_dir: str, text_column: str | None, explain: bool | None, columns: list) -> Scored:
+    """On a worker: the scorer's column check (raises its SchemaError); an empty part otherwise."""
+    _scorer(model_dir, text_column, explain).check_columns(columns)
+    return Scored(None, 0, 0, 0, {}, 0)
+
+
+def part_meta(scored: Scored) -> PartMeta:
+    """The counts of a scored part (runs where the part is held; only these travel to the client)."""
+    return PartMeta(scored.rows, scored.errors, scored.warnings, scored.decimal_comma, scored.skipped_blank)
+
+
+def write_part(scored: Scored, first_row: int, path: str, fmt: str, header: bool) -> int:
+    """On the worker holding ``scored``: put ``row_id`` (``first_row``…) first and write the part to
+    ``path`` (CSV with formulas neutralised and 6-decimal probabilities, or Parquet), through a
+    temporary name renamed when complete, so a worker killed while writing leaves no part that
+    looks whole (the task is rerun and the part written again). Returns the rows written."""
+    import os
+
+    from medviz.io import ParquetChunkWriter, neutralize_formulas
+    from medviz.scoring import write_csv_chunk
+
+    if scored.frame is None:
+        return 0
+    view = scored.frame
     if ROW_KEY in view.columns:
         view = view.rename(columns={ROW_KEY: f"input_{ROW_KEY}"})
+    view = view.copy(deep=False)
     view.insert(0, ROW_KEY, range(first_row, first_row + len(view)))
-    buf = io.BytesIO()
-    if fmt == "parquet":
-        from medviz.io import ParquetChunkWriter
-
-        w = ParquetChunkWriter(buf)
-        w.write(view)
-        w.close()
-    else:
-        write_csv_chunk(neutralize_formulas(view), buf, header=header)
-    return Part(buf.getvalue(), len(scored), int((scored["error"] != "").sum()), int((scored["warnings"] != "").sum()))
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        if fmt == "parquet":
+            w = ParquetChunkWriter(fh)
+            w.write(view)
+            w.close()
+        else:
+            write_csv_chunk(neutralize_formulas(view), fh, header=header)
+    os.replace(tmp, path)
+    return len(view)
 
 
 def expand_inputs(pattern: str) -> list[Path]:
@@ -165,7 +245,7 @@ def score_distributed(
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or int(workers or 1))
         with OutputTarget(output, folder=not single_csv) as target:
             summary = _run(client, files, target.tmp, model_dir, text_column, explain, fmt, single_csv,
-                           chunksize, limits, progress, max_in_flight=2 * n_workers)
+                           chunksize, limits, progress, n_workers)
         return summary
     finally:
         if own:
@@ -174,77 +254,149 @@ def score_distributed(
                 cluster.close()
 
 
+def _target_bytes(path: Path, chunksize: int, n_workers: int) -> int:
+    """Bytes per range: about ``chunksize`` rows (from the first MB's bytes per line), and at least
+    4 ranges per worker so that the workers stay busy to the end."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(1 << 20)
+    per_row = max(1.0, len(head) / max(1, head.count(b"\n")))
+    return int(max(1024, min(chunksize * per_row, size / (4 * max(1, n_workers)))))
+
+
 def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_csv, chunksize, limits, progress,
-         max_in_flight: int):
+         n_workers: int):
+    """Submit one task per part (a byte range of a CSV, row groups of a Parquet file, or — for a file
+    that cannot be cut, see :func:`medviz.io.plan_csv_ranges` — a chunk the client read); as parts
+    finish in input order, gather their counts (a few bytes), give each its first ``row_id`` and let
+    the worker holding it write it. At most ``2 x workers`` parts are scored but not yet written."""
+    import os
+
+    import pyarrow.parquet as pq
     from distributed import KilledWorker
 
-    from medviz.io import ReadInfo, iter_csv_chunks
+    from medviz.io import ReadInfo, _is_parquet, iter_csv_chunks, plan_csv_ranges
 
-    import warnings
-
-    # Each chunk travels inside its task (a few MB): the scheduler is then free to give it to any idle
-    # worker. scatter() would pin it to the worker it lands on; Dask's "large graph" hint is for
-    # collections built on the client, not for data that must move anyway.
-    warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+    max_in_flight = 2 * n_workers
+    parts_dir = tmp if not single_csv else tmp.with_name(tmp.name + ".parts")
+    if single_csv:
+        parts_dir.mkdir()
     rows = errors = warns = parts = 0
-    notes: list[str] = []
+    infos: list[ReadInfo] = []
+    scored: deque = deque()  # (score future, meta future, info)
+    writes: deque = deque()  # (write future, part path)
     out = open(tmp, "wb") if single_csv else None
-    in_flight: deque = deque()
 
-    def drain_one():
-        nonlocal rows, errors, warns, parts
-        fut = in_flight.popleft()
+    def wait(fut):
         try:
-            part = fut.result()
+            return fut.result()
         except KilledWorker:
-            raise InputError("a Dask worker died while scoring (out of memory, or killed); nothing was written") from None
-        finally:
-            fut.release()
-        if single_csv:
-            out.write(part.data)
-        else:
-            (tmp / f"part-{parts:05d}.{fmt}").write_bytes(part.data)
-        parts += 1
-        rows += part.rows
-        errors += part.errors
-        warns += part.warnings
-        if progress:
-            progress(rows)
+            raise InputError("a Dask worker died while scoring (out of memory, or killed) and the part could not be "
+                             "rerun; nothing was written") from None
+
+    def finish_write():
+        fut, part_path = writes.popleft()
+        wait(fut)
+        fut.release()
+        if single_csv:  # parts appended in order, each removed once copied
+            with open(part_path, "rb") as fh:
+                import shutil
+
+                shutil.copyfileobj(fh, out, 1 << 20)
+            os.unlink(part_path)
+
+    def finish_score():
+        nonlocal rows, errors, warns, parts
+        fut, meta_fut, info = scored.popleft()
+        meta = wait(meta_fut)
+        meta_fut.release()
+        for col, n in meta.decimal_comma.items():
+            info.decimal_comma[col] = info.decimal_comma.get(col, 0) + n
+        info.skipped_blank += meta.skipped_blank
+        if meta.rows:
+            part_path = parts_dir / f"part-{parts:05d}.{fmt}"
+            writes.append((client.submit(write_part, fut, rows, str(part_path), fmt, not single_csv or parts == 0,
+                                         pure=False), part_path))
+            parts += 1
+            rows += meta.rows
+            errors += meta.errors
+            warns += meta.warnings
+            if progress:
+                progress(rows)
+        fut.release()
+        while len(writes) > max_in_flight:
+            finish_write()
+
+    def submit(fn, *args, info):
+        fut = client.submit(fn, model_dir, text_column, explain, *args, pure=False)
+        scored.append((fut, client.submit(part_meta, fut, pure=False), info))
+        while len(scored) >= max_in_flight:
+            finish_score()
+
+    def same_columns(path, names):
+        if columns is not None and list(names) != columns:
+            raise InputError(f"{path.name}: its columns differ from the first file's; every file of a glob "
+                             "needs the same header")
+        return list(names)
 
     try:
-        first_row = 0
-        header = True
         columns = None
         for path in files:
-            info = ReadInfo()
-            for chunk in iter_csv_chunks(path, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
-                if columns is None:
-                    columns = list(chunk.columns)
-                elif list(chunk.columns) != columns:
-                    raise InputError(f"{path.name}: its columns differ from the first file's; every file of a glob "
-                                     "needs the same header")
-                if not len(chunk):
-                    continue
-                in_flight.append(client.submit(score_part, model_dir, text_column, explain, chunk, first_row, fmt,
-                                               header or not single_csv, pure=False))
-                header = False
-                first_row += len(chunk)
-                while len(in_flight) >= max_in_flight:
-                    drain_one()
-            notes += [f"{path.name}: {n}" if len(files) > 1 else n for n in info.notes()]
-        while in_flight:
-            drain_one()
+            check = columns is None
+            if _is_parquet(path):
+                info = ReadInfo(encoding="Parquet", delimiter="")
+                pf = pq.ParquetFile(path)
+                columns = same_columns(path, pf.schema_arrow.names)
+                for chunk in iter_csv_chunks(path, chunksize=1, limits=limits):  # the reader's own checks (limits, names)
+                    break
+                group, n = [], 0
+                for g in range(pf.metadata.num_row_groups):
+                    group.append(g)
+                    n += pf.metadata.row_group(g).num_rows
+                    if n >= chunksize or g == pf.metadata.num_row_groups - 1:
+                        submit(score_row_groups, str(path), group, chunksize, check, info=info)
+                        group, n, check = [], 0, False
+            else:
+                layout = plan_csv_ranges(path, _target_bytes(path, chunksize, n_workers), limits=limits)
+                if layout is not None:
+                    info = layout.info
+                    columns = same_columns(path, layout.names)
+                    for rng in layout.ranges:
+                        submit(score_range, str(path.resolve()), rng, layout.names, layout.delimiter, chunksize, limits,
+                               check, info=info)
+                        check = False
+                else:  # read here, as the single process does, and send the chunks
+                    info = ReadInfo()
+                    for chunk in iter_csv_chunks(path, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
+                        columns = same_columns(path, chunk.columns)
+                        if check:
+                            submit(check_columns, list(chunk.columns), info=info)
+                            check = False
+                        if len(chunk):
+                            submit(score_chunk, chunk, info=info)
+            infos.append((path, info))
+        while scored:
+            finish_score()
+        while writes:
+            finish_write()
     except BaseException:
-        for fut in in_flight:
+        for fut, meta_fut, _ in scored:
+            fut.cancel()
+            meta_fut.cancel()
+        for fut, _ in writes:
             fut.cancel()
         raise
     finally:
         if out is not None:
             out.close()
+            import shutil
+
+            shutil.rmtree(parts_dir, ignore_errors=True)
     if rows == 0:
         raise InputError("the file has a header but no rows to score")
     from medviz.scoring import ScoreSummary
 
+    notes = [f"{p.name}: {n}" if len(files) > 1 else n for p, info in infos for n in info.notes()]
     return ScoreSummary(rows=rows, errors=errors, warnings=warns, notes=tuple(notes))
 
 
@@ -259,4 +411,4 @@ def terminal_progress(stream=sys.stderr) -> Callable[[int], None]:
     return show
 
 
-__all__ = ["score_distributed", "score_part", "expand_inputs", "connect", "terminal_progress", "ROW_KEY", "bundle_loads"]
+__all__ = ["score_distributed", "score_range", "write_part", "expand_inputs", "connect", "terminal_progress", "ROW_KEY", "bundle_loads"]
