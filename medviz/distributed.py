@@ -57,9 +57,9 @@ def bundle_loads() -> int:
 
 @dataclass
 class Scored:
-    """One scored input part, held on the worker that scored it until :func:`write_part` runs there."""
+    """One scored input part on the worker that scored it, waiting for its first ``row_id``."""
 
-    frame: pd.DataFrame  # the single-process CSV columns (``scorer.for_csv``), without ``row_id``
+    frame: pd.DataFrame | None  # the single-process CSV columns (``scorer.for_csv``), without ``row_id``
     rows: int
     errors: int
     warnings: int
@@ -78,77 +78,79 @@ class PartMeta:
     skipped_blank: int
 
 
-def _score_chunks(model_dir, text_column, explain, chunks, check: bool) -> Scored:
+@dataclass(frozen=True)
+class PartSource:
+    """Where a worker reads its part: a byte range of a CSV (:func:`medviz.io.plan_csv_ranges`), row
+    groups of a Parquet file, or a chunk the client read (sent as the task's ``chunk`` argument)."""
+
+    kind: str  # "range" | "groups" | "chunk"
+    path: str = ""
+    rng: object = None
+    names: tuple = ()
+    delimiter: str = ","
+    groups: tuple = ()
+    chunksize: int = 100_000
+    limits: object = None
+
+
+_HELD: dict[str, Scored] = {}  # part token -> scored part held on this worker until write_part
+
+
+def _score(model_dir, text_column, explain, src: PartSource, chunk, check: bool) -> Scored:
+    from medviz.io import ReadInfo, iter_csv_range
     from medviz.scoring import score_frame
 
     scorer = _scorer(model_dir, text_column, explain)
+    info = ReadInfo()
+    if src.kind == "range":
+        chunks = iter_csv_range(src.path, src.rng, src.names, src.delimiter, src.chunksize, limits=src.limits, info=info)
+    elif src.kind == "groups":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(src.path)
+        chunks = (b.to_pandas() for b in pf.iter_batches(batch_size=max(1, int(src.chunksize)), row_groups=list(src.groups)))
+    else:
+        chunks = [chunk]
     views = []
     rows = errors = warns = 0
-    for chunk in chunks:
-        if check:  # missing columns: the single-process SchemaError, once per part (a list lookup)
-            scorer.check_columns(chunk.columns)
+    for part in chunks:
+        if check:  # missing columns: the single-process SchemaError, once per run (a list lookup)
+            scorer.check_columns(part.columns)
             check = False
-        if not len(chunk):
+        if not len(part):
             continue
-        scored = score_frame(scorer, chunk)
+        scored = score_frame(scorer, part)
         views.append(scorer.for_csv(scored))
         rows += len(scored)
         errors += int((scored["error"] != "").sum())
         warns += int((scored["warnings"] != "").sum())
     frame = (pd.concat(views, ignore_index=True) if len(views) > 1 else views[0].reset_index(drop=True)) if views else None
-    return Scored(frame, rows, errors, warns, {}, 0)
+    return Scored(frame, rows, errors, warns, dict(info.decimal_comma), info.skipped_blank)
 
 
-def score_range(model_dir: str, text_column: str | None, explain: bool | None, path: str, rng, names, delimiter: str,
-                chunksize: int, limits, check: bool) -> Scored:
-    """On a worker: read byte range ``rng`` of the CSV at ``path`` itself (:func:`medviz.io.iter_csv_range`)
-    and score it with the worker's cached scorer. The result stays on the worker (see :func:`write_part`)."""
-    from medviz.io import ReadInfo, iter_csv_range
-
-    info = ReadInfo()
-    out = _score_chunks(model_dir, text_column, explain,
-                        iter_csv_range(path, rng, names, delimiter, chunksize, limits=limits, info=info), check)
-    out.decimal_comma, out.skipped_blank = dict(info.decimal_comma), info.skipped_blank
-    return out
-
-
-def score_row_groups(model_dir: str, text_column: str | None, explain: bool | None, path: str, groups: list[int],
-                     chunksize: int, check: bool) -> Scored:
-    """On a worker: read row groups ``groups`` of the Parquet file at ``path`` itself and score them."""
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(path)
-    chunks = (b.to_pandas() for b in pf.iter_batches(batch_size=max(1, int(chunksize)), row_groups=groups))
-    return _score_chunks(model_dir, text_column, explain, chunks, check)
-
-
-def score_chunk(model_dir: str, text_column: str | None, explain: bool | None, chunk: pd.DataFrame) -> Scored:
-    """On a worker: score a chunk the client read (files that cannot be cut into ranges, see
-    :func:`medviz.io.plan_csv_ranges`)."""
-    return _score_chunks(model_dir, text_column, explain, [chunk], False)
-
-
-def check_columns(model_dir: str, text_column: str | None, explain: bool | None, columns: list) -> Scored:
-    """On a worker: the scorer's column check (raises its SchemaError); an empty part otherwise."""
-    _scorer(model_dir, text_column, explain).check_columns(columns)
-    return Scored(None, 0, 0, 0, {}, 0)
-
-
-def part_meta(scored: Scored) -> PartMeta:
-    """The counts of a scored part (runs where the part is held; only these travel to the client)."""
+def score_part(token: str, model_dir: str, text_column: str | None, explain: bool | None, src: PartSource, chunk,
+               check: bool) -> PartMeta:
+    """On a worker: read the part itself (``src``; ``chunk`` only for ``kind="chunk"``), score it with
+    the worker's cached scorer and keep it here under ``token`` for :func:`write_part`; return its
+    counts only. ``check``: run the scorer's column check (raises its :class:`SchemaError`)."""
+    scored = _score(model_dir, text_column, explain, src, chunk, check)
+    _HELD[token] = scored
     return PartMeta(scored.rows, scored.errors, scored.warnings, scored.decimal_comma, scored.skipped_blank)
 
 
-def write_part(scored: Scored, first_row: int, path: str, fmt: str, header: bool) -> int:
-    """On the worker holding ``scored``: put ``row_id`` (``first_row``…) first and write the part to
-    ``path`` (CSV with formulas neutralised and 6-decimal probabilities, or Parquet), through a
-    temporary name renamed when complete, so a worker killed while writing leaves no part that
-    looks whole (the task is rerun and the part written again). Returns the rows written."""
+def write_part(token: str, model_dir: str, text_column: str | None, explain: bool | None, src: PartSource, chunk,
+               first_row: int, path: str, fmt: str, header: bool) -> int:
+    """On the worker holding part ``token`` (submitted there): put ``row_id`` (``first_row``…) first
+    and write the part to ``path`` (CSV with formulas neutralised and 6-decimal probabilities, or
+    Parquet) through a temporary name renamed when complete, so a worker killed while writing leaves
+    no part that looks whole. Where the part is not held (the worker that scored it died and the
+    scheduler sent this task elsewhere) it is scored again from ``src``. Returns the rows written."""
     import os
 
     from medviz.io import ParquetChunkWriter, neutralize_formulas
     from medviz.scoring import write_csv_chunk
 
+    scored = _HELD.pop(token, None) or _score(model_dir, text_column, explain, src, chunk, False)
     if scored.frame is None:
         return 0
     view = scored.frame
@@ -166,6 +168,14 @@ def write_part(scored: Scored, first_row: int, path: str, fmt: str, header: bool
             write_csv_chunk(neutralize_formulas(view), fh, header=header)
     os.replace(tmp, path)
     return len(view)
+
+
+def drop_held(prefix: str) -> int:
+    """Forget this worker's held parts of the run ``prefix`` (a failed or interrupted run)."""
+    keys = [k for k in _HELD if k.startswith(prefix)]
+    for k in keys:
+        del _HELD[k]
+    return len(keys)
 
 
 def expand_inputs(pattern: str) -> list[Path]:
@@ -271,6 +281,8 @@ def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_
     finish in input order, gather their counts (a few bytes), give each its first ``row_id`` and let
     the worker holding it write it. At most ``2 x workers`` parts are scored but not yet written."""
     import os
+    import shutil
+    import uuid
 
     import pyarrow.parquet as pq
     from distributed import KilledWorker
@@ -278,14 +290,16 @@ def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_
     from medviz.io import ReadInfo, _is_parquet, iter_csv_chunks, plan_csv_ranges
 
     max_in_flight = 2 * n_workers
+    run_id = f"medviz-{uuid.uuid4().hex}-"
     parts_dir = tmp if not single_csv else tmp.with_name(tmp.name + ".parts")
     if single_csv:
         parts_dir.mkdir()
     rows = errors = warns = parts = 0
-    infos: list[ReadInfo] = []
-    scored: deque = deque()  # (score future, meta future, info)
+    infos: list = []
+    scored: deque = deque()  # (token, meta future, source, chunk, info)
     writes: deque = deque()  # (write future, part path)
     out = open(tmp, "wb") if single_csv else None
+    task = {"n": 0}
 
     def wait(fut):
         try:
@@ -300,36 +314,39 @@ def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_
         fut.release()
         if single_csv:  # parts appended in order, each removed once copied
             with open(part_path, "rb") as fh:
-                import shutil
-
                 shutil.copyfileobj(fh, out, 1 << 20)
             os.unlink(part_path)
 
     def finish_score():
         nonlocal rows, errors, warns, parts
-        fut, meta_fut, info = scored.popleft()
+        token, meta_fut, src, chunk, info = scored.popleft()
         meta = wait(meta_fut)
+        where = list(client.who_has(meta_fut).get(meta_fut.key, ()))  # the worker holding the scored part
         meta_fut.release()
         for col, n in meta.decimal_comma.items():
             info.decimal_comma[col] = info.decimal_comma.get(col, 0) + n
         info.skipped_blank += meta.skipped_blank
         if meta.rows:
             part_path = parts_dir / f"part-{parts:05d}.{fmt}"
-            writes.append((client.submit(write_part, fut, rows, str(part_path), fmt, not single_csv or parts == 0,
-                                         pure=False), part_path))
+            writes.append((client.submit(write_part, token, model_dir, text_column, explain, src, chunk, rows,
+                                         str(part_path), fmt, not single_csv or parts == 0, workers=where or None,
+                                         allow_other_workers=True, pure=False), part_path))
             parts += 1
             rows += meta.rows
             errors += meta.errors
             warns += meta.warnings
             if progress:
                 progress(rows)
-        fut.release()
         while len(writes) > max_in_flight:
             finish_write()
 
-    def submit(fn, *args, info):
-        fut = client.submit(fn, model_dir, text_column, explain, *args, pure=False)
-        scored.append((fut, client.submit(part_meta, fut, pure=False), info))
+    def submit(src, info, chunk=None, check=False):
+        token = f"{run_id}{task['n']}"
+        task["n"] += 1
+        if chunk is not None:
+            [chunk] = client.scatter([chunk], hash=False)
+        scored.append((token, client.submit(score_part, token, model_dir, text_column, explain, src, chunk, check,
+                                            pure=False), src, chunk, info))
         while len(scored) >= max_in_flight:
             finish_score()
 
@@ -345,16 +362,17 @@ def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_
             check = columns is None
             if _is_parquet(path):
                 info = ReadInfo(encoding="Parquet", delimiter="")
+                for _ in iter_csv_chunks(path, chunksize=1, limits=limits):  # the reader's checks (limits, names)
+                    break
                 pf = pq.ParquetFile(path)
                 columns = same_columns(path, pf.schema_arrow.names)
-                for chunk in iter_csv_chunks(path, chunksize=1, limits=limits):  # the reader's own checks (limits, names)
-                    break
                 group, n = [], 0
                 for g in range(pf.metadata.num_row_groups):
                     group.append(g)
                     n += pf.metadata.row_group(g).num_rows
                     if n >= chunksize or g == pf.metadata.num_row_groups - 1:
-                        submit(score_row_groups, str(path), group, chunksize, check, info=info)
+                        submit(PartSource("groups", str(path.resolve()), groups=tuple(group), chunksize=chunksize), info,
+                               check=check)
                         group, n, check = [], 0, False
             else:
                 layout = plan_csv_ranges(path, _target_bytes(path, chunksize, n_workers), limits=limits)
@@ -362,35 +380,34 @@ def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_
                     info = layout.info
                     columns = same_columns(path, layout.names)
                     for rng in layout.ranges:
-                        submit(score_range, str(path.resolve()), rng, layout.names, layout.delimiter, chunksize, limits,
-                               check, info=info)
+                        submit(PartSource("range", str(path.resolve()), rng, layout.names, layout.delimiter,
+                                          chunksize=chunksize, limits=limits), info, check=check)
                         check = False
                 else:  # read here, as the single process does, and send the chunks
                     info = ReadInfo()
                     for chunk in iter_csv_chunks(path, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
                         columns = same_columns(path, chunk.columns)
-                        if check:
-                            submit(check_columns, list(chunk.columns), info=info)
+                        if len(chunk) or check:
+                            submit(PartSource("chunk"), info, chunk=chunk, check=check)
                             check = False
-                        if len(chunk):
-                            submit(score_chunk, chunk, info=info)
             infos.append((path, info))
         while scored:
             finish_score()
         while writes:
             finish_write()
     except BaseException:
-        for fut, meta_fut, _ in scored:
+        for _token, fut, _src, _chunk, _info in scored:
             fut.cancel()
-            meta_fut.cancel()
         for fut, _ in writes:
             fut.cancel()
+        try:
+            client.run(drop_held, run_id)
+        except Exception:  # the cluster is gone: nothing is held
+            pass
         raise
     finally:
         if out is not None:
             out.close()
-            import shutil
-
             shutil.rmtree(parts_dir, ignore_errors=True)
     if rows == 0:
         raise InputError("the file has a header but no rows to score")
@@ -411,4 +428,4 @@ def terminal_progress(stream=sys.stderr) -> Callable[[int], None]:
     return show
 
 
-__all__ = ["score_distributed", "score_range", "write_part", "expand_inputs", "connect", "terminal_progress", "ROW_KEY", "bundle_loads"]
+__all__ = ["score_distributed", "score_part", "write_part", "expand_inputs", "connect", "terminal_progress", "ROW_KEY", "bundle_loads"]
