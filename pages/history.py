@@ -15,6 +15,7 @@ from medviz.ui.auth import require_signed_in, session
 from medviz.ui.cases import flash, outcome_problems, save_case, show_flash
 from medviz.ui.common import current_bundle, intended_use_banner, plain
 from medviz.ui.messages import library_message
+from medviz.ui.text_case import show_unscored_reading
 
 OTHER = N_("Other (not in the model's list)…")  # the option's value; shown translated
 
@@ -52,6 +53,7 @@ with new_tab:
                 analysis = analyse_case(cache.text_predictor(str(bundle.path)), text)
             except MedvizError as exc:
                 st.error(plain(library_message(exc)))
+                show_unscored_reading(exc)  # every finding denied: the findings, as on the Case page
             else:
                 probs = analysis.probabilities
                 summary = summarize_probabilities(bundle.labels, probs)

@@ -8,6 +8,8 @@ Screenshots: ``zh-sidebar.png``, ``zh-case-differential.png`` in $MEDVIZ_ARTIFAC
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -28,7 +30,7 @@ def server(tmp_path_factory):
 
 def to_chinese(page) -> None:
     idle(page)  # a run in progress can still show the previous page's picker beside the new one
-    picker = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text="Language")
+    picker = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text=re.compile("Language|语言"))
     picker.last.click()
     page.get_by_role("option", name="简体中文").click()
     idle(page)
@@ -90,3 +92,22 @@ def test_chinese_case_gets_a_differential(browser, server, artifacts):
         assert differential.is_visible(), f"no differential for a Chinese case; the page says: {alerts[-600:]}"
         expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()  # the ranked table (a canvas)
         expect(page.get_by_text("该模型只能读取英文单词")).to_have_count(0)  # not refused as unreadable
+
+
+def test_english_case_on_the_chinese_interface(browser, server, artifacts):
+    """The result view itself in Chinese (headings, banners, can't-miss box, findings), whatever the
+    bundle reads: an English case on the English-reading bundle."""
+    with new_page(browser) as (ctx, page):
+        go(page, server.url)
+        sign_in(page, "dr.zh", expect_ok=False)
+        page.locator("[data-testid='stSidebarNav']").wait_for(timeout=SLOW)  # signed in
+        to_chinese(page)  # already the account's language when the first test ran; set it when run alone
+        expect(page.get_by_role("heading", level=1, name="病例")).to_be_visible(timeout=SLOW)
+        page.get_by_role("textbox", name="用平实的语言描述病例").fill(
+            "Fever for three days, cough with yellow sputum, chest pain when breathing in, short of breath.", timeout=SLOW)
+        page.get_by_role("button", name="给出诊断建议").click()
+        expect(page.get_by_role("heading", name="鉴别诊断排序")).to_be_visible(timeout=SLOW)
+        idle(page)
+        expect(page.get_by_text("模型已知的 801 个诊断上的校准概率").first).to_be_visible()
+        page.screenshot(path=str(artifacts / "zh-case-english-text.png"), full_page=True)
+        assert page.locator("[data-testid='stException']").count() == 0
