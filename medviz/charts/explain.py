@@ -43,7 +43,7 @@ def text_shap_html(exp, label: str | None = None, unread_tail: str = "") -> str:
     carries a tooltip with its signed contribution. ``unread_tail`` (text past the model's length
     limit) is shown greyed.
     """
-    values, _, _ = _class_values(exp, label)
+    values, _base, _label = _class_values(exp, label)
     peak = float(np.max(np.abs(values))) if values.size else 0.0
     out = []
     for seg, v in zip(exp.data, values):
