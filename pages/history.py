@@ -13,6 +13,7 @@ from medviz.ui.audit_hooks import record, summarize_probabilities
 from medviz.ui.auth import require_signed_in, session
 from medviz.ui.cases import flash, outcome_problems, save_case, show_flash
 from medviz.ui.common import current_bundle, intended_use_banner, plain
+from medviz.ui.text_case import show_unscored_reading
 
 OTHER = "Other (not in the model's list)…"
 
@@ -42,6 +43,7 @@ with new_tab:
                 analysis = analyse_case(cache.text_predictor(str(bundle.path)), text)
             except MedvizError as exc:
                 st.error(plain(exc))
+                show_unscored_reading(exc)  # every finding denied: the findings, as on the Case page
             else:
                 probs = analysis.probabilities
                 summary = summarize_probabilities(bundle.labels, probs)

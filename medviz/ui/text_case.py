@@ -44,6 +44,7 @@ def _predict(bundle: ModelBundle, text: str) -> None:
         analysis = analyse_case(predictor, text)
     except MedvizError as exc:
         st.warning(plain(exc))
+        show_unscored_reading(exc)
         return
     table = ranked(analysis.probabilities, bundle.labels)
     st.session_state[RESULT_KEY] = (str(bundle.path), analysis, table, analysis.attention)
@@ -142,6 +143,15 @@ def _show_reading(check: CaseAnalysis, bundle: ModelBundle | None = None) -> Non
                 for t in check.recognised_terms
             )
             st.markdown(f"<ul>{items}</ul>", unsafe_allow_html=True)
+
+
+def show_unscored_reading(exc: Exception) -> None:
+    """For a note refused because every finding was read as absent or uncertain
+    (:class:`medviz.text.analyse.NothingToScoreError`): its findings by status, as the Case page shows
+    them for a scored note and a scored CSV lists them. Nothing for other errors."""
+    pre = getattr(exc, "preprocessed", None)
+    if pre is not None:
+        _show_findings(pre)
 
 
 def _show_findings(pre) -> None:
