@@ -57,8 +57,8 @@ def text_shap_html(exp, label: str | None = None, unread_tail: str = "") -> str:
             f'border-radius: 3px; padding: 0 1px">{html.escape(word)}</span>{html.escape(trail)}'
         )
     if unread_tail:
-        out.append(f'<span style="color: #999" title="{html.escape(_("not read by the model"), quote=True)}">'
-                   f'{html.escape(unread_tail)}</span>')
+        tip = html.escape(_("not read by the model"), quote=True)
+        out.append(f'<span style="color: #999" title="{tip}">{html.escape(unread_tail)}</span>')
     return "".join(out).replace("\n", "<br>")
 
 

@@ -59,12 +59,13 @@ def render_html(card: ModelCard) -> str:
 
 def _render_html(card: ModelCard) -> str:
     lang = card.language.replace("_", "-")  # BCP 47: zh-CN
+    banner = _("Decision support for clinicians — not a diagnosis, not for standalone or time-critical use.")
     parts = [
         "<!DOCTYPE html>", f'<html lang="{_e(lang)}"><head><meta charset="utf-8">',
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
         f"<title>{_e(card.title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(card.title)}</h1>", f'<p class="sub">{_e(card.subtitle)}</p>',
-        f'<p class="banner">{_e(_("Decision support for clinicians — not a diagnosis, not for standalone or time-critical use."))}</p>',
+        f'<p class="banner">{_e(banner)}</p>',
     ]
     for s in card.sections:
         parts.append(f'<section id="{_e(s.key)}"><h2>{_e(s.title)} <span class="refs">{_e(s.refs)}</span></h2>')
