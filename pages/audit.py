@@ -47,6 +47,9 @@ st.download_button("Export these records (CSV)", csv, file_name=f"medviz-audit-{
                                                                 dedupe=False))
 
 st.subheader("Verify the chain")
+key_warning = audit.key_location_warning()
+if key_warning:
+    st.warning(plain(key_warning[0].upper() + key_warning[1:]))
 if st.button("Verify the whole trail", key="audit_verify"):
     try:
         result = audit.verify(engine)
