@@ -99,6 +99,11 @@ class KnowledgeBaseBayes:
         self.log_absent = np.log(np.clip(1.0 - self.freq, EPS, 1.0))
         self.log_age = np.log(np.maximum(age_odds, EPS))
         self.log_sex = np.log(np.maximum(sex_odds, EPS))
+        # One (2F + bands + sexes, C) log-likelihood matrix, C-contiguous: a case is a sparse row of
+        # indicators (present findings, absent findings, age band, sex) and a batch is one sparse x dense
+        # product (a transposed view made scipy copy the (F, C) matrices on every call).
+        self._loglik = np.ascontiguousarray(np.vstack([self.log_present.T, self.log_absent.T, self.log_age.T,
+                                                       self.log_sex.T]))
 
     def to_json(self) -> bytes:
         """Compact JSON for a bundle artefact: labels, phrase -> column, non-zero frequencies, odds."""
@@ -160,27 +165,27 @@ class KnowledgeBaseBayes:
         return [self.column_names[c] for c in r.present], [self.column_names[c] for c in r.absent]
 
     def log_scores(self, texts: list[str]) -> np.ndarray:
-        """(N, C) unnormalised log posteriors. Findings per text in Python (regex), the sums as sparse products."""
+        """(N, C) unnormalised log posteriors: each distinct text read once (:meth:`read`), then one sparse
+        indicator matrix (N, 2F + bands + sexes) times the log-likelihood matrix."""
+        import pandas as pd
         from scipy import sparse
 
         n, f = len(texts), self.freq.shape[1]
-        rows_p, cols_p, rows_a, cols_a = [], [], [], []
-        age = np.zeros((n, len(AGE_RANGES)))
-        sex = np.zeros((n, len(SEXES)))
-        for i, t in enumerate(texts):
+        codes, uniq = pd.factorize(pd.Series(list(texts), dtype=object), sort=False)
+        rows, cols = [], []
+        for i, t in enumerate(uniq):
             r = self.read(t)
-            rows_p += [i] * len(r.present)
-            cols_p += r.present
-            rows_a += [i] * len(r.absent)
-            cols_a += r.absent
+            found = [*r.present, *(f + c for c in r.absent)]
             if r.age is not None:
-                age[i, next(b for b, (lo, hi) in enumerate(AGE_RANGES) if r.age <= hi or b == len(AGE_RANGES) - 1)] = 1
+                found.append(2 * f + next(b for b, (lo, hi) in enumerate(AGE_RANGES)
+                                          if r.age <= hi or b == len(AGE_RANGES) - 1))
             if r.sex is not None:
-                sex[i, SEXES.index(r.sex)] = 1
-        present = sparse.csr_matrix((np.ones(len(rows_p)), (rows_p, cols_p)), shape=(n, f))
-        absent = sparse.csr_matrix((np.ones(len(rows_a)), (rows_a, cols_a)), shape=(n, f))
-        return (np.asarray(present @ self.log_present.T) + np.asarray(absent @ self.log_absent.T)
-                + age @ self.log_age.T + sex @ self.log_sex.T)
+                found.append(2 * f + len(AGE_RANGES) + SEXES.index(r.sex))
+            rows += [i] * len(found)
+            cols += found
+        x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(uniq), self._loglik.shape[0]))
+        scores = np.asarray(x @ self._loglik)
+        return scores if len(uniq) == n else scores[codes]
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         from scipy.special import softmax
@@ -218,6 +223,13 @@ def expert_for(bundle):
     return _load_expert(str(bundle.path / meta["file"]), bundle.manifest["files"][meta["file"]]), float(meta["weight"])
 
 
+def product_temperature(bundle) -> float:
+    """Temperature applied to the network x expert product (``knowledge_base_expert.calibration``; 1.0 when the
+    bundle predates product recalibration)."""
+    meta = bundle.manifest.get("knowledge_base_expert") or {}
+    return float((meta.get("calibration") or {}).get("temperature", 1.0))
+
+
 @lru_cache(maxsize=4)
 def _load_expert(path: str, digest: str) -> "KnowledgeBaseBayes":
     from pathlib import Path
@@ -226,16 +238,27 @@ def _load_expert(path: str, digest: str) -> "KnowledgeBaseBayes":
 
 
 def with_expert(bundle, texts: list[str], probs: np.ndarray) -> np.ndarray:
-    """Network probabilities combined with the bundle's knowledge-base expert (:func:`combine`), if it has one."""
+    """Network probabilities combined with the bundle's knowledge-base expert (:func:`combine`, with the
+    bundle's product temperature), if it has one."""
     found = expert_for(bundle)
     if found is None or not len(texts):
         return probs
     expert, weight = found
-    return combine(probs, expert.log_scores(list(texts)), weight)
+    return combine(probs, expert.log_scores(list(texts)), weight, product_temperature(bundle))
 
 
-def combine(net_probs: np.ndarray, bayes_log: np.ndarray, weight: float) -> np.ndarray:
-    """Product of experts: softmax(log p_net + weight · log p_bayes), rows normalised. ``weight`` 0 = network only."""
-    from scipy.special import log_softmax, softmax
+def product_logits(net_probs: np.ndarray, bayes_log: np.ndarray, weight: float) -> np.ndarray:
+    """(N, C) log-scores of the product of experts before its temperature: log p_net + weight · log p_bayes."""
+    from scipy.special import log_softmax
 
-    return softmax(np.log(np.maximum(net_probs, 1e-12)) + weight * log_softmax(bayes_log, axis=1), axis=1)
+    return np.log(np.maximum(net_probs, 1e-12)) + weight * log_softmax(bayes_log, axis=1)
+
+
+def combine(net_probs: np.ndarray, bayes_log: np.ndarray, weight: float, temperature: float = 1.0) -> np.ndarray:
+    """Product of experts: softmax((log p_net + weight · log p_bayes) / temperature), rows normalised.
+
+    ``weight`` 0 = network only; ``temperature`` is the product's own calibration
+    (:func:`medviz.text.recalibrate.fit_product_calibration`), 1.0 = none."""
+    from scipy.special import softmax
+
+    return softmax(product_logits(net_probs, bayes_log, weight) / temperature, axis=1)
