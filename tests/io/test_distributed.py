@@ -42,7 +42,7 @@ def test_local_cluster_matches_single_process_row_for_row(tiny_tabular_bundle, t
     assert s1 == s2 == s3 == s4 and s1.rows == 301 and s1.errors > 0
     want = pd.read_csv(single, dtype=str, keep_default_na=False)
     parts = sorted((tmp_path / "parts").glob("part-*.csv"))
-    assert len(parts) == 5
+    assert len(parts) >= 2
     got = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts], ignore_index=True)
     assert list(got[ROW_KEY]) == [str(i) for i in range(301)]
     pd.testing.assert_frame_equal(got.drop(columns=ROW_KEY), want)
