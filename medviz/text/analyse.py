@@ -67,6 +67,19 @@ UNREADABLE = Notice(
 )
 
 
+class NothingToScoreError(InputError):
+    """A note the model cannot score because every finding in it was read as absent or uncertain (or
+    only normal values were left). ``preprocessed`` is its clinical reading, so that a page shows the
+    denied findings as a scored CSV lists them in ``findings_absent``."""
+
+    def __init__(self, message: str, preprocessed: Preprocessed):
+        super().__init__(message)
+        self.preprocessed = preprocessed
+
+    def findings(self, status: str) -> tuple[str, ...]:
+        return findings_of(self.preprocessed, status)
+
+
 def _nothing_left(pre: Preprocessed) -> Notice:
     gone = [f.text for f in pre.negated]
     if gone:
@@ -103,7 +116,9 @@ class Prepared:
 
     texts: list[str]  # as given, cut to MAX_CHARS
     errors: list[Notice | None]
-    preprocessed: list[Preprocessed | None]  # None for rows with an error
+    # None for rows with an input error; kept for rows whose every finding was absent or uncertain
+    # (their error is _nothing_left and their findings still go to findings_* and the pages)
+    preprocessed: list[Preprocessed | None]
     cut_chars: np.ndarray  # (N,) characters cut off before reading (0: none)
 
     @property
@@ -133,8 +148,7 @@ def prepare(cfg: SafetyConfig, texts: Sequence[str | None]) -> Prepared:
     for i, p in zip(good, preprocess_batch(cfg.preprocessing, [raw[i] for i in good])):
         if READABLE.search(p.model_text) is None:  # every finding negated, or only normal values
             errors[i] = _nothing_left(p)
-        else:
-            pre[i] = p
+        pre[i] = p
     return Prepared(texts=raw, errors=errors, preprocessed=pre, cut_chars=cut)
 
 
@@ -212,7 +226,7 @@ def model_texts(predictor: TextPredictor, texts: Sequence[str | None]) -> list[s
     """What the model reads of each text after the pipeline's checks and the bundle's preprocessing
     ("" for a text it refuses). Explanations explain these texts."""
     prepared = prepare(SafetyConfig.from_manifest(predictor.bundle.manifest), texts)
-    return [p.model_text if p is not None else "" for p in prepared.preprocessed]
+    return [p.model_text if p is not None and e is None else "" for p, e in zip(prepared.preprocessed, prepared.errors)]
 
 
 def analyse_texts(predictor: TextPredictor, texts: Sequence[str | None], *, attention: bool = False,
@@ -269,8 +283,8 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
     top = top_p
     low = ok & ((top < LOW_CONFIDENCE_TOP_PROBABILITY) | (size >= LOW_CONFIDENCE_SET_SIZE) | (size == 0))
     short = ok & (n_words < MIN_TOKENS)
-    clinical = np.fromiter((bool(p is not None and getattr(p, "warnings", ())) for p in prepared.preprocessed),
-                           dtype=bool, count=n)
+    clinical = ok & np.fromiter((bool(p is not None and getattr(p, "warnings", ())) for p in prepared.preprocessed),
+                                dtype=bool, count=n)
     warnings: list[tuple[Notice, ...]] = [()] * n
     attention_rows = None
     needs = flag | low | short | clinical | (not_read > 0) | (ok & ((unknown > UNKNOWN_SHARE_WARN) | (prepared.cut_chars > 0)))
@@ -404,9 +418,13 @@ class CaseAnalysis:
 
 def case_from_batch(predictor: TextPredictor, batch: TextBatch, i: int = 0) -> CaseAnalysis:
     """Row ``i`` of a batch as a :class:`CaseAnalysis`; raises InputError (the row's error message)
-    for a row that could not be scored."""
+    for a row that could not be scored: :class:`NothingToScoreError`, with the reading, when every
+    finding was read as absent or uncertain."""
     err = batch.errors[i]
     if err is not None:
+        pre = batch.prepared.preprocessed[i]
+        if pre is not None:
+            raise NothingToScoreError(err.message, pre)
         raise InputError(err.message)
     probs = batch.probabilities[i]
     pre = batch.prepared.preprocessed[i]
