@@ -181,10 +181,13 @@ def main(argv: list[str] | None = None) -> int:
                        small.labels, s_truth))
         m = pd.read_csv(DATA / "robustness_801_labels.csv", dtype=str)
         back = {name: r.key for r in m[m.kind == "label"].itertuples() for name in r.labels_801.split(";")}
-        vsel = vig["label"].isin(back).to_numpy()
-        if vsel.any():
-            print(topk_row(f"clinician vignettes whose diagnosis {small.name} knows", vp[vsel], labels,
-                           [{t} for t in vig.loc[vsel, "label"]]))
+        known = vig["label"].isin(back).to_numpy()
+        for part in ("development", "final", None):  # the in-scope vignettes of each split, then all
+            vsel = known & ((vig["split"] == part).to_numpy() if part else True)
+            if not vsel.any():
+                continue
+            name = f"clinician vignettes{', ' + part if part else ''} whose diagnosis {small.name} knows"
+            print(topk_row(name, vp[vsel], labels, [{t} for t in vig.loc[vsel, "label"]]))
             print(topk_row(f"  {small.name} (22 conditions) on them", probabilities(sp, vig.loc[vsel, "text"].tolist()),
                            small.labels, [{back[t]} for t in vig.loc[vsel, "label"]]))
 

@@ -26,9 +26,8 @@ class CantMissRule:
     top_k: int
     min_probability: float
     conditions: tuple[tuple[str, str, str], ...]  # (condition, danger, source)
-    # A top-k entry below this probability is not named (0: every top-k entry is). Without it the line named
-    # a can't-miss condition on ~70 % of cases, most at < 0.1 %; chosen on the development vignettes with
-    # can't-miss recall unchanged (benchmarks/differential.py, ARCHITECTURE.md issue 15).
+    # A top-k entry below this probability is not named (0: every top-k entry is): the line listed conditions
+    # at < 0.1 % on about half of all cases. Recall checked in cant_miss.json's "meaning" and ARCHITECTURE.md.
     top_k_floor: float = 0.0
 
     def wording(self) -> str:
