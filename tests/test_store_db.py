@@ -43,7 +43,7 @@ def test_bad_url_and_unreachable_server_give_one_clear_error(tmp_path):
 def test_fresh_database_has_every_table(db_engine):
     names = set(inspect(db_engine).get_table_names())
     assert {"users", "audit_log", "audit_head", "cases", "outcomes", "alembic_version"} <= names
-    assert current_revision(db_engine) == head_revision() == "0004"
+    assert current_revision(db_engine) == head_revision() == "0005"
     assert audit.verify(db_engine).ok
 
 
@@ -75,7 +75,7 @@ def test_existing_database_upgrades_in_place(db_url):
     old.dispose()
 
     engine = create_store_engine(db_url)  # what the app does on start
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == "0005"
     assert "cases" in inspect(engine).get_table_names()
     assert auth.authenticate(engine, "early-user", "an old but long password").role == "admin"
     audit.record(engine, "login", username="early-user", role="admin")  # exports the head

@@ -11,14 +11,14 @@ import logging
 import os
 import sys
 
-from medviz.cli import audit, evaluate, explain, importer, score, train, users
+from medviz.cli import audit, calibrate, evaluate, explain, importer, score, train, users
 from medviz.cli.common import EXIT_ERROR, EXIT_USAGE  # noqa: F401
 from medviz.cli.evaluate import format_evaluation  # noqa: F401
 from medviz.errors import MedvizError
 
 from medviz.text.synth import command as synth  # noqa: E402  (python -m medviz synth; lives beside the generator)
 
-COMMANDS = (train, score, evaluate, users, audit, explain, importer, synth)
+COMMANDS = (train, calibrate, score, evaluate, users, audit, explain, importer, synth)
 
 
 def _quiet_tensorflow() -> None:

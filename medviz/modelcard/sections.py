@@ -174,6 +174,10 @@ def _method(bundle: ModelBundle) -> Section:
                               + ("tokenisation and vocabulary" if bundle.is_text else "imputation, missing indicators, normalisation")),
             ("Calibration", f"{cal.get('method', NOT_RECORDED)} — fitted on {cal.get('fitted_on', '?')}"),
             ("Seed", _fmt((m.get("training") or {}).get("seed")))]
+    product = (m.get("knowledge_base_expert") or {}).get("calibration")
+    if product:  # network x knowledge-base expert (issue 15): the product's own temperature
+        rows.insert(4, ("Product calibration", f"{product.get('method', NOT_RECORDED)}: temperature "
+                                               f"{_fmt(product.get('temperature'))} — fitted on {product.get('fitted_on', '?')}"))
     bands = m.get("risk_bands")
     if bands:
         rows += [("Risk bands", bands.get("rule", NOT_RECORDED)), ("High-risk threshold", _fmt(bands.get("high_risk_threshold"))),

@@ -64,6 +64,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # interface language (NULL = English); deferred: account queries that predate it (revision < 0005) never select it
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True, deferred=True)
 
 
 class AuditRecord(Base):

@@ -307,13 +307,18 @@ def train_text(
     weight_search = None
     if spec.expert is not None and spec.expert_tune is not None:
         spec, weight_search = _tune_expert_weight(spec, model, labels)
-    if spec.expert is not None:  # network x knowledge-base expert: the conformal sets are fitted on what is shown
-        from medviz.text.synth.bayes import combine
+    product = None
+    if spec.expert is not None:
+        # Network x knowledge-base expert: the product gets its own temperature, and the conformal sets are
+        # fitted on the calibrated product (what is shown) (medviz.text.recalibrate).
+        from medviz.text.recalibrate import fit_product_calibration
 
-        cal_probs = combine(cal_probs, spec.expert.log_scores(calib["text"].tolist()), spec.expert_weight)
+        product = fit_product_calibration(cal_probs, spec.expert.log_scores(calib["text"].tolist()), spec.expert_weight,
+                                          y_cal, spec.conformal_coverage)
+        cal_probs = product.probabilities
     cal_logits = calib_scope / temperature
     cal_unk = unknown_shares(model, calib["model_text"].tolist())
-    conf = conformal.calibrate(cal_probs, y_cal, spec.conformal_coverage)
+    conf = product.conformal if product is not None else conformal.calibrate(cal_probs, y_cal, spec.conformal_coverage)
     weight = 0.0
     if spec.oos_method == "energy_unknown":
         _, exposure_logits, _ = run(outliers)
@@ -333,6 +338,7 @@ def train_text(
     }
     if spec.expert is not None:
         metrics["calibration"]["network_only"] = M.multiclass_summary(y_cal, network_cal_probs)
+        metrics["calibration"]["product_before_recalibration"] = product.before
     held_scores = {}
     if held_out_outliers:
         _, ho_logits, ho_unk = run(model_texts(spec, held_out_outliers))
@@ -358,7 +364,8 @@ def train_text(
             from medviz.text.synth.bayes import combine
 
             expert_log = spec.expert.log_scores(te["text"].tolist())
-            probs = combine(probs, expert_log, spec.expert_weight)
+            probs = combine(probs, expert_log, spec.expert_weight, product.temperature)
+            before = combine(network_probs, expert_log, spec.expert_weight)
         y_te = te["label"].map(index).to_numpy()
         dup = near_duplicate_mask(te["text"].tolist(), data["text"].tolist())
         te_scores = detector.score(te_logits, te_unk)
@@ -373,6 +380,7 @@ def train_text(
 
             metrics["test"]["network_only"] = M.multiclass_summary(y_te, network_probs)
             metrics["test"]["knowledge_base_only"] = M.multiclass_summary(y_te, _softmax(expert_log, axis=1))
+            metrics["test"]["product_before_recalibration"] = M.multiclass_summary(y_te, before)
         if held_scores:
             metrics["test"]["out_of_scope_auroc_vs_held_out_notes"] = {
                 m: ood.auroc(ood.scores(m, te_logits, te_unk, weight), held_scores[m]) for m in ood.METHODS
@@ -490,10 +498,11 @@ def train_text(
         extra[EXPERT_FILE] = spec.expert.to_json()
         manifest["knowledge_base_expert"] = {
             "file": EXPERT_FILE, "format": FORMAT, "weight": spec.expert_weight, "weight_search": weight_search,
-            "method": "probabilities = softmax(log p_network + weight x log p_kb); p_kb: naive Bayes over the knowledge "
+            "method": "probabilities = softmax((log p_network + weight x log p_kb) / temperature); p_kb: naive Bayes over the knowledge "
                       "base's symptom frequencies, age and sex odds and the clinician-findings table, findings read "
                       "with the synonym table and a crude negation rule (medviz/text/synth/bayes.py)",
             "source": spec.provenance.get("kb_source", ""),
+            "calibration": product.manifest_section(calib_name),
         }
     return save_bundle(out_dir, model, manifest, test_predictions, extra_files=extra)
 

@@ -28,6 +28,7 @@ from medviz.errors import InputError, MedvizError
 from medviz import web
 from medviz.store import get_engine
 from medviz.store import sessions as server_sessions
+from medviz.ui import i18n as ui_i18n
 from medviz.ui.common import INTENDED_USE, plain
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,16 @@ def _audit(action: str, s: dict | None, *, username: str | None = None, role: st
         log.error("audit record for %s failed: %s", action, type(exc).__name__)
 
 
+def _clear_state() -> None:
+    """Clear every key of this tab's session state except its interface language (not patient data)."""
+    language = st.session_state.get(ui_i18n.LANG_KEY)
+    st.session_state.clear()
+    if language:
+        st.session_state[ui_i18n.LANG_KEY] = language
+
+
 def _start_session(user: accounts.User) -> None:
-    st.session_state.clear()  # nothing from before sign-in survives into the session
+    _clear_state()  # nothing from before sign-in survives into the session (but its language)
     now = time.time()
     session_id = accounts.new_session_id()
     row_id, code = server_sessions.start(_engine(), user.id, session_id)
@@ -98,7 +107,7 @@ def _end_session(action: str, notice: str, *, revoke: str | None = None) -> None
                 log.error("session revoke failed: %s", type(exc).__name__)
         minutes = (time.time() - s.get("login_at", time.time())) / 60
         _audit(action, s, summary=f"session lasted {minutes:.1f} min")
-    st.session_state.clear()
+    _clear_state()
     st.session_state[NOTICE_KEY] = notice
     if web.ENABLED:
         st.session_state[CLEAR_COOKIE_KEY] = True
@@ -245,6 +254,7 @@ def require_admin() -> bool:
 
 
 def sign_in_page() -> None:
+    ui_i18n.language_picker()
     st.title("🩺 medviz — sign in")
     st.info(INTENDED_USE, icon="ℹ️")
     notice = st.session_state.pop(NOTICE_KEY, None)

@@ -224,6 +224,13 @@ def expert_for(bundle):
     return _load_expert(str(bundle.path / meta["file"]), bundle.manifest["files"][meta["file"]]), float(meta["weight"])
 
 
+def product_temperature(bundle) -> float:
+    """Temperature applied to the network x expert product (``knowledge_base_expert.calibration``; 1.0 when the
+    bundle predates product recalibration)."""
+    meta = bundle.manifest.get("knowledge_base_expert") or {}
+    return float((meta.get("calibration") or {}).get("temperature", 1.0))
+
+
 @lru_cache(maxsize=4)
 def _load_expert(path: str, digest: str) -> "KnowledgeBaseBayes":
     from pathlib import Path
@@ -232,16 +239,27 @@ def _load_expert(path: str, digest: str) -> "KnowledgeBaseBayes":
 
 
 def with_expert(bundle, texts: list[str], probs: np.ndarray) -> np.ndarray:
-    """Network probabilities combined with the bundle's knowledge-base expert (:func:`combine`), if it has one."""
+    """Network probabilities combined with the bundle's knowledge-base expert (:func:`combine`, with the
+    bundle's product temperature), if it has one."""
     found = expert_for(bundle)
     if found is None or not len(texts):
         return probs
     expert, weight = found
-    return combine(probs, expert.log_scores(list(texts)), weight)
+    return combine(probs, expert.log_scores(list(texts)), weight, product_temperature(bundle))
 
 
-def combine(net_probs: np.ndarray, bayes_log: np.ndarray, weight: float) -> np.ndarray:
-    """Product of experts: softmax(log p_net + weight · log p_bayes), rows normalised. ``weight`` 0 = network only."""
-    from scipy.special import log_softmax, softmax
+def product_logits(net_probs: np.ndarray, bayes_log: np.ndarray, weight: float) -> np.ndarray:
+    """(N, C) log-scores of the product of experts before its temperature: log p_net + weight · log p_bayes."""
+    from scipy.special import log_softmax
 
-    return softmax(np.log(np.maximum(net_probs, 1e-12)) + weight * log_softmax(bayes_log, axis=1), axis=1)
+    return np.log(np.maximum(net_probs, 1e-12)) + weight * log_softmax(bayes_log, axis=1)
+
+
+def combine(net_probs: np.ndarray, bayes_log: np.ndarray, weight: float, temperature: float = 1.0) -> np.ndarray:
+    """Product of experts: softmax((log p_net + weight · log p_bayes) / temperature), rows normalised.
+
+    ``weight`` 0 = network only; ``temperature`` is the product's own calibration
+    (:func:`medviz.text.recalibrate.fit_product_calibration`), 1.0 = none."""
+    from scipy.special import softmax
+
+    return softmax(product_logits(net_probs, bayes_log, weight) / temperature, axis=1)

@@ -1,0 +1,58 @@
+"""The interface language on the pages (issue 14): sidebar picker, per session, stored with the account."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import TEST_PASSWORD, sign_in_session
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _picker(at):
+    return next(s for s in at.sidebar.selectbox if s.key == "i18n_language_picker")
+
+
+def test_english_by_default_then_chinese_remembered_for_the_account(app, make_user):
+    from medviz.store import get_engine, preferences
+
+    assert _picker(app).value == "en"
+    assert app.title[0].value == "Case"
+    _picker(app).set_value("zh_CN").run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "病例"
+    user = make_user()
+    assert preferences.get_language(get_engine(), user.id) == "zh_CN"
+
+    # another browser, after signing out: a new session for the same account starts in Chinese
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    sign_in_session(other, user)
+    other.run()
+    assert not other.exception, other.exception
+    assert _picker(other).value == "zh_CN"
+    assert other.title[0].value == "病例"
+
+
+def test_sessions_do_not_share_a_language(app, make_user):
+    """One user switching to Chinese leaves another user's open session in English."""
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    sign_in_session(other, make_user("second-user"))
+    other.run()
+    _picker(app).set_value("zh_CN").run()
+    other.run()
+    assert app.title[0].value == "病例"
+    assert other.title[0].value == "Case"
+
+
+def test_language_chosen_on_the_sign_in_page_is_kept(make_user, models_dir):
+    make_user()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    _picker(at).set_value("zh_CN").run()
+    assert not at.exception, at.exception
+    at.text_input(key="login_username").set_value("tester")
+    at.text_input(key="login_password").set_value(TEST_PASSWORD)
+    at.button[0].click().run()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "病例"
