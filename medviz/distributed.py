@@ -55,37 +55,127 @@ def bundle_loads() -> int:
     return _LOADS["n"]
 
 
-@dataclass(frozen=True)
-class Part:
-    data: bytes
+@dataclass
+class Scored:
+    """One scored input part on the worker that scored it, waiting for its first ``row_id``."""
+
+    frame: pd.DataFrame | None  # the single-process CSV columns (``scorer.for_csv``), without ``row_id``
     rows: int
     errors: int
     warnings: int
+    decimal_comma: dict
+    skipped_blank: int
 
 
-def score_part(model_dir: str, text_column: str | None, explain: bool | None, chunk: pd.DataFrame,
-               first_row: int, fmt: str, header: bool) -> Part:
-    """Score one chunk on a worker: the single-process columns plus ``row_id`` first; CSV bytes
-    (formulas neutralised, probabilities to 6 decimals) or a complete Parquet file."""
-    from medviz.io import neutralize_formulas
-    from medviz.scoring import score_frame, write_csv_chunk
+@dataclass(frozen=True)
+class PartMeta:
+    """What the client gathers from a scored part: counts only (a few bytes)."""
+
+    rows: int
+    errors: int
+    warnings: int
+    decimal_comma: dict
+    skipped_blank: int
+
+
+@dataclass(frozen=True)
+class PartSource:
+    """Where a worker reads its part: a byte range of a CSV (:func:`medviz.io.plan_csv_ranges`), row
+    groups of a Parquet file, or a chunk the client read (sent as the task's ``chunk`` argument)."""
+
+    kind: str  # "range" | "groups" | "chunk"
+    path: str = ""
+    rng: object = None
+    names: tuple = ()
+    delimiter: str = ","
+    groups: tuple = ()
+    chunksize: int = 100_000
+    limits: object = None
+
+
+_HELD: dict[str, Scored] = {}  # part token -> scored part held on this worker until write_part
+
+
+def _score(model_dir, text_column, explain, src: PartSource, chunk, check: bool) -> Scored:
+    from medviz.io import ReadInfo, iter_csv_range
+    from medviz.scoring import score_frame
 
     scorer = _scorer(model_dir, text_column, explain)
-    scored = score_frame(scorer, chunk)
-    view = scorer.for_csv(scored)
+    info = ReadInfo()
+    if src.kind == "range":
+        chunks = iter_csv_range(src.path, src.rng, src.names, src.delimiter, src.chunksize, limits=src.limits, info=info)
+    elif src.kind == "groups":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(src.path)
+        chunks = (b.to_pandas() for b in pf.iter_batches(batch_size=max(1, int(src.chunksize)), row_groups=list(src.groups)))
+    else:
+        chunks = [chunk]
+    views = []
+    rows = errors = warns = 0
+    for part in chunks:
+        if check:  # missing columns: the single-process SchemaError, once per run (a list lookup)
+            scorer.check_columns(part.columns)
+            check = False
+        if not len(part):
+            continue
+        scored = score_frame(scorer, part)
+        views.append(scorer.for_csv(scored))
+        rows += len(scored)
+        errors += int((scored["error"] != "").sum())
+        warns += int((scored["warnings"] != "").sum())
+    frame = (pd.concat(views, ignore_index=True) if len(views) > 1 else views[0].reset_index(drop=True)) if views else None
+    return Scored(frame, rows, errors, warns, dict(info.decimal_comma), info.skipped_blank)
+
+
+def score_part(token: str, model_dir: str, text_column: str | None, explain: bool | None, src: PartSource, chunk,
+               check: bool) -> PartMeta:
+    """On a worker: read the part itself (``src``; ``chunk`` only for ``kind="chunk"``), score it with
+    the worker's cached scorer and keep it here under ``token`` for :func:`write_part`; return its
+    counts only. ``check``: run the scorer's column check (raises its :class:`SchemaError`)."""
+    scored = _score(model_dir, text_column, explain, src, chunk, check)
+    _HELD[token] = scored
+    return PartMeta(scored.rows, scored.errors, scored.warnings, scored.decimal_comma, scored.skipped_blank)
+
+
+def write_part(token: str, model_dir: str, text_column: str | None, explain: bool | None, src: PartSource, chunk,
+               first_row: int, path: str, fmt: str, header: bool) -> int:
+    """On the worker holding part ``token`` (submitted there): put ``row_id`` (``first_row``…) first
+    and write the part to ``path`` (CSV with formulas neutralised and 6-decimal probabilities, or
+    Parquet) through a temporary name renamed when complete, so a worker killed while writing leaves
+    no part that looks whole. Where the part is not held (the worker that scored it died and the
+    scheduler sent this task elsewhere) it is scored again from ``src``. Returns the rows written."""
+    import os
+
+    from medviz.io import ParquetChunkWriter, neutralize_formulas
+    from medviz.scoring import write_csv_chunk
+
+    scored = _HELD.pop(token, None) or _score(model_dir, text_column, explain, src, chunk, False)
+    if scored.frame is None:
+        return 0
+    view = scored.frame
     if ROW_KEY in view.columns:
         view = view.rename(columns={ROW_KEY: f"input_{ROW_KEY}"})
+    view = view.copy(deep=False)
     view.insert(0, ROW_KEY, range(first_row, first_row + len(view)))
-    buf = io.BytesIO()
-    if fmt == "parquet":
-        from medviz.io import ParquetChunkWriter
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        if fmt == "parquet":
+            w = ParquetChunkWriter(fh)
+            w.write(view)
+            w.close()
+        else:
+            write_csv_chunk(neutralize_formulas(view), fh, header=header)
+    os.replace(tmp, path)
+    return len(view)
 
-        w = ParquetChunkWriter(buf)
-        w.write(view)
-        w.close()
-    else:
-        write_csv_chunk(neutralize_formulas(view), buf, header=header)
-    return Part(buf.getvalue(), len(scored), int((scored["error"] != "").sum()), int((scored["warnings"] != "").sum()))
+
+def drop_held(prefix: str) -> int:
+    """Forget this worker's held parts of the run ``prefix`` (a failed or interrupted run)."""
+    keys = [k for k in _HELD if k.startswith(prefix)]
+    for k in keys:
+        del _HELD[k]
+    return len(keys)
 
 
 def expand_inputs(pattern: str) -> list[Path]:
@@ -165,7 +255,7 @@ def score_distributed(
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or int(workers or 1))
         with OutputTarget(output, folder=not single_csv) as target:
             summary = _run(client, files, target.tmp, model_dir, text_column, explain, fmt, single_csv,
-                           chunksize, limits, progress, max_in_flight=2 * n_workers)
+                           chunksize, limits, progress, n_workers)
         return summary
     finally:
         if own:
@@ -174,77 +264,156 @@ def score_distributed(
                 cluster.close()
 
 
+def _target_bytes(path: Path, chunksize: int, n_workers: int) -> int:
+    """Bytes per range: about ``chunksize`` rows (from the first MB's bytes per line), and at least
+    4 ranges per worker so that the workers stay busy to the end."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(1 << 20)
+    per_row = max(1.0, len(head) / max(1, head.count(b"\n")))
+    return int(max(1024, min(chunksize * per_row, size / (4 * max(1, n_workers)))))
+
+
 def _run(client, files, tmp: Path, model_dir, text_column, explain, fmt, single_csv, chunksize, limits, progress,
-         max_in_flight: int):
+         n_workers: int):
+    """Submit one task per part (a byte range of a CSV, row groups of a Parquet file, or — for a file
+    that cannot be cut, see :func:`medviz.io.plan_csv_ranges` — a chunk the client read); as parts
+    finish in input order, gather their counts (a few bytes), give each its first ``row_id`` and let
+    the worker holding it write it. At most ``2 x workers`` parts are scored but not yet written."""
+    import os
+    import shutil
+    import uuid
+
+    import pyarrow.parquet as pq
     from distributed import KilledWorker
 
-    from medviz.io import ReadInfo, iter_csv_chunks
+    from medviz.io import ReadInfo, _is_parquet, iter_csv_chunks, plan_csv_ranges
 
-    import warnings
-
-    # Each chunk travels inside its task (a few MB): the scheduler is then free to give it to any idle
-    # worker. scatter() would pin it to the worker it lands on; Dask's "large graph" hint is for
-    # collections built on the client, not for data that must move anyway.
-    warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+    max_in_flight = 2 * n_workers
+    run_id = f"medviz-{uuid.uuid4().hex}-"
+    parts_dir = tmp if not single_csv else tmp.with_name(tmp.name + ".parts")
+    if single_csv:
+        parts_dir.mkdir()
     rows = errors = warns = parts = 0
-    notes: list[str] = []
+    infos: list = []
+    scored: deque = deque()  # (token, meta future, source, chunk, info)
+    writes: deque = deque()  # (write future, part path)
     out = open(tmp, "wb") if single_csv else None
-    in_flight: deque = deque()
+    task = {"n": 0}
 
-    def drain_one():
-        nonlocal rows, errors, warns, parts
-        fut = in_flight.popleft()
+    def wait(fut):
         try:
-            part = fut.result()
+            return fut.result()
         except KilledWorker:
-            raise InputError("a Dask worker died while scoring (out of memory, or killed); nothing was written") from None
-        finally:
-            fut.release()
-        if single_csv:
-            out.write(part.data)
-        else:
-            (tmp / f"part-{parts:05d}.{fmt}").write_bytes(part.data)
-        parts += 1
-        rows += part.rows
-        errors += part.errors
-        warns += part.warnings
-        if progress:
-            progress(rows)
+            raise InputError("a Dask worker died while scoring (out of memory, or killed) and the part could not be "
+                             "rerun; nothing was written") from None
+
+    def finish_write():
+        fut, part_path = writes.popleft()
+        wait(fut)
+        fut.release()
+        if single_csv:  # parts appended in order, each removed once copied
+            with open(part_path, "rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 20)
+            os.unlink(part_path)
+
+    def finish_score():
+        nonlocal rows, errors, warns, parts
+        token, meta_fut, src, chunk, info = scored.popleft()
+        meta = wait(meta_fut)
+        where = list(client.who_has(meta_fut).get(meta_fut.key, ()))  # the worker holding the scored part
+        meta_fut.release()
+        for col, n in meta.decimal_comma.items():
+            info.decimal_comma[col] = info.decimal_comma.get(col, 0) + n
+        info.skipped_blank += meta.skipped_blank
+        if meta.rows:
+            part_path = parts_dir / f"part-{parts:05d}.{fmt}"
+            writes.append((client.submit(write_part, token, model_dir, text_column, explain, src, chunk, rows,
+                                         str(part_path), fmt, not single_csv or parts == 0, workers=where or None,
+                                         allow_other_workers=True, pure=False), part_path))
+            parts += 1
+            rows += meta.rows
+            errors += meta.errors
+            warns += meta.warnings
+            if progress:
+                progress(rows)
+        while len(writes) > max_in_flight:
+            finish_write()
+
+    def submit(src, info, chunk=None, check=False):
+        token = f"{run_id}{task['n']}"
+        task["n"] += 1
+        if chunk is not None:
+            [chunk] = client.scatter([chunk], hash=False)
+        scored.append((token, client.submit(score_part, token, model_dir, text_column, explain, src, chunk, check,
+                                            pure=False), src, chunk, info))
+        while len(scored) >= max_in_flight:
+            finish_score()
+
+    def same_columns(path, names):
+        if columns is not None and list(names) != columns:
+            raise InputError(f"{path.name}: its columns differ from the first file's; every file of a glob "
+                             "needs the same header")
+        return list(names)
 
     try:
-        first_row = 0
-        header = True
         columns = None
         for path in files:
-            info = ReadInfo()
-            for chunk in iter_csv_chunks(path, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
-                if columns is None:
-                    columns = list(chunk.columns)
-                elif list(chunk.columns) != columns:
-                    raise InputError(f"{path.name}: its columns differ from the first file's; every file of a glob "
-                                     "needs the same header")
-                if not len(chunk):
-                    continue
-                in_flight.append(client.submit(score_part, model_dir, text_column, explain, chunk, first_row, fmt,
-                                               header or not single_csv, pure=False))
-                header = False
-                first_row += len(chunk)
-                while len(in_flight) >= max_in_flight:
-                    drain_one()
-            notes += [f"{path.name}: {n}" if len(files) > 1 else n for n in info.notes()]
-        while in_flight:
-            drain_one()
+            check = columns is None
+            if _is_parquet(path):
+                info = ReadInfo(encoding="Parquet", delimiter="")
+                for _ in iter_csv_chunks(path, chunksize=1, limits=limits):  # the reader's checks (limits, names)
+                    break
+                pf = pq.ParquetFile(path)
+                columns = same_columns(path, pf.schema_arrow.names)
+                group, n = [], 0
+                for g in range(pf.metadata.num_row_groups):
+                    group.append(g)
+                    n += pf.metadata.row_group(g).num_rows
+                    if n >= chunksize or g == pf.metadata.num_row_groups - 1:
+                        submit(PartSource("groups", str(path.resolve()), groups=tuple(group), chunksize=chunksize), info,
+                               check=check)
+                        group, n, check = [], 0, False
+            else:
+                layout = plan_csv_ranges(path, _target_bytes(path, chunksize, n_workers), limits=limits)
+                if layout is not None:
+                    info = layout.info
+                    columns = same_columns(path, layout.names)
+                    for rng in layout.ranges:
+                        submit(PartSource("range", str(path.resolve()), rng, layout.names, layout.delimiter,
+                                          chunksize=chunksize, limits=limits), info, check=check)
+                        check = False
+                else:  # read here, as the single process does, and send the chunks
+                    info = ReadInfo()
+                    for chunk in iter_csv_chunks(path, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
+                        columns = same_columns(path, chunk.columns)
+                        if len(chunk) or check:
+                            submit(PartSource("chunk"), info, chunk=chunk, check=check)
+                            check = False
+            infos.append((path, info))
+        while scored:
+            finish_score()
+        while writes:
+            finish_write()
     except BaseException:
-        for fut in in_flight:
+        for _token, fut, _src, _chunk, _info in scored:
             fut.cancel()
+        for fut, _ in writes:
+            fut.cancel()
+        try:
+            client.run(drop_held, run_id)
+        except Exception:  # the cluster is gone: nothing is held
+            pass
         raise
     finally:
         if out is not None:
             out.close()
+            shutil.rmtree(parts_dir, ignore_errors=True)
     if rows == 0:
         raise InputError("the file has a header but no rows to score")
     from medviz.scoring import ScoreSummary
 
+    notes = [f"{p.name}: {n}" if len(files) > 1 else n for p, info in infos for n in info.notes()]
     return ScoreSummary(rows=rows, errors=errors, warnings=warns, notes=tuple(notes))
 
 
@@ -259,4 +428,4 @@ def terminal_progress(stream=sys.stderr) -> Callable[[int], None]:
     return show
 
 
-__all__ = ["score_distributed", "score_part", "expand_inputs", "connect", "terminal_progress", "ROW_KEY", "bundle_loads"]
+__all__ = ["score_distributed", "score_part", "write_part", "expand_inputs", "connect", "terminal_progress", "ROW_KEY", "bundle_loads"]

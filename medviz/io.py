@@ -175,6 +175,9 @@ class _Utf8Stream(io.RawIOBase):
         self.line_offset = 0  # lines dropped before the header (the sep= line)
         self.started_output = False
         self.header_delims = [0] * len(_DELIMITERS)
+        self.bom_bytes = 0  # a UTF-8 byte-order mark dropped at the start
+        self.sep_bytes = 0  # the sep= line's bytes dropped
+        self.produced = 0  # bytes passed on to self.out so far (after those two)
 
     def readable(self) -> bool:
         return True
@@ -210,10 +213,12 @@ class _Utf8Stream(io.RawIOBase):
                 self.info.sep_line = True
                 self.info.delimiter = m.group(1).decode("ascii")
                 self.line_offset = 1
+                self.sep_bytes = m.end()
                 data = data[m.end():]
         if data:
             self._check(data)
             self.out += data
+            self.produced += len(data)
 
     def _start(self, raw: bytes) -> bytes:
         self.first = False
@@ -226,6 +231,7 @@ class _Utf8Stream(io.RawIOBase):
             if raw.startswith(bom):
                 self.info.encoding = label
                 if codec == "utf-8":
+                    self.bom_bytes = len(bom)
                     return raw[len(bom):]
                 self.mode = codec
                 self.decoder = codecs.getincrementaldecoder(codec)(errors="strict")
@@ -476,6 +482,11 @@ def _csv_chunks(fh, name, chunksize, bad_lines, limits, info) -> Iterator[pd.Dat
     stream = _Utf8Stream(fh, name, limits, info)
     names, header_lines = _header(stream, name, limits, info)
     reader = _ArrowRecords(stream, name, names, info, limits, bad_lines, first_line=stream.line_offset + header_lines + 1)
+    yield from _record_chunks(reader, names, chunksize, info)
+
+
+def _record_chunks(reader, names, chunksize, info) -> Iterator[pd.DataFrame]:
+    """The records of ``reader`` (:class:`_ArrowRecords`) as chunks of exactly ``chunksize`` rows."""
     chunksize = max(1, int(chunksize))
     pending: list[pd.DataFrame] = []
     errors: dict[int, str] = {}
@@ -508,6 +519,157 @@ def _csv_chunks(fh, name, chunksize, bad_lines, limits, info) -> Iterator[pd.Dat
             pending = [pd.DataFrame({c: pd.Series([], dtype="str") for c in names})]
         yield cut(n_pending)
     info.rows = start
+
+
+# ---------------------------------------------------------------- byte ranges (Dask workers read their own part)
+
+
+@dataclass(frozen=True)
+class CsvRange:
+    """Bytes ``[start, end)`` of a CSV file holding whole records; ``first_line``: the physical line
+    (as an editor numbers it) where the range starts."""
+
+    start: int
+    end: int
+    first_line: int
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How :func:`plan_csv_ranges` read a file's header and where its records may be cut."""
+
+    names: tuple
+    delimiter: str
+    ranges: tuple  # of CsvRange, in file order, covering every byte after the header
+    info: ReadInfo  # encoding, delimiter, sep= line (the parts fill in decimal commas and blank rows)
+
+
+_SCAN_BLOCK = 16 << 20
+
+
+def plan_csv_ranges(path: str | Path, target_bytes: int, *, limits: ReadLimits | None = None) -> CsvLayout | None:
+    """Cut a CSV file into ranges of about ``target_bytes`` that each start at a record boundary, so
+    that every Dask worker can read its own range (:func:`iter_csv_range`) instead of the client
+    parsing the whole file and shipping it.
+
+    The header is read by the same code as :func:`iter_csv_chunks` (its errors are raised here:
+    empty, binary, duplicated names, column limit). Then one pass over the bytes (numpy / bytes
+    methods, 16 MB blocks, no parsing): a cut is a line feed with an even number of ``"`` bytes
+    before it (RFC 4180: quotes inside a quoted cell are doubled, so an odd count means "inside a
+    quoted cell"). Returns ``None`` — the caller then reads the file itself, exactly as the single
+    process does — wherever a range could not be read alone with the same result: an encoding other
+    than UTF-8 (UTF-16/32, or the Windows-1252 fallback, which is decided for the whole file), a
+    lone CR line break, an odd number of quotes (a quote never closed: the error names its line),
+    more lines than ``limits.max_rows``, or no data rows.
+    """
+    limits = limits or DEFAULT_LIMITS
+    path = Path(path)
+    info = ReadInfo()
+    fh, name = open_table(path)
+    with fh:
+        stream = _Utf8Stream(fh, name, limits, info)
+        names, header_lines = _header(stream, name, limits, info)
+        if stream.mode != "utf-8" or stream.decoder is not None:
+            return None
+        data_start = stream.bom_bytes + stream.sep_bytes + stream.produced - len(stream.out)
+    size = path.stat().st_size
+    if data_start >= size:
+        return None
+    target = max(1, int(target_bytes))
+    first_line = stream.line_offset + header_lines + 1
+    cuts = [(data_start, first_line)]
+    quotes = lf = cr = crlf = 0
+    lines = 0
+    prev_cr = False
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    with open(path, "rb") as f:
+        f.seek(data_start)
+        pos = data_start
+        want = data_start + target
+        while True:
+            block = f.read(_SCAN_BLOCK)
+            if not block:
+                break
+            if not block.isascii():
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    return None
+            cr += block.count(b"\r")
+            crlf += block.count(b"\r\n") + (1 if prev_cr and block[:1] == b"\n" else 0)
+            prev_cr = block[-1:] == b"\r"
+            end = pos + len(block)
+            while want < end:  # the first line feed at or after `want` outside a quoted cell
+                i = block.find(b"\n", want - pos)
+                if i < 0:
+                    want = end
+                    break
+                if (quotes + block.count(b'"', 0, i)) % 2 == 0:
+                    if pos + i + 1 < size:
+                        cuts.append((pos + i + 1, first_line + lf + block.count(b"\n", 0, i + 1)))
+                    want = pos + i + 1 + target
+                else:
+                    want = pos + i + 1
+            quotes += block.count(b'"')
+            lf += block.count(b"\n")
+            pos = end
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return None
+    lines = lf
+    if cr != crlf or quotes % 2 or (limits.max_rows and lines > limits.max_rows + 1):
+        return None
+    bounds = [c[0] for c in cuts[1:]] + [size]
+    ranges = tuple(CsvRange(s, e, line) for (s, line), e in zip(cuts, bounds))
+    return CsvLayout(tuple(names), info.delimiter, ranges, info)
+
+
+class _RangeFile(io.RawIOBase):
+    """Bytes ``[start, end)`` of an open file, read-only."""
+
+    def __init__(self, fh, start: int, end: int):
+        super().__init__()
+        self.fh, self.left = fh, end - start
+        fh.seek(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        data = self.fh.read(n) if n else b""
+        self.left -= len(data)
+        return data
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def iter_csv_range(
+    path: str | Path, rng: CsvRange, names, delimiter: str, chunksize: int = 50_000, *,
+    bad_lines: str = "report", limits: ReadLimits | None = None, info: ReadInfo | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The records of one range from :func:`plan_csv_ranges`, read as :func:`iter_csv_chunks` reads
+    them (same parser, limits per line and cell, row errors naming the file's own line numbers,
+    blank rows skipped, decimal commas), as chunks of ``chunksize`` rows indexed from 0 within the
+    range. ``info`` collects decimal commas and skipped rows. Raises what :func:`iter_csv_chunks`
+    raises for the same records."""
+    limits = limits or DEFAULT_LIMITS
+    info = info if info is not None else ReadInfo()
+    info.delimiter, info.columns = delimiter, list(names)
+    per_range = ReadLimits(max_columns=None, max_rows=None, max_line_bytes=limits.max_line_bytes,
+                           max_cell_chars=limits.max_cell_chars)  # columns and rows: checked by the plan
+    path = Path(path)
+    with open(path, "rb") as fh:
+        stream = _Utf8Stream(_RangeFile(fh, rng.start, rng.end), path.name, per_range, info)
+        stream.first = False  # no byte-order mark or sep= line in the middle of a file
+        stream.started_output = True
+        stream.line_offset = rng.first_line - 1
+        reader = _ArrowRecords(stream, path.name, list(names), info, per_range, bad_lines, first_line=rng.first_line)
+        yield from _record_chunks(reader, list(names), chunksize, info)
 
 
 _DECIMAL_COMMA = r"^\s*[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+\s*$"

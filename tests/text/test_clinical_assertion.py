@@ -216,3 +216,36 @@ def test_odd_input_is_read_without_error(text):
 ])
 def test_a_cue_word_that_ends_its_clause_is_read_backward(text, absent, present, uncertain):
     assert_read(text, absent=absent, present=present, uncertain=uncertain)
+
+
+# ------------------------------------------------ denied words outside the finding vocabulary (issue 12, /4)
+
+@pytest.mark.parametrize("text, gone, kept", [
+    ("Denies presyncope. Itchy rash on arms.", ["presyncope"], ["itchy", "rash", "arms"]),
+    ("presyncope - denies. headache +.", ["presyncope", "denies"], ["headache"]),
+    ("Denies fever, chills, orthopnoea, PND, calf tenderness or presyncope. Itchy rash.",
+     ["pnd", "presyncope", "orthopnoea"], ["itchy", "rash"]),
+    ("No haemoptysis, no presyncope, productive cough.", ["presyncope"], ["cough", "phlegm"]),
+    ("Fever, cough, no arthralgia or myalgia or xerostomia.", ["xerostomia", "myalgia"], ["fever", "cough"]),
+    ("Neither presyncope nor orthopnoea. Headache with nausea.", ["presyncope", "orthopnoea"], ["headache", "nausea"]),
+    ("Cough. No recent travel abroad, no sick contacts.", ["travel", "contacts"], ["cough"]),
+    ("Possible cholangitis, fever and jaundice.", ["cholangitis"], ["fever"]),
+    ("Productive cough, SpO2 88% on air, no presyncope", ["presyncope"], ["phlegm", "oxygen"]),
+    ("Denies presyncope but has burning pain when urinating", ["presyncope"], ["burning", "urinating"]),
+])
+def test_denied_words_outside_the_vocabulary_never_reach_the_model(text, gone, kept):
+    """The model must see only present findings as evidence: a denied or hedged word the finding
+    vocabulary does not know is removed with its cue's scope, whatever else the note says."""
+    pre = assert_read(text)
+    model = words(pre.model_text)
+    for w in gone:
+        assert w not in model, (text, pre.model_text)
+    for w in kept:
+        assert w in model, (text, pre.model_text)
+    assert preprocess_many([text]) and words(preprocess_many([text])[0]) == model  # batch = single
+
+
+@pytest.mark.parametrize("text", ["weight loss without trying", "collapsed without warning",
+                                  "chest pain without obvious cause", "no improvement in the cough"])
+def test_pseudo_negations_keep_their_words(text):
+    assert preprocess(text).model_text == text

@@ -70,10 +70,16 @@ def _corpus() -> list[str]:
               "glucose 250 mg/dl", "blood sugar 6", "24F", "58 yo M", "70 year-old female", "3/7", "2/52", "12/12",
               "x3 days", "x 2 wks", "X4 hrs", "37.0/7", "fever-", "cough+", ": no", "- denies", "neither", "nor",
               "mother", "h/o", "?UTI", "UTI?", "not present", "ruled out", "Sat 14", "walk 50 m", "knee cap"]
+    # every alternative of every ConText rule token, so that a multi-token rule's words meet in any order
+    for rule in C.assertion._context_document()["context_rules"]:
+        words.append(rule["literal"])
+        for tok in rule.get("pattern") or ():
+            low = tok.get("LOWER", tok.get("NORM"))
+            words += low["IN"] if isinstance(low, dict) else [low] if isinstance(low, str) and "__" not in low else []
     rng = random.Random(0)
-    seps = [" ", ", ", ",", "/", ". ", "; ", "-", " (", ") ", "?", " ? ", "  ", "\n", "'"]
+    seps = [" ", ", ", ",", "/", ". ", "; ", "-", " (", ") ", ")", "?", " ? ", "  ", "\n", "'", ":", " - ", "+"]
     texts = list(CASES) + [line for line in RULE_SPELLINGS if line.strip()]
-    for _ in range(1500):
+    for _ in range(2500):
         parts = [rng.choice(words) for _ in range(rng.randint(1, 8))]
         parts = [p.upper() if rng.random() < 0.2 else p for p in parts]
         texts.append("".join(p + rng.choice(seps) for p in parts))
@@ -119,3 +125,18 @@ def test_pattern_rule_hints_skip_only_rules_that_cannot_match(monkeypatch):
     hinted = [A.normalise(t) for t in corpus]
     monkeypatch.setattr(A, "_PATTERN_HINTS", [lambda s, low: True] * len(A._PATTERN_RULES))
     assert [A.normalise(t) for t in corpus] == hinted
+
+
+def test_run_context_equals_the_library_call():
+    """run_context (ConText without the modifiers that cannot change anything) gives the same reading
+    as medspaCy's own ConText call on every corpus note with a cue."""
+    from medviz.text.clinical import assertion
+
+    nlp = assertion.pipeline()
+    context = nlp.get_pipe("medspacy_context")
+    texts = [t for t in _corpus() if assertion.needs_context(t)]
+    assert len(texts) > 1000
+    ours = [assertion.reading_of(assertion.run_context(context, d))
+            for d in nlp.pipe(texts, disable=["medspacy_context"])]
+    for text, mine, doc in zip(texts, ours, nlp.pipe(texts)):
+        assert mine == assertion.reading_of(doc), text

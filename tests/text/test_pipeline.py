@@ -48,7 +48,18 @@ def single(predictor, corpus):
             out[nid] = (analyse_case(predictor, note), None)
         except InputError as exc:
             out[nid] = (None, str(exc))
+            REFUSED[nid] = exc
     return out
+
+
+REFUSED: dict[str, InputError] = {}  # the exception the Case page got, per refused note
+
+
+def _refused_findings(nid: str, status: str) -> str:
+    """What the pages show (and a CSV must list) for a refused note: the findings of a note whose every
+    finding was denied (NothingToScoreError carries its reading), nothing for unreadable text."""
+    exc = REFUSED[nid]
+    return "|".join(exc.findings(status)) if hasattr(exc, "findings") else ""
 
 
 def _check_rows(frame: pd.DataFrame, single, bundle, *, text_column="note", atol=1e-6):
@@ -61,7 +72,11 @@ def _check_rows(frame: pd.DataFrame, single, bundle, *, text_column="note", atol
         if case is None:
             assert row["error"].startswith(f"{text_column}: "), row["id"]
             assert row["prediction"] == "" and row["prediction_set"] == ""
-            assert row["findings_present"] == row["findings_absent"] == row["findings_uncertain"] == ""
+            if row["id"] == "n21":
+                assert row["error"] == f"{text_column}: every finding read as absent or uncertain, nothing left to score"
+            for status in STATUSES:  # a refused note keeps its findings (every one denied: all in findings_absent)
+                assert row[f"findings_{status}"] == _refused_findings(row["id"], status), (row["id"], status)
+            assert row["warnings"] == "", row["id"]
             continue
         assert row["error"] == "", (row["id"], row["error"])
         probs = np.array([float(row[f"prob_{lab}"]) for lab in bundle.labels])
@@ -80,6 +95,10 @@ def test_corpus_covers_errors_warnings_and_findings(single, corpus):
     assert set(errors) == {"n15", "n16", "n17", "n18", "n19", "n20", "n21"}
     assert "English" in single["n19"][1] and "English" in single["n20"][1] and "empty" in single["n18"][1]
     assert "absent" in single["n21"][1]
+    # every finding denied: refused, but the reading (all three findings absent) is kept for the pages
+    assert REFUSED["n21"].findings("absent") == ("fever", "cough", "rash")
+    assert REFUSED["n21"].findings("present") == ()
+    assert all(not hasattr(REFUSED[n], "findings") for n in ("n15", "n16", "n17", "n18", "n19", "n20"))
     assert any(c.findings("absent") for c in scored)
     assert any(c.warning_codes for c in scored)
     assert single["n14"][0].truncated is False  # the long note is read whole (windows)
@@ -144,6 +163,9 @@ def test_same_outputs_case_history_save(tiny_clinical_bundle, single, corpus, tm
         assert not at.exception, at.exception
         if case is None:
             assert plain(err) in [e.value for e in at.error], nid
+            shown = " ".join(m.value for m in at.markdown)
+            for phrase in REFUSED[nid].findings("absent") if hasattr(REFUSED[nid], "findings") else ():
+                assert f"<li>{plain(phrase)}</li>" in shown, (nid, phrase)  # the denied findings, as on the Case page
             continue
         shown = [w.value for w in at.warning if w.proto.icon == "⚠️"]  # the result's warnings (not page banners)
         assert shown == [plain(w) for w in case.warnings], nid

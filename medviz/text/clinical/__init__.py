@@ -31,7 +31,7 @@ from medviz.text.clinical.types import (
 )
 from medviz.text.clinical.vitals import parse_vitals
 
-PREPROCESSING_ID = "medviz.text.clinical/3"
+PREPROCESSING_ID = "medviz.text.clinical/4"
 
 preprocess_batch = preprocess_all  # the name medviz.text.preprocess.preprocess_batch looks for
 

@@ -113,31 +113,19 @@ def _register_components() -> None:
             tok.is_sent_start = prev.text in _SENTENCE_END or "\n" in prev.text or "\n" in prev.whitespace_
         return doc
 
-    @Language.component("medviz_extend_findings")
-    def medviz_extend_findings(doc):
-        """Widen each matched finding over the words that belong to it: modifiers before it ("itchy red"
-        + "rash") and a body site after it ("on both forearms", "when urinating"). Done here rather than
-        as ``[modifier]* head`` token patterns: leading optional tokens make spaCy's Matcher ~30x slower."""
-        from spacy.tokens import Span
-        from spacy.util import filter_spans
+    @Language.factory("medviz_findings")
+    def make_findings(nlp, name):
+        """medspaCy's TargetMatcher over the finding vocabulary, each match widened over the words that
+        belong to it: modifiers before it ("itchy red" + "rash") and a body site after it ("on both
+        forearms", "when urinating"). Widened here rather than as ``[modifier]* head`` token patterns
+        (leading optional tokens make spaCy's Matcher ~30x slower); the matcher returns its spans
+        (``result_type=None``) and ``doc.ents`` is set once (medspaCy adds them one at a time, which
+        rebuilds every entity span per match)."""
+        from medspacy.target_matcher import TargetMatcher, TargetRule
 
-        mods, preps, dets, sites = _word_sets()
-        spans = []
-        for ent in doc.ents:
-            start, end = ent.start, ent.end
-            if ent.label_ == "FINDING":
-                while start > 0 and doc[start - 1].lower_ in mods:
-                    start -= 1
-                j = end
-                if j < len(doc) and doc[j].lower_ in preps:
-                    j += 1
-                    while j < len(doc) and doc[j].lower_ in dets:
-                        j += 1
-                    if j < len(doc) and doc[j].lower_ in sites:
-                        end = j + 1
-            spans.append(Span(doc, start, end, label=ent.label_))
-        doc.ents = filter_spans(spans)
-        return doc
+        matcher = TargetMatcher(nlp, name="medviz_target_rules", result_type=None)
+        matcher.add([TargetRule(lit, cat) for lit, cat in _target_rules()])
+        return _Findings(matcher)
 
     @Language.component("medviz_token_marks")
     def medviz_token_marks(doc):
@@ -190,6 +178,36 @@ def _register_components() -> None:
         return doc
 
 
+class _Findings:
+    """The ``medviz_findings`` component (see ``make_findings``)."""
+
+    def __init__(self, matcher):
+        self.matcher = matcher
+
+    def __call__(self, doc):
+        from spacy.tokens import Span
+        from spacy.util import filter_spans
+
+        mods, preps, dets, sites = _word_sets()
+        spans = []
+        n = len(doc)
+        for ent in self.matcher(doc):  # non-overlapping (the matcher prunes to the longest match)
+            start, end = ent.start, ent.end
+            if ent.label_ == "FINDING":
+                while start > 0 and doc[start - 1].lower_ in mods:
+                    start -= 1
+                j = end
+                if j < n and doc[j].lower_ in preps:
+                    j += 1
+                    while j < n and doc[j].lower_ in dets:
+                        j += 1
+                    if j < n and doc[j].lower_ in sites:
+                        end = j + 1
+            spans.append(Span(doc, start, end, label=ent.label_))
+        doc.ents = filter_spans(spans)
+        return doc
+
+
 def _target_rules() -> list[tuple[str, str]]:
     """(literal, category) for every finding and condition rule: phrase-matched on lower case."""
     v = finding_vocabulary()
@@ -225,7 +243,6 @@ def pipeline():
     logger.disable("medspacy")
     import spacy
     from medspacy.context import ConText, ConTextRule  # noqa: F401  (registers the factory)
-    from medspacy.target_matcher import TargetMatcher, TargetRule  # noqa: F401
 
     # medspaCy's matcher warns (W036) on every note when a rule kind it wraps has no patterns
     warnings.filterwarnings("ignore", message=r"\[W036\]")
@@ -234,9 +251,7 @@ def pipeline():
     _tokenizer(nlp)
     nlp.add_pipe("medviz_sentences")
     nlp.add_pipe("medviz_token_marks")
-    matcher = nlp.add_pipe("medspacy_target_matcher")
-    matcher.add([TargetRule(lit, cat) for lit, cat in _target_rules()])
-    nlp.add_pipe("medviz_extend_findings")
+    nlp.add_pipe("medviz_findings")
     context = nlp.add_pipe("medspacy_context", config={"rules": None})
     # loaded here rather than with ConTextRule.from_json, which rejects the rules' "terminated_by"
     context.add([ConTextRule(**{k: (set(v) if isinstance(v, list) else v) for k, v in r.items()
@@ -246,20 +261,85 @@ def pipeline():
     return nlp
 
 
-# The prefilter: per modifier rule, the words of one token every match of the rule must contain (the
-# required token with the fewest words outside _COMMON). A text with none of these words and none of
-# the _SPECIAL marks cannot get a modifier: all its findings are present and ConText is skipped.
+def run_context(context, doc):
+    """medspaCy's ``ConText.__call__`` (medspacy 1.3.1, context.py) with one step added: matched
+    modifiers that modify nothing (``allowed_types`` NO_TARGET: commas, "I"/"my", new-clause verbs)
+    are kept only when their category can end the scope of a modifier that is kept (its
+    ``terminated_by``, closed over the kept ones). The others cannot change any scope or edge, and
+    ConText compares every pair of modifiers (``update_scopes``), so each one dropped saves a row of
+    comparisons: a note written in the first person has an "I"/"my" modifier per clause. Copied
+    rather than subclassed: the library builds the graph in one method with no hook between matching
+    and scoping. Same graph and the same edges (tests/text/test_clinical_fastpath.py compares it
+    with the library's own call on a corpus)."""
+    from medspacy.context.context_graph import ConTextGraph
+    from medspacy.context.context_modifier import ConTextModifier
+
+    matcher = context._ConText__matcher  # the library's own matcher (name-mangled attribute)
+    matched = [(matcher.rule_map[context.nlp.vocab[match_id].text], start, end)
+               for match_id, start, end in matcher(doc)]
+    kept = [m for m in matched if m[0].allowed_types != _NO_TARGET]
+    needed: set[str] = set()
+    for rule, _, _ in kept:
+        needed |= rule.terminated_by
+    rest = [m for m in matched if m[0].allowed_types == _NO_TARGET]
+    grew = True
+    while grew:
+        grew = False
+        for m in rest:
+            if m[0].category.upper() in needed and m not in kept:
+                kept.append(m)
+                needed |= m[0].terminated_by
+                grew = True
+    kept_ids = {id(m) for m in kept}
+    graph = ConTextGraph(prune_on_modifier_overlap=context.prune_on_target_overlap)
+    graph.targets = doc.ents
+    graph.modifiers = [ConTextModifier(rule, start, end, doc, max_scope=context.max_scope)
+                       for (rule, start, end) in (m for m in matched if id(m) in kept_ids)]  # match order
+    graph.update_scopes()
+    graph.apply_modifiers()
+    for target, modifier in graph.edges:
+        target._.modifiers += (modifier,)
+    if context.context_attributes_mapping:
+        context.set_context_attributes(graph.edges)
+    doc._.context_graph = graph
+    return doc
+
+
+_NO_TARGET = {"NO_TARGET"}
+
+
+# The prefilter: a modifier rule can match a text only if each of its required tokens can. Per rule,
+# its required tokens as sets of alternatives (optional tokens skipped); a text passes a rule when,
+# for every required token, one alternative's words all occur in the text (an alternative without
+# letters or digits, such as "/" or ":", when it occurs in the text as written). A text that passes
+# no rule and has none of the _SPECIAL marks cannot get a modifier: all its findings are present and
+# ConText is skipped. Rules on token marks (NORM "__minus__", ...) are covered by _SPECIAL and the
+# negator / hedge words. spaCy splits contractions ("doesn't" -> "does" + "n't", "cannot" -> "can" +
+# "not") inside what the word regex reads as one word: _SPECIAL sends every such text to ConText.
 _COMMON = frozenset("i me my have has had having is was are were be been the a an of for to in on with and it that "
                     "this his her their at by as from do does did".split())
 _NON_MODIFYING = {"PSEUDO", "TERMINATE", "NEW_CLAUSE", "AFFIRMED", "COMMA_BREAK", "COMMA_LIST", "PRESENT_ILLNESS", "SELF"}
 _SPECIAL = re.compile(
-    r"[A-Za-z]\s*[-+?](?=[\s,.;:]|$)|\?[A-Za-z]|n['’]t\b|[A-Za-z]\s*/\s*[A-Za-z]|[-+]ve\b"
+    r"[A-Za-z]\s*[-+](?![A-Za-z0-9])|[A-Za-z]\?|\?[A-Za-z]|n['’]t\b|\bcannot\b|\b[wrhf]\s*/\s*[oh]\b|[-+]ve\b"
     r"|[:=\-–—]\s*(?:no|none|nil|neg|negative|absent|denie[sd]|not|0)\b", re.I)
 
 
+def _alternative(value: str) -> tuple:
+    """One alternative of a pattern token: its words (all must occur), or the literal (no words)."""
+    words = tuple(_WORDS.findall(value.lower()))
+    return words if words else (value,)
+
+
 @functools.lru_cache(maxsize=1)
-def _cue_words() -> frozenset:
-    words: set[str] = set()
+def _cue_rules() -> tuple[dict[str, list], frozenset]:
+    """(trigger word -> the rules it may start ("" -> rules checked on every text), single words that
+    are cues by themselves).
+
+    A rule is a tuple of required tokens, each a tuple of alternatives (see :func:`_alternative`);
+    its trigger words are those of its required token with the fewest common words."""
+    by_word: dict[str, list] = {}
+    always: list[tuple] = []  # rules without a trigger token: checked on every text
+    single: set[str] = set()
     for rule in _context_document()["context_rules"]:
         if rule["category"] in _NON_MODIFYING:
             continue
@@ -271,19 +351,38 @@ def _cue_words() -> frozenset:
             if isinstance(low, str) and low.startswith("__"):
                 low = None  # a marked token: _SPECIAL or the words below cover it
             if isinstance(low, str):
-                required.append({low})
+                required.append((_alternative(low),))
             elif isinstance(low, dict):
-                required.append(set(low["IN"]))
+                required.append(tuple(_alternative(w) for w in low["IN"]))
             else:
                 required.append(None)  # a flag token ("-", "+", "?"): _SPECIAL covers it
         if any(r is None for r in required):
             continue
-        best = min(required, key=lambda ws: (len(ws & _COMMON), len(ws)))
-        words.update(w for w in best if w.isalnum())  # "n't", "w/o", ":": _SPECIAL covers them
-    words |= set(finding_vocabulary()["negated_findings"])
+        # a trigger token: one whose every alternative has words (a text matching the rule holds one
+        # of its words); "/" or ":" alternatives cannot trigger ("rule /" matches without "out")
+        words_of = {k: {w for alt in r for w in alt} for k, r in enumerate(required)
+                    if all(all(w.isalnum() for w in alt) for alt in r)}
+        if not words_of:
+            always.append(tuple(required))
+            continue
+        best = min(words_of, key=lambda k: (len(words_of[k] & _COMMON), len(words_of[k])))
+        for w in words_of[best]:
+            by_word.setdefault(w, []).append(tuple(required))
+    single |= set(finding_vocabulary()["negated_findings"])
     doc = _context_document()
-    words |= {w for w in doc["negator_words"] + doc["hedge_end_words"] if w.isalnum()}  # marked at clause end
-    return frozenset(words)
+    single |= {w for w in doc["negator_words"] + doc["hedge_end_words"] if w.isalnum()}  # marked at clause end
+    by_word[""] = always
+    return by_word, frozenset(single)
+
+
+def _cue_words() -> frozenset:
+    """Every word that may start a modifier (trigger words and single-word cues; for tests)."""
+    by_word, single = _cue_rules()
+    return frozenset(w for w in by_word if w) | single
+
+
+def _passes(rule: tuple, words: set, low: str) -> bool:
+    return all(any(all((w in words) if w.isalnum() else (w in low) for w in alt) for alt in token) for token in rule)
 
 
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -296,7 +395,15 @@ def needs_context(text: str) -> bool:
     one ConText pass."""
     if _SPECIAL.search(text):
         return True
-    return not _cue_words().isdisjoint(_WORDS.findall(text.lower()))
+    low = text.lower()
+    words = set(_WORDS.findall(low))
+    by_word, single = _cue_rules()
+    if not single.isdisjoint(words):
+        return True
+    for w in words.intersection(by_word) | {""}:
+        if any(_passes(rule, words, low) for rule in by_word[w]):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -345,6 +452,22 @@ def _subtract(regions: list[tuple[int, int]], keep: list[tuple[int, int]]) -> li
     return merged
 
 
+# Negation cues whose whole scope is removed from the model's text (see reading_of): explicit denials,
+# where everything in scope is denied ("denies presyncope", "no x, y or z", "x: no", "x-"). Not
+# "without", "lack of", "don't have", "can't": their scope often states a finding ("hard to walk
+# without getting stiff", "I don't have an appetite"), so only the findings they reach go.
+_DENIAL_CUES = frozenset({
+    "denies", "negative for", "free of", "absence of", "no evidence of", "never had", "neither", "nor", "no",
+    ": no", "negative", "- ve", "ruled out", "not present", "-",
+})
+# Hedges whose scope goes when they reached no known finding ("possible cholangitis", "?PE", "r/o
+# sepsis"); not "likely", "could be", "?" at the end of a question: in a patient's words they
+# introduce a thought, not a finding ("I think it might be a reaction", "what should I do?").
+_HEDGE_CUES = frozenset({"possible", "?", "rule out", "r/o", "suspicion of", "cannot exclude", "differential includes"})
+_CLINICAL_HEDGE_WORDS = frozenset({"possible", "possibly", "poss", "probable", "suspected", "suspect", "suspicious",
+                                   "questionable", "presumed", "query"})
+
+
 def reading_of(doc, keep: tuple[tuple[int, int], ...] = ()) -> Reading:
     """The :class:`Reading` of a processed doc. ``keep``: character regions never dropped (vital
     signs: a measurement is not a reported finding, so "denies chest pain, SpO2 88%" keeps the SpO2)."""
@@ -372,13 +495,32 @@ def reading_of(doc, keep: tuple[tuple[int, int], ...] = ()) -> Reading:
             cues.append((ent.text.lower(), doc[mods[0].modifier_span[0]:mods[0].modifier_span[1]].text.lower()))
         elif ent.label_ == "NEGATED_FINDING":
             cues.append((ent.text.lower(), ent.text.lower()))
-    # each modifier that made something not present goes, with the words between it and its targets
+    # each modifier that made something not present goes, with the words between it and its targets;
+    # an explicit denial (_DENIAL_CUES) goes with its whole scope, found findings or not, and so does
+    # a clinical hedge that reached no known finding (_HEDGE_CUES): words
+    # outside the finding vocabulary ("denies presyncope", "no arthralgia or xerostomia") are denied
+    # all the same and must not reach the model as evidence. Present findings and vital signs inside
+    # a scope stay (subtracted below).
     for modifier in graph.modifiers if graph is not None else ():
         ends = [(t.start_char, t.end_char) for t, m in graph.edges if m is modifier and _status(t) != PRESENT]
-        if not ends:
-            continue
         ms, me = modifier.modifier_span
         span = doc[ms:me]
+        category, literal = modifier.category.upper(), modifier.rule.literal
+        whole_scope = (category == "NEGATED_EXISTENCE" and literal in _DENIAL_CUES) or (
+            category == "POSSIBLE_EXISTENCE" and modifier.num_targets == 0 and literal in _HEDGE_CUES
+            and (literal != "possible" or span[0].lower_ in _CLINICAL_HEDGE_WORDS)
+            and (literal != "?" or modifier.direction.upper() == "FORWARD"))  # "?UTI", not "what now?"
+        if whole_scope:
+            ss, se = modifier.scope_span
+            while se > ss and doc[se - 1].is_punct:  # the sentence's full stop stays
+                se -= 1
+            while se > ss and doc[ss].is_punct:
+                ss += 1
+            if se > ss:
+                scope = doc[ss:se]
+                ends.append((scope.start_char, scope.end_char))
+        if not ends:
+            continue
         regions.append((min([span.start_char] + [a for a, _ in ends]), max([span.end_char] + [b for _, b in ends])))
     drop = _subtract(regions, keep_list + present_spans)
     return Reading(findings=tuple(findings), drop=tuple(drop), cues=tuple(cues))
@@ -388,7 +530,7 @@ def present_only(text: str) -> Reading:
     """The :class:`Reading` of a text :func:`needs_context` cleared: the findings, all present, and
     nothing dropped (the target matcher and the widening alone: no ConText pass)."""
     nlp = pipeline()
-    doc = nlp.get_pipe("medviz_extend_findings")(nlp.get_pipe("medspacy_target_matcher")(nlp.make_doc(text)))
+    doc = nlp.get_pipe("medviz_findings")(nlp.make_doc(text))
     return Reading(
         findings=tuple(Finding(e.text.lower(), PRESENT, e.start_char, e.end_char) for e in doc.ents
                        if e.label_ != "NEGATED_FINDING"),

@@ -106,10 +106,10 @@ def _readings(texts: list[str], vitals: list[VitalText], full: bool) -> list[ass
     if need:
         nlp = assertion.pipeline()
         context = nlp.get_pipe("medspacy_context")
-        # ConText only where a finding was matched: with no target it can change nothing
+        # ConText on every note with a cue, also without a matched finding: a denied word outside the
+        # finding vocabulary ("denies presyncope") is removed from the model's text by its scope
         for i, doc in zip(need, nlp.pipe((texts[i] for i in need), batch_size=_BATCH, disable=["medspacy_context"])):
-            if doc.ents:
-                context(doc)
+            assertion.run_context(context, doc)
             out[i] = assertion.reading_of(doc, keep=tuple((s, e) for s, e, _ in vitals[i].replacements))
     empty = assertion.Reading((), (), ())
     for i, t in enumerate(texts):
