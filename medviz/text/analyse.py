@@ -43,7 +43,9 @@ UNKNOWN_SHARE_WARN = 0.5
 READABLE = re.compile(r"[A-Za-z]")
 # A bundle whose manifest lists "zh" among inputs.languages also reads Han characters (issue 14).
 READABLE_ZH = re.compile(r"[A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_WORD = re.compile(r"[A-Za-z0-9]+")
+# Words as the tokenizers count them: a run of ASCII letters/digits, or one Han character (a Chinese
+# model's token; an English model has no Han text to count: it is refused or warned about in prepare)
+_WORD = re.compile(r"[A-Za-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 # Assertion statuses reported per row (the scored CSV's findings_* columns).
 FINDING_STATUSES = ("present", "absent", "uncertain")

@@ -84,6 +84,7 @@ def test_chinese_case_reads_and_attends(predictor):
     positions = [t.position for t in case.tokens]
     assert positions == list(range(len(case.tokens))) and case.attention[: len(positions)].sum() == pytest.approx(1.0, abs=1e-4)
     assert "发" in [t.text for t in case.tokens]
+    assert "very short text" not in case.warning_codes  # characters count as the words they are
 
 
 @pytest.fixture(scope="module")
