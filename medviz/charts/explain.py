@@ -96,7 +96,7 @@ def word_bar(exp, label: str | None = None, k: int = 12) -> go.Figure:
             orientation="h",
             marker_color=[f"rgb{RED}" if v > 0 else f"rgb{BLUE}" for v in values[order]],
             text=[f"{v:+.3f}" for v in values[order]],
-            textposition="outside",
+            textposition="outside", cliponaxis=False,  # value labels past the longest bar stay visible
             hovertemplate=hover("%{y}: %{x:+.4f}"),
         )
     )
@@ -197,7 +197,7 @@ def mean_abs_importance(exp, specs: Sequence[Mapping[str, Any]] | None = None) -
     names = _display_names(exp.feature_names, specs)
     order = np.argsort(imp, kind="stable")
     fig = go.Figure(go.Bar(x=imp[order], y=[names[i] for i in order], orientation="h", marker_color="rgb(90,90,90)",
-                           text=[f"{v:.3f}" for v in imp[order]], textposition="outside",
+                           text=[f"{v:.3f}" for v in imp[order]], textposition="outside", cliponaxis=False,
                            hovertemplate=hover("%{y}: %{x:.4f}")))
     fig.update_layout(xaxis=dict(title=_("mean |SHAP value| ({scale}), n = {n}").format(scale=_(SCALE), n=len(values))), yaxis=dict(automargin=True),
                       height=80 + 32 * len(names), margin=dict(l=10, r=40, t=20, b=40))
@@ -279,7 +279,7 @@ def word_importance_chart(table: pd.DataFrame, diagnosis: str, k: int = 15) -> g
     fig = go.Figure(go.Bar(
         x=t["mean_shap"], y=[html.escape(str(w)) for w in t["word"]], orientation="h",
         marker_color=[f"rgb{RED}" if v > 0 else f"rgb{BLUE}" for v in t["mean_shap"]],
-        text=[f"{v:+.3f} (n={c})" for v, c in zip(t["mean_shap"], t["count"])], textposition="outside",
+        text=[f"{v:+.3f} (n={c})" for v, c in zip(t["mean_shap"], t["count"])], textposition="outside", cliponaxis=False,
         hovertemplate=hover("%{y}: %{x:+.4f}"),
     ))
     fig.update_layout(

@@ -119,6 +119,7 @@ def _end_session(action: str, notice: str, *, revoke: str | None = None, idle_mi
                 log.error("session revoke failed: %s", type(exc).__name__)
         minutes = (time.time() - s.get("login_at", time.time())) / 60
         _audit(action, s, summary=f"session lasted {minutes:.1f} min")
+    _bind_downloads(None)
     _clear_state(keep_choice=False)
     st.session_state[NOTICE_KEY] = (notice, idle_minutes)
     if web.ENABLED:
@@ -187,7 +188,18 @@ def current_user() -> accounts.User | None:
     if row_id is not None and now - s.get("touched", 0.0) >= TOUCH_EVERY_S:
         server_sessions.touch(_engine(), row_id)
         s["touched"] = now
+    _bind_downloads(row_id)
     return user
+
+
+def _bind_downloads(row_id: int | None) -> None:
+    """Tie this tab's downloads to its signed-in session (medviz.web.DownloadGuard serves a file only to
+    the session whose tab produced it)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None and web.ENABLED:
+        web.bind_streamlit_session(ctx.session_id, row_id)
 
 
 def login_gate(url_paths=()) -> accounts.User:
