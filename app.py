@@ -45,7 +45,7 @@ if user.is_admin:
     PAGES.update(ADMIN_PAGES)
 
 nav = st.navigation(PAGES)
-ui_i18n.language_picker()
 sidebar_bundle_picker()
+ui_i18n.language_picker()  # after the model picker: the model stays the sidebar's first choice
 account_sidebar(user)
 nav.run()

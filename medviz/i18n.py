@@ -155,6 +155,18 @@ def lazy_ngettext(singular: str, plural: str, n: int) -> LazyProxy:
     return LazyProxy(ngettext, singular, plural, n, enable_cache=False)
 
 
+class LazyStr(str):
+    """A ``str`` whose ``str()`` is its translation at the moment it is shown.
+
+    For APIs that take a real ``str`` once, at import time, and call ``str()`` on it when showing it:
+    ``@st.cache_resource(show_spinner=LazyStr(N_("Loading model…")))`` (Streamlit's spinner runs
+    ``str(text)`` in the session's script thread). Everywhere else use ``_()`` or :func:`lazy_gettext`.
+    """
+
+    def __str__(self) -> str:
+        return gettext(str.__str__(self))
+
+
 # ---- numbers and dates (CLDR data through Babel) ------------------------------------------------------
 
 def babel_locale(code: str | None = None) -> Locale:

@@ -30,36 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ["app.py", "server.py", "pages", "medviz/ui", "medviz/charts"]
 # Modules still to convert (path relative to the repository root). Remove an entry once converted.
 ALLOWED_UNTRANSLATED: set[str] = {
-    "medviz/charts/batch.py",
-    "medviz/charts/evaluation.py",
-    "medviz/charts/explain.py",
-    "medviz/charts/monitoring.py",
-    "medviz/charts/prediction.py",
-    "medviz/ui/evaluation_views/card_page.py",
-    "medviz/ui/evaluation_views/case_context.py",
-    "medviz/ui/evaluation_views/common.py",
-    "medviz/ui/evaluation_views/external.py",
-    "medviz/ui/evaluation_views/page.py",
-    "medviz/ui/evaluation_views/subgroups.py",
-    "medviz/ui/explain_views.py",
-    # i18n (step B) converts these:
-    "medviz/ui/audit_hooks.py",
-    "medviz/ui/auth.py",
-    "medviz/ui/cases.py",
-    "medviz/ui/common.py",
-    "medviz/ui/tabular_case.py",
-    "medviz/ui/text_case.py",
-    "pages/audit.py",
-    "pages/batch.py",
-    "pages/explanations.py",
-    "pages/history.py",
-    "pages/monitoring.py",
 }
 
 TRANSLATORS = {"_", "gettext", "ngettext", "pgettext", "N_", "lazy_gettext", "lazy_ngettext"}
 # Streamlit calls whose first positional argument is shown to the user.
 ST_TEXT_CALLS = {
-    "title", "header", "subheader", "markdown", "caption", "text", "write", "info", "warning", "error",
+    "title", "header", "subheader", "markdown", "caption", "text", "write", "html", "info", "warning", "error",
     "success", "toast", "exception", "button", "download_button", "form_submit_button", "link_button",
     "page_link", "checkbox", "toggle", "radio", "selectbox", "multiselect", "select_slider", "slider",
     "text_input", "text_area", "number_input", "date_input", "time_input", "file_uploader", "camera_input",
@@ -74,13 +50,19 @@ ST_TEXT_CALLS = {
 TEXT_KEYWORDS = {
     "label", "help", "placeholder", "title", "page_title", "caption", "body", "text", "title_text",
     "xaxis_title", "yaxis_title", "legend_title", "legend_title_text", "name", "hovertemplate",
-    "delta_description", "icon_text", "value_label", "annotation_text",
+    "delta_description", "icon_text", "value_label", "annotation_text", "show_spinner",
 }
 # Calls where those keywords are *not* display text (a parameter, a file name, an identifier).
 NON_DISPLAY_CALLS = {"Path", "open", "getLogger", "ModelBundle", "load_bundle", "record", "Figure"}
 # Receivers whose .error()/.warning()/.info() are not the page (server logs are English, never shown).
 NON_DISPLAY_RECEIVERS = {"log", "logger", "logging", "warnings", "parser", "LOG"}
 WORD = re.compile(r"[A-Za-z]{2,}")
+# Not prose: HTML tags and attributes, code blocks and inline code (commands stay as typed).
+MARKUP = re.compile(r"<script.*?</script>|<[^>]*>|```.*?```|`[^`]*`|&[a-z]+;", re.DOTALL)
+
+
+def _is_text(s: str) -> bool:
+    return bool(WORD.search(MARKUP.sub(" ", s)))
 
 
 def _literal_text(node: ast.AST) -> list[str]:
@@ -88,10 +70,10 @@ def _literal_text(node: ast.AST) -> list[str]:
     through ``+``, ``x if c else y``, ``a or b`` and list/tuple items. Calls other than translators are
     opaque (their result is computed: plain(x), ", ".join(…), _("…").format(…))."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value] if WORD.search(node.value) else []
+        return [node.value] if _is_text(node.value) else []
     if isinstance(node, ast.JoinedStr):
         parts = "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
-        return [parts] if WORD.search(parts) else []
+        return [parts] if _is_text(parts) else []
     if isinstance(node, ast.BinOp):
         return _literal_text(node.left) + _literal_text(node.right)
     if isinstance(node, ast.IfExp):
@@ -159,9 +141,11 @@ def test_scanner_finds_untranslated_text():
         'fig.update_layout(title="Calibration", xaxis_title=_("Predicted"))\nst.tabs([_("A b"), "Raw data"])\n'
         'st.markdown("---")\nst.text(plain(name))\n_(f"no {x}")\nst.radio(_("Decision"), ["agree", "override"])\n'
         'log.error("server log %s", x)\nst.Page("pages/case.py", title="Case page")\n'
+        'st.markdown(f"<ul>{items}</ul>")\nst.markdown("```\\npython -m medviz\\n```")\nst.html("<b>Shown</b>")\n'
     )
     texts = {t for _line, t in untranslated(src)}
-    assert texts == {"Case", "Bad ", "Calibration", "Raw data", "f-string inside _()", "agree", "override", "Case page"}
+    assert texts == {"Case", "Bad ", "Calibration", "Raw data", "f-string inside _()", "agree", "override", "Case page",
+                     "<b>Shown</b>"}
 
 
 def test_every_user_visible_string_is_wrapped():
@@ -239,6 +223,14 @@ def test_translation_and_fallback():
     with pytest.raises(i18n.LanguageError, match="language must be one of en, zh_CN"):
         with i18n.use_language("fr"):
             pass
+
+
+def test_lazy_str_translates_when_shown():
+    s = i18n.LazyStr("Case")
+    assert isinstance(s, str)
+    with i18n.use_language("zh_CN"):
+        assert str(s) == "病例"
+    assert str(s) == "Case"
 
 
 def test_language_is_per_thread_not_process_wide():

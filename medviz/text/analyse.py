@@ -161,7 +161,7 @@ class TextBatch:
     model_texts: list[str]  # what the model read ("" for rows with an error)
     probabilities: np.ndarray  # (N, C) calibrated; NaN for rows with an error
     member: np.ndarray  # (N, C) bool conformal-set membership (top-1 only without calibration)
-    order: np.ndarray  # (N, C) class indices, most probable first
+    top: np.ndarray  # (N,) index of the most probable class (0 for rows with an error)
     out_of_scope: np.ndarray  # (N,) bool (False where unknown)
     out_of_scope_score: np.ndarray  # (N,) float, NaN where not computed
     low_confidence: np.ndarray  # (N,) bool
@@ -186,21 +186,26 @@ class TextBatch:
     def __len__(self) -> int:
         return len(self.model_texts)
 
+    def row_order(self, i: int) -> np.ndarray:
+        """(C,) class indices of row ``i``, most probable first (ties: label order). Sorted per row on
+        demand: a full (N, C) sort of a batch cost more than the model at 801 classes."""
+        return np.argsort(-self.probabilities[i], kind="stable")
+
     def prediction_set(self, i: int) -> tuple[str, ...]:
-        o = self.order[i]
-        return tuple(self.labels[j] for j in o if self.member[i, j])
+        js = np.flatnonzero(self.member[i])
+        js = js[np.argsort(-self.probabilities[i, js], kind="stable")]
+        return tuple(self.labels[j] for j in js)
 
     def prediction_set_texts(self) -> list[str]:
         """Each row's conformal set, ranked, joined by :data:`SET_SEPARATOR` ("" for an error row)."""
         labels = np.asarray(self.labels, dtype=object)
         n = len(self)
         size = self.member.sum(axis=1)
-        top = labels[self.order[:, 0]] if n else np.zeros(0, dtype=object)
-        # Most sets hold one label: take it directly; only larger sets are joined row by row.
-        sets = np.where((size == 1) & self.ok, top, "").astype(object)
+        # Most sets hold one label, the top one; only larger sets are sorted and joined row by row.
+        single = self.member.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)  # the member of a one-label set
+        sets = np.where((size == 1) & self.ok, labels[single], "").astype(object)
         for i in np.flatnonzero((size > 1) & self.ok):
-            o = self.order[i]
-            sets[i] = SET_SEPARATOR.join(labels[o][self.member[i, o]])
+            sets[i] = SET_SEPARATOR.join(self.prediction_set(i))
         return sets.tolist()
 
     def findings(self, i: int, status: str) -> tuple[str, ...]:
@@ -246,7 +251,7 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
     for i in rows:
         model_texts[i] = prepared.preprocessed[i].model_text
     read = [model_texts[i] for i in rows]
-    pred = predictor.predict(read, batch_size=batch_size, attention=attention)
+    pred = _predict_distinct(predictor, read, batch_size, attention)
     # A bundle with a knowledge-base expert (issue 15) shows network x expert; the expert reads the raw text.
     shown = with_expert(predictor.bundle, [prepared.texts[i] for i in rows], pred.probabilities)
     probs = np.full((n, c), np.nan)
@@ -259,21 +264,23 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
         unknown[rows] = pred.unknown if pred.unknown is not None else unknown_shares(predictor.bundle.model, read)
     n_words = np.zeros(n, dtype=np.int64)
     n_words[rows] = pd.Series(read, dtype=object).str.count(_WORD.pattern).to_numpy(dtype=np.int64) if len(rows) else 0
-    filled = np.where(ok[:, None], probs, -1.0)
-    order = np.argsort(-filled, axis=1, kind="stable")
+    top_class = np.zeros(n, dtype=np.int64)
+    top_p = np.full(n, np.nan)
+    if len(rows):
+        top_class[rows] = shown.argmax(axis=1)  # first of tied maxima, as a stable sort puts first
+        top_p[rows] = shown[np.arange(len(rows)), top_class[rows]]
+    member = np.zeros((n, c), dtype=bool)
     if cfg.conformal is not None:
-        member = np.zeros((n, c), dtype=bool)
         member[rows] = prediction_sets(shown, cfg.conformal) if len(rows) else member[rows]
     else:
-        member = np.zeros((n, c), dtype=bool)
-        member[rows, order[rows, 0]] = True
+        member[rows, top_class[rows]] = True
     size = member.sum(axis=1)
     score = np.full(n, np.nan)
     flag = np.zeros(n, dtype=bool)
     if cfg.detector is not None and len(rows):
         score[rows] = cfg.detector.score(pred.logits, unknown[rows])
         flag[rows] = cfg.detector.flag(score[rows])
-    top = np.where(ok, filled.max(axis=1), np.nan) if n else np.zeros(0)
+    top = top_p
     low = ok & ((top < LOW_CONFIDENCE_TOP_PROBABILITY) | (size >= LOW_CONFIDENCE_SET_SIZE) | (size == 0))
     short = ok & (n_words < MIN_TOKENS)
     clinical = ok & np.fromiter((bool(p is not None and getattr(p, "warnings", ())) for p in prepared.preprocessed),
@@ -289,12 +296,28 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
         attention_rows[rows] = pred.attention
     return TextBatch(
         labels=labels, prepared=prepared, model_texts=model_texts, probabilities=probs, member=member,
-        order=order, out_of_scope=flag, out_of_scope_score=score, low_confidence=low, unknown_share=unknown,
+        top=top_class, out_of_scope=flag, out_of_scope_score=score, low_confidence=low, unknown_share=unknown,
         n_words=n_words, windows=windows, words_not_read=not_read, warnings=warnings,
         coverage=cfg.conformal.coverage if cfg.conformal else None,
         out_of_scope_threshold=cfg.detector.threshold if cfg.detector else None,
         has_detector=cfg.detector is not None, attention=attention_rows,
     )
+
+
+def _predict_distinct(predictor: TextPredictor, texts: list[str], batch_size: int, attention: bool):
+    """``predictor.predict`` over the distinct texts only, expanded back to one row per text (files often
+    repeat a text: templates, copied notes). Same arrays as predicting every row."""
+    if len(texts) < 2:
+        return predictor.predict(texts, batch_size=batch_size, attention=attention)
+    codes, uniq = pd.factorize(pd.Series(texts, dtype=object), sort=False)
+    if len(uniq) == len(texts):
+        return predictor.predict(texts, batch_size=batch_size, attention=attention)
+    import dataclasses
+
+    pred = predictor.predict(list(uniq), batch_size=batch_size, attention=attention)
+    take = {f.name: getattr(pred, f.name)[codes] for f in dataclasses.fields(pred)
+            if isinstance(getattr(pred, f.name), np.ndarray)}
+    return dataclasses.replace(pred, **take)
 
 
 def _row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prepared, top, size, predictor):
@@ -411,7 +434,7 @@ def case_from_batch(predictor: TextPredictor, batch: TextBatch, i: int = 0) -> C
         text=batch.prepared.texts[i],
         labels=batch.labels,
         probabilities=probs,
-        ranked=tuple((batch.labels[j], float(probs[j])) for j in batch.order[i]),
+        ranked=tuple((batch.labels[j], float(probs[j])) for j in batch.row_order(i)),
         prediction_set=batch.prediction_set(i),
         coverage=batch.coverage,
         out_of_scope=bool(batch.out_of_scope[i]),

@@ -20,6 +20,7 @@ import streamlit as st
 
 from medviz import audit
 from medviz.audit import summarize_probabilities, summarize_risk  # noqa: F401  (re-exported for pages)
+from medviz.i18n import _
 from medviz.store import get_engine
 from medviz.ui.auth import session
 
@@ -56,7 +57,7 @@ def record(
     except Exception as exc:  # the page must go on; the failure is visible and logged without content
         log.error("audit record for action %.32r failed: %s", action, type(exc).__name__)
         try:
-            st.warning("This action could not be written to the audit trail. Please tell an administrator.", icon="⚠️")
+            st.warning(_("This action could not be written to the audit trail. Please tell an administrator."), icon="⚠️")
         except Exception:  # pragma: no cover - outside a Streamlit run
             pass
         return False

@@ -25,11 +25,13 @@ import streamlit as st
 from medviz import audit
 from medviz import auth as accounts
 from medviz.errors import InputError, MedvizError
+from medviz.i18n import N_, _
 from medviz import web
 from medviz.store import get_engine
 from medviz.store import sessions as server_sessions
 from medviz.ui import i18n as ui_i18n
 from medviz.ui.common import INTENDED_USE, plain
+from medviz.ui.messages import library_message, role_name
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +41,15 @@ ONE_TIME_KEY = "auth_one_time_password"
 HANDOFF_KEY = "auth_cookie_handoff"  # one-time code the page exchanges for the HttpOnly cookie
 CLEAR_COOKIE_KEY = "auth_cookie_clear"
 TOUCH_EVERY_S = 5.0  # last_seen in the database is refreshed at most this often per tab
+# Why a session ended: English templates (N_), translated when the sign-in page shows them. The session
+# state keeps (template, minutes) so the notice speaks the language of the page that shows it.
 END_NOTICES = {
-    "idle": "You were signed out after {minutes:g} minutes without activity.",
-    "expired": "Your session reached its maximum length. Please sign in again.",
-    "logout": "You have signed out (in this or another tab).",
+    "idle": N_("You were signed out after {minutes:g} minutes without activity."),
+    "expired": N_("Your session reached its maximum length. Please sign in again."),
+    "logout": N_("You have signed out (in this or another tab)."),
 }
+SIGNED_OUT = N_("You have signed out.")
+ACCOUNT_INACTIVE = N_("Your account is no longer active. Ask an administrator.")
 
 
 def _engine():
@@ -74,12 +80,16 @@ def _audit(action: str, s: dict | None, *, username: str | None = None, role: st
         log.error("audit record for %s failed: %s", action, type(exc).__name__)
 
 
-def _clear_state() -> None:
-    """Clear every key of this tab's session state except its interface language (not patient data)."""
-    language = st.session_state.get(ui_i18n.LANG_KEY)
+def _clear_state(*, keep_choice: bool = True) -> None:
+    """Clear every key of this tab's session state except its interface language (not patient data).
+
+    ``keep_choice``: also keep "picked on the sign-in page" (at sign-in, not at sign-out: the next user of
+    this tab must not inherit the previous user's language as their own stored choice)."""
+    kept = {k: st.session_state[k] for k in ui_i18n.KEEP_KEYS if k in st.session_state}
+    if not keep_choice:
+        kept.pop(ui_i18n.CHOSEN_SIGNED_OUT_KEY, None)
     st.session_state.clear()
-    if language:
-        st.session_state[ui_i18n.LANG_KEY] = language
+    st.session_state.update(kept)
 
 
 def _start_session(user: accounts.User) -> None:
@@ -97,7 +107,9 @@ def _start_session(user: accounts.User) -> None:
     _audit("login", s)
 
 
-def _end_session(action: str, notice: str, *, revoke: str | None = None) -> None:
+def _end_session(action: str, notice: str, *, revoke: str | None = None, idle_minutes: float = 0.0) -> None:
+    """End the session; ``notice`` (an English template, N_) is shown on the sign-in page, translated,
+    with ``{minutes}`` = ``idle_minutes``."""
     s = session()
     if s:
         if revoke and s.get("row_id") is not None:
@@ -107,15 +119,16 @@ def _end_session(action: str, notice: str, *, revoke: str | None = None) -> None
                 log.error("session revoke failed: %s", type(exc).__name__)
         minutes = (time.time() - s.get("login_at", time.time())) / 60
         _audit(action, s, summary=f"session lasted {minutes:.1f} min")
-    _clear_state()
-    st.session_state[NOTICE_KEY] = notice
+    _bind_downloads(None)
+    _clear_state(keep_choice=False)
+    st.session_state[NOTICE_KEY] = (notice, idle_minutes)
     if web.ENABLED:
         st.session_state[CLEAR_COOKIE_KEY] = True
 
 
 def sign_out() -> None:
     """Button callback: revoke the session server-side, record the logout, clear every key of this tab."""
-    _end_session("logout", "You have signed out.", revoke="logout")
+    _end_session("logout", SIGNED_OUT, revoke="logout")
 
 
 def _resume_from_cookie(minutes: float) -> dict | None:
@@ -133,7 +146,7 @@ def _resume_from_cookie(minutes: float) -> dict | None:
         if state.row_id is not None:  # a session that ended: say why once, and drop the dead cookie
             if state.reason in ("idle", "expired"):
                 server_sessions.revoke(_engine(), state.row_id, state.reason)
-            st.session_state[NOTICE_KEY] = END_NOTICES.get(state.reason, END_NOTICES["logout"]).format(minutes=minutes)
+            st.session_state[NOTICE_KEY] = (END_NOTICES.get(state.reason, END_NOTICES["logout"]), minutes)
             st.session_state[CLEAR_COOKIE_KEY] = True
         return None
     user = accounts.get_user(_engine(), state.user_id)
@@ -161,21 +174,32 @@ def current_user() -> accounts.User | None:
         if not state.ok:
             reason = state.reason or "logout"
             _end_session("session_timeout" if reason in ("idle", "expired") else "logout",
-                         END_NOTICES.get(reason, END_NOTICES["logout"]).format(minutes=minutes),
+                         END_NOTICES.get(reason, END_NOTICES["logout"]), idle_minutes=minutes,
                          revoke=reason if reason in ("idle", "expired") else None)
             return None
     elif accounts.is_idle(s["last_seen"], now, minutes):  # a tab-only session (no row: bare AppTest runs)
-        _end_session("session_timeout", END_NOTICES["idle"].format(minutes=minutes))
+        _end_session("session_timeout", END_NOTICES["idle"], idle_minutes=minutes)
         return None
     user = accounts.get_user(_engine(), s["user_id"])
     if user is None or not user.active:
-        _end_session("logout", "Your account is no longer active. Ask an administrator.", revoke="account_disabled")
+        _end_session("logout", ACCOUNT_INACTIVE, revoke="account_disabled")
         return None
     s["last_seen"], s["role"] = now, user.role
     if row_id is not None and now - s.get("touched", 0.0) >= TOUCH_EVERY_S:
         server_sessions.touch(_engine(), row_id)
         s["touched"] = now
+    _bind_downloads(row_id)
     return user
+
+
+def _bind_downloads(row_id: int | None) -> None:
+    """Tie this tab's downloads to its signed-in session (medviz.web.DownloadGuard serves a file only to
+    the session whose tab produced it)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None and web.ENABLED:
+        web.bind_streamlit_session(ctx.session_id, row_id)
 
 
 def login_gate(url_paths=()) -> accounts.User:
@@ -187,17 +211,17 @@ def login_gate(url_paths=()) -> accounts.User:
     try:
         user = current_user()
     except MedvizError as exc:
-        st.error(f"The account database cannot be used: {plain(exc)}")
+        st.error(_("The account database cannot be used: {reason}").format(reason=plain(exc)))
         st.stop()
     if user is None:
         _clear_cookie_if_asked()
-        pages = [st.Page(sign_in_page, title="Sign in", icon="🔐", default=True)]
-        pages += [st.Page(sign_in_page, title="Sign in", icon="🔐", url_path=p) for p in url_paths if p]
+        pages = [st.Page(sign_in_page, title=_("Sign in"), icon="🔐", default=True)]
+        pages += [st.Page(sign_in_page, title=_("Sign in"), icon="🔐", url_path=p) for p in url_paths if p]
         st.navigation(pages, position="hidden").run()
         st.stop()
     _hand_off_cookie()
     if user.must_change_password:
-        st.navigation([st.Page(change_password_page, title="Change password", icon="🔑")], position="hidden").run()
+        st.navigation([st.Page(change_password_page, title=_("Change password"), icon="🔑")], position="hidden").run()
         account_sidebar(user, picker=False)
         st.stop()
     return user
@@ -233,7 +257,7 @@ def require_signed_in() -> accounts.User:
     try:
         user = current_user()
     except MedvizError as exc:
-        st.error(f"The account database cannot be used: {plain(exc)}")
+        st.error(_("The account database cannot be used: {reason}").format(reason=plain(exc)))
         st.stop()
     if user is None:
         sign_in_page()
@@ -248,18 +272,19 @@ def require_admin() -> bool:
     """Pages for admins call this first (app.py already hides them from others)."""
     user = require_signed_in()
     if not user.is_admin:
-        st.error("This page is for administrators.")
+        st.error(_("This page is for administrators."))
         return False
     return True
 
 
 def sign_in_page() -> None:
     ui_i18n.language_picker()
-    st.title("🩺 medviz — sign in")
-    st.info(INTENDED_USE, icon="ℹ️")
+    st.title("🩺 " + _("medviz — sign in"))
+    st.info(_(INTENDED_USE), icon="ℹ️")
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
-        st.warning(notice)
+        template, minutes = notice if isinstance(notice, tuple) else (notice, 0.0)
+        st.warning(_(template).format(minutes=minutes))
     engine = _engine()
     one_time = st.session_state.pop(ONE_TIME_KEY, None)
     if one_time:
@@ -268,9 +293,9 @@ def sign_in_page() -> None:
         _first_start(engine)
         return
     with st.form("login_form"):
-        username = st.text_input("User name", key="login_username", autocomplete="username")
-        password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary")
+        username = st.text_input(_("User name"), key="login_username", autocomplete="username")
+        password = st.text_input(_("Password"), type="password", key="login_password", autocomplete="current-password")
+        submitted = st.form_submit_button(_("Sign in"), type="primary")
     if submitted:
         try:
             user = accounts.authenticate(engine, username, password)
@@ -278,32 +303,32 @@ def sign_in_page() -> None:
             known = accounts.get_user_by_name(engine, (username or "").strip())
             # Only a real account name is recorded: a password typed into the name box must not be.
             _audit("login_failed", None, username=known.username if known else "(unknown user)", role=known.role if known else "none")
-            st.error(plain(exc))
+            st.error(plain(library_message(exc)))
             return
         _start_session(user)
         st.rerun()
-    st.caption(f"Sessions end after {_idle_minutes():g} minutes without activity."
-               + ("" if web.ENABLED else " This server was started with `streamlit run app.py`: a refresh or a new "
-                  "tab asks you to sign in again (start it with `streamlit run server.py` to keep the session)."))
+    st.caption(_("Sessions end after {minutes:g} minutes without activity.").format(minutes=_idle_minutes())
+               + ("" if web.ENABLED else " " + _("This server was started with `streamlit run app.py`: a refresh or a new "
+                  "tab asks you to sign in again (start it with `streamlit run server.py` to keep the session).")))
 
 
 def _first_start(engine) -> None:
-    st.warning("No accounts exist yet: this is a fresh installation.")
+    st.warning(_("No accounts exist yet: this is a fresh installation."))
     st.markdown(
-        "Create the first administrator from a terminal in the project folder, then reload this page:\n\n"
+        _("Create the first administrator from a terminal in the project folder, then reload this page:") + "\n\n"
         "```\npython -m medviz users add NAME --role admin\n```\n"
-        "(the password is asked for at the prompt; clinicians are added the same way with `--role clinician`)."
+        + _("(the password is asked for at the prompt; clinicians are added the same way with `--role clinician`).")
     )
     from medviz.config import settings
 
     if not settings().allow_bootstrap:  # setting allow_bootstrap / MEDVIZ_ALLOW_BOOTSTRAP=0
         return
-    st.markdown("Or create an administrator called **admin** with a one-time password, shown here once; "
-                "it must be changed at the first sign-in.")
-    if st.button("Create a one-time administrator", key="login_bootstrap"):
+    st.markdown(_("Or create an administrator called **admin** with a one-time password, shown here once; "
+                  "it must be changed at the first sign-in."))
+    if st.button(_("Create a one-time administrator"), key="login_bootstrap"):
         result = accounts.bootstrap_admin(engine)
         if result is None:
-            st.info("An account was created meanwhile. Sign in, or ask the person who created it.")
+            st.info(_("An account was created meanwhile. Sign in, or ask the person who created it."))
         else:
             user, password = result
             _audit("user_created", None, username="setup", role="none", summary=f"one-time admin account {user.username}")
@@ -313,51 +338,53 @@ def _first_start(engine) -> None:
 
 def _show_one_time_password(username: str, password: str) -> None:
     st.success(
-        f"Administrator **{plain(username)}** created. Its one-time password is below; it is shown only now. "
-        "Sign in with it; you will then choose your own password."
+        _("Administrator **{name}** created. Its one-time password is below; it is shown only now. "
+          "Sign in with it; you will then choose your own password.").format(name=plain(username))
     )
     st.code(password, language=None)
 
 
 def change_password_page() -> None:
     s = session() or {}
-    st.title("🔑 Change your password")
+    st.title("🔑 " + _("Change your password"))
     user = accounts.get_user(_engine(), s.get("user_id", -1))
     if user is not None and user.must_change_password:
-        st.warning("You signed in with a one-time or reset password. Choose your own before continuing.")
+        st.warning(_("You signed in with a one-time or reset password. Choose your own before continuing."))
     password_form(s)
 
 
 def password_form(s: dict) -> None:
     st.caption(
-        f"At least {accounts.MIN_PASSWORD} characters and 5 different characters; not containing your user "
-        f"name; not a common password; hard to guess (strength {accounts.MIN_ZXCVBN_SCORE} of 4 or more by the "
-        "zxcvbn estimator). A phrase of several uncommon words is easiest to remember."
+        _("At least {min_length} characters and 5 different characters; not containing your user "
+          "name; not a common password; hard to guess (strength {score} of 4 or more by the "
+          "zxcvbn estimator). A phrase of several uncommon words is easiest to remember.").format(
+            min_length=accounts.MIN_PASSWORD, score=accounts.MIN_ZXCVBN_SCORE)
     )
     with st.form("account_password_form", clear_on_submit=True):
-        old = st.text_input("Current password", type="password", key="account_old_password")
-        new = st.text_input("New password", type="password", key="account_new_password")
-        again = st.text_input("Repeat the new password", type="password", key="account_new_password2")
-        submitted = st.form_submit_button("Change password", type="primary")
+        old = st.text_input(_("Current password"), type="password", key="account_old_password")
+        new = st.text_input(_("New password"), type="password", key="account_new_password")
+        again = st.text_input(_("Repeat the new password"), type="password", key="account_new_password2")
+        submitted = st.form_submit_button(_("Change password"), type="primary")
     if submitted:
         if new != again:
-            st.error("The two new passwords differ.")
+            st.error(_("The two new passwords differ."))
             return
         try:
             accounts.change_password(_engine(), s.get("user_id", -1), old, new)
         except MedvizError as exc:
-            st.error(plain(exc))
+            st.error(plain(library_message(exc)))
             return
         _audit("password_change", s, summary="changed own password")
-        st.success("Password changed.")
+        st.success(_("Password changed."))
         st.rerun()
 
 
 def account_page() -> None:
     s = session() or {}
-    st.title("👤 Account")
-    st.markdown(f"Signed in as **{plain(s.get('username', '?'))}** · role **{plain(s.get('role', '?'))}**")
-    st.subheader("Change password")
+    st.title("👤 " + _("Account"))
+    st.markdown(_("Signed in as **{name}** · role **{role}**").format(
+        name=plain(s.get('username', '?')), role=plain(role_name(s.get('role', '?')))))
+    st.subheader(_("Change password"))
     password_form(s)
 
 
@@ -365,8 +392,9 @@ def account_sidebar(user: accounts.User, *, picker: bool = True) -> None:
     """Who is signed in, the sign-out button, and the idle-logoff timer."""
     with st.sidebar:
         st.markdown("---")
-        st.caption(f"Signed in as **{plain(user.username)}** ({plain(user.role)}) · signs out after {_idle_minutes():g} min idle")
-        st.button("Sign out", key="auth_sign_out", on_click=sign_out, icon="🚪")
+        st.caption(_("Signed in as **{name}** ({role}) · signs out after {minutes:g} min idle").format(
+            name=plain(user.username), role=plain(role_name(user.role)), minutes=_idle_minutes()))
+        st.button(_("Sign out"), key="auth_sign_out", on_click=sign_out, icon="🚪")
         _idle_watch()
 
 

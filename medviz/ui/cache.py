@@ -8,9 +8,10 @@ from __future__ import annotations
 import streamlit as st
 
 from medviz.bundle import ModelBundle, load_bundle
+from medviz.i18n import N_, LazyStr
 
 
-@st.cache_resource(show_spinner="Loading model…", max_entries=8)
+@st.cache_resource(show_spinner=LazyStr(N_("Loading model…")), max_entries=8)
 def bundle(path: str) -> ModelBundle:
     return load_bundle(path)
 
@@ -26,7 +27,7 @@ def text_predictor(path: str):
     return predictor(path)
 
 
-@st.cache_resource(show_spinner="Preparing the text explainer…", max_entries=4)
+@st.cache_resource(show_spinner=LazyStr(N_("Preparing the text explainer…")), max_entries=4)
 def text_explainer(path: str):
     """Partition-SHAP explainer over the compiled model function (no patient data inside)."""
     from medviz.explain import TextExplainer
@@ -34,7 +35,7 @@ def text_explainer(path: str):
     return TextExplainer.from_predictor(text_predictor(path))
 
 
-@st.cache_resource(show_spinner="Preparing the tabular explainer…", max_entries=4)
+@st.cache_resource(show_spinner=LazyStr(N_("Preparing the tabular explainer…")), max_entries=4)
 def tabular_explainer(path: str):
     """Exact-Shapley explainer with its background sample of the bundle's training rows."""
     from medviz.explain import TabularExplainer

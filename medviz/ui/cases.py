@@ -8,11 +8,13 @@ import streamlit as st
 
 from medviz.audit import summarize_probabilities, summarize_risk
 from medviz.errors import MedvizError
+from medviz.i18n import _
 from medviz.store import cases, get_engine
 from medviz.store.cases import risk_prediction, text_prediction  # noqa: F401  (for pages)
 from medviz.ui.audit_hooks import record
 from medviz.ui.auth import session
 from medviz.ui.common import plain
+from medviz.ui.messages import library_message
 
 
 def save_case(bundle: Any, content: str | Mapping[str, Any], prediction: Mapping[str, Any]) -> str | None:
@@ -22,7 +24,7 @@ def save_case(bundle: Any, content: str | Mapping[str, Any], prediction: Mapping
         saved = cases.save_case(get_engine(), username=s.get("username", "?"), content=content, bundle=bundle,
                                 prediction=prediction)
     except MedvizError as exc:
-        st.error(plain(exc))
+        st.error(plain(library_message(exc)))
         return None
     summary = _summary(bundle, prediction)
     record("case_saved", bundle=bundle, input_obj=content if isinstance(content, str) else dict(content),
@@ -60,18 +62,18 @@ def outcome_problems(pick: str | None, other: str, decision: str | None, reason:
     """
     problems = []
     if pick is None:
-        problems.append("Confirmed diagnosis / outcome: choose one (or 'Other' and type it)")
+        problems.append(_("Confirmed diagnosis / outcome: choose one (or 'Other' and type it)"))
     elif pick == other_choice and not other.strip():
-        problems.append("If other, what was confirmed: type the confirmed diagnosis")
+        problems.append(_("If other, what was confirmed: type the confirmed diagnosis"))
     elif pick == other_choice and len(other.strip()) > 128:
-        problems.append(f"If other, what was confirmed: at most 128 characters (got {len(other.strip())})")
+        problems.append(_("If other, what was confirmed: at most 128 characters (got {n})").format(n=len(other.strip())))
     if decision is None:
-        problems.append("Your decision about the model's output: choose agreed, disagreed or overrode")
+        problems.append(_("Your decision about the model's output: choose agreed, disagreed or overrode"))
     elif decision != "agree" and not reason.strip():
-        verb = {"disagree": "disagreed with", "override": "overrode"}.get(decision, decision)
-        problems.append(f"Reason: required because you {verb} the model — say why")
+        problems.append(_("Reason: required because you overrode the model — say why") if decision == "override"
+                        else _("Reason: required because you disagreed with the model — say why"))
     if len(reason.strip()) > cases.MAX_REASON:
-        problems.append(f"Reason: at most {cases.MAX_REASON} characters (got {len(reason.strip())})")
+        problems.append(_("Reason: at most {limit} characters (got {n})").format(limit=cases.MAX_REASON, n=len(reason.strip())))
     return problems
 
 
@@ -79,11 +81,12 @@ def save_case_button(bundle: Any, content: str | Mapping[str, Any], prediction: 
     """A 'Save case' button under a result. ``prediction``: cases.text_prediction(labels, probs) or
     cases.risk_prediction(risk). Shows the new case ID so outcome feedback can be recorded later."""
     done_key = f"{key}_saved_id"
-    if st.button("💾 Save case for outcome feedback", key=key, help="Saved under a random pseudonymous case ID; "
-                 "record the confirmed diagnosis later on the Case history page."):
+    if st.button("💾 " + _("Save case for outcome feedback"), key=key, help=_("Saved under a random pseudonymous case ID; "
+                 "record the confirmed diagnosis later on the Case history page.")):
         st.session_state[done_key] = save_case(bundle, content, prediction)
     case_id = st.session_state.get(done_key)
     if case_id:
-        st.success(f"Saved as case **{plain(case_id)}**. Record the confirmed outcome later on the Case history page.",
+        st.success(_("Saved as case **{case_id}**. Record the confirmed outcome later on the Case history page.").format(
+            case_id=plain(case_id)),
                    icon="✅")
     return case_id

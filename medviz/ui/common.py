@@ -10,11 +10,11 @@ import streamlit as st
 
 from medviz.bundle import BundleInfo, ModelBundle, list_bundles
 from medviz.errors import MedvizError
+from medviz.i18n import N_, _
 from medviz.ui import cache
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_KEY = "app_bundle_path"  # owned by the sidebar picker
-DEFAULT_BUNDLE = os.environ.get("MEDVIZ_DEFAULT_MODEL", "differential-801")  # preselected when present (issue 15)
 
 
 def models_dir() -> Path:
@@ -24,23 +24,30 @@ def models_dir() -> Path:
     return Path(settings().models_dir)
 
 
+def default_bundle() -> str:
+    """The bundle folder name preselected when present (setting ``default_model`` / ``MEDVIZ_DEFAULT_MODEL``)."""
+    from medviz.config import settings
+
+    return settings().default_model
+
+
 def sidebar_bundle_picker() -> BundleInfo | None:
     """The one model picker, in the sidebar of every page. Stores the chosen path in session state."""
     infos = [i for i in list_bundles(models_dir())]
     usable = [i for i in infos if i.error is None]
     broken = [i for i in infos if i.error is not None]
     with st.sidebar:
-        st.markdown("### Model")
+        st.markdown("### " + _("Model"))
         if not usable:
-            st.error(f"No usable model bundles in {plain(models_dir())}.")
+            st.error(_("No usable model bundles in {folder}.").format(folder=plain(models_dir())))
             _unavailable(broken)
             return None
         labels = {str(i.path): f"{i.title} · v{i.version}" for i in usable}
         paths = list(labels)
         current = st.session_state.get(BUNDLE_KEY)
-        default = next((k for k, i in enumerate(usable) if i.path.name == DEFAULT_BUNDLE), 0)
+        default = next((k for k, i in enumerate(usable) if i.path.name == default_bundle()), 0)
         index = paths.index(current) if current in paths else default
-        choice = st.selectbox("Model bundle", paths, index=index, format_func=labels.get, key="sidebar_bundle_select")
+        choice = st.selectbox(_("Model bundle"), paths, index=index, format_func=labels.get, key="sidebar_bundle_select")
         st.session_state[BUNDLE_KEY] = choice
         _unavailable(broken)
         return next(i for i in usable if str(i.path) == choice)
@@ -50,7 +57,7 @@ def _unavailable(broken: list[BundleInfo]) -> None:
     """Bundles that failed their checks, listed under the picker with the reason (never selectable)."""
     if not broken:
         return
-    with st.expander(f"Unavailable models ({len(broken)})"):
+    with st.expander(_("Unavailable models ({n})").format(n=len(broken))):
         for b in broken:
             st.text(f"{b.path.name}: {b.error}")  # plain text: folder names and reasons are not markup
 
@@ -59,22 +66,22 @@ def current_bundle() -> ModelBundle | None:
     """The bundle picked in the sidebar, loaded (cached); shows an error and returns None on failure."""
     path = st.session_state.get(BUNDLE_KEY)
     if not path:
-        st.info("Pick a model in the sidebar.")
+        st.info(_("Pick a model in the sidebar."))
         return None
     try:
         return cache.bundle(path)
     except MedvizError as exc:
-        st.error(f"This model cannot be loaded: {plain(exc)}")
+        st.error(_("This model cannot be loaded: {reason}").format(reason=plain(exc)))
         return None
 
 
-INTENDED_USE = (
+INTENDED_USE = N_(
     "**Decision support for clinicians — not a diagnosis.** The model's output is one input to your "
     "judgement; it is not for standalone or time-critical decisions (emergencies, triage)."
 )
 
 
-ENCRYPTION_OFF = (
+ENCRYPTION_OFF = N_(
     "**Encryption at rest is turned off.** Case text, form values, reasons and typed diagnoses saved now "
     "are stored in clear in the database. An operator turned it off (setting `encryption` in medviz.toml "
     "or `MEDVIZ_ENCRYPTION`); turn it back on before saving patient information."
@@ -93,9 +100,9 @@ def encryption_banner() -> bool:
         if encryption_enabled():
             return False
     except ConfigError as exc:
-        st.error(f"The settings cannot be read, so encryption at rest cannot be confirmed: {exc}", icon="🔓")
+        st.error(_("The settings cannot be read, so encryption at rest cannot be confirmed: {reason}").format(reason=plain(exc)), icon="🔓")
         return True
-    st.error(ENCRYPTION_OFF, icon="🔓")
+    st.error(_(ENCRYPTION_OFF), icon="🔓")
     return True
 
 
@@ -103,7 +110,7 @@ def intended_use_banner(bundle: ModelBundle | None = None) -> None:
     """Every page: the encryption-off banner (when off), intended use, and (when a model is chosen) its
     identity and validation date."""
     encryption_banner()
-    st.info(INTENDED_USE, icon="ℹ️")
+    st.info(_(INTENDED_USE), icon="ℹ️")
     if bundle is not None:
         st.caption(model_identity(bundle))
 
@@ -112,12 +119,13 @@ def model_identity(bundle: ModelBundle) -> str:
     m = bundle.manifest
     tr = m.get("training", {})
     parts = [
-        f"Model **{plain(bundle.name)}** v{plain(bundle.version)}",
-        (f"imported {plain(str(m['import'].get('imported_at', '?'))[:10])} (trained outside medviz)" if m.get("import")
-         else f"trained {plain(str(tr.get('trained_at', '?'))[:10])}"),
-        f"training data: {plain(tr.get('data_source', 'unknown'))}" + (f" ({plain(tr['data_dates'])})" if tr.get("data_dates") else ""),
-        f"last validated {plain(m.get('last_validated', '?'))}",
-        "see the Model card page",
+        _("Model **{name}** v{version}").format(name=plain(bundle.name), version=plain(bundle.version)),
+        (_("imported {date} (trained outside medviz)").format(date=plain(str(m['import'].get('imported_at', '?'))[:10]))
+         if m.get("import") else _("trained {date}").format(date=plain(str(tr.get('trained_at', '?'))[:10]))),
+        _("training data: {source}").format(source=plain(tr.get('data_source') or _("unknown")))
+        + (f" ({plain(tr['data_dates'])})" if tr.get("data_dates") else ""),
+        _("last validated {date}").format(date=plain(m.get('last_validated', '?'))),
+        _("see the Model card page"),
     ]
     return " · ".join(parts)
 
@@ -127,10 +135,12 @@ def require(bundle: ModelBundle | None, *, text: bool | None = None, tabular: bo
     if bundle is None:
         return False
     if text and not bundle.is_text:
-        st.warning(f"This view needs a text model; '{plain(bundle.name)}' is a {plain(bundle.task)} model. Pick another in the sidebar.")
+        st.warning(_("This view needs a text model; '{name}' is a {task} model. Pick another in the sidebar.").format(
+            name=plain(bundle.name), task=plain(bundle.task)))
         return False
     if tabular and not bundle.is_tabular:
-        st.warning(f"This view needs a tabular model; '{plain(bundle.name)}' is a {plain(bundle.task)} model. Pick another in the sidebar.")
+        st.warning(_("This view needs a tabular model; '{name}' is a {task} model. Pick another in the sidebar.").format(
+            name=plain(bundle.name), task=plain(bundle.task)))
         return False
     return True
 

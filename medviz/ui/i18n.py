@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 LANG_KEY = "i18n_language"  # the session's language code
 LOADED_KEY = "i18n_loaded_for"  # user id whose stored language was read into this session
 PICKER_KEY = "i18n_language_picker"
+CHOSEN_SIGNED_OUT_KEY = "i18n_chosen_signed_out"  # picked on the sign-in page: becomes the account's if it has none
+KEEP_KEYS = (LANG_KEY, CHOSEN_SIGNED_OUT_KEY)  # survive the session-state clear at sign-in (medviz.ui.auth)
 
 
 def _session_language() -> str | None:
@@ -49,8 +51,9 @@ def load_user_language(user) -> str:
             stored = None
         if stored in i18n.LANGUAGES:
             st.session_state[LANG_KEY] = stored
-        elif st.session_state.get(LANG_KEY) in i18n.LANGUAGES:  # chosen before signing in: keep it
-            _store(user.id, st.session_state[LANG_KEY])
+        elif st.session_state.get(CHOSEN_SIGNED_OUT_KEY) and st.session_state.get(LANG_KEY) in i18n.LANGUAGES:
+            _store(user.id, st.session_state[LANG_KEY])  # picked on the sign-in page: the account had none
+        st.session_state.pop(CHOSEN_SIGNED_OUT_KEY, None)
     return i18n.current_language()
 
 
@@ -70,7 +73,10 @@ def _changed() -> None:
     code = st.session_state.get(PICKER_KEY)
     if code in i18n.LANGUAGES:
         st.session_state[LANG_KEY] = code
-        _store((session() or {}).get("user_id"), code)  # signed in: remember it with the account
+        user_id = (session() or {}).get("user_id")
+        if user_id is None:
+            st.session_state[CHOSEN_SIGNED_OUT_KEY] = True
+        _store(user_id, code)  # signed in: remember it with the account
 
 
 def language_picker() -> str:

@@ -6,30 +6,32 @@ import streamlit as st
 from medviz.bundle import ModelBundle
 from medviz.charts.prediction import differential_bar, highlight_html
 from medviz.errors import MedvizError
+from medviz.i18n import N_, _, format_number, format_percent
 from medviz.text.analyse import CaseAnalysis, analyse_case
 from medviz.text.predict import ranked
 from medviz.ui import cache
 from medviz.ui.audit_hooks import record, summarize_probabilities
 from medviz.ui.cases import save_case_button, text_prediction
 from medviz.ui.common import esc, plain
+from medviz.ui.messages import library_message, term
 
 TEXT_KEY = "case_text"
 RESULT_KEY = "case_text_result"  # (bundle path, CaseAnalysis, ranked table, attention row)
 
-EXAMPLE = "I've had a fever and a dry cough for three days, my whole body aches and I feel exhausted."
+EXAMPLE = N_("I've had a fever and a dry cough for three days, my whole body aches and I feel exhausted.")
 
 
 def render(bundle: ModelBundle) -> None:
     with st.form("case_text_form", border=False):
         st.text_area(
-            "Describe the case in plain words",
+            _("Describe the case in plain words"),
             key=TEXT_KEY,
             height=130,
             max_chars=100_000,
-            placeholder=EXAMPLE,
-            help="Symptoms, duration, what is absent. The model reads English words and numbers.",
+            placeholder=_(EXAMPLE),
+            help=_("Symptoms, duration, what is absent. The model reads English words and numbers."),
         )
-        submitted = st.form_submit_button("Suggest diagnoses", type="primary")
+        submitted = st.form_submit_button(_("Suggest diagnoses"), type="primary")
     if submitted:
         _predict(bundle, st.session_state.get(TEXT_KEY, ""))
     result = st.session_state.get(RESULT_KEY)
@@ -43,7 +45,7 @@ def _predict(bundle: ModelBundle, text: str) -> None:
         predictor = cache.text_predictor(str(bundle.path))
         analysis = analyse_case(predictor, text)
     except MedvizError as exc:
-        st.warning(plain(exc))
+        st.warning(plain(library_message(exc)))
         show_unscored_reading(exc)
         return
     table = ranked(analysis.probabilities, bundle.labels)
@@ -55,14 +57,17 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
     _show_cant_miss(bundle, check)  # first: never hidden by the low-confidence / out-of-scope banners
     if check.out_of_scope:
         q = (bundle.manifest.get("out_of_scope") or {}).get("in_scope_quantile")
-        why = (f"it looks less like the training cases than {q:.0%} of held-out in-scope cases do"
-               if isinstance(q, (int, float)) else "its out-of-scope score is above the flag threshold")
-        st.error(f"{plain(check.warnings[0])} ({why}; score {check.out_of_scope_score:.2f}, "
-                 f"threshold {check.out_of_scope_threshold:.2f}).", icon="🚩")
+        why = (_("it looks less like the training cases than {share} of held-out in-scope cases do").format(
+                   share=format_percent(q, 0))
+               if isinstance(q, (int, float)) else _("its out-of-scope score is above the flag threshold"))
+        st.error(_("{warning} ({why}; score {score}, threshold {threshold}).").format(
+            warning=plain(library_message(check.warnings[0])), why=why,
+            score=format_number(check.out_of_scope_score, 2), threshold=format_number(check.out_of_scope_threshold, 2)),
+            icon="🚩")
     for w in check.warnings[1:] if check.out_of_scope else check.warnings:
-        st.warning(plain(w), icon="⚠️")
+        st.warning(plain(library_message(w)), icon="⚠️")
     if check.coverage is not None:
-        st.info(plain(check.differential_sentence()))
+        st.info(plain(library_message(check.differential_sentence())))
     _show_reading(check, bundle)
     _show_kb_reading(bundle, check)
     _show_differential(bundle, table)
@@ -75,7 +80,7 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
     if family_for(bundle).has_attention(bundle):
         _show_attention(check, attention)
     else:  # an imported model without attention: the SHAP words below are the explanation
-        st.caption("This model exposes no attention weights; the word contributions (SHAP) below show what drove it.")
+        st.caption(_("This model exposes no attention weights; the word contributions (SHAP) below show what drove it."))
     save_case_button(bundle, check.text, text_prediction(table["label"], table["probability"]), key="case_save")
     from medviz.ui.explain_views import render_text_explanation
 
@@ -83,9 +88,9 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
 
 
 def _show_attention(check: CaseAnalysis, attention) -> None:
-    st.subheader("Words the model attended to")
+    st.subheader(_("Words the model attended to"))
     if check.negated or check.recognised_terms:
-        st.caption("The case as the model read it: clinician terms rewritten and negated findings removed (see above).")
+        st.caption(_("The case as the model read it: clinician terms rewritten and negated findings removed (see above)."))
     spans = []
     peak = max((attention[t.position] for t in check.tokens if t.position is not None), default=0.0)
     for t in check.tokens:
@@ -93,19 +98,19 @@ def _show_attention(check: CaseAnalysis, attention) -> None:
         spans.append((t.start, t.end, w))
     # st.html: the typed text is escaped HTML and must not be parsed as Markdown (see explain_views).
     st.html(f'<div style="line-height: 2; font-size: 1.05rem">{highlight_html(check.model_text, spans)}</div>')
-    st.caption(
+    st.caption(_(
         "Shading is the model's attention weight (darkest = most attended, relative to this case). "
         "Attention shows where the model looked, not why it decided: it is not a faithful explanation, "
         "and it describes the model, not the patient."
-    )
+    ))
 
 
 _STATUS_TITLES = {
-    "present": "Present (read by the model)",
-    "absent": "Absent (denied, not counted)",
-    "uncertain": "Uncertain (hedged, not counted)",
-    "historical": "Past history (not counted)",
-    "family/other person": "About someone else (not counted)",
+    "present": N_("Present (read by the model)"),
+    "absent": N_("Absent (denied, not counted)"),
+    "uncertain": N_("Uncertain (hedged, not counted)"),
+    "historical": N_("Past history (not counted)"),
+    "family/other person": N_("About someone else (not counted)"),
 }
 
 
@@ -132,14 +137,15 @@ def _show_reading(check: CaseAnalysis, bundle: ModelBundle | None = None) -> Non
         _show_findings(pre)
     elif check.negated:
         items = "".join(
-            f"<li>{esc(f.text)} <span style='color:#666'>({esc(f.kind)}: “{esc(f.cue)}”)</span></li>"
+            f"<li>{esc(f.text)} <span style='color:#666'>({esc(term(f.kind))}: “{esc(f.cue)}”)</span></li>"
             for f in check.negated
         )
-        st.markdown(f"**Read as absent or uncertain (not counted):**<ul>{items}</ul>", unsafe_allow_html=True)
+        st.markdown("**" + _("Read as absent or uncertain (not counted):") + f"**<ul>{items}</ul>", unsafe_allow_html=True)
     if check.recognised_terms:
-        with st.expander("Clinician terms rewritten for the model", expanded=False):
+        with st.expander(_("Clinician terms rewritten for the model"), expanded=False):
+            normal = "<i>" + esc(_("normal, not passed on")) + "</i>"
             items = "".join(
-                f"<li>{esc(t.text)} → {esc(t.meaning) if t.meaning else '<i>normal, not passed on</i>'}</li>"
+                f"<li>{esc(t.text)} → {esc(t.meaning) if t.meaning else normal}</li>"
                 for t in check.recognised_terms
             )
             st.markdown(f"<ul>{items}</ul>", unsafe_allow_html=True)
@@ -160,36 +166,41 @@ def _show_findings(pre) -> None:
     from medviz.text.clinical import STATUSES, findings_by_status
 
     for w in pre.warnings:
-        st.warning(plain(w), icon="⚠️")
+        st.warning(plain(library_message(w)), icon="⚠️")
     groups = [(s, findings_by_status(pre, s)) for s in STATUSES]
     groups = [(s, items) for s, items in groups if items]
     if groups:
-        st.subheader("Findings in the note")
+        st.subheader(_("Findings in the note"))
         cols = st.columns(len(groups))
         for col, (status, items) in zip(cols, groups):
             with col:
                 lis = "".join(f"<li>{plain(p)}</li>" for p in dict.fromkeys(items))  # note text: Markdown-safe
-                st.markdown(f"**{_STATUS_TITLES[status]}**<ul>{lis}</ul>", unsafe_allow_html=True)
-        st.caption("Assertion status by medspaCy's ConText rules. Only present findings (and abnormal vital "
-                   "signs) are evidence for the model; the others are removed from the text it reads.")
+                st.markdown(f"**{_(_STATUS_TITLES[status])}**<ul>{lis}</ul>", unsafe_allow_html=True)
+        st.caption(_("Assertion status by medspaCy's ConText rules. Only present findings (and abnormal vital "
+                     "signs) are evidence for the model; the others are removed from the text it reads."))
     if pre.vitals:
-        st.subheader("Vital signs")
+        st.subheader(_("Vital signs"))
         table = pd.DataFrame({
-            "As written": [v.text for v in pre.vitals],
-            "Measurement": [v.name for v in pre.vitals],
-            "Value": [f"{v.value:g}" for v in pre.vitals],
-            "Unit": [v.unit for v in pre.vitals],
-            "Adult reference range": [v.reference_range for v in pre.vitals],
-            "Status": [v.status for v in pre.vitals],
-            "Meaning": [v.finding or "—" for v in pre.vitals],
+            _("As written"): [v.text for v in pre.vitals],
+            _("Measurement"): [term(v.name) for v in pre.vitals],
+            _("Value"): [format_number(v.value) for v in pre.vitals],
+            _("Unit"): [v.unit for v in pre.vitals],
+            _("Adult reference range"): [v.reference_range for v in pre.vitals],
+            _("Status"): [term(v.status) for v in pre.vitals],
+            _("Meaning"): [term(v.finding) if v.finding else "—" for v in pre.vitals],
         })
         st.dataframe(table, hide_index=True, width="stretch")
         sources = "; ".join(dict.fromkeys(f"{v.name}: {v.source}" for v in pre.vitals))
-        st.caption(f"Reference ranges (adults, at rest): {sources}.")
+        st.caption(_("Reference ranges (adults, at rest): {sources}.").format(sources=sources))
     if pre.not_interpreted:
         items = "".join(f"<li>{plain(x)}</li>" for x in pre.not_interpreted)
-        st.markdown(f"**Not interpreted** (meaning not fixed by the context; left as written):<ul>{items}</ul>",
+        st.markdown(_("**Not interpreted** (meaning not fixed by the context; left as written):") + f"<ul>{items}</ul>",
                     unsafe_allow_html=True)
+
+
+def _differential_columns() -> dict[str, str]:
+    """Headings of the ranked-differential tables, in the session's language."""
+    return {"rank": "#", "label": _("Diagnosis"), "probability": _("Probability (%)")}
 
 
 TOP_SHOWN = 10  # ranked differential rows shown; the rest are searchable (wide label sets, issue 15)
@@ -197,32 +208,32 @@ TOP_SHOWN = 10  # ranked differential rows shown; the rest are searchable (wide 
 
 def _show_differential(bundle: ModelBundle, table) -> None:
     """Top 10 as a table beside a bar chart; every other diagnosis searchable by name."""
-    st.subheader("Ranked differential")
+    st.subheader(_("Ranked differential"))
     shown = min(TOP_SHOWN, len(table))
     left, right = st.columns([2, 3])
     with left:
         top = table.head(shown).copy()
         top["probability"] = (top["probability"] * 100).round(1)
         st.dataframe(
-            top.rename(columns={"rank": "#", "label": "Diagnosis", "probability": "Probability (%)"}),
+            top.rename(columns=_differential_columns()),
             hide_index=True,
             width="stretch",
         )
-        st.caption(
-            f"Calibrated probabilities over the {len(bundle.labels)} diagnoses the model knows; they sum to 100%. "
-            "A diagnosis outside this list can never appear here."
+        st.caption(_(
+            "Calibrated probabilities over the {n} diagnoses the model knows; they sum to 100%. "
+            "A diagnosis outside this list can never appear here.").format(n=format_number(len(bundle.labels)))
         )
     with right:
         st.plotly_chart(differential_bar(table, k=min(shown, 10)), width="stretch", config={"displayModeBar": False})
     if len(table) > shown:
-        with st.expander(f"Search the other {len(table) - shown} diagnoses"):
-            query = st.text_input("Diagnosis name contains", key="case_differential_search",
-                                  placeholder="e.g. embolism")
+        with st.expander(_("Search the other {n} diagnoses").format(n=format_number(len(table) - shown))):
+            query = st.text_input(_("Diagnosis name contains"), key="case_differential_search",
+                                  placeholder=_("e.g. embolism"))
             rest = table.iloc[shown:].copy()
             if query.strip():
                 rest = rest[rest["label"].str.contains(query.strip(), case=False, regex=False)]
             rest["probability"] = (rest["probability"] * 100).round(3)
-            st.dataframe(rest.rename(columns={"rank": "#", "label": "Diagnosis", "probability": "Probability (%)"}),
+            st.dataframe(rest.rename(columns=_differential_columns()),
                          hide_index=True, width="stretch", height=300)
 
 
@@ -234,13 +245,15 @@ def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
     if not hits:
         return
     items = "".join(
-        f"<li><b>{esc(h.label)}</b> — {percent(h.probability)} (rank {h.rank}): {esc(h.danger)}. "
-        f"<span style='color:#555'>Source: {esc(h.source)}</span></li>"
+        f"<li><b>{esc(h.label)}</b> — {percent(h.probability)} ("
+        + esc(_("rank {rank}").format(rank=h.rank)) + f"): {esc(h.danger)}. "
+        f"<span style='color:#555'>" + esc(_("Source: {source}").format(source=h.source)) + "</span></li>"
         for h in hits
     )
     st.error(
-        "**Can't-miss — consider urgently and rule out before any other diagnosis.** Dangerous conditions in this "
-        f"differential ({rule.wording()}), whatever the confidence or scope notes below say:",
+        _("**Can't-miss — consider urgently and rule out before any other diagnosis.** Dangerous conditions in this "
+          "differential ({rule}), whatever the confidence or scope notes below say:").format(
+            rule=plain(library_message(rule.wording()))),
         icon="🚨",
     )
     st.html(f"<ul>{items}</ul>")
@@ -254,9 +267,10 @@ def _show_kb_reading(bundle: ModelBundle, check: CaseAnalysis) -> None:
     if found is None:
         return
     present, absent = found[0].findings(check.text)
-    with st.expander(f"Findings the knowledge-base expert read: {len(present)} present, {len(absent)} absent",
-                     expanded=False):
-        st.html("<b>Present:</b> " + (esc(", ".join(present)) or "<i>none recognised</i>")
-                + "<br><b>Absent (after no / denies / without):</b> " + (esc(", ".join(absent)) or "<i>none</i>"))
-        st.caption("Phrases matched against the knowledge base's symptom names and this repository's synonym and "
-                   "clinician-findings tables; the expert's naive-Bayes probabilities are multiplied into the model's.")
+    with st.expander(_("Findings the knowledge-base expert read: {present} present, {absent} absent").format(
+            present=len(present), absent=len(absent)), expanded=False):
+        st.html("<b>" + esc(_("Present:")) + "</b> " + (esc(", ".join(present)) or "<i>" + esc(_("none recognised")) + "</i>")
+                + "<br><b>" + esc(_("Absent (after no / denies / without):")) + "</b> "
+                + (esc(", ".join(absent)) or "<i>" + esc(_("none")) + "</i>"))
+        st.caption(_("Phrases matched against the knowledge base's symptom names and this repository's synonym and "
+                     "clinician-findings tables; the expert's naive-Bayes probabilities are multiplied into the model's."))

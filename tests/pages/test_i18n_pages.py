@@ -46,7 +46,9 @@ def test_sessions_do_not_share_a_language(app, make_user):
 
 
 def test_language_chosen_on_the_sign_in_page_is_kept(make_user, models_dir):
-    make_user()
+    from medviz.store import get_engine, preferences
+
+    user = make_user()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     _picker(at).set_value("zh_CN").run()
     assert not at.exception, at.exception
@@ -56,3 +58,4 @@ def test_language_chosen_on_the_sign_in_page_is_kept(make_user, models_dir):
     at.run()
     assert not at.exception, at.exception
     assert at.title[0].value == "病例"
+    assert preferences.get_language(get_engine(), user.id) == "zh_CN"  # the account had none: it is now its own

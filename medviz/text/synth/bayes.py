@@ -40,6 +40,21 @@ _SEX_WORDS = {"m": "Male", "man": "Male", "male": "Male", "boy": "Male", "gentle
               "her": "Female"}
 
 
+# Laterality (issue 15: a stroke read as myasthenia gravis): "right arm weakness", "weakness of the left arm",
+# "R-sided leg weakness" are one-sided weakness. The knowledge base codes a stroke's weakness as *focal
+# weakness* and lists no *arm weakness* for it at all (SymCat: stroke focal weakness 46 %, arm weakness -;
+# myasthenia gravis arm weakness 14 %), so reading the body part made the stroke ~28x less likely. The
+# phrase tables cannot list every side x body part x word order, so a weakness phrase with a side word
+# just before it, or "of / in / on / down (the) right / left" just after it, in the same clause, is read
+# as focal weakness instead of the body part's weakness. Generalised weakness is never one-sided.
+_SIDE_WORDS = frozenset({"right", "left", "unilateral", "r", "l"})
+_ONE_SIDED = (("one", "sided"), ("one", "side"), ("single", "side"))
+_AFTER = frozenset({"of", "in", "on", "down", "to"})  # "weakness of the right arm", "weak down the left side"
+_GENERAL = frozenset({"generalised", "generalized", "proximal", "muscles", "muscle", "asthenia"})
+LATERAL_REACH = 3
+FOCAL_PHRASE = "focal weakness"
+
+
 @dataclass(frozen=True)
 class ReadCase:
     present: tuple[int, ...]  # feature columns found
@@ -92,6 +107,12 @@ class KnowledgeBaseBayes:
         for phrase, col in phrases.items():
             self.column_names.setdefault(col, phrase)
         self._ngrams = {tuple(_TOKEN.findall(p)): col for p, col in phrases.items() if _TOKEN.findall(p)}
+        self._focal = phrases.get(FOCAL_PHRASE)
+        # columns whose phrases name a weakness (arm weakness, weak legs, weakness, ...), the one-sided one excepted
+        # phrases naming a weakness that can be one-sided (arm weakness, weak legs, weakness; not generalised)
+        self._weakness_phrases = frozenset(
+            k for k in (tuple(_TOKEN.findall(p)) for p, c in phrases.items() if c != self._focal)
+            if any(w in ("weakness", "weak") for w in k) and not any(w in _GENERAL for w in k))
         self._first: dict[str, int] = {}  # first word of a phrase -> longest phrase starting with it
         for k in self._ngrams:
             self._first[k[0]] = max(self._first.get(k[0], 0), len(k))
@@ -99,6 +120,11 @@ class KnowledgeBaseBayes:
         self.log_absent = np.log(np.clip(1.0 - self.freq, EPS, 1.0))
         self.log_age = np.log(np.maximum(age_odds, EPS))
         self.log_sex = np.log(np.maximum(sex_odds, EPS))
+        # One (2F + bands + sexes, C) log-likelihood matrix, C-contiguous: a case is a sparse row of
+        # indicators (present findings, absent findings, age band, sex) and a batch is one sparse x dense
+        # product (a transposed view made scipy copy the (F, C) matrices on every call).
+        self._loglik = np.ascontiguousarray(np.vstack([self.log_present.T, self.log_absent.T, self.log_age.T,
+                                                       self.log_sex.T]))
 
     def to_json(self) -> bytes:
         """Compact JSON for a bundle artefact: labels, phrase -> column, non-zero frequencies, odds."""
@@ -142,8 +168,11 @@ class KnowledgeBaseBayes:
                 i += 1
                 continue
             for n in range(min(self._first.get(t, 0), len(toks) - i), 0, -1):
-                col = self._ngrams.get(tuple(toks[i:i + n]))
+                gram = tuple(toks[i:i + n])
+                col = self._ngrams.get(gram)
                 if col is not None:
+                    if gram in self._weakness_phrases and self._focal is not None and _lateral(toks, i, i + n):
+                        col = self._focal  # one-sided: the knowledge base's focal weakness, not the body part's
                     (absent if negated else present).append(col)
                     i += n
                     break
@@ -160,32 +189,50 @@ class KnowledgeBaseBayes:
         return [self.column_names[c] for c in r.present], [self.column_names[c] for c in r.absent]
 
     def log_scores(self, texts: list[str]) -> np.ndarray:
-        """(N, C) unnormalised log posteriors. Findings per text in Python (regex), the sums as sparse products."""
+        """(N, C) unnormalised log posteriors: each distinct text read once (:meth:`read`), then one sparse
+        indicator matrix (N, 2F + bands + sexes) times the log-likelihood matrix."""
+        import pandas as pd
         from scipy import sparse
 
         n, f = len(texts), self.freq.shape[1]
-        rows_p, cols_p, rows_a, cols_a = [], [], [], []
-        age = np.zeros((n, len(AGE_RANGES)))
-        sex = np.zeros((n, len(SEXES)))
-        for i, t in enumerate(texts):
+        codes, uniq = pd.factorize(pd.Series(list(texts), dtype=object), sort=False)
+        rows, cols = [], []
+        for i, t in enumerate(uniq):
             r = self.read(t)
-            rows_p += [i] * len(r.present)
-            cols_p += r.present
-            rows_a += [i] * len(r.absent)
-            cols_a += r.absent
+            found = [*r.present, *(f + c for c in r.absent)]
             if r.age is not None:
-                age[i, next(b for b, (lo, hi) in enumerate(AGE_RANGES) if r.age <= hi or b == len(AGE_RANGES) - 1)] = 1
+                found.append(2 * f + next(b for b, (lo, hi) in enumerate(AGE_RANGES)
+                                          if r.age <= hi or b == len(AGE_RANGES) - 1))
             if r.sex is not None:
-                sex[i, SEXES.index(r.sex)] = 1
-        present = sparse.csr_matrix((np.ones(len(rows_p)), (rows_p, cols_p)), shape=(n, f))
-        absent = sparse.csr_matrix((np.ones(len(rows_a)), (rows_a, cols_a)), shape=(n, f))
-        return (np.asarray(present @ self.log_present.T) + np.asarray(absent @ self.log_absent.T)
-                + age @ self.log_age.T + sex @ self.log_sex.T)
+                found.append(2 * f + len(AGE_RANGES) + SEXES.index(r.sex))
+            rows += [i] * len(found)
+            cols += found
+        x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(uniq), self._loglik.shape[0]))
+        scores = np.asarray(x @ self._loglik)
+        return scores if len(uniq) == n else scores[codes]
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         from scipy.special import softmax
 
         return softmax(self.log_scores(texts), axis=1)
+
+
+def _lateral(toks: list[str], start: int, end: int) -> bool:
+    """True when ``toks[start:end]`` (a weakness phrase) is one-sided: a side word ("right", "left", "R", "L",
+    "unilateral", "one-sided") within LATERAL_REACH words before it, or "of / in / on / down (the) right / left"
+    right after it; never across a clause end."""
+    before: list[str] = []
+    for w in reversed(toks[max(0, start - LATERAL_REACH):start]):
+        if w in _CLAUSE_END:
+            break
+        before.insert(0, w)
+    if any(w in _SIDE_WORDS for w in before) or any(pair in _ONE_SIDED for pair in zip(before, before[1:])):
+        return True
+    after = toks[end:end + LATERAL_REACH]
+    if after and after[0] in _AFTER:
+        rest = [w for w in after[1:] if w != "the"]
+        return bool(rest) and (rest[0] in _SIDE_WORDS - {"r", "l"} or tuple(rest[:2]) in _ONE_SIDED)
+    return False
 
 
 def conds_by_slug(kb: KnowledgeBase) -> dict:

@@ -1,0 +1,139 @@
+"""The library's English messages, shown to the user in the session's language.
+
+The library (medviz.text, medviz.auth, …) writes its warnings and errors in English: the same text goes
+into scored CSVs, the audit trail and the CLI, which stay English. The pages show them through
+:func:`library_message`, which matches the text against the English templates below (the library's own
+wording, with ``{fields}`` where it inserts values), translates the template with ``_()`` and puts the
+values back (each value translated in turn when it is itself a known message, e.g. "for now"). A message
+no template matches is shown as written, in English. Hand-written because the messages are composed in
+modules other engineers own; tests/test_i18n_messages.py runs the real library code and checks every
+message it produced is matched.
+
+Closed vocabularies the pages show as values (assertion statuses, vital-sign names and statuses, roles)
+are translated with :func:`term`.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import string
+
+from medviz.i18n import N_, _
+
+TEMPLATES: tuple[str, ...] = (
+    # medviz.text.analyse: warnings and errors about one case
+    N_("The case text is empty: describe the patient's symptoms in a sentence or two."),
+    N_("The model reads English words (letters a-z); this text has none (another script, emoji, or only "
+       "numbers or punctuation), so there is nothing it can read and no diagnosis is given."),
+    N_("Every finding in the text was read as absent or uncertain ({findings}): there is nothing left for "
+       "the model to read. Describe the findings that are present."),
+    N_("This case may be outside what the model was trained for: treat the list below with caution."),
+    # (the zh branch's English-only bundle refusing Chinese text, issue 14 item 3)
+    N_("This model reads English only: the text is in Chinese, which it cannot read, so no diagnosis is given. "
+       "Use a model that reads Chinese (its model card lists the languages), or describe the case in English."),
+    N_("This model reads English only: the Chinese characters in the text were not read."),
+    N_("The text is {length} characters long; only the first {limit} were read."),
+    N_("The note has {words} words; the model read the first {read} ({windows} overlapping windows of "
+       "{window}); the last {unread} were not read."),
+    N_("Very short input ({k} word): the model needs a fuller description."),
+    N_("Very short input ({k} words): the model needs a fuller description."),
+    N_("None of the words are in the model's vocabulary: the list below is not based on your text."),
+    N_("{share} of the words ({k} of {words}) are unknown to the model; it is judging from the rest only."),
+    N_("Low confidence: the top diagnosis has {top} probability and an empty conformal set (rule: top "
+       "under {cutoff}, or a set that is empty or has {size} or more diagnoses)."),
+    N_("Low confidence: the top diagnosis has {top} probability and a conformal set of {n} (rule: top "
+       "under {cutoff}, or a set that is empty or has {size} or more diagnoses)."),
+    N_("No diagnosis is probable enough to include at {coverage} coverage on held-out cases: the model "
+       "cannot stand behind any of its diagnoses for this case."),
+    N_("With {coverage} coverage on held-out cases, the diagnosis is among: {items}."),
+    # medviz.text.clinical.vitals: note and measurement disagree
+    N_("Fever is reported but the measured temperature is {shown}, below 37.5 °C: check which is right."),
+    N_("Fever is read as absent but the measured temperature is {shown}, 38.0 °C or more: check which is right."),
+    # medviz.text.cant_miss: the rule's wording
+    N_("named when in the top {k} of the differential or at a probability of {p} or more"),
+    # medviz.auth: sign-in and password errors
+    N_("unknown user name or wrong password"),
+    N_("this account is locked after {n} failed sign-ins {when}; wait or ask an administrator"),
+    N_("until {time} UTC"),
+    N_("for now"),
+    N_("this account no longer exists"),
+    N_("the new password must differ from the current one"),
+    N_("password rejected: {problems}"),
+    N_("at least {n} characters (got {got})"),
+    N_("at most {n} characters"),
+    N_("at least 5 different characters"),
+    N_("must not contain the user name"),
+    N_("is a commonly used password (on zxcvbn's list of 30,000 common passwords)"),
+    N_("must not start or end with spaces"),
+    N_("too easy to guess (strength {score} of 4, at least {needed} needed: {why})"),
+    N_("too easy to guess (strength {score} of 4, at least {needed} needed; add another uncommon word or two)"),
+)
+
+# Values the pages show from closed vocabularies (not user text): statuses, vital signs, roles.
+TERMS: dict[str, str] = {
+    "present": N_("present"), "absent": N_("absent"), "uncertain": N_("uncertain"),
+    "historical": N_("historical"), "family/other person": N_("family/other person"),
+    "low": N_("low"), "normal": N_("normal"), "high": N_("high"), "medium": N_("medium"),
+    "temperature": N_("temperature"), "heart rate": N_("heart rate"), "respiratory rate": N_("respiratory rate"),
+    "systolic blood pressure": N_("systolic blood pressure"), "diastolic blood pressure": N_("diastolic blood pressure"),
+    "oxygen saturation (SpO2)": N_("oxygen saturation (SpO2)"), "blood glucose": N_("blood glucose"),
+    "fever": N_("fever"), "low body temperature": N_("low body temperature"), "tachycardia": N_("tachycardia"),
+    "bradycardia": N_("bradycardia"), "tachypnoea": N_("tachypnoea"), "bradypnoea": N_("bradypnoea"),
+    "hypertension": N_("hypertension"), "hypotension": N_("hypotension"),
+    "low oxygen saturation": N_("low oxygen saturation"), "hyperglycaemia": N_("hyperglycaemia"),
+    "hypoglycaemia": N_("hypoglycaemia"),
+    "admin": N_("admin"), "clinician": N_("clinician"),
+}
+
+
+def _pattern(template: str) -> re.Pattern:
+    out = []
+    for literal, field, _spec, _conv in string.Formatter().parse(template):
+        out.append(re.escape(literal))
+        if field is not None:
+            out.append(f"(?P<{field}>.+?)")
+    return re.compile("".join(out), re.DOTALL)
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled() -> tuple[tuple[re.Pattern, str], ...]:
+    # Longer templates first: the more specific wording wins where two could match.
+    return tuple((_pattern(t), t) for t in sorted(TEMPLATES, key=len, reverse=True))
+
+
+def match(message: str) -> tuple[str, dict[str, str]] | None:
+    """The English template ``message`` was written from and the values put into it, or None."""
+    for pattern, template in _compiled():
+        m = pattern.fullmatch(message)
+        if m:
+            return template, m.groupdict()
+    return None
+
+
+def library_message(message: object) -> str:
+    """``message`` (a library error or warning, English) in the session's language; as written if unknown.
+
+    The result is text for :func:`medviz.ui.common.plain` (values inside it may come from the user)."""
+    text = str(message)
+    found = match(text)
+    if found is None:
+        if "; " in text:  # a list of messages ("password rejected: a; b")
+            parts = [library_message(p) for p in text.split("; ")]
+            return ("；" if any(_is_cjk(p) for p in parts) else "; ").join(parts)
+        return term(text)
+    template, values = found
+    return _(template).format(**{k: library_message(v) for k, v in values.items()})
+
+
+def term(value: object) -> str:
+    """A value from a closed vocabulary (status, vital sign, role) in the session's language."""
+    text = str(value)
+    return _(TERMS[text]) if text in TERMS else text
+
+
+def role_name(role: str) -> str:
+    return term(role)
+
+
+def _is_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
