@@ -72,3 +72,31 @@ def test_text_card_reports_conformal_out_of_scope_and_robustness(tiny_clinical_b
 def test_tabular_card_has_no_text_safety_section(tiny_tabular_bundle):
     card = build_model_card(load_bundle(tiny_tabular_bundle))
     assert all(s.key != "safety" for s in card.sections)
+
+
+def test_card_follows_the_language_and_keeps_bundle_text(evil_bundle):
+    """Issue 14: headings and fixed sentences in the session's language, in the page and the download;
+    the bundle's own text (title, labels, manifest prose) as written."""
+    from medviz.i18n import use_language
+
+    english = build_model_card(evil_bundle)
+    with use_language("zh_CN"):
+        chinese = build_model_card(evil_bundle)
+    assert chinese.language == "zh_CN" and english.language == "en"
+    assert [s.key for s in chinese.sections] == [s.key for s in english.sections]
+    for en, zh in zip(english.sections, chinese.sections):
+        assert en.title != zh.title, en.title  # every heading translated
+        assert en.refs == zh.refs  # citations stay as written
+    titles = section_titles(chinese)
+    assert "模型概况（一页摘要）" in titles and "人工监督" in titles and "局限性、失效模式和未经检验的人群" in titles
+    facts = dict(next(s for s in chinese.sections if s.key == "details").blocks[0].content)
+    assert facts["名称"] == evil_bundle.name and facts["标题"] == EVIL  # bundle text unchanged
+    assert facts["标签"] == ", ".join(evil_bundle.labels)
+    perf = next(s for s in chinese.sections if s.key == "performance")
+    assert any(b.kind == "facts" and "校准斜率（理想值 1）" in dict(b.content) for b in perf.blocks)
+    # the download is in the card's language even when rendered outside it
+    html = render_html(chinese)
+    assert '<html lang="zh-CN">' in html and "仅供决策支持" in html and "由 medviz 于" in html
+    assert "Decision support for clinicians" not in html and "Model details" not in html
+    assert "<script>" not in html  # still escaped
+    assert '<html lang="en">' in render_html(english) and "模型" not in render_html(english)

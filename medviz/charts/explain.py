@@ -2,6 +2,7 @@
 
 Colours follow shap's convention: red pushes the probability up, blue pushes it down.
 Every word or value that came from a user is HTML-escaped before it reaches markup.
+Titles, axes and legends are in the active language (:mod:`medviz.i18n`, per session).
 """
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from medviz.charts import hover
+from medviz.i18n import N_, _
+
 RED = (214, 39, 40)
 BLUE = (31, 119, 180)
 ATTENTION = (255, 170, 0)
-SCALE = "calibrated probability"
+SCALE = N_("calibrated probability")  # the scale SHAP values are on; translated where shown
 
 
 def _class_values(exp, label: str | None = None) -> tuple[np.ndarray, float, str]:
@@ -39,7 +43,7 @@ def text_shap_html(exp, label: str | None = None, unread_tail: str = "") -> str:
     carries a tooltip with its signed contribution. ``unread_tail`` (text past the model's length
     limit) is shown greyed.
     """
-    values, _, _ = _class_values(exp, label)
+    values, _base, _label = _class_values(exp, label)
     peak = float(np.max(np.abs(values))) if values.size else 0.0
     out = []
     for seg, v in zip(exp.data, values):
@@ -53,7 +57,8 @@ def text_shap_html(exp, label: str | None = None, unread_tail: str = "") -> str:
             f'border-radius: 3px; padding: 0 1px">{html.escape(word)}</span>{html.escape(trail)}'
         )
     if unread_tail:
-        out.append(f'<span style="color: #999" title="not read by the model">{html.escape(unread_tail)}</span>')
+        tip = html.escape(_("not read by the model"), quote=True)
+        out.append(f'<span style="color: #999" title="{tip}">{html.escape(unread_tail)}</span>')
     return "".join(out).replace("\n", "<br>")
 
 
@@ -91,14 +96,15 @@ def word_bar(exp, label: str | None = None, k: int = 12) -> go.Figure:
             orientation="h",
             marker_color=[f"rgb{RED}" if v > 0 else f"rgb{BLUE}" for v in values[order]],
             text=[f"{v:+.3f}" for v in values[order]],
-            textposition="outside",
-            hovertemplate="%{y}: %{x:+.4f}<extra></extra>",
+            textposition="outside", cliponaxis=False,  # value labels past the longest bar stay visible
+            hovertemplate=hover("%{y}: %{x:+.4f}"),
         )
     )
     total = base + values.sum()
     fig.update_layout(
-        title=dict(text=f"Strongest words for “{html.escape(lab)}” · base {base:.3f} → {total:.3f}", font=dict(size=14)),
-        xaxis=dict(title=f"SHAP value ({SCALE})", zeroline=True),
+        title=dict(text=_("Strongest words for “{label}” · base {base} → {total}").format(
+            label=html.escape(lab), base=f"{base:.3f}", total=f"{total:.3f}"), font=dict(size=14)),
+        xaxis=dict(title=_("SHAP value ({scale})").format(scale=_(SCALE)), zeroline=True),
         yaxis=dict(title=None, automargin=True),
         height=90 + 26 * len(order),
         margin=dict(l=10, r=30, t=40, b=40),
@@ -112,15 +118,17 @@ def deletion_chart(table: pd.DataFrame) -> go.Figure:
     styles = {"SHAP": ("rgb(214,39,40)", "solid"), "attention": ("rgb(255,140,0)", "dash"), "random": ("gray", "dot")}
     for method, g in table.groupby("method", sort=False):
         colour, dash = styles.get(str(method), ("black", "solid"))
-        name = f"{method} (mean of {table.attrs.get('n_random', '?')} draws)" if method == "random" else f"top-k {method}"
+        name = (_("random (mean of {n} draws)").format(n=table.attrs.get("n_random", "?")) if method == "random"
+                else _("top-k {method}").format(method=_("attention") if method == "attention" else method))
         fig.add_trace(go.Scatter(x=g["k"], y=g["drop"], mode="lines+markers", name=name,
                                  line=dict(color=colour, dash=dash),
-                                 hovertemplate="k=%{x}: drop %{y:.3f}<extra>" + html.escape(str(method)) + "</extra>"))
+                                 hovertemplate="k=%{x}: " + _("drop") + " %{y:.3f}"))  # plotly adds the trace name
     label = html.escape(str(table.attrs.get("label", "")))
     fig.update_layout(
-        title=dict(text=f"Deletion check: fall in P({label}) when k words are removed", font=dict(size=14)),
-        xaxis=dict(title="words removed (k)", dtick=1),
-        yaxis=dict(title="drop in probability"),
+        title=dict(text=_("Deletion check: fall in P({label}) when k words are removed").format(label=label),
+                   font=dict(size=14)),
+        xaxis=dict(title=_("words removed (k)"), dtick=1),
+        yaxis=dict(title=_("drop in probability")),
         height=320,
         margin=dict(l=10, r=10, t=40, b=40),
         legend=dict(orientation="h", y=-0.25),
@@ -151,7 +159,7 @@ def waterfall(exp_row, specs: Sequence[Mapping[str, Any]], *, max_display: int =
         xs.append(values[j])
         texts.append(f"{values[j]:+.3f}")
     if rest:
-        labels.insert(0, f"{len(rest)} other features")
+        labels.insert(0, _("{n} other features").format(n=len(rest)))
         measures.insert(0, "relative")
         s = float(values[rest].sum())
         xs.insert(0, s)
@@ -161,7 +169,7 @@ def waterfall(exp_row, specs: Sequence[Mapping[str, Any]], *, max_display: int =
         go.Waterfall(
             orientation="h",
             measure=["absolute"] + measures + ["total"],
-            y=["base value (mean risk)"] + labels + ["this patient's risk"],
+            y=[_("base value (mean risk)")] + labels + [_("this patient's risk")],
             x=[base] + xs + [total],
             base=0,
             text=[f"{base:.3f}"] + texts + [f"{total:.3f}"],
@@ -173,7 +181,7 @@ def waterfall(exp_row, specs: Sequence[Mapping[str, Any]], *, max_display: int =
         )
     )
     fig.update_layout(
-        xaxis=dict(title=f"risk ({SCALE})", range=[0, max(1.0, total + 0.05)]),
+        xaxis=dict(title=_("risk ({scale})").format(scale=_(SCALE)), range=[0, max(1.0, total + 0.05)]),
         yaxis=dict(automargin=True),
         height=120 + 30 * (len(labels) + 2),
         margin=dict(l=10, r=40, t=20, b=40),
@@ -189,9 +197,9 @@ def mean_abs_importance(exp, specs: Sequence[Mapping[str, Any]] | None = None) -
     names = _display_names(exp.feature_names, specs)
     order = np.argsort(imp, kind="stable")
     fig = go.Figure(go.Bar(x=imp[order], y=[names[i] for i in order], orientation="h", marker_color="rgb(90,90,90)",
-                           text=[f"{v:.3f}" for v in imp[order]], textposition="outside",
-                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
-    fig.update_layout(xaxis=dict(title=f"mean |SHAP value| ({SCALE}), n = {len(values)}"), yaxis=dict(automargin=True),
+                           text=[f"{v:.3f}" for v in imp[order]], textposition="outside", cliponaxis=False,
+                           hovertemplate=hover("%{y}: %{x:.4f}")))
+    fig.update_layout(xaxis=dict(title=_("mean |SHAP value| ({scale}), n = {n}").format(scale=_(SCALE), n=len(values))), yaxis=dict(automargin=True),
                       height=80 + 32 * len(names), margin=dict(l=10, r=40, t=20, b=40))
     return fig
 
@@ -228,12 +236,12 @@ def beeswarm(exp, specs: Sequence[Mapping[str, Any]] | None = None, *, max_point
             x=values[:, j], y=pos + jitter, mode="markers", name=names[j], showlegend=False,
             marker=dict(size=4, color=np.where(finite, scaled, 0.5), colorscale=[[0, f"rgb{BLUE}"], [1, f"rgb{RED}"]],
                         cmin=0, cmax=1, showscale=(pos == len(order) - 1),
-                        colorbar=dict(title="feature value", tickvals=[0, 1], ticktext=["low", "high"])),
+                        colorbar=dict(title=_("feature value"), tickvals=[0, 1], ticktext=[_("low"), _("high")])),
             customdata=np.where(finite, col, np.nan),
-            hovertemplate=names[j] + " = %{customdata:.4g}<br>SHAP %{x:+.4f}<extra></extra>",
+            hovertemplate=hover(names[j] + " = %{customdata:.4g}", "SHAP %{x:+.4f}"),
         ))
     fig.update_layout(
-        xaxis=dict(title=f"SHAP value ({SCALE})", zeroline=True),
+        xaxis=dict(title=_("SHAP value ({scale})").format(scale=_(SCALE)), zeroline=True),
         yaxis=dict(tickvals=list(range(len(order))), ticktext=[names[j] for j in order], automargin=True),
         height=80 + 40 * len(order), margin=dict(l=10, r=10, t=20, b=40),
     )
@@ -255,11 +263,11 @@ def dependence(exp, feature: str, specs: Sequence[Mapping[str, Any]] | None = No
         marker = dict(size=5, color=data[:, c], colorscale=[[0, f"rgb{BLUE}"], [1, f"rgb{RED}"]], showscale=True,
                       colorbar=dict(title=disp[c]))
     fig = go.Figure(go.Scattergl(x=data[:, j], y=values[:, j], mode="markers", marker=marker,
-                                 hovertemplate=disp[j] + " = %{x:.4g}<br>SHAP %{y:+.4f}<extra></extra>"))
+                                 hovertemplate=hover(disp[j] + " = %{x:.4g}", "SHAP %{y:+.4f}")))
     blanks = int(np.isnan(data[:, j]).sum())
     fig.update_layout(
-        xaxis=dict(title=disp[j] + (f" ({blanks} blank rows not shown)" if blanks else "")),
-        yaxis=dict(title=f"SHAP value ({SCALE})", zeroline=True),
+        xaxis=dict(title=disp[j] + (" " + _("({n} blank rows not shown)").format(n=blanks) if blanks else "")),
+        yaxis=dict(title=_("SHAP value ({scale})").format(scale=_(SCALE)), zeroline=True),
         height=380, margin=dict(l=10, r=10, t=20, b=40),
     )
     return fig
@@ -271,12 +279,12 @@ def word_importance_chart(table: pd.DataFrame, diagnosis: str, k: int = 15) -> g
     fig = go.Figure(go.Bar(
         x=t["mean_shap"], y=[html.escape(str(w)) for w in t["word"]], orientation="h",
         marker_color=[f"rgb{RED}" if v > 0 else f"rgb{BLUE}" for v in t["mean_shap"]],
-        text=[f"{v:+.3f} (n={c})" for v, c in zip(t["mean_shap"], t["count"])], textposition="outside",
-        hovertemplate="%{y}: %{x:+.4f}<extra></extra>",
+        text=[f"{v:+.3f} (n={c})" for v, c in zip(t["mean_shap"], t["count"])], textposition="outside", cliponaxis=False,
+        hovertemplate=hover("%{y}: %{x:+.4f}"),
     ))
     fig.update_layout(
-        title=dict(text=f"Words pushing towards “{html.escape(diagnosis)}”", font=dict(size=14)),
-        xaxis=dict(title=f"mean SHAP value when the word appears ({SCALE})"),
+        title=dict(text=_("Words pushing towards “{diagnosis}”").format(diagnosis=html.escape(diagnosis)), font=dict(size=14)),
+        xaxis=dict(title=_("mean SHAP value when the word appears ({scale})").format(scale=_(SCALE))),
         yaxis=dict(automargin=True), height=90 + 26 * len(t), margin=dict(l=10, r=60, t=40, b=40),
     )
     return fig

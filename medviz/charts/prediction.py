@@ -1,10 +1,13 @@
-"""Charts beside a single prediction."""
+"""Charts beside a single prediction (axis titles in the active language, medviz.i18n)."""
 from __future__ import annotations
 
 import html
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from medviz.charts import hover
+from medviz.i18n import _
 
 
 def differential_bar(ranked: pd.DataFrame, k: int = 5) -> go.Figure:
@@ -18,11 +21,11 @@ def differential_bar(ranked: pd.DataFrame, k: int = 5) -> go.Figure:
             text=[f"{p:.1%}" for p in top["probability"]],
             textposition="outside",
             marker_color="#1f77b4",
-            hovertemplate="%{y}: %{x:.1f}%<extra></extra>",
+            hovertemplate=hover("%{y}: %{x:.1f}%"),
         )
     )
     fig.update_layout(
-        xaxis=dict(title="Calibrated probability (%)", range=[0, 110]),
+        xaxis=dict(title=_("Calibrated probability (%)"), range=[0, 110]),
         yaxis=dict(title=None),
         height=60 + 42 * len(top),
         margin=dict(l=10, r=10, t=10, b=40),

@@ -107,7 +107,9 @@ def _start_session(user: accounts.User) -> None:
     _audit("login", s)
 
 
-def _end_session(action: str, notice: str, *, revoke: str | None = None, minutes: float = 0.0) -> None:
+def _end_session(action: str, notice: str, *, revoke: str | None = None, idle_minutes: float = 0.0) -> None:
+    """End the session; ``notice`` (an English template, N_) is shown on the sign-in page, translated,
+    with ``{minutes}`` = ``idle_minutes``."""
     s = session()
     if s:
         if revoke and s.get("row_id") is not None:
@@ -119,7 +121,7 @@ def _end_session(action: str, notice: str, *, revoke: str | None = None, minutes
         _audit(action, s, summary=f"session lasted {minutes:.1f} min")
     _bind_downloads(None)
     _clear_state(keep_choice=False)
-    st.session_state[NOTICE_KEY] = (notice, minutes)
+    st.session_state[NOTICE_KEY] = (notice, idle_minutes)
     if web.ENABLED:
         st.session_state[CLEAR_COOKIE_KEY] = True
 
@@ -172,11 +174,11 @@ def current_user() -> accounts.User | None:
         if not state.ok:
             reason = state.reason or "logout"
             _end_session("session_timeout" if reason in ("idle", "expired") else "logout",
-                         END_NOTICES.get(reason, END_NOTICES["logout"]), minutes=minutes,
+                         END_NOTICES.get(reason, END_NOTICES["logout"]), idle_minutes=minutes,
                          revoke=reason if reason in ("idle", "expired") else None)
             return None
     elif accounts.is_idle(s["last_seen"], now, minutes):  # a tab-only session (no row: bare AppTest runs)
-        _end_session("session_timeout", END_NOTICES["idle"], minutes=minutes)
+        _end_session("session_timeout", END_NOTICES["idle"], idle_minutes=minutes)
         return None
     user = accounts.get_user(_engine(), s["user_id"])
     if user is None or not user.active:

@@ -15,6 +15,7 @@ import streamlit as st
 from medviz.bundle import ModelBundle
 from medviz.charts import explain as charts
 from medviz.errors import MedvizError
+from medviz.i18n import N_, _, ngettext
 from medviz.ui import cache
 from medviz.ui.common import plain
 
@@ -22,13 +23,14 @@ TEXT_RESULT_KEY = "case_explain_text"  # (key, TextCaseExplanation)
 TEXT_LABEL_KEY = "case_explain_label"
 TABULAR_RESULT_KEY = "case_explain_tabular"  # (key, Explanation)
 
-CAVEAT = (
+# Shown with _(CAVEAT) / _(ATTENTION_CAVEAT): translated per session, never at import.
+CAVEAT = N_(
     "**How to read this.** SHAP values describe how *this model* used the words or values it was given "
     "(on the calibrated probability scale, from the base value to this output). They describe the model, "
     "not the patient, and they are not causes: a large contribution is not evidence that a symptom or value "
     "causes the condition, nor that the model is right."
 )
-ATTENTION_CAVEAT = (
+ATTENTION_CAVEAT = N_(
     "Attention shows where the model looked, not why it decided: attention weights are not by themselves an "
     "explanation (Jain & Wallace 2019). Compare them with SHAP using the agreement and deletion checks below."
 )
@@ -51,16 +53,16 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
     from medviz.explain import deletion_check, explain_text_case, for_class, rank_agreement
 
     options = [str(o) for o in predicted_label_options] or list(bundle.labels)
-    st.subheader("Why: word contributions (SHAP)")
+    st.subheader(_("Why: word contributions (SHAP)"))
     key = _key(bundle.path, bundle.model_sha256, text)
     stored = st.session_state.get(TEXT_RESULT_KEY)
     if not stored or stored[0] != key:
         try:
-            with st.spinner("Computing SHAP values for every word…"):
+            with st.spinner(_("Computing SHAP values for every word…")):
                 explainer = cache.text_explainer(str(bundle.path))
                 result = explain_text_case(explainer, text)
         except MedvizError as exc:
-            st.warning(f"No explanation for this text: {plain(exc)}")
+            st.warning(_("No explanation for this text: {error}").format(error=plain(exc)))
             return
         st.session_state[TEXT_RESULT_KEY] = (key, result)
         from medviz.ui.audit_hooks import record
@@ -71,30 +73,32 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
     explainer = cache.text_explainer(str(bundle.path))
 
     label = st.selectbox(
-        "Explain the diagnosis", options, index=0, key=TEXT_LABEL_KEY,
-        help="The top diagnosis by default; pick any other from the differential.",
+        _("Explain the diagnosis"), options, index=0, key=TEXT_LABEL_KEY,
+        help=_("The top diagnosis by default; pick any other from the differential."),
     )
     if label not in bundle.labels:
-        st.warning(f"'{plain(label)}' is not one of the model's diagnoses.")
+        st.warning(_("'{label}' is not one of the model's diagnoses.").format(label=plain(label)))
         return
     j = bundle.labels.index(label)
     exp_c = for_class(result.shap, label)
     base = float(result.shap.base_values[j])
     prob = float(result.probabilities[j])
     st.caption(
-        f"Scale: calibrated probability of **{plain(label)}**. Base value (every word removed) = {base:.3f}; "
-        f"the word contributions add up to this case's probability {prob:.3f}. Red words push towards "
-        f"{plain(label)}, blue words away from it."
+        _("Scale: calibrated probability of **{label}**. Base value (every word removed) = {base}; the word "
+          "contributions add up to this case's probability {probability}. Red words push towards {label}, blue words "
+          "away from it.").format(label=plain(label), base=f"{base:.3f}", probability=f"{prob:.3f}")
     )
     if bundle.manifest.get("knowledge_base_expert"):
-        st.caption("This bundle multiplies the network's probabilities with a knowledge-base expert (naive Bayes over "
-                   "the symptom table): SHAP and attention explain the network part only, so this probability can "
-                   "differ from the one in the ranked differential.")
+        st.caption(_("This bundle multiplies the network's probabilities with a knowledge-base expert (naive Bayes over "
+                     "the symptom table): SHAP and attention explain the network part only, so this probability can "
+                     "differ from the one in the ranked differential."))
     # st.html, not st.markdown: the case text inside must not be read as Markdown (a blank line in it
     # would end the HTML block and turn the rest into Markdown, images included).
     st.html(f'<div style="line-height: 2; font-size: 1.05rem">{charts.text_shap_html(result.shap, label, result.unread_tail)}</div>')
     if result.words_not_read:
-        st.caption(f"{result.words_not_read} word(s) after the {explainer.seq_len} words the model reads were not read (grey).")
+        st.caption(ngettext("{n} word after the {limit} words the model reads was not read (grey).",
+                            "{n} words after the {limit} words the model reads were not read (grey).",
+                            result.words_not_read).format(n=result.words_not_read, limit=explainer.seq_len))
     st.plotly_chart(charts.word_bar(result.shap, label), width="stretch", config={"displayModeBar": False},
                     key="case_explain_word_bar")
 
@@ -102,36 +106,39 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
 
     attention = family_for(bundle).has_attention(bundle)  # imported models may expose none
     if attention:
-        st.subheader("Attention over the same words")
+        st.subheader(_("Attention over the same words"))
         st.html(f'<div style="line-height: 2; font-size: 1.05rem">{charts.attention_html(result.attention)}</div>')
-        st.caption(ATTENTION_CAVEAT)
+        st.caption(_(ATTENTION_CAVEAT))
 
-    st.subheader("How far to trust these explanations")
+    st.subheader(_("How far to trust these explanations"))
     if attention:
         agree = rank_agreement(exp_c.values, result.attention.values)
         c1, c2, c3 = st.columns(3)
-        c1.metric("Spearman ρ (|SHAP| vs attention)", "n/a" if np.isnan(agree["spearman"]) else f"{agree['spearman']:.2f}")
-        c2.metric("Kendall τ (|SHAP| vs attention)", "n/a" if np.isnan(agree["kendall"]) else f"{agree['kendall']:.2f}")
-        c3.metric("Words compared", agree["n_words"])
-    with st.spinner("Running the deletion check…"):
+        c1.metric(_("Spearman ρ (|SHAP| vs attention)"), _("n/a") if np.isnan(agree["spearman"]) else f"{agree['spearman']:.2f}")
+        c2.metric(_("Kendall τ (|SHAP| vs attention)"), _("n/a") if np.isnan(agree["kendall"]) else f"{agree['kendall']:.2f}")
+        c3.metric(_("Words compared"), agree["n_words"])
+    with st.spinner(_("Running the deletion check…")):
         table = deletion_check(explainer, result.shap, result.attention, label)
     if not attention:
         table = table[table["method"] != "attention"]
     k = int(min(5, table["k"].max()))
     at_k = table[table["k"] == k].set_index("method")["drop"]
+    drops = {m: f"{at_k.get(m, float('nan')):.3f}" for m in ("SHAP", "attention", "random")}
     st.markdown(
-        f"Removing the top {k} SHAP words lowers P({plain(label)}) by **{at_k.get('SHAP', float('nan')):.3f}**; "
-        + (f"the top {k} attention words by **{at_k.get('attention', float('nan')):.3f}**; " if attention else "")
-        + f"{k} random words by **{at_k.get('random', float('nan')):.3f}** on average "
-        f"({table.attrs.get('n_random')} seeded draws)."
+        (_("Removing the top {k} SHAP words lowers P({label}) by **{shap}**; the top {k} attention words by "
+           "**{attention}**; {k} random words by **{random}** on average ({draws} seeded draws).") if attention else
+         _("Removing the top {k} SHAP words lowers P({label}) by **{shap}**; {k} random words by **{random}** on "
+           "average ({draws} seeded draws)."))
+        .format(k=k, label=plain(label), shap=drops["SHAP"], attention=drops["attention"], random=drops["random"],
+                draws=table.attrs.get("n_random"))
     )
     st.plotly_chart(charts.deletion_chart(table), width="stretch", config={"displayModeBar": False},
                     key="case_explain_deletion")
     st.caption(
-        "A faithful explanation names words whose removal changes the prediction more than removing random words. "
-        "Rank agreement near 0 means attention and SHAP point at different words."
+        _("A faithful explanation names words whose removal changes the prediction more than removing random words. "
+          "Rank agreement near 0 means attention and SHAP point at different words.")
     )
-    st.info(CAVEAT)
+    st.info(_(CAVEAT))
 
 
 def render_tabular_explanation(bundle: ModelBundle, row) -> None:
@@ -144,7 +151,7 @@ def render_tabular_explanation(bundle: ModelBundle, row) -> None:
 
     from medviz.explain import feature_array
 
-    st.subheader("Why: feature contributions (SHAP)")
+    st.subheader(_("Why: feature contributions (SHAP)"))
     try:
         explainer = cache.tabular_explainer(str(bundle.path))
         if isinstance(row, dict):
@@ -153,12 +160,12 @@ def render_tabular_explanation(bundle: ModelBundle, row) -> None:
             row = row.to_frame().T
         x = feature_array(row, explainer.feature_names, "case")
     except MedvizError as exc:
-        st.warning(f"No explanation for this case: {plain(exc)}")
+        st.warning(_("No explanation for this case: {error}").format(error=plain(exc)))
         return
     key = _key(bundle.path, bundle.model_sha256, x.tobytes())
     stored = st.session_state.get(TABULAR_RESULT_KEY)
     if not stored or stored[0] != key:
-        with st.spinner("Computing exact SHAP values…"):
+        with st.spinner(_("Computing exact SHAP values…")):
             exp = explainer.explain(x[:1])
         st.session_state[TABULAR_RESULT_KEY] = (key, exp)
         from medviz.ui.audit_hooks import record
@@ -169,10 +176,11 @@ def render_tabular_explanation(bundle: ModelBundle, row) -> None:
     base = float(exp.base_values[0])
     total = base + float(exp.values[0].sum())
     st.caption(
-        f"Scale: calibrated probability. Base value {base:.3f} = mean risk over {len(explainer.background)} "
-        f"training patients; the bars add up to this patient's risk {total:.3f}. Red raises the risk, blue lowers it. "
-        "Exact Shapley values (every combination of features) against those training patients."
+        _("Scale: calibrated probability. Base value {base} = mean risk over {n} training patients; the bars add up to "
+          "this patient's risk {total}. Red raises the risk, blue lowers it. Exact Shapley values (every combination of "
+          "features) against those training patients.").format(base=f"{base:.3f}", n=len(explainer.background),
+                                                               total=f"{total:.3f}")
     )
     st.plotly_chart(charts.waterfall(exp[0], explainer.specs), width="stretch", config={"displayModeBar": False},
                     key="case_explain_waterfall")
-    st.info(CAVEAT)
+    st.info(_(CAVEAT))

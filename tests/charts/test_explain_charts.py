@@ -88,3 +88,25 @@ def test_word_importance_chart():
                       "mean_shap": [0.2, 0.1, 0.3], "count": [4, 2, 3], "n_texts": [3, 3, 2], "basis": "true label"})
     fig = C.word_importance_chart(t, "flu")
     assert list(fig.data[0].y) == ["&lt;i&gt;x&lt;/i&gt;", "fever"]
+
+
+def test_chart_text_follows_the_language_of_the_call():
+    """Issue 14: titles, axes, legends and hover labels in the active language; user labels as written."""
+    from medviz.charts import evaluation as E
+    from medviz.charts.batch import band_counts
+    from medviz.i18n import use_language
+
+    roc = pd.DataFrame({"fpr": [0.0, 0.5, 1.0], "tpr": [0.0, 0.8, 1.0], "threshold": [1.0, 0.5, 0.0]})
+    with use_language("zh_CN"):
+        fig = E.roc_chart(roc, 0.8, 0.7, 0.9)
+        bar = C.word_bar(_text_exp(), "<b>rash</b>")
+        bands = band_counts(["low", "high", ""])
+    assert fig.layout.title.text == "ROC 曲线"
+    assert fig.layout.xaxis.title.text == "1 − 特异度（假阳性率）"
+    assert fig.data[1].name == "模型：AUC 0.800（95% 置信区间 0.700–0.900）"
+    assert "敏感度 %{y:.2f}" in fig.data[1].hovertemplate
+    assert bar.layout.xaxis.title.text == "SHAP 值（校准概率）"
+    assert "&lt;b&gt;rash&lt;/b&gt;" in bar.layout.title.text  # the label as written, escaped
+    assert list(bands.data[0].x) == ["低", "高", "未评分"]
+    english = E.roc_chart(roc, 0.8, 0.7, 0.9)  # outside the block: English again
+    assert english.layout.title.text == "ROC curve" and english.data[1].name.startswith("model: AUC 0.800 (95% CI")

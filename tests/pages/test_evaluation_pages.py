@@ -147,3 +147,33 @@ def test_case_page_shows_test_reliability_of_suggestions(eval_models_dir):
     rel = next(d.value for d in at.dataframe if "PPV (95% CI)" in d.value.columns)
     assert len(rel) == 3 and set(rel["Diagnosis"]) == {"flu", "migraine", "rash"}
     assert (rel["Test cases"] == 6).all()
+
+
+def test_evaluation_and_model_card_in_chinese(eval_models_dir):
+    """Issue 14: a Chinese session sees the Evaluation page's sections, metrics and chart titles and the
+    model card (page and download) in Chinese; an English session afterwards gets English again from the
+    same caches (they hold numbers, or are keyed by language)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    sign_in_session(at, _USER_FACTORY["make"]("eval-zh", "clinician"))
+    at.session_state["app_bundle_path"] = str(eval_models_dir / "tiny-tab")
+    at.session_state["i18n_language"] = "zh_CN"
+    at.switch_page(EVAL_PAGE).run()
+    assert not at.exception, at.exception
+    subheaders = [s.value for s in at.subheader]
+    assert "这些数字针对的人群" in subheaders and "亚组" in subheaders
+    assert {"患者", "事件", "患病率", "校准斜率"} <= {m.label for m in at.metric}
+    titles = [c["layout"]["title"]["text"] for c in _charts(at)]
+    assert "测试集：校准" in titles and any(t.startswith("测试集：ROC — ") for t in titles)
+    roc = next(c for c in _charts(at) if c["layout"]["title"]["text"].startswith("测试集：ROC"))
+    assert roc["layout"]["xaxis"]["title"]["text"] == "1 − 特异度（假阳性率）"
+
+    at.switch_page(CARD_PAGE).run()
+    assert not at.exception, at.exception
+    assert "模型详情" in [s.value for s in at.subheader] and "人工监督" in [s.value for s in at.subheader]
+    html = at.get("download_button")[0].proto.label
+    assert html == "下载模型卡（HTML）"
+
+    at.session_state["i18n_language"] = "en"
+    at.run()
+    assert not at.exception, at.exception
+    assert "Model details" in [s.value for s in at.subheader] and "模型详情" not in [s.value for s in at.subheader]

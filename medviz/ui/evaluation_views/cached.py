@@ -1,4 +1,9 @@
-"""The cached evaluations: only the bundle's own held-out test data (st.cache_data keyed on path + file digests)."""
+"""The cached evaluations: only the bundle's own held-out test data (st.cache_data keyed on path + file digests).
+
+The caches are shared by every session, whatever its language: they hold numbers, never translated text,
+except :func:`model_card`, whose key includes the language. Spinners are shown by the callers (``spinner``),
+in the session's language.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import streamlit as st
 
 from medviz import evaluation as E
 from medviz.bundle import TEST_PREDICTIONS_FILE, ModelBundle
+from medviz.i18n import N_, _, current_language, use_language
 from medviz.ui import cache
 
 
@@ -23,17 +29,25 @@ def bundle_digest(bundle: ModelBundle) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-@st.cache_data(show_spinner="Evaluating the held-out test set (1,000 bootstrap resamples)…", max_entries=32)
+EVALUATING = N_("Evaluating the held-out test set (1,000 bootstrap resamples)…")
+
+
+def spinner(message: str):
+    """``st.spinner`` with ``message`` (an N_() constant) in the session's language (shown after 0.5 s only)."""
+    return st.spinner(_(message))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
 def test_evaluation(path: str, digest: str, deduplicated: bool = False):
     return E.evaluate_bundle_test(cache.bundle(path), deduplicated=deduplicated)
 
 
-@st.cache_data(show_spinner="Evaluating this diagnosis one-vs-rest…", max_entries=128)
+@st.cache_data(show_spinner=False, max_entries=128)
 def test_one_vs_rest(path: str, digest: str, label: str, deduplicated: bool = False):
     return test_evaluation(path, digest, deduplicated).one_vs_rest(label)
 
 
-@st.cache_data(show_spinner="Computing subgroup figures…", max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64)
 def test_subgroups(path: str, digest: str, column: str, label: str | None = None, deduplicated: bool = False):
     bundle = cache.bundle(path)
     ev = test_evaluation(path, digest, deduplicated)
@@ -45,14 +59,23 @@ def test_subgroups(path: str, digest: str, column: str, label: str | None = None
     return E.subgroup_table(ev, tp[column].astype(str))
 
 
-@st.cache_data(show_spinner="Writing the model card…", max_entries=16)
-def model_card(path: str, digest: str):
+@st.cache_data(show_spinner=False, max_entries=16)
+def _model_card(path: str, digest: str, language: str):
     from medviz.modelcard import build_model_card, render_html
 
     bundle = cache.bundle(path)
-    card = build_model_card(bundle, test_evaluation(path, digest))
-    return card, render_html(card)
+    evaluation = test_evaluation(path, digest)
+    with use_language(language):  # the card's text is in ``language``, part of the cache key
+        card = build_model_card(bundle, evaluation)
+        return card, render_html(card)
+
+
+def model_card(path: str, digest: str, language: str | None = None):
+    """(ModelCard, its HTML) in ``language`` (default: the session's), cached per bundle version and language."""
+    with spinner(N_("Writing the model card…")):
+        return _model_card(path, digest, language or current_language())
 
 
 def test_eval_for(bundle: ModelBundle, deduplicated: bool = False):
-    return test_evaluation(str(bundle.path), bundle_digest(bundle), deduplicated)
+    with spinner(EVALUATING):
+        return test_evaluation(str(bundle.path), bundle_digest(bundle), deduplicated)

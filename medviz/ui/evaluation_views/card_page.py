@@ -7,6 +7,7 @@ import streamlit as st
 
 from medviz.bundle import ModelBundle
 from medviz.errors import MedvizError
+from medviz.i18n import _
 from medviz.ui.evaluation_views.cached import bundle_digest, model_card
 from medviz.ui.common import plain_table
 from medviz.ui.evaluation_views.common import md
@@ -21,9 +22,9 @@ def render_model_card(bundle: ModelBundle) -> None:
     try:
         card, html_text = model_card(str(bundle.path), bundle_digest(bundle))
     except MedvizError as exc:
-        st.error(f"The model card cannot be built: {md(exc)}")
+        st.error(_("The model card cannot be built: {error}").format(error=md(exc)))
         return
-    st.download_button("Download the model card (HTML)", html_text.encode("utf-8"),
+    st.download_button(_("Download the model card (HTML)"), html_text.encode("utf-8"),
                        file_name=f"model-card-{bundle.name}-v{bundle.version}.html", mime="text/html",
                        key="model_card_download")
     st.caption(md(card.subtitle))
@@ -40,7 +41,7 @@ def render_model_card(bundle: ModelBundle) -> None:
                 st.markdown("\n".join(f"- {md(i)}" for i in b.content))
             elif b.kind == "facts":
                 # st.table wraps long text (a dataframe would cut it off)
-                st.table(plain_table(pd.DataFrame({"Detail": [str(v) for _, v in b.content]},
-                                                  index=pd.Index([str(k) for k, _ in b.content], name="Item"))))
+                st.table(plain_table(pd.DataFrame({_("Detail"): [str(v) for _k, v in b.content]},
+                                                  index=pd.Index([str(k) for k, _v in b.content], name=_("Item")))))
             elif b.kind == "table":
                 st.dataframe(b.content.astype(str), hide_index=True, width="stretch")

@@ -9,6 +9,7 @@ from medviz import evaluation as E
 from medviz.bundle import ModelBundle
 from medviz.charts import evaluation as C
 from medviz.errors import MedvizError
+from medviz.i18n import _
 from medviz.ui.evaluation_views.cached import test_eval_for
 from medviz.ui.evaluation_views.common import PLOT_CONFIG, md
 
@@ -37,16 +38,16 @@ def diagnosis_context_table(bundle: ModelBundle, labels: list[str]) -> None:
             return
         def ci(k):
             return "–" if c[k] is None else f"{c[k]:.0%} ({c[k + '_lo']:.0%}–{c[k + '_hi']:.0%})"
-        rows.append({"Diagnosis": lab, "Test cases": c["support"], "Sensitivity (95% CI)": ci("sensitivity"),
-                     "PPV (95% CI)": ci("ppv")})
+        rows.append({_("Diagnosis"): lab, _("Test cases"): c["support"], _("Sensitivity (95% CI)"): ci("sensitivity"),
+                     _("PPV (95% CI)"): ci("ppv")})
     if not rows:
         return
-    st.markdown("**How reliable these suggestions were on held-out test cases**")
+    st.markdown(_("**How reliable these suggestions were on held-out test cases**"))
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     n = E.diagnosis_context(bundle, labels[0])["n_test"]
-    st.caption(f"Out of {n} test cases. Sensitivity: share of true cases of the diagnosis the model ranked first. "
-               "PPV: when the model ranked it first, the share where it was right. Small numbers: wide intervals. "
-               "See the Evaluation page.")
+    st.caption(_("Out of {n} test cases. Sensitivity: share of true cases of the diagnosis the model ranked first. "
+                 "PPV: when the model ranked it first, the share where it was right. Small numbers: wide intervals. "
+                 "See the Evaluation page.").format(n=n))
 
 
 def risk_context_view(bundle: ModelBundle, risk: float) -> None:
@@ -57,5 +58,5 @@ def risk_context_view(bundle: ModelBundle, risk: float) -> None:
     except MedvizError:
         return
     st.caption(md(ctx["text"]))
-    st.plotly_chart(C.risk_context_chart(ev.calibration_smooth, ev.risk, risk, title="This risk on the test calibration curve"),
+    st.plotly_chart(C.risk_context_chart(ev.calibration_smooth, ev.risk, risk, title=_("This risk on the test calibration curve")),
                     width="stretch", config=PLOT_CONFIG, key="case_risk_context")

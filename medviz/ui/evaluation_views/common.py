@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from medviz import evaluation as E
+from medviz.i18n import _, format_number
 from medviz.ui.common import plain
 
 
@@ -29,12 +30,13 @@ def _columns(n: int):
 
 def _ci_txt(est, lo, hi, pct=False) -> str:
     if est is None:
-        return "not estimable"
+        return _("not estimable")
     f = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:.3f}")
     return f(est) + (f" ({f(lo)}–{f(hi)})" if lo is not None and hi is not None else "")
 
 
 def _boot_caption(ev) -> None:
     ci = ev.auc if isinstance(ev, E.BinaryEvaluation) else ev.macro_auc
-    st.caption(f"95% CIs: {ci.resamples:,} stratified bootstrap resamples of patients (seed {ci.seed}); Wilson "
-               "intervals for proportions. All figures are on held-out or external data, never on training data.")
+    st.caption(_("95% CIs: {resamples} stratified bootstrap resamples of patients (seed {seed}); Wilson intervals for "
+                 "proportions. All figures are on held-out or external data, never on training data.").format(
+                     resamples=format_number(ci.resamples), seed=ci.seed))

@@ -9,6 +9,7 @@ import streamlit as st
 from medviz import evaluation as E
 from medviz.bundle import ModelBundle
 from medviz.errors import MedvizError
+from medviz.i18n import _, format_number
 from medviz.ui import cache
 from medviz.ui.evaluation_views.common import EXTERNAL_KEY, UPLOAD_KEY, md
 
@@ -26,11 +27,11 @@ def _scorer(bundle: ModelBundle, text_column: str | None):
 def _external_section(bundle: ModelBundle):
     """Upload + column pickers; returns the ExternalValidation for this bundle held in session state, or None."""
     held = st.session_state.get(EXTERNAL_KEY)
-    with st.expander("External validation: evaluate the model on your own labelled patients",
+    with st.expander(_("External validation: evaluate the model on your own labelled patients"),
                      expanded=held is None or held[0] != str(bundle.path)):
-        st.caption("Upload a CSV with the model's inputs and the true outcome. It is checked and scored like a batch and "
-                   "evaluated here, beside the test figures. The file stays in your session only.")
-        up = st.file_uploader("Labelled CSV", type=["csv"], key=UPLOAD_KEY)
+        st.caption(_("Upload a CSV with the model's inputs and the true outcome. It is checked and scored like a batch "
+                     "and evaluated here, beside the test figures. The file stays in your session only."))
+        up = st.file_uploader(_("Labelled CSV"), type=["csv"], key=UPLOAD_KEY)
         if up is not None:
             data = up.getvalue()
             digest = hashlib.sha256(data).hexdigest()
@@ -42,16 +43,16 @@ def _external_section(bundle: ModelBundle):
             cols = list(map(str, table.columns))
             default_label = next((i for i, c in enumerate(cols) if c.lower() in ("label", "outcome", "y", "y_true", "diagnosis",
                                   "output_text", "type", str((bundle.manifest.get("outcome") or {}).get("column", "")).lower())), 0)
-            label_col = st.selectbox("Column with the true outcome", cols, index=default_label, key="evaluation_label_column")
+            label_col = st.selectbox(_("Column with the true outcome"), cols, index=default_label, key="evaluation_label_column")
             text_col = None
             if bundle.is_text:
                 want = (bundle.manifest.get("inputs") or {}).get("text_column")
-                text_col = st.selectbox("Column with the case text", cols, index=cols.index(want) if want in cols else 0,
+                text_col = st.selectbox(_("Column with the case text"), cols, index=cols.index(want) if want in cols else 0,
                                         key="evaluation_text_column")
-            if st.button("Evaluate on this file", type="primary", key="evaluation_run"):
+            if st.button(_("Evaluate on this file"), type="primary", key="evaluation_run"):
                 st.session_state.pop(EXTERNAL_KEY, None)
                 try:
-                    with st.spinner(f"Scoring {len(table):,} rows and bootstrapping…"):
+                    with st.spinner(_("Scoring {n} rows and bootstrapping…").format(n=format_number(len(table)))):
                         result = E.evaluate_external(bundle, table, label_col, text_column=text_col,
                                                      scorer=_scorer(bundle, text_col))
                 except MedvizError as exc:
