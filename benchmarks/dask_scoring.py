@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "MEDVIZ_TF_INTRA_THREADS": "1", "MEDVIZ_TF_INTER_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def _text_csv(rows: int, path: Path) -> None:
@@ -61,7 +60,7 @@ def main() -> None:
     from dask.distributed import Client, LocalCluster
 
     from medviz.bundle import load_bundle
-    from medviz.distributed import score_distributed
+    from medviz.distributed import WORKER_ENV, score_distributed
     from medviz.scoring import score_csv
     from tabular_scoring import make_csv
 
@@ -98,9 +97,9 @@ def main() -> None:
             print(f"{name:<18} single process   {single:8.2f} s {rows / single:9,.0f} rows/s  (load {load})", flush=True)
             small = tmp / ("text_small.csv" if col else "tab_small.csv")
             with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                              silence_logs=logging.ERROR, env=ENV) as c1, Client(c1) as k1, \
+                              silence_logs=logging.ERROR, env=WORKER_ENV) as c1, Client(c1) as k1, \
                  LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                              silence_logs=logging.ERROR, env=ENV) as c2, Client(c2) as k2:
+                              silence_logs=logging.ERROR, env=WORKER_ENV) as c2, Client(c2) as k2:
                 clients = {1: k1, 2: k2}
                 for n, k in clients.items():  # warm-up: every worker loads the bundle
                     for _ in range(2):

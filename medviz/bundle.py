@@ -81,6 +81,17 @@ class ModelBundle:
     def labels(self) -> list[str]:
         return list(self.manifest["labels"])
 
+    def label_names(self, language: str) -> dict[str, str]:
+        """Display names of the labels in ``language`` (a code of medviz.i18n.LANGUAGES) from the manifest's
+        optional ``label_names`` section; {} when the bundle has none for that language."""
+        names = (self.manifest.get("label_names") or {}).get(language) or {}
+        return {str(k): str(v) for k, v in names.items()}
+
+    def display_label(self, label: str, language: str) -> str:
+        """``label`` with its name in ``language`` first when the bundle provides one: ``"肺炎 (Pneumonia)"``."""
+        name = self.label_names(language).get(label)
+        return f"{name} ({label})" if name and name != label else label
+
     @property
     def is_text(self) -> bool:
         return self.task == TASK_TEXT

@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 
 ROW_KEY = "row_id"  # 0-based position of the row in the input (files of a glob in name order)
 
+# Worker processes of the LocalCluster this module starts: TensorFlow on one thread per worker (one
+# worker per core), and Dask's statistical profiler off (it samples every thread's stack every 10 ms:
+# about 10 % of a worker's CPU in benchmarks/dask_scoring.py runs, for a dashboard nobody opens here).
+WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "MEDVIZ_TF_INTRA_THREADS": "1", "MEDVIZ_TF_INTER_THREADS": "1",
+              "OMP_NUM_THREADS": "1", "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+
 _SCORERS: dict = {}
 _LOADS = {"n": 0}
 
@@ -205,8 +211,7 @@ def connect(scheduler: str | None, workers: int | None, timeout: float = 10.0):
     if n < 1:
         raise InputError(f"--workers must be at least 1, got {n}")
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR, env={"TF_CPP_MIN_LOG_LEVEL": "3", "MEDVIZ_TF_INTRA_THREADS": "1",
-                                                            "MEDVIZ_TF_INTER_THREADS": "1", "OMP_NUM_THREADS": "1"})
+                           silence_logs=logging.ERROR, env=WORKER_ENV)
     return Client(cluster), cluster
 
 

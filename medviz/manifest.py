@@ -96,6 +96,19 @@ class Manifest(BaseModel):
     title: str | None = Field(default=None, max_length=500)
     files: dict[str, str] = Field(default_factory=dict)
     format_version: int | None = None
+    # Optional display names of the labels per interface language ({"zh_CN": {label: name}}): shown
+    # beside the label in that language; the label itself stays the bundle's identifier everywhere.
+    label_names: dict[str, dict[str, str]] = Field(default_factory=dict, max_length=20)
+
+    @field_validator("label_names")
+    @classmethod
+    def _label_names(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for lang, names in v.items():
+            if not re.fullmatch(r"[A-Za-z]{2,3}(_[A-Za-z]{2,4})?", lang):
+                raise ValueError("each language code must look like 'zh_CN' or 'fr'")
+            if any(not n or len(n) > 300 for n in names.values()):
+                raise ValueError("each label name must be 1-300 characters")
+        return v
 
     @field_validator("labels")
     @classmethod
@@ -114,6 +127,14 @@ class Manifest(BaseModel):
             if not _SHA256.fullmatch(str(digest)):
                 raise ValueError("each file needs its SHA-256 as 64 lower-case hex digits")
         return v
+
+    @model_validator(mode="after")
+    def _named_labels(self) -> "Manifest":
+        known = set(self.labels)
+        for lang, names in self.label_names.items():
+            if not set(names) <= known:
+                raise ValueError(f"label_names.{lang} names labels the bundle does not have")
+        return self
 
     @model_validator(mode="after")
     def _task(self) -> "Manifest":

@@ -179,3 +179,30 @@ def test_a_third_family_is_one_registration(tiny_text_bundle, tmp_path):
         assert "echo_text" in families.known_tasks()
     finally:
         families._FAMILIES.pop("echo_text", None)
+
+
+def test_label_names_give_display_names_per_language(tiny_text_bundle, tmp_path):
+    d = _copy(tiny_text_bundle, tmp_path)
+    m = json.loads((d / MANIFEST_FILE).read_text())
+    first, second = m["labels"][:2]
+    _edit(d, lambda m: m.__setitem__("label_names", {"zh_CN": {first: "甲病"}}))
+    bundle = load_bundle(d)
+    assert bundle.display_label(first, "zh_CN") == f"甲病 ({first})"
+    assert bundle.display_label(second, "zh_CN") == second  # no name: the label as written
+    assert bundle.display_label(first, "en") == first
+    assert bundle.labels[0] == first  # the identifier itself never changes
+
+
+@pytest.mark.parametrize("names, where", [
+    ({"zh_CN": {"no such label": "x"}}, "names labels the bundle does not have"),
+    ({"../etc": {}}, "language code"),
+    ({"zh_CN": {"@FIRST@": ""}}, "1-300 characters"),
+])
+def test_bad_label_names_are_refused_naming_the_key(tiny_text_bundle, tmp_path, names, where):
+    d = _copy(tiny_text_bundle, tmp_path)
+    first = json.loads((d / MANIFEST_FILE).read_text())["labels"][0]
+    names = json.loads(json.dumps(names).replace("@FIRST@", first))
+    _edit(d, lambda m: m.__setitem__("label_names", names))
+    with pytest.raises(BundleError, match="label_names") as err:
+        read_manifest(d)
+    assert where in str(err.value)

@@ -70,7 +70,12 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         from medviz.text.synth.bayes import KnowledgeBaseBayes
         from medviz.text.synth.generate import load_clinical_findings
 
-        expert = KnowledgeBaseBayes(load_knowledge_base(args.kb), load_synonyms(), load_clinical_findings())
+        synonyms, clinical = load_synonyms(), load_clinical_findings()
+        if args.tokenizer == "han":  # a model that reads Chinese: the expert reads the Chinese names too
+            from medviz.text.synth.render_zh import bilingual_clinical_findings, bilingual_synonyms
+
+            synonyms, clinical = bilingual_synonyms(synonyms), bilingual_clinical_findings(clinical)
+        expert = KnowledgeBaseBayes(load_knowledge_base(args.kb), synonyms, clinical)
         provenance["kb_source"] = f"knowledge base {Path(args.kb).name}/ (conditions.json, symptoms.json)"
     spec = TextTrainingSpec(
         name=args.name,
@@ -88,7 +93,7 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
             sequence_length=args.sequence_length, members=args.members, residual=args.residual,
             word_dropout=args.word_dropout, embed_dim=args.embed_dim, rnn_units=args.rnn_units,
             attention_units=args.rnn_units, max_tokens=args.max_tokens, dropout=args.dropout,
-            min_note_count=args.min_note_count,
+            min_note_count=args.min_note_count, tokenizer=args.tokenizer,
             wide=args.wide, wide_l2=args.wide_l2, wide_scale=args.wide_scale,
         ),
         cross_fit_folds=args.cross_fit_folds,
@@ -221,6 +226,9 @@ def add_parser(sub) -> None:
     cl.add_argument("--min-note-count", type=int, default=3, metavar="K",
                     help="a word enters the vocabulary only if it is in at least K training notes (default 3; "
                          "identifiers are stripped first): keeps single patients' names and codes out of the bundle")
+    cl.add_argument("--tokenizer", choices=["ascii", "han"], default="ascii",
+                    help="ascii: runs of English letters and digits are tokens; han: also each Chinese (Han) character "
+                         "a token, for a model that reads Chinese and English (docs/ARCHITECTURE.md, 'Chinese')")
     cl.add_argument("--dropout", type=float, default=0.3)
     cl.add_argument("--patience", type=int, default=8)
     cl.add_argument("--learning-rate", type=float, default=2e-3)

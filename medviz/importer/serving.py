@@ -61,8 +61,10 @@ def token_pattern_of(model) -> str:
         return STRIP_PUNCTUATION_PATTERN
     if standardize in (None, "lower"):
         return r"\S+"
-    # medviz's own standardize_text (and any other callable): medviz's rule
-    return TOKEN_PATTERN
+    # medviz's own standardize_text / standardize_text_han (and any other callable): medviz's rule
+    from medviz.text.layers import TOKEN_PATTERNS, tokenizer_kind
+
+    return TOKEN_PATTERNS[tokenizer_kind(standardize)]
 
 
 def unknown_shares_of(vec, texts: Sequence[str]) -> np.ndarray:

@@ -17,7 +17,7 @@ preprocessing in its reading thread while the previous chunk is in the model (me
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -29,6 +29,7 @@ from medviz.text.conformal import prediction_sets
 from medviz.text.predict import TextPredictor, Token
 from medviz.text.safety import SafetyConfig  # noqa: F401 (re-exported)
 from medviz.text.synth.bayes import with_expert
+from medviz.text.zh import HAN
 
 # Low-confidence rule (CLINICAL.md W6): top probability under this, or a conformal set this large.
 LOW_CONFIDENCE_TOP_PROBABILITY = 0.5
@@ -40,7 +41,11 @@ UNKNOWN_SHARE_WARN = 0.5
 # The model's alphabet: its standardisation keeps ASCII letters and digits (medviz.text.layers). A
 # text without a letter (another script, emoji, only digits or punctuation) has nothing it can read.
 READABLE = re.compile(r"[A-Za-z]")
-_WORD = re.compile(r"[A-Za-z0-9]+")
+# A bundle whose manifest lists "zh" among inputs.languages also reads Han characters (issue 14).
+READABLE_ZH = re.compile(r"[A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Words as the tokenizers count them: a run of ASCII letters/digits, or one Han character (a Chinese
+# model's token; an English model has no Han text to count: it is refused or warned about in prepare)
+_WORD = re.compile(r"[A-Za-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 # Assertion statuses reported per row (the scored CSV's findings_* columns).
 FINDING_STATUSES = ("present", "absent", "uncertain")
@@ -65,6 +70,14 @@ UNREADABLE = Notice(
     "The model reads English words (letters a-z); this text has none (another script, emoji, or only "
     "numbers or punctuation), so there is nothing it can read and no diagnosis is given.",
 )
+
+
+ENGLISH_ONLY = Notice(
+    "Chinese text: this model reads English only",
+    "This model reads English only: the text is in Chinese, which it cannot read, so no diagnosis is given. "
+    "Use a model that reads Chinese (its model card lists the languages), or describe the case in English.",
+)
+CHINESE_NOT_READ = "This model reads English only: the Chinese characters in the text were not read."
 
 
 class NothingToScoreError(InputError):
@@ -138,17 +151,19 @@ def prepare(cfg: SafetyConfig, texts: Sequence[str | None]) -> Prepared:
     errors: list[Notice | None] = [None] * len(raw)
     series = pd.Series(raw, dtype=object)
     empty = (series.str.strip() == "").to_numpy(dtype=bool)
-    readable = series.str.contains(READABLE.pattern, regex=True).to_numpy(dtype=bool)
+    reads_zh = "zh" in getattr(cfg, "languages", ("en",))
+    readable = series.str.contains((READABLE_ZH if reads_zh else READABLE).pattern, regex=True).to_numpy(dtype=bool)
+    han = np.zeros(len(raw), dtype=bool) if reads_zh else series.str.contains(HAN.pattern, regex=True).to_numpy(dtype=bool)
     for i in np.flatnonzero(empty):
         errors[i] = EMPTY
     for i in np.flatnonzero(~readable & ~empty):
-        errors[i] = UNREADABLE
+        errors[i] = ENGLISH_ONLY if han[i] else UNREADABLE
     good = np.flatnonzero(readable)
     pre: list[Preprocessed | None] = [None] * len(raw)
     for i, p in zip(good, preprocess_batch(cfg.preprocessing, [raw[i] for i in good])):
-        if READABLE.search(p.model_text) is None:  # every finding negated, or only normal values
+        if (READABLE_ZH if reads_zh else READABLE).search(p.model_text) is None:  # every finding negated, or only normal values
             errors[i] = _nothing_left(p)
-        pre[i] = p
+        pre[i] = replace(p, warnings=tuple(p.warnings) + (CHINESE_NOT_READ,)) if han[i] else p
     return Prepared(texts=raw, errors=errors, preprocessed=pre, cut_chars=cut)
 
 

@@ -9,6 +9,13 @@ from keras import ops
 # "38.9" -> "38", "9". Kept in one place so the Python-side token display matches the model exactly.
 TOKEN_PATTERN = r"[A-Za-z0-9]+"
 _TF_SEPARATORS = r"[^a-z0-9]+"
+# Chinese (issue 14): the same rule, plus each Han character (CJK Unified Ideographs, Extension A,
+# Compatibility Ideographs) a token of its own: "发热3天，cough" -> 发, 热, 3, 天, cough. Character
+# tokens need no segmenter inside the saved graph (a word segmenter such as jieba is Python and its
+# dictionary would have to travel with the bundle); the recurrent head reads characters in order.
+HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+TOKEN_PATTERN_HAN = r"[A-Za-z0-9]+|[" + HAN_RANGES + "]"
+_TF_HAN = r"\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{f900}-\x{faff}"
 
 
 @keras.saving.register_keras_serializable(package="medviz")
@@ -16,6 +23,26 @@ def standardize_text(x):
     """Lower-case (ASCII) and turn every non-alphanumeric run into one space."""
     x = tf.strings.lower(x)
     return tf.strings.strip(tf.strings.regex_replace(x, _TF_SEPARATORS, " "))
+
+
+@keras.saving.register_keras_serializable(package="medviz")
+def standardize_text_han(x):
+    """:func:`standardize_text` that also keeps Han characters, each one a token (spaces around it).
+    For ASCII text the result is the same tokens as :func:`standardize_text`."""
+    x = tf.strings.lower(x)  # ASCII only: Han characters are bytes it leaves alone
+    x = tf.strings.regex_replace(x, f"[^a-z0-9{_TF_HAN}]+", " ")
+    x = tf.strings.regex_replace(x, f"([{_TF_HAN}])", r" \1 ")
+    return tf.strings.strip(x)
+
+
+TOKENIZERS = {"ascii": standardize_text, "han": standardize_text_han}
+TOKEN_PATTERNS = {"ascii": TOKEN_PATTERN, "han": TOKEN_PATTERN_HAN}
+
+
+def tokenizer_kind(standardize) -> str:
+    """"han" for :func:`standardize_text_han` (the function, or its registered name once saved), else "ascii"."""
+    name = standardize if isinstance(standardize, str) else getattr(standardize, "__name__", "")
+    return "han" if str(name).endswith("standardize_text_han") else "ascii"
 
 
 @keras.saving.register_keras_serializable(package="medviz")

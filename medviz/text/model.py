@@ -25,7 +25,7 @@ from typing import Sequence
 import keras
 
 from medviz.layers import TemperatureScaling
-from medviz.text.layers import AttentionPooling, BagOfWordsLogits, WordDropout, standardize_text
+from medviz.text.layers import TOKENIZERS, AttentionPooling, BagOfWordsLogits, WordDropout
 from medviz.text.vocab import fit_vocabulary
 
 VECTORIZER = "vectorizer"
@@ -50,12 +50,14 @@ class TextModelConfig:
     # A word enters the vocabulary only if it is in at least this many training notes, after
     # identifiers are stripped (medviz.text.vocab): keeps names and MRNs of single patients out.
     min_note_count: int = 3
+    # "ascii": runs of ASCII letters/digits (English); "han": also each Han character a token (Chinese)
+    tokenizer: str = "ascii"
 
 
 def build_text_model(train_texts: Sequence[str], n_classes: int, config: TextModelConfig) -> keras.Model:
     vectorizer = keras.layers.TextVectorization(
         max_tokens=config.max_tokens,
-        standardize=standardize_text,
+        standardize=TOKENIZERS[config.tokenizer],
         split="whitespace",
         output_mode="int",
         output_sequence_length=config.sequence_length,

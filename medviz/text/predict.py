@@ -147,7 +147,9 @@ class TextPredictor:
         cannot be long: only longer texts are tokenised here."""
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         rows, spans = [], []
-        for i in np.flatnonzero(lengths >= 2 * self.seq_len):
+        # Han characters are tokens with no separator between them: any text over seq_len characters may be long
+        shortest = self.seq_len + 1 if "\u4e00" in self.token_re.pattern else 2 * self.seq_len
+        for i in np.flatnonzero(lengths >= shortest):
             words = [m.span() for m in self.token_re.finditer(texts[i])]  # the model's own word rule
             if len(words) > self.seq_len:
                 rows.append(int(i))
@@ -271,8 +273,6 @@ def unknown_shares(model, texts: list[str]) -> np.ndarray:
     a Python loop over the tokens cost more than the model itself on large batches."""
     import tensorflow as tf
 
-    from medviz.text.layers import standardize_text
-
     if len(texts) == 0:
         return np.ones(0)
     from medviz.importer.serving import find_vectorizer, unknown_shares_of
@@ -288,7 +288,7 @@ def unknown_shares(model, texts: list[str]) -> np.ndarray:
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(vocab), tf.ones(len(vocab), tf.float32)), default_value=0.0
     )
-    tokens = tf.strings.split(standardize_text(tf.constant(list(texts), dtype=tf.string)))
+    tokens = vec._preprocess(tf.constant(list(texts), dtype=tf.string))  # the layer's own standardize + split
     n = tokens.row_lengths().numpy().astype(float)
     known = tf.reduce_sum(tf.ragged.map_flat_values(table.lookup, tokens), axis=1).numpy().astype(float)
     return np.where(n > 0, 1.0 - known / np.maximum(n, 1.0), 1.0)

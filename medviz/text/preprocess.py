@@ -62,7 +62,16 @@ def preprocess_batch(kind: str, texts: list[str]) -> list["Preprocessed"]:
 
     texts = [str(t) for t in texts]
     if kind == "none":
-        return [Preprocessed(original=t, model_text=t, terms=(), negated=()) for t in texts]
+        out = [Preprocessed(original=t, model_text=t, terms=(), negated=()) for t in texts]
+        from medviz.text.zh import is_chinese
+
+        zh = [i for i, t in enumerate(texts) if is_chinese(t)]
+        if zh:  # Chinese notes: findings with their status for display; the model reads the note as written
+            from medviz.text.clinical.chinese import preprocess_all
+
+            for i, p in zip(zh, preprocess_all([texts[i] for i in zh], remove=False)):
+                out[i] = p
+        return out
     if kind != "clinical":
         raise InputError(f"unknown preprocessing '{kind}'; expected one of {', '.join(KINDS)}")
     from medviz.text import clinical

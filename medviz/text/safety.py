@@ -16,6 +16,7 @@ class SafetyConfig:
     preprocessing: str
     conformal: ConformalCalibration | None
     detector: OutOfScopeDetector | None
+    languages: tuple[str, ...] = ("en",)  # manifest inputs.languages: "zh" = the tokenizer reads Chinese
 
     @classmethod
     def from_manifest(cls, manifest: Mapping) -> "SafetyConfig":
@@ -27,4 +28,5 @@ class SafetyConfig:
             preprocessing=bundle_preprocessing(manifest),
             conformal=ConformalCalibration.from_manifest(conf) if conf else None,
             detector=OutOfScopeDetector.from_manifest(oos) if oos else None,
+            languages=tuple((manifest.get("inputs") or {}).get("languages") or ("en",)),
         )

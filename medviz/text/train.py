@@ -117,9 +117,9 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 def _length_quantiles(texts: pd.Series) -> dict[str, float]:
     """Token-count distribution of the training texts (for shift checks on uploaded cohorts)."""
-    from medviz.text.layers import TOKEN_PATTERN
+    from medviz.text.layers import TOKEN_PATTERN_HAN
 
-    n = texts.str.count(TOKEN_PATTERN).to_numpy()
+    n = texts.str.count(TOKEN_PATTERN_HAN).to_numpy()  # English texts: the same count as TOKEN_PATTERN
     return {f"p{q:02d}": float(np.percentile(n, q)) for q in (1, 5, 25, 50, 75, 95, 99)} | {"mean": float(n.mean())}
 
 
@@ -413,7 +413,9 @@ def train_text(
             "kind": "text",
             "text_column": spec.text_column,
             "sequence_length": spec.config.sequence_length,
-            "tokenizer": "lower-case ASCII; runs of letters and digits are tokens; everything else separates",
+            "tokenizer": "lower-case ASCII; runs of letters and digits are tokens; everything else separates"
+            + ("; each Chinese (Han) character is a token of its own" if spec.config.tokenizer == "han" else ""),
+            "languages": ["en", "zh"] if spec.config.tokenizer == "han" else ["en"],
         },
         "preprocessing": preprocessing_manifest(spec.preprocessing),
         "outputs": {

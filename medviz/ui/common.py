@@ -188,6 +188,43 @@ def plain(value: object) -> str:
     return "".join(out)
 
 
+# Widget labels: Streamlit shows the label as Markdown (an aria-hidden copy) and gives the raw string to
+# screen readers as the input's aria-label, so every backslash plain() adds is read aloud ("Plasma
+# glucose backslash (mg backslash / dL ..."). label_text() escapes only what could become markup in a
+# one-line label: characters that open inline constructs anywhere, and a block marker at the start.
+_LABEL_ALWAYS = frozenset("\\`*~[]$<")
+_LABEL_CONTEXT = re.compile(
+    r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"   # underscore emphasis needs a non-word side (snake_case stays)
+    r"|&(?=#?[A-Za-z0-9]+;)"               # a character reference would be decoded
+    r"|:(?=[A-Za-z0-9/+_-]+:)"             # :emoji: / :material/icon: shortcodes
+)
+_LABEL_BLOCK_START = re.compile(r"^(\s*)(?:([-+*#>=])|(\d+)([.)]))")
+
+
+def label_text(value: object) -> str:
+    """User- or file-supplied text for a widget or metric label: safe as Markdown, and the same string
+    reads correctly to a screen reader (Streamlit uses the raw label as the input's ``aria-label``).
+
+    Only characters that could start Markdown in a one-line label are backslash-escaped: ``\\ ` * ~ [ ]
+    $ <`` anywhere (links and images need ``[``, code spans, emphasis, strikethrough, math and autolinks
+    need the others), ``_`` at a word edge, ``&`` before a character reference, ``:`` opening a
+    ``:shortcode:``, and a list, heading or quote marker at the start; bare addresses get the same
+    invisible word joiner as :func:`plain`. Everything else, including ``( ) / - . , : %``, stays as
+    written, so "Plasma glucose (mg/dL)" or "2-hour insulin" carry no escapes. Line breaks become spaces.
+    """
+    text = re.sub(r"[\r\n\t]+", " ", str(value))
+    text = "".join("\\" + ch if ch in _LABEL_ALWAYS else ch for ch in text)
+    text = _LABEL_CONTEXT.sub(lambda m: "\\" + m.group(0), text)
+    text = _AUTOLINK_START.sub("\\g<0>\u2060", text)
+
+    def block(m):
+        if m.group(2):
+            return m.group(1) + "\\" + m.group(2)
+        return m.group(1) + m.group(3) + "\\" + m.group(4)
+
+    return _LABEL_BLOCK_START.sub(block, text, count=1)
+
+
 def plain_table(frame: "pd.DataFrame") -> "pd.DataFrame":
     """A copy of ``frame`` safe for ``st.table``, which renders every cell, index label and column name
     as Markdown: each of them passed through :func:`plain` (numbers are left as they are)."""

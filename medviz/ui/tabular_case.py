@@ -20,7 +20,7 @@ from medviz.tabular.predict import RiskBands
 from medviz.tabular.summary import threshold_metrics
 from medviz.ui import cache
 from medviz.ui.cases import risk_prediction, save_case_button
-from medviz.ui.common import esc, plain, plain_table
+from medviz.ui.common import esc, label_text, plain, plain_table
 from medviz.ui.messages import library_message, term
 
 RESULT_KEY = "case_tab_result"
@@ -40,7 +40,7 @@ def _input(spec: FeatureSpec, key: str):
     # the result would vanish. Every value is accepted here and validate_case names the field and the
     # allowed range instead (issue 17, item 10).
     kwargs = dict(
-        label=plain(f"{spec.display}{unit}"),
+        label=label_text(f"{spec.display}{unit}"),  # read aloud as the aria-label: no stray escapes
         value=None,
         step=1 if is_int else None,
         format=None if is_int else "%g",
@@ -119,7 +119,7 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
     st.divider()
     left, mid, right = st.columns([1.1, 1.3, 1.2])
     with left:
-        st.metric(_("Calibrated risk of {outcome}").format(outcome=plain(positive)), format_percent(risk, 1))
+        st.metric(_("Calibrated risk of {outcome}").format(outcome=label_text(positive)), format_percent(risk, 1))
         colour = BAND_COLOURS.get(band, "#888")
         st.markdown(
             f"<span style='background:{colour};color:white;padding:0.2rem 0.6rem;border-radius:0.4rem;"

@@ -6,7 +6,7 @@ import streamlit as st
 from medviz.bundle import ModelBundle
 from medviz.charts.prediction import differential_bar, highlight_html
 from medviz.errors import MedvizError
-from medviz.i18n import N_, _, format_number, format_percent
+from medviz.i18n import N_, _, current_language, format_number, format_percent
 from medviz.text.analyse import CaseAnalysis, analyse_case
 from medviz.text.predict import ranked
 from medviz.ui import cache
@@ -211,8 +211,11 @@ def _show_differential(bundle: ModelBundle, table) -> None:
     st.subheader(_("Ranked differential"))
     shown = min(TOP_SHOWN, len(table))
     left, right = st.columns([2, 3])
+    language = current_language()
+    display = table.copy()  # the labels stay the bundle's identifiers in `table` (saved, explained)
+    display["label"] = [bundle.display_label(lab, language) for lab in table["label"]]
     with left:
-        top = table.head(shown).copy()
+        top = display.head(shown).copy()
         top["probability"] = (top["probability"] * 100).round(1)
         st.dataframe(
             top.rename(columns=_differential_columns()),
@@ -224,12 +227,12 @@ def _show_differential(bundle: ModelBundle, table) -> None:
             "A diagnosis outside this list can never appear here.").format(n=format_number(len(bundle.labels)))
         )
     with right:
-        st.plotly_chart(differential_bar(table, k=min(shown, 10)), width="stretch", config={"displayModeBar": False})
+        st.plotly_chart(differential_bar(display, k=min(shown, 10)), width="stretch", config={"displayModeBar": False})
     if len(table) > shown:
         with st.expander(_("Search the other {n} diagnoses").format(n=format_number(len(table) - shown))):
             query = st.text_input(_("Diagnosis name contains"), key="case_differential_search",
                                   placeholder=_("e.g. embolism"))
-            rest = table.iloc[shown:].copy()
+            rest = display.iloc[shown:].copy()
             if query.strip():
                 rest = rest[rest["label"].str.contains(query.strip(), case=False, regex=False)]
             rest["probability"] = (rest["probability"] * 100).round(3)
@@ -245,7 +248,7 @@ def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
     if not hits:
         return
     items = "".join(
-        f"<li><b>{esc(h.label)}</b> — {percent(h.probability)} ("
+        f"<li><b>{esc(bundle.display_label(h.label, current_language()))}</b> — {percent(h.probability)} ("
         + esc(_("rank {rank}").format(rank=h.rank)) + f"): {esc(h.danger)}. "
         f"<span style='color:#555'>" + esc(_("Source: {source}").format(source=h.source)) + "</span></li>"
         for h in hits

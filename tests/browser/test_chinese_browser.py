@@ -57,6 +57,8 @@ def test_interface_switches_to_chinese_and_follows_the_account(browser, server, 
         expect(sidebar.get_by_text("模型包")).to_be_visible()
         expect(sidebar.get_by_role("button", name="退出登录")).to_be_visible()
         expect(page.get_by_text("供临床医生使用的决策支持").first).to_be_visible()
+        idle(page)  # the run after the switch has finished: no stale English element left
+        expect(page.get_by_text("Describe the case in plain words")).to_have_count(0)
         page.screenshot(path=str(artifacts / "zh-sidebar.png"), full_page=True)
         assert page.locator("[data-testid='stException']").count() == 0
 

@@ -59,3 +59,22 @@ def test_language_chosen_on_the_sign_in_page_is_kept(make_user, models_dir):
     assert not at.exception, at.exception
     assert at.title[0].value == "病例"
     assert preferences.get_language(get_engine(), user.id) == "zh_CN"  # the account had none: it is now its own
+
+
+def test_chinese_case_page_names_diagnoses_in_chinese_when_the_bundle_has_names(models_dir, logged_in_app):
+    """A bundle's label_names (manifest) are shown beside the label in that language; English is unchanged."""
+    import json
+
+    manifest_path = models_dir / "tiny-text" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["label_names"] = {"zh_CN": {"flu": "流感", "migraine": "偏头痛", "rash": "皮疹"}}
+    manifest_path.write_text(json.dumps(manifest))
+    at = logged_in_app()
+    _picker(at).set_value("zh_CN").run()
+    at.text_area(key="case_text").set_value("I have a fever and a bad cough with chills")
+    at.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    shown = set(at.dataframe[0].value.iloc[:, 1])
+    assert shown <= {"流感 (flu)", "偏头痛 (migraine)", "皮疹 (rash)"} and shown
+    # in English the same bundle shows the labels as written: tests/pages/test_case_page.py

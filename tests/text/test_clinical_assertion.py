@@ -249,3 +249,14 @@ def test_denied_words_outside_the_vocabulary_never_reach_the_model(text, gone, k
                                   "chest pain without obvious cause", "no improvement in the cough"])
 def test_pseudo_negations_keep_their_words(text):
     assert preprocess(text).model_text == text
+
+
+@pytest.mark.parametrize("text, absent, present, uncertain", [
+    ("Denies: fever, cough, rash. Itchy eyes.", ["fever", "cough", "rash"], ["itchy"], []),
+    ("ROS negative: fever, chills. Productive cough.", ["fever", "chills"], ["cough"], []),
+    ("Cough: no. Denies: chest pain or SOB. Itchy rash.", ["cough", "chest pain", "sob"], ["itchy rash"], []),
+    ("Possible: pneumonia, cough with phlegm", [], ["cough"], ["pneumonia"]),
+    ("Fever: no: checked twice. Rash.", ["fever"], ["rash"], []),
+])
+def test_a_cue_followed_by_a_colon_opens_its_list(text, absent, present, uncertain):
+    assert_read(text, absent=absent, present=present, uncertain=uncertain)

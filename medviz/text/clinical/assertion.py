@@ -144,6 +144,7 @@ def _register_components() -> None:
           and "UTI suspected," are read backward and "ROS: no fever", "Nil fever", "suspected UTI"
           forward (the forward rules match on NORM, which the mark replaces)."""
         negators, hedges = _negator_words(), _hedge_end_words()
+        # a colon after a cue opens its list ("Denies: fever, cough", "Possible: UTI"): not a clause end
         for sent in doc.sents:
             or_seen = False
             for tok in reversed(sent):
@@ -156,10 +157,13 @@ def _register_components() -> None:
         for i, tok in enumerate(doc):
             t = tok.text
             nxt = doc[i + 1] if i + 1 < n else None
-            if tok.lower_ in negators and (nxt is None or nxt.is_punct or nxt.is_space or "\n" in tok.whitespace_
-                                           or nxt.lower_ in _CLAUSE_END_NEXT):
+            opens_list = (nxt is not None and nxt.text == ":" and i + 2 < n and doc[i + 2].is_alpha
+                          and not (i > 0 and doc[i - 1].text in (":", "-", "=", "–", "—")))  # not "fever: no: …"
+            if tok.lower_ in negators and not opens_list and (
+                    nxt is None or nxt.is_punct or nxt.is_space or "\n" in tok.whitespace_ or nxt.lower_ in _CLAUSE_END_NEXT):
                 tok.norm_ = "__negator_end__"
-            elif tok.lower_ in hedges and (nxt is None or nxt.is_punct or nxt.is_space or "\n" in tok.whitespace_):
+            elif tok.lower_ in hedges and not opens_list and (
+                    nxt is None or nxt.is_punct or nxt.is_space or "\n" in tok.whitespace_):
                 tok.norm_ = "__hedge_end__"
             elif t in ("-", "+", "?"):
                 prev_attached = i > 0 and doc[i - 1].whitespace_ == "" and doc[i - 1].is_alpha
@@ -457,7 +461,7 @@ def _subtract(regions: list[tuple[int, int]], keep: list[tuple[int, int]]) -> li
 # "without", "lack of", "don't have", "can't": their scope often states a finding ("hard to walk
 # without getting stiff", "I don't have an appetite"), so only the findings they reach go.
 _DENIAL_CUES = frozenset({
-    "denies", "negative for", "free of", "absence of", "no evidence of", "never had", "neither", "nor", "no",
+    "denies", "negative for", "negative:", "free of", "absence of", "no evidence of", "never had", "neither", "nor", "no",
     ": no", "negative", "- ve", "ruled out", "not present", "-",
 })
 # Hedges whose scope goes when they reached no known finding ("possible cholangitis", "?PE", "r/o

@@ -125,9 +125,29 @@ def preprocess(text: str) -> Preprocessed:
     return preprocess_all([text])[0]
 
 
+def _chinese(texts: list[str], model_text_only: bool):
+    """Dispatch hook (issue 14): notes with a Han character are read by :mod:`.chinese`; None if there are none."""
+    from medviz.text.zh import is_chinese
+
+    zh = [i for i, t in enumerate(texts) if is_chinese(t)]
+    if not zh:
+        return None
+    from medviz.text.clinical import chinese
+
+    out: list = [None] * len(texts)
+    for i, p in zip(zh, chinese.preprocess_all([texts[i] for i in zh])):
+        out[i] = p.model_text if model_text_only else p
+    rest = [i for i, t in enumerate(texts) if out[i] is None]
+    for i, p in zip(rest, (preprocess_many if model_text_only else preprocess_all)([texts[i] for i in rest])):
+        out[i] = p
+    return out
+
+
 def preprocess_all(texts) -> list[Preprocessed]:
     """:func:`preprocess` for a batch (each distinct text read once; one ``nlp.pipe`` pass)."""
     texts = [str(t) for t in texts]
+    if (zh := _chinese(texts, False)) is not None:
+        return zh
     distinct = list(dict.fromkeys(texts))
     vitals = [_vitals(t) for t in distinct]
     readings = _readings(distinct, vitals, full=True)
@@ -141,6 +161,8 @@ def preprocess_many(texts) -> list[str]:
     Same model text as :func:`preprocess` up to spaces and punctuation, which the model's tokenizer
     discards (the closing tidy-up is skipped here)."""
     texts = [str(t) for t in texts]
+    if (zh := _chinese(texts, True)) is not None:
+        return zh
     distinct = list(dict.fromkeys(texts))
     vitals = [_vitals(t) for t in distinct]
     readings = _readings(distinct, vitals, full=False)

@@ -22,14 +22,18 @@ from functools import lru_cache
 
 import numpy as np
 
+from medviz.text import zh
 from medviz.text.synth.kb import AGE_RANGES, SEXES, KnowledgeBase
 
 EPS = 0.005
 FORMAT = "medviz.kb-bayes/1"
 EXPERT_FILE = "knowledge_base_expert.json"
-_TOKEN = re.compile(r"[a-z0-9]+|[.;:!?]")
-_NEG_WORDS = frozenset({"no", "denies", "denied", "denying", "without", "not", "nil", "absent", "never", "nor"})
-_CLAUSE_END = frozenset({".", ";", ":", "!", "?", "but", "however", "although", "though"})
+# English tokens as before; Chinese cue words and Han characters as tokens too (medviz.text.zh, issue 14)
+_TOKEN = re.compile(zh.EXPERT_TOKEN_PATTERN)
+_NEG_WORDS = frozenset({"no", "denies", "denied", "denying", "without", "not", "nil", "absent", "never", "nor",
+                        *zh.NEGATION_CUES})
+_IGNORE_WORDS = frozenset(zh.IGNORE_CUES)  # Chinese hedge / history / family cues: findings after them not counted
+_CLAUSE_END = frozenset({".", ";", ":", "!", "?", "but", "however", "although", "though", *zh.CLAUSE_ENDS})
 _AGE_SEX = (
     re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|yr|yrs|year old|years old|-year-old|year-old)?\s*([mf])\b", re.I),
     re.compile(r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\s+(man|woman|male|female|boy|girl|gentleman|lady)\b", re.I),
@@ -159,12 +163,12 @@ class KnowledgeBaseBayes:
         first) rather than one regex alternation of ~2,000 phrases: ~40x faster in CPython."""
         toks = _TOKEN.findall(text.lower())
         present, absent = [], []
-        negated = False
+        negated = ignored = False
         i = 0
         while i < len(toks):
             t = toks[i]
             if t in _CLAUSE_END:
-                negated = False
+                negated = ignored = False
                 i += 1
                 continue
             for n in range(min(self._first.get(t, 0), len(toks) - i), 0, -1):
@@ -173,14 +177,16 @@ class KnowledgeBaseBayes:
                 if col is not None:
                     if gram in self._weakness_phrases and self._focal is not None and _lateral(toks, i, i + n):
                         col = self._focal  # one-sided: the knowledge base's focal weakness, not the body part's
-                    (absent if negated else present).append(col)
+                    if not ignored:
+                        (absent if negated else present).append(col)
                     i += n
                     break
             else:
                 if t in _NEG_WORDS or (t == "negative" and i + 1 < len(toks) and toks[i + 1] == "for"):
                     negated = True
+                ignored = ignored or t in _IGNORE_WORDS
                 i += 1
-        age, sex = _age_sex(text)
+        age, sex = zh.age_sex_zh(text) if zh.is_chinese(text) else _age_sex(text)
         return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex)
 
     def findings(self, text: str) -> tuple[list[str], list[str]]:

@@ -12,6 +12,9 @@ def add_parser(sub) -> None:
     sy.add_argument("--out", required=True, help="JSONL file to write (text, label, condition, register, age, sex, ...)")
     sy.add_argument("--synonyms", help="synonym table (default: medviz/text/synth/synonyms.json)")
     sy.add_argument("--registers", default="patient,shorthand,vignette", help="comma-separated registers to render")
+    sy.add_argument("--language", default="en",
+                    help="language(s) of the cases: en, zh (Simplified Chinese, medviz/text/synth/zh.json) or en,zh "
+                         "(each language's cases in turn, N per condition each)")
     sy.add_argument("--sparse-share", type=float, default=0.3, help="share of cases with only 1-2 findings")
     sy.set_defaults(func=run)
 
@@ -20,10 +23,12 @@ def run(args: argparse.Namespace) -> int:
     from medviz.text.synth import CaseGenerator, load_knowledge_base, load_synonyms, write_cases_jsonl
 
     kb = load_knowledge_base(args.kb)
-    gen = CaseGenerator(kb, synonyms=load_synonyms(args.synonyms) if args.synonyms else None,
-                        registers=tuple(r.strip() for r in args.registers.split(",") if r.strip()),
-                        sparse_share=args.sparse_share)
-    cases = gen.generate(args.per_condition, args.seed)
+    cases = []
+    for language in (x.strip() for x in args.language.split(",") if x.strip()):
+        gen = CaseGenerator(kb, synonyms=load_synonyms(args.synonyms) if args.synonyms else None,
+                            registers=tuple(r.strip() for r in args.registers.split(",") if r.strip()),
+                            sparse_share=args.sparse_share, language=language)
+        cases += gen.generate(args.per_condition, args.seed)
     write_cases_jsonl(cases, args.out)
     print(f"wrote {len(cases)} cases for {len(kb.conditions)} conditions -> {args.out}")
     return 0

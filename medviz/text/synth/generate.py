@@ -50,6 +50,7 @@ class SynthCase:
     kind: str  # "typical" | "sparse"
     findings: tuple[str, ...]  # symptom slugs stated present
     negatives: tuple[str, ...]  # symptom slugs stated absent
+    language: str = "en"  # "en" or "zh" (Simplified Chinese, medviz.text.synth.render_zh)
 
 
 def load_synonyms(path: str | Path = SYNONYMS_FILE) -> dict[str, dict[str, list[str]]]:
@@ -134,13 +135,21 @@ class CaseGenerator:
 
     def __init__(self, kb: KnowledgeBase, synonyms: dict | None = None, clinical_findings: dict | None = None,
                  registers: tuple[str, ...] = REGISTERS, sparse_share: float = 0.3, negatives_share: float = 0.6,
-                 context_share: float = 0.6):
+                 context_share: float = 0.6, language: str = "en"):
+        from medviz.text.synth import render_zh
+
         bad = [r for r in registers if r not in REGISTERS]
         if bad or not registers:
             raise KnowledgeBaseError(f"registers must be among {', '.join(REGISTERS)}, got {', '.join(registers) or 'none'}")
+        if language not in render_zh.LANGUAGES:
+            raise KnowledgeBaseError(f"language must be one of {', '.join(render_zh.LANGUAGES)}, got {language!r}")
         self.kb = kb
+        self.language = language
         self.synonyms = load_synonyms() if synonyms is None else synonyms
         self.clinical = load_clinical_findings() if clinical_findings is None else clinical_findings
+        if language == "zh":  # Chinese names and clinician findings (the authors' translations, zh.json)
+            self.synonyms = render_zh.zh_synonyms()
+            self.clinical = render_zh.zh_clinical_findings(self.clinical)
         self.registers = registers
         self.sparse_share, self.negatives_share, self.context_share = sparse_share, negatives_share, context_share
         self.look_alikes = look_alikes(kb)
@@ -202,7 +211,7 @@ class CaseGenerator:
         return [case for c in self.kb.conditions for case in self.cases_for(c, per_condition, seed)]
 
     def cases_for(self, c: Condition, n: int, seed: int) -> list[SynthCase]:
-        rng = _seed_for(seed, c.slug)
+        rng = _seed_for(seed, c.slug if self.language == "en" else f"{c.slug}:{self.language}")
         out = []
         for i in range(n):
             register = self.registers[i % len(self.registers)]
@@ -218,7 +227,7 @@ class CaseGenerator:
                 extra = [ph for ph, pct in self.clinical.get(c.slug, {}).items() if rng.random() < pct / 100.0]
                 extra = [_pick_alternative(rng, ph) for ph in extra[:3]]
             text = self._render(rng, register, age, sex, findings, negatives, extra)
-            out.append(SynthCase(text, c.name, c.slug, register, age, sex, kind, findings, negatives))
+            out.append(SynthCase(text, c.name, c.slug, register, age, sex, kind, findings, negatives, self.language))
         return out
 
     # --- rendering ----------------------------------------------------------------------------
@@ -232,11 +241,27 @@ class CaseGenerator:
             context.append(pool[int(rng.integers(len(pool)))])
         if age >= 16 and rng.random() < self.context_share * 0.7:
             context.append(_MEDS[int(rng.integers(len(_MEDS)))])
+        if self.language == "zh":
+            return _render_zh(rng, register, age, sex, pos, neg, extra, context)
         if register == "patient":
             return _patient_text(rng, age, sex, pos, neg, timing[0], [c[2] for c in context])
         if register == "shorthand":
             return _shorthand_text(rng, age, sex, pos + extra, neg, timing[1], [c[1] for c in context])
         return _vignette_text(rng, age, sex, pos + extra, neg, timing[0], [c[0] for c in context])
+
+
+def _render_zh(rng, register, age, sex, pos, neg, extra, context) -> str:
+    """A Chinese case: timing and context drawn from the Chinese templates (same draws as English)."""
+    from medviz.text.synth import render_zh
+
+    t = render_zh.load_zh()["templates"]
+    timing = tuple(t["timing"][int(rng.integers(len(t["timing"])))])
+    zh_context = []
+    for c in context:  # the English context tuple's pool and index select the Chinese phrase
+        pool, key = ((_SOCIAL_CHILD, "social_child") if c in _SOCIAL_CHILD else (_SOCIAL_ADULT, "social_adult")
+                     if c in _SOCIAL_ADULT else (_MEDS, "medication"))
+        zh_context.append(tuple(t[key][pool.index(c)]))
+    return render_zh.render(rng, register, age, sex, pos, neg, extra, timing, zh_context)
 
 
 def _pick_alternative(rng, phrase: str) -> str:
