@@ -1,7 +1,8 @@
 """The 801-condition differential (issue 15) on cases unlike the generator's; prints figures for the model card.
 
     python benchmarks/differential.py [--model models/differential-801] [--small models/symptom-diagnosis]
-                                      [--csv-rows 20000] [--repeats 5] [--no-speed]
+                                      [--csv-rows 20000] [--repeats 5] [--no-speed | --speed-only]
+                                      [--baseline DIR] [--kb ../shared/data/symcat]
 
 Prints top-1/3/5/10 on:
   * benchmarks/data/clinician_vignettes.csv: the development part (looked at while choosing settings),
@@ -13,7 +14,9 @@ Prints top-1/3/5/10 on:
     on the same cases;
 then can't-miss recall (vignettes whose diagnosis is on the can't-miss list: named by the can't-miss
 line or in the top 5) and speed: one case (probabilities + attention, median of --repeats x 20 calls)
-and CSV scoring (cases/s, median of --repeats runs) beside the raw model pass as the baseline.
+and CSV scoring of --csv-rows distinct texts (cases/s, median of --repeats runs) beside the raw model pass,
+each in a fresh process, alternating with --baseline DIR (another checkout, e.g. the previous release:
+``mkdir /tmp/base && git archive ce3d10f | tar -x -C /tmp/base``) timed in the same run.
 """
 from __future__ import annotations
 
@@ -97,7 +100,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv-rows", type=int, default=20_000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--speed-only", action="store_true")
+    shared = next((d / "shared" for d in (ROOT.parent, ROOT.parent.parent) if (d / "shared" / "data").is_dir()), ROOT.parent / "shared")
+    ap.add_argument("--kb", default=str(shared / "data" / "symcat"),
+                    help="knowledge base for the generated speed cases (default: ../shared/data/symcat)")
+    ap.add_argument("--baseline", help="another checkout (e.g. git archive ce3d10f | tar -x -C DIR) timed in the same run")
+    ap.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one speed run on this CSV, JSON on stdout
     args = ap.parse_args(argv)
+    if args.measure:
+        import json
+
+        print(json.dumps(measure_speed(args.model, args.measure, args.repeats)))
+        return 0
+    if args.speed_only:
+        vig = pd.read_csv(DATA / "clinician_vignettes.csv", dtype=str)
+        speed(args.model, vig["text"].tolist(), args.csv_rows, args.repeats, args.kb, args.baseline)
+        return 0
 
     from medviz.bundle import load_bundle
     from medviz.runtime import configure_tensorflow
@@ -185,19 +203,41 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: a can't-miss line is shown for {flagged.mean():.1%} of all {len(truth)} cases")
 
     if not args.no_speed:
-        speed(bundle, predictor, vig["text"].tolist(), args.csv_rows, args.repeats)
+        speed(args.model, vig["text"].tolist(), args.csv_rows, args.repeats, args.kb, args.baseline)
     return 0
 
 
-def speed(bundle, predictor, texts: list[str], rows: int, repeats: int) -> None:
+def speed_texts(vignettes: list[str], rows: int, kb: str | None) -> list[str]:
+    """``rows`` distinct case texts: the vignettes, then cases generated from the knowledge base (seed 7;
+    their registers are the generator's), so deduplication inside the pipeline does not flatter the figure."""
+    texts = list(dict.fromkeys(vignettes))
+    if kb and Path(kb).is_dir() and len(texts) < rows:
+        from medviz.text.synth import CaseGenerator, load_knowledge_base
+
+        knowledge = load_knowledge_base(kb)
+        per = -(-(rows - len(texts)) // len(knowledge.conditions))
+        texts += list(dict.fromkeys(c.text for c in CaseGenerator(knowledge).generate(per, seed=7)))
+    return texts[:rows]
+
+
+def measure_speed(model: str, csv_path: str, repeats: int) -> dict:
+    """One case (TextPredictor.predict with attention; whole analyse_case) and score_csv on ``csv_path``
+    (column ``note``) with the code importable as ``medviz`` (this checkout or --baseline's)."""
+    from medviz.bundle import load_bundle
+    from medviz.runtime import configure_tensorflow
     from medviz.scoring import score_csv
     from medviz.text.analyse import analyse_case
+    from medviz.text.predict import TextPredictor
 
-    print()
+    configure_tensorflow()
+    bundle = load_bundle(model)
+    predictor = TextPredictor.from_bundle(bundle)
+    frame = pd.read_csv(csv_path, dtype={"note": str})
+    texts = frame["note"].tolist()
     for t in texts[:3]:
         analyse_case(predictor, t)
     one, full = [], []
-    for r in range(repeats):
+    for _ in range(repeats):
         for t in texts[:20]:
             t0 = time.perf_counter()
             predictor.predict([t])
@@ -205,25 +245,57 @@ def speed(bundle, predictor, texts: list[str], rows: int, repeats: int) -> None:
             t0 = time.perf_counter()
             analyse_case(predictor, t)
             full.append(time.perf_counter() - t0)
-    print(f"one case: model (probabilities + attention) median {np.median(one) * 1e3:.1f} ms "
-          f"(p95 {np.percentile(one, 95) * 1e3:.1f}); whole analyse_case (rules, sets, flags) median "
-          f"{np.median(full) * 1e3:.1f} ms")
-    rng = np.random.default_rng(0)
-    base = pd.Series(texts).sample(rows, replace=True, random_state=0).to_numpy()
-    frame = pd.DataFrame({"note": base, "id": rng.integers(0, 1_000_000, rows)})
+    raw, piped = [], []
     with tempfile.TemporaryDirectory() as d:
-        src = Path(d) / "in.csv"
-        frame.to_csv(src, index=False)
-        raw, piped = [], []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            predictor.predict(list(base))
+            predictor.predict(texts, attention=False)
             raw.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            score_csv(bundle, src, Path(d) / "out.csv", text_column="note")
+            score_csv(bundle, csv_path, Path(d) / "out.csv", text_column="note")
             piped.append(time.perf_counter() - t0)
-    print(f"CSV of {rows:,} clinician-style rows -> scored CSV: {rows / np.median(piped):,.0f} cases/s "
-          f"(median of {repeats}); raw model pass (baseline, no reading/rules/writing): {rows / np.median(raw):,.0f} cases/s")
+    n = len(texts)
+    return {"one_case_ms": float(np.median(one) * 1e3), "one_case_p95_ms": float(np.percentile(one, 95) * 1e3),
+            "analyse_case_ms": float(np.median(full) * 1e3), "csv_cases_per_s": float(n / np.median(piped)),
+            "raw_cases_per_s": float(n / np.median(raw)), "rows": n}
+
+
+def speed(model: str, texts: list[str], rows: int, repeats: int, kb: str | None, baseline: str | None) -> None:
+    """Speed of this checkout beside ``baseline`` (another checkout, e.g. ``git archive ce3d10f``), measured in
+    the same run on the same file, alternating: baseline, this, baseline, this (medians of each)."""
+    import json
+    import subprocess
+
+    def load() -> str:
+        return os.popen("uptime").read().strip().split("load average:")[-1].strip()
+
+    print()
+    cases = speed_texts(texts, rows, kb)
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "in.csv"
+        pd.DataFrame({"note": cases, "id": np.arange(len(cases))}).to_csv(src, index=False)
+        runs: dict[str, list[dict]] = {"this checkout": []}
+        sides = [("this checkout", ROOT, model)]
+        if baseline:
+            runs = {"baseline " + Path(baseline).name: [], **runs}
+            sides.insert(0, ("baseline " + Path(baseline).name, Path(baseline).resolve(),
+                             str(Path(baseline).resolve() / "models" / Path(model).name)))
+        print(f"speed on {len(cases):,} distinct texts ({min(len(cases), len(dict.fromkeys(texts)))} vignettes, the rest "
+              f"generated), load average before: {load()}")
+        for _ in range(2):
+            for name, code, bundle in sides:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--measure", str(src), "--model", bundle, "--repeats", str(repeats)],
+                    cwd=code, env={**os.environ, "PYTHONPATH": str(code)}, capture_output=True, text=True, check=True)
+                runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(f"load average after: {load()}")
+    print(f"{'':28}{'one case ms':>12}{'(p95)':>8}{'analyse_case ms':>17}{'CSV cases/s':>13}{'raw model/s':>13}")
+    for name, rs in runs.items():
+        med = {k: float(np.median([r[k] for r in rs])) for k in rs[0]}
+        print(f"{name:28}{med['one_case_ms']:12.1f}{med['one_case_p95_ms']:8.1f}{med['analyse_case_ms']:17.1f}"
+              f"{med['csv_cases_per_s']:13,.0f}{med['raw_cases_per_s']:13,.0f}")
+    print("(CSV: the default contract, one prob_ column per class; each figure the median of 2 alternating runs, "
+          f"each run the median of {repeats})")
 
 
 if __name__ == "__main__":

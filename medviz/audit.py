@@ -207,6 +207,29 @@ def audit_key() -> bytes:
     return key
 
 
+def key_location_warning() -> str | None:
+    """A sentence when the audit key is a file in the folder of the data it protects (the data folder, or
+    the SQLite file's folder), else None. Someone who can write that folder can rewrite the trail and
+    re-seal it with the key beside it; the key belongs in a secret store (``MEDVIZ_AUDIT_KEY``) or a
+    folder the database's users cannot write. Never raises (a check for the page and the CLI)."""
+    try:
+        cfg = settings()
+        if cfg.audit_key is not None and cfg.audit_key.get_secret_value().strip():
+            return None  # from the environment / a secret store
+        key_dir = cfg.audit_key_path.resolve().parent
+        data_dirs = {cfg.data_dir.expanduser().resolve()}
+        if not cfg.database_url:
+            data_dirs.add(cfg.sqlite_path.resolve().parent)
+    except Exception:  # an unreadable configuration is reported by whatever uses it
+        return None
+    if key_dir not in data_dirs:
+        return None
+    return (f"the audit key file ({cfg.audit_key_path}) is in the same folder as the data it protects: anyone who "
+            "can write that folder can rewrite the audit trail and re-seal it. Give the key from a secret store "
+            f"({AUDIT_KEY_ENV}) or set audit_key_file to a folder the database's users cannot write "
+            "(README, Configuration).")
+
+
 # Canonical form of a record: a compact JSON array of the hashed fields in HASHED_FIELDS order, UTF-8.
 # JSON (not a separator-joined string) so that text moved between adjacent fields changes the hash,
 # and so anyone can re-verify the trail in another language. One encoder instance: json.dumps with

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="SQLAlchemy URL (e.g. postgresql+psycopg://user@host/db); empty = SQLite")
     db_path: Path | None = Field(None, description="SQLite file when database_url is empty (default data_dir/medviz.db)")
     models_dir: Path = Field(ROOT / "models", description="folder of model bundles")
+    default_model: str = Field("differential-801", max_length=255,
+                               description="bundle folder name preselected in the sidebar when present")
     idle_minutes: float = Field(15.0, gt=0, le=24 * 60, description="idle logoff after this many minutes")
     allow_bootstrap: bool = Field(True, description="first start may create a one-time admin from the browser")
     encryption: bool = Field(True, description="encrypt free text at rest (turning it off shows a banner)")

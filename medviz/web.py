@@ -11,14 +11,18 @@ Streamlit's own websocket cannot set an HttpOnly cookie, so:
 * ``POST /_medviz/logout`` — revokes the cookie's session and deletes the cookie (sign-out already
   revoked it server-side; this also clears the browser).
 * a pure-ASGI middleware answers 403 to ``/media/…`` (where ``st.download_button`` files are served)
-  unless the request carries the cookie of a live session, so a copied download URL is useless to
-  anyone else, and after sign-out, idle logoff or expiry.
+  unless the request carries the cookie of a live session **and** that session produced the file: a
+  Streamlit session that put the file on its page (Streamlit's media manager records which session
+  holds which file) and is signed in under the same ``auth_sessions`` row (recorded here on every
+  signed-in run, :func:`bind_streamlit_session`). So a copied download URL is useless to anyone else —
+  another signed-in user included — and after sign-out, idle logoff or expiry.
 
 Nothing here touches patient data; the DB calls run in Starlette's thread pool.
 """
 from __future__ import annotations
 
 import logging
+import threading
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -56,21 +60,67 @@ def _idle_minutes() -> float:
         return auth.DEFAULT_IDLE_MINUTES
 
 
-def cookie_session_ok(cookie_value: str | None) -> bool:
-    """True when the cookie names a live session (signature, row not revoked, not idle, not expired)."""
+_OWNERS: dict[str, int] = {}  # Streamlit session id -> auth_sessions row id of its signed-in user
+_OWNERS_LOCK = threading.Lock()
+_MAX_OWNERS = 100_000  # a bound on memory; entries of sessions long gone are dropped oldest first
+
+
+def bind_streamlit_session(streamlit_session_id: str, row_id: int | None) -> None:
+    """Record which signed-in session (``auth_sessions`` row, None = signed out) a Streamlit session
+    (one browser tab's websocket) belongs to; called on every signed-in run (medviz.ui.auth)."""
+    with _OWNERS_LOCK:
+        if row_id is None:
+            _OWNERS.pop(streamlit_session_id, None)
+            return
+        _OWNERS.pop(streamlit_session_id, None)
+        _OWNERS[streamlit_session_id] = int(row_id)
+        while len(_OWNERS) > _MAX_OWNERS:
+            _OWNERS.pop(next(iter(_OWNERS)))
+
+
+def _media_manager():
+    from streamlit.runtime import Runtime
+
+    return Runtime.instance().media_file_mgr if Runtime.exists() else None
+
+
+def file_sessions(file_id: str, manager=None) -> set[str]:
+    """The Streamlit sessions that have the media file ``file_id`` on their page now.
+
+    Reads Streamlit's ``MediaFileManager._files_by_session_and_coord`` (session -> element -> file id,
+    Streamlit 1.67; not a public API: tests/test_web_downloads.py fails if it changes). Empty when the
+    manager or the mapping is missing, so a download is then refused, never served to anyone."""
+    mgr = manager if manager is not None else _media_manager()
+    mapping = getattr(mgr, "_files_by_session_and_coord", None)
+    lock = getattr(mgr, "_lock", None)
+    if mapping is None or lock is None:
+        log.error("cannot tell which session holds a download (Streamlit's media manager changed); refusing it")
+        return set()
+    with lock:
+        return {sid for sid, coords in mapping.items() if file_id in coords.values()}
+
+
+def download_allowed(path: str, cookie_value: str | None, manager=None) -> bool:
+    """True when ``cookie_value`` names a live session that produced the file at ``path`` (``/media/<id>.<ext>``)."""
     from medviz.store import get_engine, sessions
 
     if not cookie_value:
         return False
     try:
-        return sessions.check_cookie(get_engine(), cookie_value, _idle_minutes()).ok
+        state = sessions.check_cookie(get_engine(), cookie_value, _idle_minutes())
     except Exception as exc:  # database down: refuse, say why in the server log only
         log.error("session check failed: %s", type(exc).__name__)
         return False
+    if not state.ok or state.row_id is None:
+        return False
+    file_id = path.rsplit("/", 1)[-1].split(".", 1)[0]
+    owners = file_sessions(file_id, manager)
+    with _OWNERS_LOCK:
+        return any(_OWNERS.get(sid) == state.row_id for sid in owners)
 
 
 class DownloadGuard:
-    """ASGI middleware: ``/media/…`` only for a request with a live session cookie."""
+    """ASGI middleware: ``/media/…`` only for the live signed-in session that produced the file."""
 
     def __init__(self, app):
         self.app = app
@@ -83,7 +133,7 @@ class DownloadGuard:
             from medviz.store.sessions import COOKIE_NAME
 
             value = _cookie_from_scope(scope, COOKIE_NAME)
-            if not await run_in_threadpool(cookie_session_ok, value):
+            if not await run_in_threadpool(download_allowed, scope.get("path", ""), value):
                 response = PlainTextResponse("Sign in to download this file.", status_code=403,
                                              headers={"Cache-Control": "no-store"})
                 await response(scope, receive, send)

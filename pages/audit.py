@@ -51,6 +51,9 @@ st.download_button(_("Export these records (CSV)"), csv, file_name=f"medviz-audi
                                                                 dedupe=False))
 
 st.subheader(_("Verify the chain"))
+key_warning = audit.key_location_warning()
+if key_warning:  # an operator's message, in English like the CLI's (its path is the operator's)
+    st.warning(plain(key_warning[0].upper() + key_warning[1:]))
 if st.button(_("Verify the whole trail"), key="audit_verify"):
     try:
         result = audit.verify(engine)

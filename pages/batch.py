@@ -2,8 +2,8 @@
 import pandas as pd
 import streamlit as st
 
-from medviz.charts.batch import band_counts, label_counts, probability_histogram, risk_histogram
 from medviz.errors import MedvizError
+from medviz.families import family_for
 from medviz.i18n import N_, _, format_number
 from medviz.io import UPLOAD_LIMITS
 from medviz.schema import FLAG_KINDS, check_columns, feature_specs
@@ -131,14 +131,9 @@ if "probability" in df:
     config["probability"] = st.column_config.NumberColumn(format="percent")
 st.dataframe(view, hide_index=True, column_config=config, key="batch_table", height=380)
 
-left, right = st.columns(2)
-if bundle.is_tabular:
-    cuts = bundle.manifest["risk_bands"]["cut_points"]
-    left.plotly_chart(risk_histogram(view["risk"], cuts), key="batch_hist")
-    right.plotly_chart(band_counts(view["risk_band"]), key="batch_bands")
-else:
-    left.plotly_chart(label_counts(view["prediction"]), key="batch_labels")
-    right.plotly_chart(probability_histogram(view["probability"]), key="batch_prob")
+charts = family_for(bundle).batch_charts(bundle, view)  # the family decides how its outputs summarise
+for column, (key, figure) in zip(st.columns(max(len(charts), 1)), charts):
+    column.plotly_chart(figure, key=key)
 
 name = upload.name.rsplit(".", 1)[0]
 st.download_button(_("Download the scored CSV (all rows)"), result.csv, file_name=f"{name}-scored.csv", mime="text/csv",

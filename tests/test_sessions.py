@@ -142,14 +142,65 @@ def test_session_route_refuses_cross_site_posts(client, user):
     assert r.status_code == 403
 
 
-def test_downloads_only_with_a_live_session_cookie(client, user):
-    assert client.get("/media/abc.csv").status_code == 403  # no cookie: a copied URL is useless
+@pytest.fixture
+def media(monkeypatch):
+    """Streamlit's own media manager (in-memory storage, as the server uses), with files added by two tabs."""
+    import streamlit.runtime.media_file_manager as mfm
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    from medviz import web
+
+    mgr = mfm.MediaFileManager(MemoryMediaFileStorage("/media"))
+    monkeypatch.setattr(web, "_media_manager", lambda: mgr)
+
+    def add(tab: str, data: bytes) -> str:
+        monkeypatch.setattr(mfm, "_get_session_id", lambda: tab)
+        return mgr.add(data, "text/csv", f"coord-{tab}", file_name="scored.csv", is_for_static_download=True)  # its URL
+
+    yield add
+    web._OWNERS.clear()
+
+
+def test_downloads_only_to_the_live_session_that_produced_them(client, user, make_user, media):
+    from medviz import web
+
+    url = media("tab-A", b"scored,csv")
+    assert client.get(url).status_code == 403  # no cookie: a copied URL is useless
     row_id, cookie = _live_cookie(user)
+    web.bind_streamlit_session("tab-A", row_id)  # the tab that made the file, signed in as this session
     client.cookies.set(sessions.COOKIE_NAME, cookie)
-    r = client.get("/media/abc.csv")
+    r = client.get(url)
     assert r.status_code == 200 and r.text == "scored,csv\n"
+    # another user's live session gets 403 for that file; its own file it gets
+    other = make_user("dr.other", "clinician")
+    other_row, other_cookie = _live_cookie(other)
+    web.bind_streamlit_session("tab-B", other_row)
+    other_url = media("tab-B", b"other,file")
+    client.cookies.set(sessions.COOKIE_NAME, other_cookie)
+    assert client.get(url).status_code == 403
+    assert client.get(other_url).status_code == 200
+    # a file no tab holds any more, or a tab signed out: refused
+    client.cookies.set(sessions.COOKIE_NAME, cookie)
+    assert client.get(other_url).status_code == 403
+    web.bind_streamlit_session("tab-A", None)
+    assert client.get(url).status_code == 403
+    web.bind_streamlit_session("tab-A", row_id)
     sessions.revoke(get_engine(), row_id, "logout")
-    assert client.get("/media/abc.csv").status_code == 403  # signed out: the same cookie no longer works
+    assert client.get(url).status_code == 403  # signed out: the same cookie no longer works
+
+
+def test_download_guard_reads_streamlits_media_manager_as_it_is():
+    """The guard relies on MediaFileManager's session -> file mapping (not a public API): fail loudly
+    here, not silently in production, if a Streamlit upgrade changes it."""
+    import streamlit.runtime.media_file_manager as mfm
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    from medviz.web import file_sessions
+
+    mgr = mfm.MediaFileManager(MemoryMediaFileStorage("/media"))
+    assert isinstance(mgr._files_by_session_and_coord, dict)
+    assert file_sessions("nothing", mgr) == set()
+    assert file_sessions("x", object()) == set()  # an unknown manager: nobody gets the file
 
 
 def test_logout_route_revokes_and_deletes_the_cookie(client, user):

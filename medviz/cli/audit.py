@@ -15,6 +15,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         seq, digest = audit.head(engine)
         print(f"{seq} {digest}")
         return 0
+    warning = audit.key_location_warning()
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     result = audit.verify(engine)
     if result.ok:
         print(result.message())

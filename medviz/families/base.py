@@ -62,6 +62,13 @@ class ModelFamily(ABC):
     def label_index(self, bundle, labels: pd.Series) -> tuple[Any, list[str]]:
         """Raw labels -> what ``evaluate`` needs, and the values it could not read (for exclusion)."""
 
+    def batch_charts(self, bundle, scored: pd.DataFrame) -> tuple[tuple[str, Any], ...]:
+        """The charts that summarise scored rows (the Batch page draws them side by side), as
+        ``(widget key, plotly Figure)`` pairs: what a family's outputs look like in aggregate is the
+        family's decision, not the page's. ``scored``: the contract columns of ``output_spec``
+        (rows that could not be scored included; the charts leave them out). Default: none."""
+        return ()
+
     def has_attention(self, bundle) -> bool:
         """Capability flag: whether the bundle's model exposes attention weights worth drawing."""
         return False

@@ -68,6 +68,13 @@ class TabularFamily(ModelFamily):
 
         return TabularScorer(bundle, predictor=predictor, explain=True if explain is None else explain)
 
+    def batch_charts(self, bundle, scored: pd.DataFrame) -> tuple[tuple[str, Any], ...]:
+        """The histogram of calibrated risks with the band cut-points, and rows per risk band."""
+        from medviz.charts.batch import band_counts, risk_histogram
+
+        cuts = bundle.manifest["risk_bands"]["cut_points"]
+        return (("batch_hist", risk_histogram(scored["risk"], cuts)), ("batch_bands", band_counts(scored["risk_band"])))
+
     def explainer(self, predictor):
         from medviz.explain import TabularExplainer
 

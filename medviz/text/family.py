@@ -37,6 +37,13 @@ class TextFamily(ModelFamily):
             raise BundleError(f"{where}: the 'conformal', 'out_of_scope' or 'preprocessing' section is malformed "
                               f"({type(exc).__name__})") from None
 
+    def batch_charts(self, bundle, scored: pd.DataFrame) -> tuple[tuple[str, Any], ...]:
+        """Rows per top diagnosis and the histogram of top probabilities."""
+        from medviz.charts.batch import label_counts, probability_histogram
+
+        return (("batch_labels", label_counts(scored["prediction"])),
+                ("batch_prob", probability_histogram(scored["probability"])))
+
     def has_attention(self, bundle) -> bool:
         """medviz's text models do; an imported one records ``capabilities.attention = false`` (medviz.importer)."""
         return bool((bundle.manifest.get("capabilities") or {}).get("attention", True))

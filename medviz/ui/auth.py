@@ -107,7 +107,9 @@ def _start_session(user: accounts.User) -> None:
     _audit("login", s)
 
 
-def _end_session(action: str, notice: str, *, revoke: str | None = None, minutes: float = 0.0) -> None:
+def _end_session(action: str, notice: str, *, revoke: str | None = None, idle_minutes: float = 0.0) -> None:
+    """End the session; ``notice`` (an English template, N_) is shown on the sign-in page, translated,
+    with ``{minutes}`` = ``idle_minutes``."""
     s = session()
     if s:
         if revoke and s.get("row_id") is not None:
@@ -117,8 +119,9 @@ def _end_session(action: str, notice: str, *, revoke: str | None = None, minutes
                 log.error("session revoke failed: %s", type(exc).__name__)
         minutes = (time.time() - s.get("login_at", time.time())) / 60
         _audit(action, s, summary=f"session lasted {minutes:.1f} min")
+    _bind_downloads(None)
     _clear_state(keep_choice=False)
-    st.session_state[NOTICE_KEY] = (notice, minutes)
+    st.session_state[NOTICE_KEY] = (notice, idle_minutes)
     if web.ENABLED:
         st.session_state[CLEAR_COOKIE_KEY] = True
 
@@ -171,11 +174,11 @@ def current_user() -> accounts.User | None:
         if not state.ok:
             reason = state.reason or "logout"
             _end_session("session_timeout" if reason in ("idle", "expired") else "logout",
-                         END_NOTICES.get(reason, END_NOTICES["logout"]), minutes=minutes,
+                         END_NOTICES.get(reason, END_NOTICES["logout"]), idle_minutes=minutes,
                          revoke=reason if reason in ("idle", "expired") else None)
             return None
     elif accounts.is_idle(s["last_seen"], now, minutes):  # a tab-only session (no row: bare AppTest runs)
-        _end_session("session_timeout", END_NOTICES["idle"], minutes=minutes)
+        _end_session("session_timeout", END_NOTICES["idle"], idle_minutes=minutes)
         return None
     user = accounts.get_user(_engine(), s["user_id"])
     if user is None or not user.active:
@@ -185,7 +188,18 @@ def current_user() -> accounts.User | None:
     if row_id is not None and now - s.get("touched", 0.0) >= TOUCH_EVERY_S:
         server_sessions.touch(_engine(), row_id)
         s["touched"] = now
+    _bind_downloads(row_id)
     return user
+
+
+def _bind_downloads(row_id: int | None) -> None:
+    """Tie this tab's downloads to its signed-in session (medviz.web.DownloadGuard serves a file only to
+    the session whose tab produced it)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None and web.ENABLED:
+        web.bind_streamlit_session(ctx.session_id, row_id)
 
 
 def login_gate(url_paths=()) -> accounts.User:

@@ -15,7 +15,6 @@ from medviz.ui import cache
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_KEY = "app_bundle_path"  # owned by the sidebar picker
-DEFAULT_BUNDLE = os.environ.get("MEDVIZ_DEFAULT_MODEL", "differential-801")  # preselected when present (issue 15)
 
 
 def models_dir() -> Path:
@@ -23,6 +22,13 @@ def models_dir() -> Path:
     from medviz.config import settings
 
     return Path(settings().models_dir)
+
+
+def default_bundle() -> str:
+    """The bundle folder name preselected when present (setting ``default_model`` / ``MEDVIZ_DEFAULT_MODEL``)."""
+    from medviz.config import settings
+
+    return settings().default_model
 
 
 def sidebar_bundle_picker() -> BundleInfo | None:
@@ -39,7 +45,7 @@ def sidebar_bundle_picker() -> BundleInfo | None:
         labels = {str(i.path): f"{i.title} · v{i.version}" for i in usable}
         paths = list(labels)
         current = st.session_state.get(BUNDLE_KEY)
-        default = next((k for k, i in enumerate(usable) if i.path.name == DEFAULT_BUNDLE), 0)
+        default = next((k for k, i in enumerate(usable) if i.path.name == default_bundle()), 0)
         index = paths.index(current) if current in paths else default
         choice = st.selectbox(_("Model bundle"), paths, index=index, format_func=labels.get, key="sidebar_bundle_select")
         st.session_state[BUNDLE_KEY] = choice

@@ -261,3 +261,54 @@ def test_output_target_renames_on_success_and_moves_a_stale_output_aside(tmp_pat
             raise KeyboardInterrupt
     assert not out.exists() and (tmp_path / "scored.csv.stale").read_text() == "today"
     assert not list(tmp_path.glob(".*part*"))
+
+
+def test_byte_ranges_read_like_the_whole_file(tmp_path):
+    """plan_csv_ranges + iter_csv_range (each Dask worker reads its own range) give the rows, row errors
+    (with the file's own line numbers), decimal commas and skipped blank rows of iter_csv_chunks, whatever
+    the cut size: quoted cells with line breaks and delimiters, CRLF, blank rows, a malformed line."""
+    from medviz.io import ReadInfo, iter_csv_chunks, iter_csv_range, plan_csv_ranges
+
+    rows = ["sep=;", "id;note;bmi"]
+    for i in range(120):
+        if i % 17 == 3:
+            rows.append(f'{i};"two\r\nlines; with ""quotes""";{20 + i % 7},5')
+        elif i % 23 == 9:
+            rows.append(";;")  # a row of empty fields: skipped
+        elif i % 41 == 11:
+            rows.append(f"{i};extra;1;2")  # one field too many: an error in its place
+        else:
+            rows.append(f"{i};plain é text;{30 + i % 5},25")
+    path = tmp_path / "in.csv"
+    path.write_bytes(("\r\n".join(rows) + "\r\n").encode("utf-8"))
+
+    whole_info = ReadInfo()
+    whole = list(iter_csv_chunks(path, chunksize=1000, bad_lines="report", info=whole_info))
+    want = pd.concat(whole, ignore_index=True)
+    want_errors = sorted(m for c in whole for m in c.attrs.get("row_errors", {}).values())
+    for target in (1, 50, 333, 10_000):
+        layout = plan_csv_ranges(path, target)
+        assert layout is not None and layout.delimiter == ";" and list(layout.names) == ["id", "note", "bmi"]
+        assert target > 5_000 or len(layout.ranges) > 3
+        info = ReadInfo()
+        parts = [c for r in layout.ranges for c in iter_csv_range(path, r, layout.names, ";", 7, info=info)]
+        got = pd.concat(parts, ignore_index=True)
+        pd.testing.assert_frame_equal(got, want)
+        assert sorted(m for c in parts for m in c.attrs.get("row_errors", {}).values()) == want_errors
+        assert info.decimal_comma == whole_info.decimal_comma and info.skipped_blank == whole_info.skipped_blank
+    assert any(m.startswith("line 15 of the file has 4 fields") for m in want_errors)  # 2 + 11 + 1 quoted break + 1
+
+
+def test_files_a_range_cannot_read_alone_are_left_to_the_whole_file_reader(tmp_path):
+    from medviz.io import plan_csv_ranges
+
+    utf16 = tmp_path / "u16.csv"
+    utf16.write_bytes("a\tb\n1\t2\n".encode("utf-16"))
+    cp1252 = tmp_path / "cp.csv"
+    cp1252.write_bytes(b"a,b\n1,caf\xe9\n")
+    lone_cr = tmp_path / "cr.csv"
+    lone_cr.write_bytes(b"a,b\r1,2\r")
+    open_quote = tmp_path / "q.csv"
+    open_quote.write_bytes(b'a,b\n1,"never closed\n2,3\n')
+    for p in (utf16, cp1252, lone_cr, open_quote):
+        assert plan_csv_ranges(p, 4) is None, p.name

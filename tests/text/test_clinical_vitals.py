@@ -85,3 +85,19 @@ def test_ambiguous_abbreviations_are_listed_not_interpreted():
     assert "cap" not in listed  # "knee cap" is a plain word here
     assert "year old" not in pre.model_text and "chest infection" not in pre.model_text
     assert "RA" not in " ".join(preprocess("SpO2 92% RA").not_interpreted)
+
+
+@pytest.mark.parametrize("text, meaning", [
+    ("BS 350 mg/dL, thirsty, polyuria", "high blood sugar"),
+    ("FBG 11.2 mmol/L, weight loss", "high blood sugar"),
+    ("BSL 2.1 mmol/l, sweaty and confused", "low blood sugar"),
+])
+def test_glucose_short_forms_with_a_glucose_unit_are_readings(text, meaning):
+    pre = preprocess(text)
+    assert [v.name for v in pre.vitals] and all("glucose" in v.name.lower() for v in pre.vitals), pre.vitals
+    assert meaning in pre.model_text
+
+
+@pytest.mark.parametrize("text", ["BS normal, abdomen soft", "BS 12", "bowel sounds present, BS x4"])
+def test_glucose_short_forms_without_a_unit_are_left_alone(text):
+    assert preprocess(text).vitals == ()

@@ -39,6 +39,11 @@ _SPO2 = re.compile(
 _GLUCOSE = re.compile(
     r"(?<![A-Za-z0-9])(?:bm|bgl|cbg|glucose|blood\s+(?:sugar|glucose)|rbs|fbs|gluc)" + _SEP + _NUM
     + r"(?:\s*(?P<u>mmol\s*/?\s*l|mg\s*/?\s*dl))?(?![A-Za-z0-9])", re.I)
+# Short forms that mean blood glucose only with a glucose unit after the number ("BS 350 mg/dL";
+# "BS" alone is also breath or bowel sounds, "BG" a blood gas)
+_GLUCOSE_WITH_UNIT = re.compile(
+    r"(?<![A-Za-z0-9])(?:bs|bsl|bg|bgs|fbg|rbg|fsbg)" + _SEP + _NUM
+    + r"\s*(?P<u>mmol\s*/?\s*l|mg\s*/?\s*dl)(?![A-Za-z0-9])", re.I)
 
 
 @functools.lru_cache(maxsize=1)
@@ -139,7 +144,7 @@ def parse_vitals(text: str) -> VitalText:
                 add(m, [(kind, v)])
             else:
                 skipped.append(m.group(0).strip())
-    for m in _GLUCOSE.finditer(text):
+    for m in [*_GLUCOSE.finditer(text), *_GLUCOSE_WITH_UNIT.finditer(text)]:
         if not free(m):
             continue
         v, unit = float(m.group("v")), re.sub(r"\s", "", (m.group("u") or "").lower())

@@ -40,6 +40,21 @@ _SEX_WORDS = {"m": "Male", "man": "Male", "male": "Male", "boy": "Male", "gentle
               "her": "Female"}
 
 
+# Laterality (issue 15: a stroke read as myasthenia gravis): "right arm weakness", "weakness of the left arm",
+# "R-sided leg weakness" are one-sided weakness. The knowledge base codes a stroke's weakness as *focal
+# weakness* and lists no *arm weakness* for it at all (SymCat: stroke focal weakness 46 %, arm weakness -;
+# myasthenia gravis arm weakness 14 %), so reading the body part made the stroke ~28x less likely. The
+# phrase tables cannot list every side x body part x word order, so a weakness phrase with a side word
+# just before it, or "of / in / on / down (the) right / left" just after it, in the same clause, is read
+# as focal weakness instead of the body part's weakness. Generalised weakness is never one-sided.
+_SIDE_WORDS = frozenset({"right", "left", "unilateral", "r", "l"})
+_ONE_SIDED = (("one", "sided"), ("one", "side"), ("single", "side"))
+_AFTER = frozenset({"of", "in", "on", "down", "to"})  # "weakness of the right arm", "weak down the left side"
+_GENERAL = frozenset({"generalised", "generalized", "proximal", "muscles", "muscle", "asthenia"})
+LATERAL_REACH = 3
+FOCAL_PHRASE = "focal weakness"
+
+
 @dataclass(frozen=True)
 class ReadCase:
     present: tuple[int, ...]  # feature columns found
@@ -92,6 +107,12 @@ class KnowledgeBaseBayes:
         for phrase, col in phrases.items():
             self.column_names.setdefault(col, phrase)
         self._ngrams = {tuple(_TOKEN.findall(p)): col for p, col in phrases.items() if _TOKEN.findall(p)}
+        self._focal = phrases.get(FOCAL_PHRASE)
+        # columns whose phrases name a weakness (arm weakness, weak legs, weakness, ...), the one-sided one excepted
+        # phrases naming a weakness that can be one-sided (arm weakness, weak legs, weakness; not generalised)
+        self._weakness_phrases = frozenset(
+            k for k in (tuple(_TOKEN.findall(p)) for p, c in phrases.items() if c != self._focal)
+            if any(w in ("weakness", "weak") for w in k) and not any(w in _GENERAL for w in k))
         self._first: dict[str, int] = {}  # first word of a phrase -> longest phrase starting with it
         for k in self._ngrams:
             self._first[k[0]] = max(self._first.get(k[0], 0), len(k))
@@ -147,8 +168,11 @@ class KnowledgeBaseBayes:
                 i += 1
                 continue
             for n in range(min(self._first.get(t, 0), len(toks) - i), 0, -1):
-                col = self._ngrams.get(tuple(toks[i:i + n]))
+                gram = tuple(toks[i:i + n])
+                col = self._ngrams.get(gram)
                 if col is not None:
+                    if gram in self._weakness_phrases and self._focal is not None and _lateral(toks, i, i + n):
+                        col = self._focal  # one-sided: the knowledge base's focal weakness, not the body part's
                     (absent if negated else present).append(col)
                     i += n
                     break
@@ -191,6 +215,24 @@ class KnowledgeBaseBayes:
         from scipy.special import softmax
 
         return softmax(self.log_scores(texts), axis=1)
+
+
+def _lateral(toks: list[str], start: int, end: int) -> bool:
+    """True when ``toks[start:end]`` (a weakness phrase) is one-sided: a side word ("right", "left", "R", "L",
+    "unilateral", "one-sided") within LATERAL_REACH words before it, or "of / in / on / down (the) right / left"
+    right after it; never across a clause end."""
+    before: list[str] = []
+    for w in reversed(toks[max(0, start - LATERAL_REACH):start]):
+        if w in _CLAUSE_END:
+            break
+        before.insert(0, w)
+    if any(w in _SIDE_WORDS for w in before) or any(pair in _ONE_SIDED for pair in zip(before, before[1:])):
+        return True
+    after = toks[end:end + LATERAL_REACH]
+    if after and after[0] in _AFTER:
+        rest = [w for w in after[1:] if w != "the"]
+        return bool(rest) and (rest[0] in _SIDE_WORDS - {"r", "l"} or tuple(rest[:2]) in _ONE_SIDED)
+    return False
 
 
 def conds_by_slug(kb: KnowledgeBase) -> dict:
