@@ -33,9 +33,11 @@ def _ci(est: float | None, lo: float | None, hi: float | None, fmt: str = ".3f")
 def _layout(fig: go.Figure, title: str, height: int = 380, **kw) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
-        height=height,
-        margin=dict(l=50, r=20, t=60, b=50),
-        legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0),
+        height=height + 40,
+        # the legend hangs below the x-axis title (anchored at its top): long legend entries, e.g. in
+        # Chinese or with a CI, no longer run into the axis title
+        margin=dict(l=50, r=20, t=60, b=100),
+        legend=dict(orientation="h", yanchor="top", y=-0.22, x=0),
         **kw,
     )
     return fig

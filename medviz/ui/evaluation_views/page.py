@@ -10,8 +10,8 @@ from medviz import metrics as M
 from medviz.bundle import ModelBundle
 from medviz.charts import evaluation as C
 from medviz.errors import MedvizError
-from medviz.i18n import N_, _, format_number
-from medviz.ui.evaluation_views.cached import bundle_digest, spinner, test_eval_for, test_one_vs_rest
+from medviz.i18n import _, format_number
+from medviz.ui.evaluation_views.cached import bundle_digest, test_eval_for, test_one_vs_rest
 from medviz.ui.evaluation_views.common import DEDUP_KEY, DIAGNOSIS_KEY, PLOT_CONFIG, THRESHOLD_KEY, _boot_caption, _ci_txt, _columns, md
 from medviz.ui.evaluation_views.external import _external_section
 from medviz.ui.evaluation_views.subgroups import _shift_section, _subgroup_section
@@ -116,9 +116,8 @@ def _multiclass_sections(bundle: ModelBundle, cohorts, dedup: bool) -> None:
     binaries = []
     for title, ev, key in cohorts:
         try:
-            with spinner(N_("Evaluating this diagnosis one-vs-rest…")):
-                b = (test_one_vs_rest(str(bundle.path), bundle_digest(bundle), label, dedup) if key == "test"
-                     else ev.one_vs_rest(label))
+            b = (test_one_vs_rest(str(bundle.path), bundle_digest(bundle), label, dedup) if key == "test"
+                 else ev.one_vs_rest(label))
         except MedvizError as exc:
             st.warning(md(exc))
             continue

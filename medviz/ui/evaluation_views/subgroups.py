@@ -8,8 +8,8 @@ from medviz import evaluation as E
 from medviz.bundle import ModelBundle
 from medviz.charts import evaluation as C
 from medviz.errors import MedvizError
-from medviz.i18n import N_, _, ngettext
-from medviz.ui.evaluation_views.cached import bundle_digest, spinner, test_subgroups
+from medviz.i18n import _, ngettext
+from medviz.ui.evaluation_views.cached import bundle_digest, test_subgroups
 from medviz.ui.evaluation_views.common import PLOT_CONFIG, SUBGROUP_KEY, md
 
 
@@ -38,8 +38,7 @@ def _subgroup_section(bundle: ModelBundle, cohorts, external, dedup: bool) -> No
     where, column = choice.split(":", 1)
     try:
         if where == "test":
-            with spinner(N_("Computing subgroup figures…")):
-                table = test_subgroups(str(bundle.path), bundle_digest(bundle), column, None, dedup)
+            table = test_subgroups(str(bundle.path), bundle_digest(bundle), column, None, dedup)
         else:
             ev = external.evaluation
             table = E.subgroup_table(ev, external.scored[column].astype(str))
