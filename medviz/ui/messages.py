@@ -51,6 +51,7 @@ TEMPLATES: tuple[str, ...] = (
     N_("Fever is read as absent but the measured temperature is {shown}, 38.0 °C or more: check which is right."),
     # medviz.text.cant_miss: the rule's wording
     N_("named when in the top {k} of the differential or at a probability of {p} or more"),
+    N_("named when in the top {k} of the differential at {floor} or more, or at a probability of {p} or more"),
     # medviz.auth: sign-in and password errors
     N_("unknown user name or wrong password"),
     N_("this account is locked after {n} failed sign-ins {when}; wait or ask an administrator"),
