@@ -9,7 +9,7 @@ from medviz.ui import i18n as ui_i18n  # registers the per-session language (bef
 TITLE = N_("medviz — clinical model dashboard")
 st.set_page_config(page_title=_(TITLE), page_icon="🩺", layout="wide")
 
-from medviz.ui.auth import account_page, account_sidebar, login_gate  # noqa: E402  (after set_page_config)
+from medviz.ui.auth import account_page, account_sidebar, login_gate, remember_tab_downloads  # noqa: E402  (after set_page_config)
 from medviz.ui.common import sidebar_bundle_picker  # noqa: E402
 
 
@@ -48,4 +48,7 @@ nav = st.navigation(PAGES)
 sidebar_bundle_picker()
 ui_i18n.language_picker()  # after the model picker: the model stays the sidebar's first choice
 account_sidebar(user)
-nav.run()
+try:
+    nav.run()
+finally:  # st.stop() included
+    remember_tab_downloads()

@@ -63,6 +63,37 @@ def _idle_minutes() -> float:
 _OWNERS: dict[str, int] = {}  # Streamlit session id -> auth_sessions row id of its signed-in user
 _OWNERS_LOCK = threading.Lock()
 _MAX_OWNERS = 100_000  # a bound on memory; entries of sessions long gone are dropped oldest first
+# Media file id -> auth_sessions row id of the signed-in session whose tab held it at the start of a run.
+# Needed because a download click reruns the page: when the rerun draws no button at the same place,
+# Streamlit unmaps the file from the tab (it stays served until cleaned up) while the browser's request
+# for it may still be on its way, and the page's own download was then refused (seen in the browser suite).
+_FILE_ROWS: dict[str, int] = {}
+
+
+def remember_tab_files(streamlit_session_id: str) -> None:
+    """Record the files a signed-in tab holds at the end of its run as produced by its session (app.py
+    calls this after every page run, st.stop included)."""
+    with _OWNERS_LOCK:
+        row_id = _OWNERS.get(streamlit_session_id)
+    if row_id is not None:
+        _remember_files(streamlit_session_id, row_id)
+
+
+def _remember_files(streamlit_session_id: str, row_id: int) -> None:
+    """Record the files the tab holds now as produced by ``row_id``."""
+    mgr = _media_manager()
+    mapping = getattr(mgr, "_files_by_session_and_coord", None)
+    lock = getattr(mgr, "_lock", None)
+    if mapping is None or lock is None:
+        return
+    with lock:
+        ids = list((mapping.get(streamlit_session_id) or {}).values())
+    with _OWNERS_LOCK:
+        for file_id in ids:
+            _FILE_ROWS.pop(file_id, None)
+            _FILE_ROWS[file_id] = int(row_id)
+        while len(_FILE_ROWS) > _MAX_OWNERS:
+            _FILE_ROWS.pop(next(iter(_FILE_ROWS)))
 
 
 def bind_streamlit_session(streamlit_session_id: str, row_id: int | None) -> None:
@@ -116,7 +147,8 @@ def download_allowed(path: str, cookie_value: str | None, manager=None) -> bool:
     file_id = path.rsplit("/", 1)[-1].split(".", 1)[0]
     owners = file_sessions(file_id, manager)
     with _OWNERS_LOCK:
-        return any(_OWNERS.get(sid) == state.row_id for sid in owners)
+        return (any(_OWNERS.get(sid) == state.row_id for sid in owners)
+                or _FILE_ROWS.get(file_id) == state.row_id)  # produced here, unmapped by a rerun since
 
 
 class DownloadGuard:

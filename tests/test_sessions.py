@@ -159,6 +159,7 @@ def media(monkeypatch):
 
     yield add
     web._OWNERS.clear()
+    web._FILE_ROWS.clear()
 
 
 def test_downloads_only_to_the_live_session_that_produced_them(client, user, make_user, media):
@@ -187,6 +188,30 @@ def test_downloads_only_to_the_live_session_that_produced_them(client, user, mak
     web.bind_streamlit_session("tab-A", row_id)
     sessions.revoke(get_engine(), row_id, "logout")
     assert client.get(url).status_code == 403  # signed out: the same cookie no longer works
+
+
+def test_download_still_served_to_its_session_after_a_rerun_unmapped_it(client, user, make_user, media):
+    """A download click reruns the page; a rerun that draws no button at that place unmaps the file while
+    the browser's request for it is on its way (seen in the browser suite): the session whose tab held it
+    at the end of a run still gets it, nobody else does."""
+    from medviz import web
+
+    url = media("tab-A", b"scored,csv")
+    row_id, cookie = _live_cookie(user)
+    web.bind_streamlit_session("tab-A", row_id)
+    web.remember_tab_files("tab-A")  # end of the run that drew the button (app.py)
+    mgr = web._media_manager()
+    mgr._files_by_session_and_coord["tab-A"].clear()  # the rerun drew something else there
+    client.cookies.set(sessions.COOKIE_NAME, cookie)
+    assert client.get(url).status_code == 200
+    other = make_user("dr.other", "clinician")
+    other_row, other_cookie = _live_cookie(other)
+    web.bind_streamlit_session("tab-B", other_row)
+    client.cookies.set(sessions.COOKIE_NAME, other_cookie)
+    assert client.get(url).status_code == 403
+    sessions.revoke(get_engine(), row_id, "logout")
+    client.cookies.set(sessions.COOKIE_NAME, cookie)
+    assert client.get(url).status_code == 403
 
 
 def test_download_guard_reads_streamlits_media_manager_as_it_is():

@@ -202,6 +202,16 @@ def _bind_downloads(row_id: int | None) -> None:
         web.bind_streamlit_session(ctx.session_id, row_id)
 
 
+def remember_tab_downloads() -> None:
+    """After a page run: the download files this tab now holds stay tied to its signed-in session even
+    when a later rerun (a download click reruns the page) unmaps them (medviz.web.remember_tab_files)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None and web.ENABLED:
+        web.remember_tab_files(ctx.session_id)
+
+
 def login_gate(url_paths=()) -> accounts.User:
     """Run at the top of app.py: return the signed-in user, or show sign-in / forced password change and stop.
 
