@@ -504,6 +504,12 @@ def train_text(
             "source": spec.provenance.get("kb_source", ""),
             "calibration": product.manifest_section(calib_name),
         }
+        if spec.config.tokenizer == "han":  # Chinese display names of the conditions (the authors' translations)
+            from medviz.text.synth.render_zh import load_zh
+
+            names = {v["en"]: v["zh"] for v in load_zh()["conditions"].values() if v.get("en") in set(labels) and v.get("zh")}
+            if names:
+                manifest["label_names"] = {"zh_CN": names}
     return save_bundle(out_dir, model, manifest, test_predictions, extra_files=extra)
 
 
