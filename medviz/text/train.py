@@ -505,9 +505,9 @@ def train_text(
             "calibration": product.manifest_section(calib_name),
         }
         if spec.config.tokenizer == "han":  # Chinese display names of the conditions (the authors' translations)
-            from medviz.text.synth.render_zh import load_zh
+            from medviz.text.synth.render_zh import chinese_label_names
 
-            names = {v["en"]: v["zh"] for v in load_zh()["conditions"].values() if v.get("en") in set(labels) and v.get("zh")}
+            names = chinese_label_names(labels)
             if names:
                 manifest["label_names"] = {"zh_CN": names}
     return save_bundle(out_dir, model, manifest, test_predictions, extra_files=extra)

@@ -99,3 +99,11 @@ def test_expert_reads_chinese_findings_negation_and_age():
     assert expert.read("fever and cough, no vomiting").present == expert.read("fever and cough, no vomiting").present
     p_zh = expert.predict_proba(["患者女性，30岁，剧烈头痛、呕吐、颈项强直，发热。"])[0]
     assert expert.labels[p_zh.argmax()] == "Meningitis"
+
+
+def test_chinese_label_names_for_knowledge_base_conditions_only():
+    from medviz.text.synth.render_zh import chinese_label_names
+
+    names = chinese_label_names(["Pneumonia", "Appendicitis", "not a condition"])
+    assert set(names) == {"Pneumonia", "Appendicitis"}
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in v) for v in names.values())

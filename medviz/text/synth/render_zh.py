@@ -134,3 +134,12 @@ def render(rng, register: str, age: int, sex: str, pos: list[str], neg: list[str
     if context:
         text += "患者" + "，".join(c[0] for c in context) + "。"
     return text
+
+
+def chinese_label_names(labels: list[str], doc: dict | None = None) -> dict[str, str]:
+    """Chinese display names for those of ``labels`` that are knowledge-base condition names in zh.json
+    (the authors' translations): {English label: Chinese name}; labels without a translation are left out.
+    Written into a bundle's manifest as ``label_names.zh_CN`` by ``train text --kb … --tokenizer han``."""
+    wanted = set(labels)
+    conditions = (doc or load_zh())["conditions"]
+    return {v["en"]: v["zh"] for v in conditions.values() if v.get("en") in wanted and v.get("zh")}
