@@ -5,8 +5,6 @@
 server-side revocation, and downloads only for a live session. ``streamlit run app.py`` still works,
 without those (a session then lives in its browser tab only).
 """
-import threading
-
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
@@ -36,18 +34,5 @@ import medviz.explain  # noqa: E402,F401
 import medviz.tabular.predict  # noqa: E402,F401
 import medviz.text.analyse  # noqa: E402,F401
 import medviz.text.predict  # noqa: E402,F401
-
-
-
-def _warm_clinical_readers() -> None:
-    """Build the English and Chinese clinical readers (spaCy + medspaCy ConText, a few seconds each) once
-    in the background at start, so the first case typed does not wait for them."""
-    from medviz.text.clinical import assertion, chinese
-
-    assertion.pipeline()
-    chinese.pipeline()
-
-
-threading.Thread(target=_warm_clinical_readers, name="medviz-warm-readers", daemon=True).start()
 
 app = st.App("app.py", routes=web.routes(), middleware=web.middleware())
