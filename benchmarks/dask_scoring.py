@@ -90,6 +90,39 @@ print(json.dumps({"wall": wall, "cpu": r1.ru_utime + r1.ru_stime - r0.ru_utime -
 """
 
 
+def _busy(seconds_of_work: int) -> float:
+    """Fixed CPU work (pure Python, then NumPy sorting ~80 MB): the machine's own 2-vs-1 scaling."""
+    import numpy as np
+
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(seconds_of_work * 4_000_000):
+        total += i * i
+    rng = np.random.default_rng(0)
+    for _ in range(seconds_of_work):
+        np.sort(rng.random(10_000_000))
+    return time.perf_counter() - t0
+
+
+def machine_ceiling(work: int = 2) -> float:
+    """2 x (one process alone) / (two processes at once), the same fixed work each: what any 2-worker
+    run can reach on this machine at this moment (2.0 on two free cores)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_busy, [0, 0]))  # start both processes (import NumPy) before timing
+        t0 = time.perf_counter()
+        pool.submit(_busy, work).result()
+        one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        list(pool.map(_busy, [work, work]))
+        two = time.perf_counter() - t0
+    ratio = 2 * one / two
+    print(f"machine: fixed CPU work, 1 process {one:.2f} s, 2 processes at once {two:.2f} s -> 2 vs 1 = {ratio:.2f}x "
+          f"(load {_load()})", flush=True)
+    return ratio
+
+
 def _single(checkout: Path, bundle: str, src: Path, out: Path, col: str | None) -> dict:
     env = dict(os.environ, PYTHONPATH=str(checkout), TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run([sys.executable, "-c", _SINGLE, str(checkout / "models" / bundle), str(src), str(out),
@@ -134,10 +167,13 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, help="another checkout: single-process speed beside it (see above)")
     ap.add_argument("--single-rows", type=int, default=1_000_000)
     ap.add_argument("--single-text-rows", type=int, default=100_000)
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the machine's own 2-vs-1 calibration")
     ap.add_argument("--tabular-bundle", default=str(ROOT / "models" / "pima-diabetes"))
     ap.add_argument("--text-bundle", default=str(ROOT / "models" / "symptom-diagnosis"))
     args = ap.parse_args()
     print(f"load average {_load()} (1/5 min), {os.cpu_count()} cores", flush=True)
+    if not args.no_ceiling:
+        machine_ceiling()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cases = []
@@ -206,6 +242,8 @@ def main() -> None:
             print(f"{name:<18} {single:8.2f}  {med[1]:8.2f}  {med[2]:9.2f}  {med[1] / med[2]:5.2f}x  {cpu[1]:9.1f} / {cpu[2]:6.1f}"
                   f"  {own[1]:9.1f} / {own[2]:5.1f}  {peak[1]:12.0f} / {peak[2]:5.0f}  {loads}")
         print(f"load average at the end {_load()}")
+    if not args.no_ceiling:
+        machine_ceiling()
 
 
 if __name__ == "__main__":
