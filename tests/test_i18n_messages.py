@@ -203,3 +203,14 @@ def test_a_shift_verdict_keeps_feature_names_and_pickles():
     assert again == verdict and again.template == verdict.template
     with use_language("zh_CN"):
         assert translate(again) == "以下方面存在中度差异：age, <b>bmi；其余相似。"
+
+
+def test_pages_escape_and_translate_messages_in_one_step():
+    """plain() / esc() (every page's way of showing library or file text) translate a Message."""
+    from medviz.evaluation.shift import _psi_verdict
+    from medviz.ui.common import esc, plain
+
+    verdict = _psi_verdict(0.5)
+    with use_language("zh_CN"):
+        assert plain(verdict) == "重大偏移" and esc(verdict) == "重大偏移"
+    assert plain(verdict) == "major shift"
