@@ -29,7 +29,9 @@ def render(bundle: ModelBundle) -> None:
             height=130,
             max_chars=100_000,
             placeholder=_(EXAMPLE),
-            help=_("Symptoms, duration, what is absent. The model reads English words and numbers."),
+            help=(_("Symptoms, duration, what is absent. The model reads English and Simplified Chinese words and numbers.")
+                  if "zh" in ((bundle.manifest.get("inputs") or {}).get("languages") or ())
+                  else _("Symptoms, duration, what is absent. The model reads English words and numbers.")),
         )
         submitted = st.form_submit_button(_("Suggest diagnoses"), type="primary")
     if submitted:
