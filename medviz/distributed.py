@@ -49,6 +49,7 @@ HOUSEKEEPING = {"distributed.admin.tick.interval": "1s", "distributed.admin.syst
 
 _SCORERS: dict = {}
 _LOADS = {"n": 0}
+_PARTS = {"n": 0}  # parts this process has scored (a part scored twice shows here)
 
 
 def _scorer(model_dir: str, text_column: str | None, explain: bool | None):
@@ -79,6 +80,11 @@ def _warm_up(scorer) -> None:
 def bundle_loads() -> int:
     """How many bundles this process has loaded (run on each worker by the tests: 1 per bundle)."""
     return _LOADS["n"]
+
+
+def parts_scored() -> int:
+    """How many parts this process has scored (run on each worker by the tests: each part once)."""
+    return _PARTS["n"]
 
 
 @dataclass
@@ -127,6 +133,7 @@ def _score(model_dir, text_column, explain, src: PartSource, chunk, check: bool)
     from medviz.scoring import score_frame
 
     scorer = _scorer(model_dir, text_column, explain)
+    _PARTS["n"] += 1
     info = ReadInfo()
     if src.kind == "range":
         chunks = iter_csv_range(src.path, src.rng, src.names, src.delimiter, src.chunksize, limits=src.limits, info=info)

@@ -254,6 +254,22 @@ def test_tabular_exact_matches_shap_exact_and_adds_up(tab_bundles, which):
     np.testing.assert_allclose(exp.values, ref(rows).values, atol=2e-5)
 
 
+def test_tabular_warm_up_builds_the_table_and_changes_no_value(tab_bundles):
+    from medviz.explain import TabularExplainer
+
+    bundle, x = tab_bundles[0], tab_bundles[2]
+    rows = np.repeat(x[:5], TabularExplainer.TABLE_MIN_ROWS // 5 + 1, axis=0)  # the table's path
+    cold = TabularExplainer.from_bundle(bundle).shap_values(rows)
+    ex = TabularExplainer.from_bundle(bundle)
+    assert "table" not in ex._cache
+    ex.warm_up()  # a Dask worker's load step: the coalition table and its compiled function, built now
+    assert "table" in ex._cache
+    np.testing.assert_allclose(ex.shap_values(rows), cold, atol=1e-12)
+    mlp = TabularExplainer.from_bundle(tab_bundles[1])
+    mlp.warm_up()  # not logit-additive: no table to build
+    assert "table" not in mlp._cache
+
+
 def test_tabular_frame_input_and_bad_shapes(tab_bundles):
     from medviz.explain import TabularExplainer
 

@@ -24,25 +24,30 @@ def _input(tmp_path, n=300):
 
 @pytest.fixture(scope="module")
 def cluster():
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, Client(c) as client:
+    from medviz.distributed import local_cluster
+
+    with local_cluster(2) as c, Client(c) as client:
         yield client
 
 
 def test_local_cluster_matches_single_process_row_for_row(tiny_tabular_bundle, tmp_path, cluster):
-    from medviz.distributed import ROW_KEY, bundle_loads, score_distributed
+    from medviz.distributed import ROW_KEY, bundle_loads, parts_scored, score_distributed
 
     src = _input(tmp_path)
     single = tmp_path / "single.csv"
     s1 = score_csv(load_bundle(tiny_tabular_bundle), src, single, chunksize=64)
+    before = sum(cluster.run(parts_scored).values())
     s2 = score_distributed(tiny_tabular_bundle, str(src), tmp_path / "parts", chunksize=64, fmt="csv", client=cluster)
+    scored = sum(cluster.run(parts_scored).values()) - before
     s3 = score_distributed(tiny_tabular_bundle, str(src), tmp_path / "one.csv", chunksize=50, single_csv=True, client=cluster)
     s4 = score_distributed(tiny_tabular_bundle, str(src), tmp_path / "pq", chunksize=64, client=cluster)
     assert s1 == s2 == s3 == s4 and s1.rows == 301 and s1.errors > 0
     want = pd.read_csv(single, dtype=str, keep_default_na=False)
     parts = sorted((tmp_path / "parts").glob("part-*.csv"))
     assert len(parts) >= 2
+    assert scored == len(parts)  # each part scored once: every write ran where its part was held
     got = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts], ignore_index=True)
     assert list(got[ROW_KEY]) == [str(i) for i in range(301)]
     pd.testing.assert_frame_equal(got.drop(columns=ROW_KEY), want)
