@@ -167,6 +167,7 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, help="another checkout: single-process speed beside it (see above)")
     ap.add_argument("--single-rows", type=int, default=1_000_000)
     ap.add_argument("--single-text-rows", type=int, default=100_000)
+    ap.add_argument("--data-dir", type=Path, help="keep the generated input files here and reuse them (same names)")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the machine's own 2-vs-1 calibration")
     ap.add_argument("--tabular-bundle", default=str(ROOT / "models" / "pima-diabetes"))
     ap.add_argument("--text-bundle", default=str(ROOT / "models" / "symptom-diagnosis"))
@@ -176,26 +177,31 @@ def main() -> None:
         machine_ceiling()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        cases = []
-        for n in args.rows:
-            make_csv(Path(args.tabular_bundle), n, tmp / f"tab{n}.csv")
-            cases.append((f"tabular {n:,}", args.tabular_bundle, tmp / f"tab{n}.csv", None, n))
-        for n in args.text_rows:
-            _text_csv(n, tmp / f"text{n}.csv")
-            cases.append((f"text {n:,}", args.text_bundle, tmp / f"text{n}.csv", "text", n))
+        data = args.data_dir or tmp
+        data.mkdir(parents=True, exist_ok=True)
+
+        def tab(n: int) -> Path:  # generated once, outside every timed region
+            if not (data / f"tab{n}.csv").exists():
+                make_csv(Path(args.tabular_bundle), n, data / f"tab{n}.csv")
+            return data / f"tab{n}.csv"
+
+        def text(n: int) -> Path:
+            if not (data / f"text{n}.csv").exists():
+                _text_csv(n, data / f"text{n}.csv")
+            return data / f"text{n}.csv"
+
+        cases = [(f"tabular {n:,}", args.tabular_bundle, tab(n), None, n) for n in args.rows]
+        cases += [(f"text {n:,}", args.text_bundle, text(n), "text", n) for n in args.text_rows]
         if args.baseline:
             single_cases = []
             if args.single_rows:
-                make_csv(Path(args.tabular_bundle), args.single_rows, tmp / "single_tab.csv")
                 single_cases.append((f"tabular {args.single_rows:,}", Path(args.tabular_bundle).name,
-                                     tmp / "single_tab.csv", None, args.single_rows))
+                                     tab(args.single_rows), None, args.single_rows))
             if args.single_text_rows:
-                _text_csv(args.single_text_rows, tmp / "single_text.csv")
                 single_cases.append((f"text {args.single_text_rows:,}", Path(args.text_bundle).name,
-                                     tmp / "single_text.csv", "text", args.single_text_rows))
+                                     text(args.single_text_rows), "text", args.single_text_rows))
             compare_single(args.baseline, single_cases, args.single_repeats or args.repeats, tmp)
-        make_csv(Path(args.tabular_bundle), 1000, tmp / "tab_small.csv")
-        _text_csv(200, tmp / "text_small.csv")
+        small = {None: tab(1000), "text": text(200)}
         summary = []
         for name, bundle, src, col, rows in cases:
             single = float("nan")
@@ -209,12 +215,11 @@ def main() -> None:
                     walls.append(time.perf_counter() - t0)
                 single = statistics.median(walls)
                 print(f"{name:<18} single process   {single:8.2f} s {rows / single:9,.0f} rows/s  (load {load})", flush=True)
-            small = tmp / ("text_small.csv" if col else "tab_small.csv")
             with local_cluster(1) as c1, Client(c1) as k1, local_cluster(2) as c2, Client(c2) as k2:
                 clients = {1: k1, 2: k2}
                 for n, k in clients.items():  # warm-up: every worker loads (and warms) the bundle
                     for _ in range(2):
-                        score_distributed(bundle, str(small), tmp / "warm", text_column=col, client=k, chunksize=50)
+                        score_distributed(bundle, str(small[col]), tmp / "warm", text_column=col, client=k, chunksize=50)
                 res = {1: [], 2: []}
                 for _ in range(args.repeats):
                     for n, k in clients.items():
