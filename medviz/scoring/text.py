@@ -72,7 +72,7 @@ class TextScorer:
         from medviz.text.analyse import prepare
 
         self.check_columns(chunk.columns)
-        return prepare(self.safety, chunk[self.text_column].tolist())
+        return prepare(self.safety, chunk[self.text_column].tolist(), bundle=self.bundle)
 
     def score(self, chunk: pd.DataFrame, prepared=None) -> pd.DataFrame:
         """The scored-CSV contract columns for one chunk: the text pipeline

@@ -115,10 +115,15 @@ def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | Non
     if not cols or not len(probs):
         return out
     k = min(rule.top_k, probs.shape[1])
-    safe = np.where(np.isnan(probs), -1.0, probs)
-    kth = np.partition(safe, -k, axis=1)[:, -k]
     idx = np.array([c for c, _, _ in cols])
-    sub = safe[:, idx]
+    sub = np.where(np.isnan(probs[:, idx]), -1.0, probs[:, idx])
+    # A listed condition under the top-k floor is not named whatever its rank (top_k_floor <= min_probability),
+    # so the k-th largest probability (an (N, C) partition, most of this function's time) is found only for
+    # the rows where some listed condition reaches the floor; the others cannot name one.
+    maybe = np.flatnonzero((sub >= max(rule.top_k_floor, 0.0)).any(axis=1))
+    kth = np.full(len(probs), np.inf)
+    if maybe.size:
+        kth[maybe] = np.partition(np.where(np.isnan(probs[maybe]), -1.0, probs[maybe]), -k, axis=1)[:, -k]
     hit = rule.named(sub, sub >= kth[:, None])
     hit &= sub >= 0
     names = [str(labels[c]) for c in idx]

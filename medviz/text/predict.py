@@ -149,8 +149,11 @@ class TextPredictor:
         rows, spans = [], []
         # Han characters are tokens with no separator between them: any text over seq_len characters may be long
         shortest = self.seq_len + 1 if "\u4e00" in self.token_re.pattern else 2 * self.seq_len
+        count = self.token_re.findall  # the model's own word rule; spans only for the texts that are long
         for i in np.flatnonzero(lengths >= shortest):
-            words = [m.span() for m in self.token_re.finditer(texts[i])]  # the model's own word rule
+            if len(count(texts[i])) <= self.seq_len:
+                continue
+            words = [m.span() for m in self.token_re.finditer(texts[i])]
             if len(words) > self.seq_len:
                 rows.append(int(i))
                 spans.append(words)
@@ -213,19 +216,19 @@ class TextPredictor:
         import tensorflow as tf
 
         n = len(texts)
-        order = None
-        if n > batch_size:
-            order = np.argsort([len(t) for t in texts], kind="stable")
+        if n <= batch_size:
+            out = [value.numpy() for value in self._fn(tf.constant(texts, dtype=tf.string))]
+        else:
+            order = np.argsort(np.fromiter(map(len, texts), dtype=np.int64, count=n), kind="stable")
             texts = [texts[i] for i in order]
-        parts: list[list[np.ndarray]] = [[], [], [], []]
-        for i in range(0, n, batch_size):
-            for part, value in zip(parts, self._fn(tf.constant(texts[i : i + batch_size], dtype=tf.string))):
-                part.append(value.numpy())
-        out = [np.concatenate(x) for x in parts if x]
-        if order is not None:
-            inverse = np.empty_like(order)
-            inverse[order] = np.arange(n)
-            out = [x[inverse] for x in out]
+            out = []
+            for i in range(0, n, batch_size):
+                rows = order[i : i + batch_size]
+                values = self._fn(tf.constant(texts[i : i + batch_size], dtype=tf.string))
+                if not out:
+                    out = [np.empty((n, *v.shape[1:]), dtype=v.dtype.as_numpy_dtype) for v in values]
+                for o, value in zip(out, values):
+                    o[rows] = value.numpy()  # straight into the caller's order: no concatenation, no second copy
         if len(out) == 3:
             out.append(None)
         return tuple(out)
