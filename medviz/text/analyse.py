@@ -297,8 +297,11 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
     # A bundle with a knowledge-base expert (issue 15) shows network x expert; the expert reads the raw text.
     expert_log = prepared.expert_log if prepared.expert_log is not None and len(prepared.expert_log) == len(rows) else None
     shown = with_expert(predictor.bundle, [prepared.texts[i] for i in rows], pred.probabilities, expert_log)
-    probs = np.full((n, c), np.nan)
-    probs[rows] = shown
+    if len(rows) == n:  # every row scored (the usual chunk): no (N, C) copy
+        probs = np.asarray(shown, dtype=np.float64)
+    else:
+        probs = np.full((n, c), np.nan)
+        probs[rows] = shown
     windows = np.ones(n, dtype=np.int64)
     not_read = np.zeros(n, dtype=np.int64)
     windows[rows], not_read[rows] = pred.read_counts()
@@ -313,7 +316,9 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
         top_class[rows] = shown.argmax(axis=1)  # first of tied maxima, as a stable sort puts first
         top_p[rows] = shown[np.arange(len(rows)), top_class[rows]]
     member = np.zeros((n, c), dtype=bool)
-    if cfg.conformal is not None:
+    if cfg.conformal is not None and len(rows) == n:
+        member = prediction_sets(shown, cfg.conformal)
+    elif cfg.conformal is not None:
         member[rows] = prediction_sets(shown, cfg.conformal) if len(rows) else member[rows]
     else:
         member[rows, top_class[rows]] = True
