@@ -281,7 +281,7 @@ def analyse_texts(predictor: TextPredictor, texts: Sequence[str | None], *, atte
 def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention: bool = False,
                      batch_size: int = 2048, cfg: SafetyConfig | None = None) -> TextBatch:
     """The model and the safety checks over texts already :func:`prepare`-d."""
-    from medviz.text.predict import unknown_shares
+    from medviz.text.predict import count_matches, unknown_shares
 
     cfg = cfg or SafetyConfig.from_manifest(predictor.bundle.manifest)
     n = len(prepared.texts)
@@ -309,7 +309,7 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
     if len(rows):
         unknown[rows] = pred.unknown if pred.unknown is not None else unknown_shares(predictor.bundle.model, read)
     n_words = np.zeros(n, dtype=np.int64)
-    n_words[rows] = pd.Series(read, dtype=object).str.count(_WORD.pattern).to_numpy(dtype=np.int64) if len(rows) else 0
+    n_words[rows] = count_matches(_WORD, read) if len(rows) else 0
     top_class = np.zeros(n, dtype=np.int64)
     top_p = np.full(n, np.nan)
     if len(rows):

@@ -131,3 +131,16 @@ def test_expert_read_in_prepare_gives_the_same_numbers(expert_bundle):  # noqa: 
     assert np.array_equal(a.probabilities, b.probabilities, equal_nan=True)
     assert a.prediction_set_texts() == b.prediction_set_texts()
     assert np.array_equal(analyse_texts(pred, texts).probabilities, a.probabilities, equal_nan=True)
+
+
+def test_word_counts_equal_pythons_findall():
+    import re
+
+    from medviz.text.analyse import _WORD
+    from medviz.text.layers import TOKEN_PATTERN
+    from medviz.text.predict import count_matches
+
+    texts = ["fever 38.9 and 胸痛三天 x", "", "a_b-c d", "ÉCOLE école 123abc", "咳嗽，发热 3天", "\ud800 lone surrogate"]
+    for pattern in (_WORD, re.compile(TOKEN_PATTERN), re.compile(r"\w+"), re.compile("[a-z]+", re.I)):
+        assert count_matches(pattern, texts).tolist() == [len(pattern.findall(t)) for t in texts]
+        assert count_matches(pattern, texts[:-1]).tolist() == [len(pattern.findall(t)) for t in texts[:-1]]
