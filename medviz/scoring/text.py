@@ -18,7 +18,11 @@ FINDINGS_COLUMNS = ("findings_present", "findings_absent", "findings_uncertain")
 class TextScorer:
     """Scores a text column with a text bundle. Built once per bundle, reused for every chunk."""
 
-    chunksize = 20_000  # rows per chunk in score_csv (10,000: 9,219 cases/s; 5,000: 8,259; 20,000: 9,631)
+    # rows per chunk in score_csv. 4,096 (two model batches): a 20,000-row file is five chunks, so reading,
+    # scoring and writing overlap (one 20,000-row chunk ran them one after another), and the (rows, 801)
+    # arrays stay small (20,000-row file, 801 classes, load ~5: 20,000 rows 1,392 cases/s, 8,192 1,641,
+    # 4,096 1,702, 2,048 2,045 but more CPU; ARCHITECTURE.md "CSV scoring speed")
+    chunksize = 4_096
 
     def __init__(self, bundle: ModelBundle, text_column: str, predictor=None, explain: bool = False, explainer=None):
         from medviz.text.predict import TextPredictor
