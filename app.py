@@ -52,3 +52,4 @@ try:
     nav.run()
 finally:  # st.stop() included
     remember_tab_downloads()
+    ui_i18n.warm_reader()  # after the page: a Chinese session's clinical reader is built in the background

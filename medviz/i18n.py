@@ -167,6 +167,80 @@ class LazyStr(str):
         return gettext(str.__str__(self))
 
 
+class Message(str):
+    """English text built by the library that remembers its catalogue template and values.
+
+    ``Message(N_("Moderate differences in: {features}; the rest is similar."), features="age, bmi")`` *is*
+    the English string (CLI output, JSON, logs, comparisons and ``str`` methods see plain English), and
+    :func:`translate` shows it in the session's language at render time: ``_(template).format(values)``,
+    each value that is itself a :class:`Message` (or a list of them) translated in turn. So library code
+    (medviz.evaluation, medviz.io, …) builds its sentences once, without Streamlit and without knowing the
+    language, and the pages translate them when they show them. A value may carry a format spec in the
+    template (``{coverage:.0%}``); the translation keeps the same ``{fields}`` (tests/test_i18n.py).
+    Pickles (``st.cache_data``) as template + values. A ``Message`` passed through ``str`` operations
+    (``+``, ``join``, f-strings) becomes plain English text: join with :func:`join_messages` instead.
+    """
+
+    template: str
+    values: dict
+
+    def __new__(cls, template: str, **values):
+        obj = super().__new__(cls, template.format(**values))
+        obj.template = template
+        obj.values = values
+        return obj
+
+    def __reduce__(self):
+        return _message, (self.template, self.values)
+
+    def translated(self) -> str:
+        """The text in the active language (the English itself in an English session)."""
+        return gettext(self.template).format(**{k: translate(v) for k, v in self.values.items()})
+
+
+def _message(template: str, values: dict) -> Message:
+    return Message(template, **values)
+
+
+class MessageList(str):
+    """Messages joined with ``sep`` ("; ") in English; :func:`translate` joins their translations (with the
+    Chinese separator "；" where ``sep`` is "; " and the text is Chinese)."""
+
+    parts: tuple
+    sep: str
+
+    def __new__(cls, parts, sep: str = "; "):
+        parts = tuple(parts)
+        obj = super().__new__(cls, sep.join(parts))
+        obj.parts, obj.sep = parts, sep
+        return obj
+
+    def __reduce__(self):
+        return MessageList, (self.parts, self.sep)
+
+    def translated(self) -> str:
+        shown = [translate(p) for p in self.parts]
+        sep = self.sep
+        if current_language() == "zh_CN" and sep.strip() in {";", ","}:
+            sep = "；" if sep.strip() == ";" else "，"
+        return sep.join(shown)
+
+
+def join_messages(parts, sep: str = "; ") -> MessageList:
+    """``sep.join(parts)`` that keeps each :class:`Message` translatable (see :class:`MessageList`)."""
+    return MessageList(parts, sep)
+
+
+def translate(value: object) -> object:
+    """``value`` in the active language when it is a :class:`Message` / :class:`MessageList` (also inside
+    a list or tuple); any other value is returned unchanged (numbers keep their type for format specs)."""
+    if isinstance(value, (Message, MessageList)):
+        return value.translated()
+    if isinstance(value, (list, tuple)):
+        return type(value)(translate(v) for v in value)
+    return value
+
+
 # ---- numbers and dates (CLDR data through Babel) ------------------------------------------------------
 
 def babel_locale(code: str | None = None) -> Locale:

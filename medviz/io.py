@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from medviz.errors import InputError, LimitError, columns_hint
+from medviz.i18n import N_, Message, join_messages
 
 # A few leading bytes that mark files which are certainly not CSV text.
 _BINARY_SIGNATURES = {
@@ -71,17 +72,18 @@ class ReadLimits:
     max_cell_chars: int | None = 100_000
 
     def describe(self) -> str:
-        """The caps as one sentence for pages and messages."""
+        """The caps as one sentence for pages and messages (a :class:`medviz.i18n.Message`: English text,
+        shown translated by the pages)."""
         parts = []
         if self.max_rows:
-            parts.append(f"{self.max_rows:,} rows")
+            parts.append(Message(N_("{n:,} rows"), n=self.max_rows))
         if self.max_columns:
-            parts.append(f"{self.max_columns:,} columns")
+            parts.append(Message(N_("{n:,} columns"), n=self.max_columns))
         if self.max_line_bytes:
-            parts.append(f"{_size(self.max_line_bytes)} per line")
+            parts.append(Message(N_("{size} per line"), size=_size(self.max_line_bytes)))
         if self.max_cell_chars:
-            parts.append(f"{self.max_cell_chars:,} characters per cell")
-        return "at most " + ", ".join(parts) if parts else "no limits"
+            parts.append(Message(N_("{n:,} characters per cell"), n=self.max_cell_chars))
+        return Message(N_("at most {limits}"), limits=join_messages(parts, ", ")) if parts else Message(N_("no limits"))
 
 
 def _size(n: int) -> str:
@@ -124,19 +126,21 @@ class ReadInfo:
 
     def notes(self) -> list[str]:
         """Plain sentences: what was detected and converted (shown to the user, no cell contents)."""
-        names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
-        out = [f"read as {self.encoding}, {names.get(self.delimiter, repr(self.delimiter))}-separated"
-               + (" (from the file's 'sep=' line)" if self.sep_line else "")]
+        # medviz.i18n.Message: English for the CLI and logs, translated where the Batch page shows them.
+        names = {",": N_("comma"), ";": N_("semicolon"), "\t": N_("tab"), "|": N_("vertical bar")}
+        sep = Message(names[self.delimiter]) if self.delimiter in names else repr(self.delimiter)
+        out = [Message(N_("read as {encoding}, {separator}-separated (from the file's 'sep=' line)") if self.sep_line
+                       else N_("read as {encoding}, {separator}-separated"), encoding=self.encoding, separator=sep)]
         if self.fallback_line:
-            out.append(f"line {self.fallback_line:,} is not UTF-8: the whole file was read as Windows-1252 "
-                       "(the lines before it are plain ASCII, the same in both)")
+            out.append(Message(N_("line {line:,} is not UTF-8: the whole file was read as Windows-1252 (the lines "
+                                  "before it are plain ASCII, the same in both)"), line=self.fallback_line))
         if self.decimal_comma:  # column positions, not names (a header-less file's names are patient data)
             cols = ", ".join(str(self.columns.index(c) + 1) if c in self.columns else "?" for c in self.decimal_comma)
             n = sum(self.decimal_comma.values())
-            out.append(f"decimal commas read as numbers: {n:,} cell(s) in column(s) {cols}; "
-                       "the output writes them with a decimal point")
+            out.append(Message(N_("decimal commas read as numbers: {n:,} cell(s) in column(s) {columns}; the output "
+                                  "writes them with a decimal point"), n=n, columns=cols))
         if self.skipped_blank:
-            out.append(f"{self.skipped_blank:,} blank line(s) or rows of empty fields skipped")
+            out.append(Message(N_("{n:,} blank line(s) or rows of empty fields skipped"), n=self.skipped_blank))
         return out
 
 

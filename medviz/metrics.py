@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score, top_k_accuracy_score
 
+from medviz.i18n import N_, Message, join_messages
+
 
 def top_k_accuracy(y_true: np.ndarray, probs: np.ndarray, k: int) -> float:
     k = min(k, probs.shape[1])
@@ -205,7 +207,8 @@ def calibration_intercept_slope(y_true, y_score) -> Recalibration:
     oe = float(y.sum() / p.sum()) if p.sum() > 0 else None
     none = dict(intercept=None, intercept_lo=None, intercept_hi=None, slope=None, slope_lo=None, slope_hi=None)
     if len(y) == 0 or y.min() == y.max():
-        return Recalibration(**none, observed_expected=oe, note="only one outcome class: calibration cannot be fitted")
+        return Recalibration(**none, observed_expected=oe,
+                             note=Message(N_("only one outcome class: calibration cannot be fitted")))
     lp = _logit(p)
     vals = dict(none)
     notes = []
@@ -217,9 +220,9 @@ def calibration_intercept_slope(y_true, y_score) -> Recalibration:
             ci = fit.conf_int()
             vals.update(intercept=float(fit.params[0]), intercept_lo=float(ci[0, 0]), intercept_hi=float(ci[0, 1]))
         except (PerfectSeparationError, PerfectSeparationWarning, np.linalg.LinAlgError, ValueError):
-            notes.append("intercept could not be fitted")
+            notes.append(Message(N_("intercept could not be fitted")))
         if np.ptp(lp) < 1e-9:
-            notes.append("the score is constant: no calibration slope")
+            notes.append(Message(N_("the score is constant: no calibration slope")))
         else:
             try:
                 fit = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit()
@@ -228,8 +231,8 @@ def calibration_intercept_slope(y_true, y_score) -> Recalibration:
                     raise ValueError("non-finite CI")
                 vals.update(slope=float(fit.params[1]), slope_lo=float(ci[1, 0]), slope_hi=float(ci[1, 1]))
             except (PerfectSeparationError, PerfectSeparationWarning, np.linalg.LinAlgError, ValueError):
-                notes.append("perfect separation: the slope is unbounded (no finite estimate)")
-    return Recalibration(**vals, observed_expected=oe, note="; ".join(notes))
+                notes.append(Message(N_("perfect separation: the slope is unbounded (no finite estimate)")))
+    return Recalibration(**vals, observed_expected=oe, note=join_messages(notes))
 
 
 def binned_calibration(y_true, y_score, n_bins: int = 10) -> pd.DataFrame:

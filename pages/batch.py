@@ -4,7 +4,7 @@ import streamlit as st
 
 from medviz.errors import MedvizError
 from medviz.families import family_for
-from medviz.i18n import N_, _, format_number
+from medviz.i18n import N_, _, format_number, translate
 from medviz.io import UPLOAD_LIMITS
 from medviz.schema import FLAG_KINDS, check_columns, feature_specs
 from medviz.scoring import count_lines, make_scorer, likely_text_column, read_columns, score_upload
@@ -34,7 +34,7 @@ st.markdown(_(
     "UTF-8, Excel's UTF-16 \"Unicode Text\" or Windows-1252) or a Parquet file of at most **{limit_mb} MB**, "
     "{limits} (checked before the file is read). "
     "Every row is checked, scored when it can be, and kept in the output with the reason when it cannot."
-).format(limit_mb=limit_mb, limits=UPLOAD_LIMITS.describe()))
+).format(limit_mb=limit_mb, limits=translate(UPLOAD_LIMITS.describe())))
 if bundle.is_tabular:
     specs = feature_specs(bundle.manifest)
     st.caption(_("Columns are matched by name. Required: {columns}. Other columns are passed through unchanged.").format(

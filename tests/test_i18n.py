@@ -53,7 +53,17 @@ TEXT_KEYWORDS = {
     "delta_description", "icon_text", "value_label", "annotation_text", "show_spinner",
 }
 # Calls where those keywords are *not* display text (a parameter, a file name, an identifier).
-NON_DISPLAY_CALLS = {"Path", "open", "getLogger", "ModelBundle", "load_bundle", "record", "Figure"}
+NON_DISPLAY_CALLS = {"Path", "open", "getLogger", "ModelBundle", "load_bundle", "record", "Figure",
+                     "_audit",  # the audit trail is English (docs/ARCHITECTURE.md, "Translations")
+                     "Thread",  # a thread's name is for debuggers, never shown
+                     "ValueError", "TypeError", "KeyError"}  # programming errors, not shown on a page
+# Keyword arguments that are never shown: widget keys, download file names, MIME types, colours, audit text.
+NON_TEXT_KEYWORDS = {"key", "file_name", "mime", "output_summary", "summary", "color", "marker_color", "fillcolor",
+                     "line_color", "bgcolor"}
+# One token without spaces (a key "case_{i}_saved", a colour "rgb{RED}", a file name "{name}-scored.csv"): not prose.
+IDENTIFIER = re.compile(r"[\w\-.:/#%()]*")
+# A line may carry "# i18n: not shown (<why>)" for an f-string that is code, not prose (e.g. JavaScript).
+NOT_SHOWN = re.compile(r"#\s*i18n: not shown \(\w[^)]{3,}\)")
 # Receivers whose .error()/.warning()/.info() are not the page (server logs are English, never shown).
 NON_DISPLAY_RECEIVERS = {"log", "logger", "logging", "warnings", "parser", "LOG"}
 WORD = re.compile(r"[A-Za-z]{2,}")
@@ -126,7 +136,81 @@ def untranslated(source: str) -> list[tuple[int, str]]:
     return found
 
 
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def _not_shown(node: ast.AST, parents: dict) -> bool:
+    """Whether the value ``node`` computes goes somewhere the user never reads: a non-display call or
+    receiver (logs, the audit trail, exceptions of programming errors), a non-text keyword (key=, file_name=,
+    colours), a subscript or dict key (column names, session-state keys)."""
+    child, parent = node, parents.get(node)
+    while parent is not None:
+        if isinstance(parent, ast.keyword):
+            if parent.arg in NON_TEXT_KEYWORDS:
+                return True
+        elif isinstance(parent, ast.Subscript) and child is parent.slice:
+            return True
+        elif isinstance(parent, ast.Dict) and child in parent.keys:
+            return True
+        elif isinstance(parent, ast.Call) and child is not parent.func:
+            f = parent.func
+            if _func_name(parent) in NON_DISPLAY_CALLS or (
+                    isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in NON_DISPLAY_RECEIVERS):
+                return True
+            if _func_name(parent) in TRANSLATORS:
+                return False
+        elif isinstance(parent, (ast.stmt, ast.Lambda)):
+            return False
+        child, parent = parent, parents.get(parent)
+    return False
+
+
+def fstring_problems(source: str) -> list[tuple[int, str]]:
+    """(line, text) of f-strings in UI code that pybabel cannot see into (Python 3.11 tokenizes an f-string
+    as one string: ``_("…")`` inside it is never extracted) or that carry English words outside ``_()``,
+    wherever the f-string goes (a variable shown later is as visible as a direct ``st.error(f"…")``), unless
+    its value goes only where no user reads it (:func:`_not_shown`)."""
+    tree = ast.parse(source)
+    parents = _parents(tree)
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.JoinedStr):
+            continue
+        for call in (n for v in node.values for n in ast.walk(v) if isinstance(n, ast.Call)):
+            if _func_name(call) in TRANSLATORS and call.args and isinstance(call.args[0], ast.Constant):
+                found.append((call.lineno, f"{_func_name(call)}({call.args[0].value!r}) inside an f-string"))
+        literal = "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+        if not _is_text(literal) or IDENTIFIER.fullmatch(literal) or _not_shown(node, parents):
+            continue
+        if any(NOT_SHOWN.search(lines[i]) for i in range(node.lineno - 1, (node.end_lineno or node.lineno))):
+            continue
+        found.append((node.lineno, literal))
+    return found
+
+
+def test_fstring_scanner():
+    src = (
+        'import streamlit as st\nfrom medviz.i18n import _\n'
+        'msg = f"Model {name} is ready"\nst.info(msg)\n'                       # words in a variable shown later
+        'st.markdown(f"**{_(\'Present\')}**: {x}")\n'                           # _() pybabel cannot extract
+        'st.markdown(f"**{_(TITLES[s])}**<ul>{items}</ul>")\n'                   # N_-marked constant: extracted
+        'st.button(_("Go"), key=f"case_button_{i}")\n'                         # a widget key
+        'record("export", output_summary=f"{n} rows exported")\n'              # the audit trail (English)
+        'log.info(f"scored {n} rows")\ndf[f"{metric}_hi"]\n'                  # a log line, a column name
+        'fig.add_bar(marker_color=f"rgb{RED}")\n'                              # a colour
+        'st.html(f"<div style=\'color:{c}\'>{esc(v)}</div>")\n'             # markup only
+        'js = f"new URLSearchParams({{code: {c!r}}})"  # i18n: not shown (JavaScript for the browser)\n'
+        'raise InputError(f"file {name} is empty")\n'                          # shown through library_message
+        'saved = f"{key}_saved_id"\nst.caption(f"{n} files")\n'               # an identifier; a word shown
+    )
+    texts = {t for _line, t in fstring_problems(src)}
+    assert texts == {"Model  is ready", "_('Present') inside an f-string", "file  is empty", " files"}, texts
+
+
 def _modules() -> list[Path]:
+
     out = []
     for entry in SCANNED:
         p = ROOT / entry
@@ -158,6 +242,7 @@ def test_every_user_visible_string_is_wrapped():
                 stale.append(rel)
             continue
         problems += [f"{rel}:{line}: {text[:60]!r}" for line, text in found]
+        problems += [f"{rel}:{line}: f-string {text[:60]!r}" for line, text in fstring_problems(path.read_text(encoding="utf-8"))]
     assert not problems, "user-visible text without _() (wrap it, then pybabel extract/update):\n" + "\n".join(problems)
     assert not stale, f"converted modules still in ALLOWED_UNTRANSLATED (remove them): {stale}"
 

@@ -5,6 +5,7 @@ library that the template list no longer matches fails this test instead of sile
 """
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -68,3 +69,148 @@ def test_password_errors_translated(password):
     with use_language("zh_CN"):
         shown = library_message("password rejected: " + "; ".join(auth.password_problems(password, "someone")))
     assert shown.startswith("密码未被接受：")
+
+
+# ---- zxcvbn's password feedback (issue 14 review, item 2) ------------------------------------------------
+
+def _zxcvbn_feedback_strings() -> set[str]:
+    """Every sentence zxcvbn's feedback module can emit: the literals it wraps in its own ``_()``, read from
+    the installed library's source at test time (zxcvbn ships no catalogue: they would show in English)."""
+    import ast
+    import inspect
+
+    import zxcvbn.feedback
+
+    tree = ast.parse(inspect.getsource(zxcvbn.feedback))
+    found = {n.args[0].value for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_"
+             and n.args and isinstance(n.args[0], ast.Constant)}
+    assert len(found) >= 20  # the module was read (zxcvbn 4.5 has 27)
+    return found
+
+
+def test_every_zxcvbn_feedback_sentence_has_a_translation():
+    from medviz.i18n import _
+    from medviz.ui.messages import ZXCVBN_FEEDBACK
+
+    missing = _zxcvbn_feedback_strings() - set(ZXCVBN_FEEDBACK)
+    assert not missing, f"zxcvbn feedback with no entry in medviz/ui/messages.py ZXCVBN_FEEDBACK: {sorted(missing)}"
+    with use_language("zh_CN"):
+        untranslated = [s for s in ZXCVBN_FEEDBACK if not _is_cjk(_(s))]
+    assert not untranslated, untranslated
+
+
+@pytest.mark.parametrize("password", ["aaaaaaaaaaaaaaaa", "Password12345678", "qwertyuiopasdfgh", "abcdefghijklmnop"])
+def test_zxcvbn_advice_reaches_a_chinese_page_translated(password):
+    problems = auth.password_problems(password, "someone")
+    message = "password rejected: " + "; ".join(problems)
+    assert "too easy to guess" in message and "needed: " in message  # zxcvbn's own advice is in it
+    with use_language("zh_CN"):
+        shown = library_message(message)
+    leftover = [s for s in _zxcvbn_feedback_strings() if s in shown]
+    assert not leftover and shown.startswith("密码未被接受："), shown
+    assert not re.search(r"[A-Za-z]{4,}", shown), shown  # no English sentence left
+
+
+# ---- tabular validation (medviz.schema) (item 3) ---------------------------------------------------------
+
+def _schema_messages() -> list[str]:
+    import pandas as pd
+
+    from medviz.schema import FeatureSpec, check_columns, validate_frame
+
+    specs = [FeatureSpec("glu", "Glucose", unit="mg/dL", min=0, max=1000, p01=60, p99=250, median=110),
+             FeatureSpec("preg", "Pregnancies", type="integer", min=0, max=30, p01=0, p99=12, median=2),
+             FeatureSpec("bmi", "BMI", min=5, max=100, p01=18, p99=50, median=31)]
+    frame = pd.DataFrame({"glu": ["high", "inf", "2000", "40", "300", ""],
+                          "preg": ["1.5", "3", "", "3", "2", ""],
+                          "bmi": ["30", "30", "", "30", "30", ""]}, dtype="string")
+    v = validate_frame(frame, specs)
+    out = [m for m in list(v.error) + list(v.warnings) if m]
+    for columns in (["glu", "preg"], ["Glu ", "preg", "bmi"]):
+        try:
+            check_columns(columns, specs)
+        except Exception as exc:  # SchemaError: the missing-column message with its hint
+            out.append(str(exc))
+    return out
+
+
+def test_schema_messages_are_shown_in_chinese_with_the_values_kept():
+    messages = _schema_messages()
+    assert len(messages) >= 8
+    with use_language("zh_CN"):
+        for m in messages:
+            shown = library_message(m)
+            assert _is_cjk(shown) and shown != m, (m, shown)
+            for english in ("is not a number", "is impossible", "is not a whole number", "blank, imputed",
+                            "training range", "features are blank", "missing required", "none named", "looks like"):
+                assert english not in shown, (m, shown)
+        shown = library_message("glu: 'high' is not a number; preg: 1.5 is not a whole number (expected a count)")
+        assert shown == "glu：'high' 不是数字；preg：1.5 不是整数（应为计数）"
+    assert library_message(messages[0]) == messages[0]  # English (and the CLI, the scored CSV) unchanged
+
+
+# ---- evaluation texts, file-reading notes, upload limits (items 1 and 4) -------------------------------
+
+def _evaluation_messages() -> list:
+    import numpy as np
+
+    from medviz import metrics as M
+    from medviz.evaluation import results, shift, subgroups
+    from medviz.evaluation.context import _diagnosis_sentence
+
+    out = [results.INTERNAL, results.EXTERNAL, shift._psi_verdict(0.5), shift._psi_verdict(0.15),
+           shift._psi_verdict(0.01), M.calibration_intercept_slope([1, 1, 1], [0.2, 0.5, 0.7]).note,
+           M.calibration_intercept_slope([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]).note,
+           subgroups._binary_group_row("g", np.array([0, 1, 0]), np.array([0.2, 0.6, 0.3]), 0.5, 20, 0)["flag"],
+           subgroups._multiclass_group_row("g", np.array([0, 1]), np.array([[0.7, 0.3], [0.4, 0.6]]), 20, 0)["flag"],
+           _diagnosis_sentence({"label": "flu", "support": 0}),
+           _diagnosis_sentence({"label": "flu", "support": 5, "n_test": 40, "sensitivity": 0.8, "sensitivity_lo": 0.4,
+                                "sensitivity_hi": 0.95, "ppv": 0.5, "predicted": 8, "ppv_lo": 0.2, "ppv_hi": 0.8})]
+    return out
+
+
+def _file_notes() -> list:
+    from medviz.io import UPLOAD_LIMITS, ReadInfo, ReadLimits
+
+    info = ReadInfo(encoding="UTF-16 LE", delimiter=";", sep_line=True, fallback_line=7, decimal_comma={"a": 3},
+                    skipped_blank=2, columns=["a", "b"])
+    return [*info.notes(), *ReadInfo(delimiter="\t").notes(), UPLOAD_LIMITS.describe(), ReadLimits(None, None, None, None).describe()]
+
+
+@pytest.mark.parametrize("produce", [_evaluation_messages, _file_notes])
+def test_library_sentences_are_messages_shown_in_chinese(produce):
+    """The library builds them as medviz.i18n.Message (English text, translated when a page shows it): a
+    sentence written back as a plain f-string in medviz/evaluation or medviz/io fails here."""
+    from medviz.i18n import Message, MessageList, translate
+
+    produced = produce()
+    assert all(isinstance(m, (Message, MessageList)) for m in produced), [type(m).__name__ for m in produced]
+    with use_language("zh_CN"):
+        for m in produced:
+            shown = translate(m)
+            assert _is_cjk(shown) and shown != m, (m, shown)
+    assert [translate(m) for m in produced] == [str(m) for m in produced]  # English: as the CLI prints it
+
+
+def test_a_shift_verdict_keeps_feature_names_and_pickles():
+    import pickle
+
+    from medviz.i18n import Message, N_, translate
+
+    verdict = Message(N_("Moderate differences in: {features}; the rest is similar."), features="age, <b>bmi")
+    again = pickle.loads(pickle.dumps(verdict))  # st.cache_data pickles evaluation results
+    assert again == verdict and again.template == verdict.template
+    with use_language("zh_CN"):
+        assert translate(again) == "以下方面存在中度差异：age, <b>bmi；其余相似。"
+
+
+def test_pages_escape_and_translate_messages_in_one_step():
+    """plain() / esc() (every page's way of showing library or file text) translate a Message."""
+    from medviz.evaluation.shift import _psi_verdict
+    from medviz.ui.common import esc, plain
+
+    verdict = _psi_verdict(0.5)
+    with use_language("zh_CN"):
+        assert plain(verdict) == "重大偏移" and esc(verdict) == "重大偏移"
+    assert plain(verdict) == "major shift"

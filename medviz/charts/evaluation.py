@@ -144,7 +144,8 @@ def confusion_chart(cm: dict, *, positive: str | None = None, title: str = "") -
     """
     positive = positive or _("positive")
     z = [[cm["tp"], cm["fn"]], [cm["fp"], cm["tn"]]]
-    text = [[f"TP {cm['tp']}", f"FN {cm['fn']}"], [f"FP {cm['fp']}", f"TN {cm['tn']}"]]
+    text = [[_("TP {n}").format(n=cm["tp"]), _("FN {n}").format(n=cm["fn"])],
+            [_("FP {n}").format(n=cm["fp"]), _("TN {n}").format(n=cm["tn"])]]
     fig = go.Figure(go.Heatmap(
         z=z, x=[_("called {positive}").format(positive=positive), _("called negative")],
         y=[_("truly {positive}").format(positive=positive), _("truly negative")], text=text,
@@ -184,7 +185,9 @@ def reliability_chart(rel: pd.DataFrame, *, title: str | None = None, ece: float
             customdata=rel["n"], name=_("top-1 accuracy by confidence (Wilson CI)"),
             hovertemplate=hover(_("confidence") + " %{x:.2f}", _("accuracy") + " %{y:.2f}",
                                 _("{n} cases").format(n="%{customdata}"))))
-    t = (title or _("Reliability of the top diagnosis")) + (f" — ECE {ece:.3f}" if ece is not None else "")
+    t = title or _("Reliability of the top diagnosis")
+    if ece is not None:
+        t = _("{title} — ECE {ece}").format(title=t, ece=f"{ece:.3f}")
     return _layout(fig, t, xaxis=dict(title=_("Model's probability for its top diagnosis"), range=[0, 1]),
                    yaxis=dict(title=_("Share where the top diagnosis was right"), range=[0, 1.05]))
 

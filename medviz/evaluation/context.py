@@ -13,6 +13,7 @@ from medviz.errors import InputError, UnsupportedBundleError
 from medviz.evaluation.internal import _prob_columns, evaluate_bundle_test
 from medviz.evaluation.labels import labels_to_index
 from medviz.evaluation.results import BinaryEvaluation
+from medviz.i18n import N_, Message
 
 
 # ------------------------------------------------------------------------------------------------
@@ -40,14 +41,18 @@ def _pct(v: float | None) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.0%}"
 
 
-def _diagnosis_sentence(r: Mapping[str, Any]) -> str:
+def _diagnosis_sentence(r: Mapping[str, Any]) -> Message:
+    """The sentence as a :class:`medviz.i18n.Message` (English; the page shows it translated). ``label`` is
+    the bundle's label: a page may pass ``label=`` its display name when it renders it."""
     if not r["support"]:
-        return f"'{r['label']}' did not occur in the test set: its accuracy is untested."
-    return (
-        f"On {r['n_test']} test cases, the model named '{r['label']}' first for {_pct(r['sensitivity'])} of the "
-        f"{r['support']} true cases (sensitivity, 95% CI {_pct(r['sensitivity_lo'])}–{_pct(r['sensitivity_hi'])}); "
-        f"when it named it first, it was right {_pct(r['ppv'])} of the time "
-        f"(PPV, {r['predicted']} calls, CI {_pct(r['ppv_lo'])}–{_pct(r['ppv_hi'])})."
+        return Message(N_("'{label}' did not occur in the test set: its accuracy is untested."), label=r["label"])
+    return Message(
+        N_("On {n} test cases, the model named '{label}' first for {sensitivity} of the {support} true cases "
+           "(sensitivity, 95% CI {sensitivity_lo}–{sensitivity_hi}); when it named it first, it was right {ppv} of "
+           "the time (PPV, {calls} calls, CI {ppv_lo}–{ppv_hi})."),
+        n=r["n_test"], label=r["label"], sensitivity=_pct(r["sensitivity"]), support=r["support"],
+        sensitivity_lo=_pct(r["sensitivity_lo"]), sensitivity_hi=_pct(r["sensitivity_hi"]), ppv=_pct(r["ppv"]),
+        calls=r["predicted"], ppv_lo=_pct(r["ppv_lo"]), ppv_hi=_pct(r["ppv_hi"]),
     )
 
 
@@ -75,13 +80,13 @@ def risk_context(bundle: ModelBundle, risk: float, evaluation: BinaryEvaluation 
         b = bins.iloc[int(np.argmin(np.abs(bins["mean_predicted"].to_numpy() - risk)))]
         out["group"] = {k: (float(v) if isinstance(v, (float, np.floating)) else int(v)) for k, v in b.items()}
     if out["in_range"]:
-        out["text"] = (
-            f"Among test patients given a risk near {risk:.0%}, about {out['observed']:.0%} had the outcome "
-            f"(95% CI {out['observed_lo']:.0%}–{out['observed_hi']:.0%}); {out['percentile']:.0%} of test patients "
-            "had a lower risk."
-        )
+        out["text"] = Message(
+            N_("Among test patients given a risk near {risk:.0%}, about {observed:.0%} had the outcome (95% CI "
+               "{observed_lo:.0%}–{observed_hi:.0%}); {percentile:.0%} of test patients had a lower risk."),
+            risk=risk, observed=out["observed"], observed_lo=out["observed_lo"], observed_hi=out["observed_hi"],
+            percentile=out["percentile"])
     else:
-        out["text"] = (
-            f"A risk of {risk:.0%} lies outside the range seen in the test set, where calibration was not checked."
-        )
+        out["text"] = Message(
+            N_("A risk of {risk:.0%} lies outside the range seen in the test set, where calibration was not checked."),
+            risk=risk)
     return out

@@ -14,6 +14,7 @@ from medviz.errors import InputError, SchemaError, columns_hint, line_numbers
 from medviz.evaluation.labels import _label_hint, bad_lines
 from medviz.evaluation.results import EXTERNAL, Cohort, Evaluation
 from medviz.evaluation.shift import CohortShift, tabular_shift, text_shift
+from medviz.i18n import N_, Message
 
 
 # ------------------------------------------------------------------------------------------------
@@ -29,7 +30,7 @@ class ExternalValidation:
     scored: pd.DataFrame = field(repr=False)  # the rows that were evaluated: inputs + model outputs
     label_column: str
     text_column: str | None
-    notes: tuple[str, ...]
+    notes: tuple[str, ...]  # medviz.i18n.Message: English, translated by the page
     shift: "CohortShift | None"
 
 
@@ -63,7 +64,7 @@ def evaluate_external(
     raw = table[label_column].astype(str).str.strip()
     blank = raw.eq("").to_numpy()
     if blank.any():
-        excluded["blank label"] = int(blank.sum())
+        excluded[Message(N_("blank label"))] = int(blank.sum())
     keep = ~blank
     family = family_for(bundle)
     idx, unreadable = family.label_index(bundle, raw[keep])
@@ -71,12 +72,11 @@ def evaluate_external(
         unk = np.zeros(len(raw), dtype=bool)
         unk[np.flatnonzero(keep)] = np.asarray(idx) < 0
         if unk.any():
-            excluded["label not among the model's diagnoses"] = int(unk.sum())
-            notes.append(
-                f"{int(unk.sum())} row(s) carry labels the model cannot predict ({line_numbers(np.flatnonzero(unk))}"
-                "); they are left out of every figure. A diagnosis outside the "
-                "model's list is always a miss: count them as such when judging the model."
-            )
+            excluded[Message(N_("label not among the model's diagnoses"))] = int(unk.sum())
+            notes.append(Message(
+                N_("{n} row(s) carry labels the model cannot predict ({lines}); they are left out of every figure. A "
+                   "diagnosis outside the model's list is always a miss: count them as such when judging the model."),
+                n=int(unk.sum()), lines=line_numbers(np.flatnonzero(unk))))
         keep &= ~unk
     elif unreadable:  # an outcome that is not an outcome: the whole file is refused
         raise SchemaError(
@@ -90,12 +90,12 @@ def evaluate_external(
     scored = pd.concat(parts) if parts else sub
     failed = scored["error"].astype(str).ne("").to_numpy()
     if failed.any():
-        excluded["could not be scored (see the error column of a batch score)"] = int(failed.sum())
+        excluded[Message(N_("could not be scored (see the error column of a batch score)"))] = int(failed.sum())
     scored = scored[~failed]
     if scored.empty:
         raise InputError("no row could be scored; score the file on the Batch page to see why")
     raw_ok = scored[label_column].astype(str).str.strip()
-    desc = f"uploaded labelled data, label column '{label_column}'"
+    desc = Message(N_("uploaded labelled data, label column '{column}'"), column=label_column)
     cohort = Cohort(EXTERNAL, len(raw_ok), None, None, desc, excluded)
     ev: Evaluation = family.evaluate(bundle, raw_ok, scored, cohort=cohort, resamples=resamples, seed=seed)
     if bundle.is_text:

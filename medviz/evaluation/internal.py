@@ -10,6 +10,7 @@ from medviz.bundle import TEST_PREDICTIONS_FILE, ModelBundle
 from medviz.errors import SchemaError, UnsupportedBundleError
 from medviz.evaluation.results import INTERNAL, Cohort, Evaluation
 from medviz.families import family_for
+from medviz.i18n import N_, Message
 
 
 def deployed_threshold(bundle: ModelBundle) -> tuple[float, str]:
@@ -19,9 +20,11 @@ def deployed_threshold(bundle: ModelBundle) -> tuple[float, str]:
     if thr is None and bands.get("cut_points"):
         thr = bands["cut_points"][-1]
     if thr is None:
-        return 0.5, "0.5 (the bundle records no deployed threshold)"
-    why = bands.get("rationale") or "deployed high-risk threshold"
-    return float(thr), f"deployed high-risk threshold {float(thr):g}: {why}"
+        return 0.5, Message(N_("0.5 (the bundle records no deployed threshold)"))
+    why = bands.get("rationale")  # the bundle's own words (manifest text): shown as written
+    if not why:
+        return float(thr), Message(N_("deployed high-risk threshold {threshold:g}"), threshold=float(thr))
+    return float(thr), Message(N_("deployed high-risk threshold {threshold:g}: {why}"), threshold=float(thr), why=why)
 
 
 def _prob_columns(bundle: ModelBundle, frame: pd.DataFrame, where: str) -> np.ndarray:
@@ -43,14 +46,15 @@ def evaluate_bundle_test(
     if "y_true" not in tp.columns:
         raise SchemaError(f"{where}: no 'y_true' column")
     test_info = bundle.manifest.get("training", {})
-    desc = f"held-out test file {test_info.get('test_file') or ''}".strip()
+    desc = (Message(N_("held-out test file {file}"), file=test_info["test_file"]) if test_info.get("test_file")
+            else Message(N_("held-out test file")))
     frame = tp
     excluded: dict[str, int] = {}
     if deduplicated and "near_duplicate" in tp.columns:
         dup = tp["near_duplicate"].astype(str).str.lower().isin(("true", "1"))
         frame = tp[~dup]
-        excluded["near-duplicates of training texts"] = int(dup.sum())
-        desc += " (near-duplicates of training texts removed)"
+        excluded[Message(N_("near-duplicates of training texts"))] = int(dup.sum())
+        desc = Message(N_("{cohort} (near-duplicates of training texts removed)"), cohort=desc)
     if bundle.is_tabular and "risk" not in frame.columns:
         raise SchemaError(f"{where}: no 'risk' column")
     cohort = Cohort(INTERNAL, len(frame), None, None, desc, excluded)

@@ -12,10 +12,12 @@ import pandas as pd
 from medviz import metrics as M
 from medviz.errors import InputError
 from medviz.evaluation.shift import CohortShift
+from medviz.i18n import N_, Message
 
 
-INTERNAL = "internal (held-out test split)"
-EXTERNAL = "external (uploaded labelled data)"
+# Message: English (JSON, CLI), translated where a page shows it (medviz.i18n.Message).
+INTERNAL = Message(N_("internal (held-out test split)"))
+EXTERNAL = Message(N_("external (uploaded labelled data)"))
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class MulticlassEvaluation:
         cohort = Cohort(self.cohort.source, self.cohort.n, int(yb.sum()), float(yb.mean()) if len(yb) else None,
                         self.cohort.description, self.cohort.excluded)
         return evaluate_binary(yb, self.probs[:, c], positive_label=label, cohort=cohort, threshold=0.5,
-                               threshold_source="0.5 on P(diagnosis) (the text model has no deployed threshold)",
+                               threshold_source=Message(N_("0.5 on P(diagnosis) (the text model has no deployed threshold)")),
                                resamples=resamples, seed=seed)
 
     def summary(self) -> dict[str, Any]:
@@ -173,7 +175,7 @@ def evaluate_binary(
     positive_label: str = "positive",
     cohort: Cohort | None = None,
     threshold: float = 0.5,
-    threshold_source: str = "default 0.5",
+    threshold_source: str = Message(N_("default 0.5")),
     resamples: int = M.DEFAULT_RESAMPLES,
     seed: int = M.DEFAULT_SEED,
 ) -> BinaryEvaluation:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from medviz.bundle import ModelBundle
+from medviz.i18n import N_, Message, join_messages
 
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,8 @@ PSI_MAJOR = 0.25
 class CohortShift:
     kind: str  # "tabular" | "text"
     table: pd.DataFrame
-    verdict: str
-    reference: str  # what the cohort was compared with
+    verdict: str  # a medviz.i18n.Message (or MessageList): English here, translated by the page
+    reference: str  # what the cohort was compared with (a Message)
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
@@ -56,22 +57,22 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
 
 def _psi_verdict(v: float) -> str:
     if not np.isfinite(v):
-        return "no values"
+        return Message(N_("no values"))
     if v < PSI_MODERATE:
-        return "similar"
+        return Message(N_("similar"))
     if v < PSI_MAJOR:
-        return "moderate shift"
-    return "major shift"
+        return Message(N_("moderate shift"))
+    return Message(N_("major shift"))
 
 
 def _reference_frame(bundle: ModelBundle) -> tuple[pd.DataFrame | None, str]:
     if REFERENCE_FILE in (bundle.manifest.get("files") or {}):
         try:
-            return pd.read_csv(bundle.file(REFERENCE_FILE)), "training data (the bundle's reference.csv)"
+            return pd.read_csv(bundle.file(REFERENCE_FILE)), Message(N_("training data (the bundle's reference.csv)"))
         except (OSError, ValueError) as exc:
             log.warning("could not read %s: %s", REFERENCE_FILE, type(exc).__name__)
     if bundle.test_predictions is not None:
-        return bundle.test_predictions, "the bundle's held-out test data (no training reference stored in this bundle)"
+        return bundle.test_predictions, Message(N_("the bundle's held-out test data (no training reference stored in this bundle)"))
     return None, ""
 
 
@@ -104,16 +105,19 @@ def tabular_shift(bundle: ModelBundle, cohort: pd.DataFrame) -> CohortShift | No
         })
     table = pd.DataFrame(rows)
     if table.empty:
-        return CohortShift("tabular", table, "No model features found in the uploaded file to compare.", ref_name)
+        return CohortShift("tabular", table, Message(N_("No model features found in the uploaded file to compare.")), ref_name)
     major = table.loc[table["verdict"] == "major shift", "label"].tolist()
     moderate = table.loc[table["verdict"] == "moderate shift", "label"].tolist()
     if major:
-        verdict = (f"This cohort differs markedly from the {ref_name.split(' (')[0]} in: {', '.join(major)}. "
-                   "Performance on it may differ from the test figures; judge it on the figures below.")
+        short = (Message(N_("bundle's held-out test data")) if getattr(ref_name, "template", "").startswith("the bundle's")
+                 else Message(N_("training data")))
+        verdict = Message(N_("This cohort differs markedly from the {reference} in: {features}. "
+                             "Performance on it may differ from the test figures; judge it on the figures below."),
+                          reference=short, features=", ".join(major))
     elif moderate:
-        verdict = f"Moderate differences in: {', '.join(moderate)}; the rest is similar."
+        verdict = Message(N_("Moderate differences in: {features}; the rest is similar."), features=", ".join(moderate))
     else:
-        verdict = "The cohort's features are distributed much like the reference data (all PSI < 0.1)."
+        verdict = Message(N_("The cohort's features are distributed much like the reference data (all PSI < 0.1)."))
     return CohortShift("tabular", table, verdict, ref_name)
 
 
@@ -134,32 +138,40 @@ def text_shift(bundle: ModelBundle, texts: pd.Series) -> CohortShift:
     coverage = float(known.mean()) if len(flat) else 0.0
     train_q = (bundle.manifest.get("training") or {}).get("text_length_tokens") or {}
     qs = (5, 25, 50, 75, 95)
-    rows = [{"measure": "token occurrences in the model's vocabulary", "cohort": coverage, "training": None}]
-    rows.append({"measure": "texts with more than half their words unknown",
+    rows = [{"measure": Message(N_("token occurrences in the model's vocabulary")), "cohort": coverage, "training": None}]
+    rows.append({"measure": Message(N_("texts with more than half their words unknown")),
                  "cohort": float((per_text_unknown > 0.5).mean()), "training": None})
-    rows.append({"measure": f"texts longer than the {seq} words the model reads", "cohort": float((lengths > seq).mean()),
+    rows.append({"measure": Message(N_("texts longer than the {n} words the model reads"), n=seq), "cohort": float((lengths > seq).mean()),
                  "training": None})
     for q in qs:
-        rows.append({"measure": f"length in words, {q}th percentile", "cohort": float(np.percentile(lengths, q)),
+        rows.append({"measure": Message(N_("length in words, percentile {q}"), q=q), "cohort": float(np.percentile(lengths, q)),
                      "training": train_q.get(f"p{q:02d}")})
     table = pd.DataFrame(rows)
     parts = []
     if coverage >= 0.9:
-        parts.append(f"{coverage:.0%} of the words are in the model's vocabulary: the wording is familiar to it.")
+        parts.append(Message(N_("{coverage:.0%} of the words are in the model's vocabulary: the wording is familiar to it."),
+                             coverage=coverage))
     elif coverage >= 0.75:
-        parts.append(f"Only {coverage:.0%} of the words are in the model's vocabulary: some of the wording is new to it.")
+        parts.append(Message(N_("Only {coverage:.0%} of the words are in the model's vocabulary: some of the wording is "
+                                "new to it."), coverage=coverage))
     else:
-        parts.append(f"Only {coverage:.0%} of the words are in the model's vocabulary: this text is unlike what it was "
-                     "trained on (another register or language?); expect worse performance.")
+        parts.append(Message(N_("Only {coverage:.0%} of the words are in the model's vocabulary: this text is unlike what "
+                                "it was trained on (another register or language?); expect worse performance."),
+                             coverage=coverage))
     med_tr = train_q.get("p50")
     med = float(np.median(lengths)) if len(lengths) else 0.0
     if med_tr:
         ratio = med / med_tr if med_tr else float("inf")
         if ratio > 2 or ratio < 0.5:
-            parts.append(f"Texts are much {'longer' if ratio > 1 else 'shorter'} than in training "
-                         f"(median {med:g} vs {med_tr:g} words).")
+            parts.append(Message(N_("Texts are much longer than in training (median {median:g} vs {training:g} words).")
+                                 if ratio > 1 else
+                                 N_("Texts are much shorter than in training (median {median:g} vs {training:g} words)."),
+                                 median=med, training=med_tr))
         else:
-            parts.append(f"Lengths are similar to training (median {med:g} vs {med_tr:g} words).")
+            parts.append(Message(N_("Lengths are similar to training (median {median:g} vs {training:g} words)."),
+                                 median=med, training=med_tr))
     else:
-        parts.append(f"Median length {med:g} words (this bundle does not record the training lengths).")
-    return CohortShift("text", table, " ".join(parts), "training texts (vocabulary and recorded length quantiles)")
+        parts.append(Message(N_("Median length {median:g} words (this bundle does not record the training lengths)."),
+                             median=med))
+    return CohortShift("text", table, join_messages(parts, " "),
+                       Message(N_("training texts (vocabulary and recorded length quantiles)")))

@@ -9,6 +9,7 @@ import pandas as pd
 
 from medviz import metrics as M
 from medviz.errors import InputError
+from medviz.i18n import N_, Message, join_messages
 from medviz.evaluation.results import BinaryEvaluation, Evaluation
 
 
@@ -80,9 +81,10 @@ def _binary_group_row(name: str, y: np.ndarray, p: np.ndarray, thr: float, resam
     cm = M.confusion_at(y, p, thr)
     flags = []
     if min(ev, n - ev) < MIN_EVENTS:
-        flags.append(f"too few {'events' if ev < MIN_EVENTS else 'non-events'} to judge (< {MIN_EVENTS})")
+        flags.append(Message(N_("too few events to judge (< {n})") if ev < MIN_EVENTS
+                             else N_("too few non-events to judge (< {n})"), n=MIN_EVENTS))
     elif n < SMALL_N:
-        flags.append(f"small group (n < {SMALL_N}): wide CIs")
+        flags.append(Message(N_("small group (n < {n}): wide CIs"), n=SMALL_N))
     return {
         "group": name, "n": n, "events": ev, "prevalence": ev / n if n else None,
         "auc": boot.estimate, "auc_lo": boot.lo, "auc_hi": boot.hi,
@@ -91,7 +93,7 @@ def _binary_group_row(name: str, y: np.ndarray, p: np.ndarray, thr: float, resam
         "calibration_slope": cal.slope, "calibration_slope_lo": cal.slope_lo, "calibration_slope_hi": cal.slope_hi,
         "sensitivity": cm["sensitivity"], "sensitivity_lo": cm["sensitivity_lo"], "sensitivity_hi": cm["sensitivity_hi"],
         "specificity": cm["specificity"], "specificity_lo": cm["specificity_lo"], "specificity_hi": cm["specificity_hi"],
-        "flag": "; ".join(flags),
+        "flag": join_messages(flags),
     }
 
 
@@ -100,7 +102,8 @@ def _multiclass_group_row(name: str, y: np.ndarray, probs: np.ndarray, resamples
     h1, h3 = M.top_k_hits(y, probs, 1), M.top_k_hits(y, probs, 3)
     lo1, hi1 = M.wilson_ci(h1, n)
     auc = M.bootstrap_macro_auc(y, probs, resamples=resamples, seed=seed)
-    flag = f"small group (n < {SMALL_N_MULTICLASS}): too few to judge" if n < SMALL_N_MULTICLASS else ""
+    flag = (Message(N_("small group (n < {n}): too few to judge"), n=SMALL_N_MULTICLASS) if n < SMALL_N_MULTICLASS
+            else "")
     return {
         "group": name, "n": n, "diagnoses_present": int(len(np.unique(y))),
         "top1_accuracy": h1 / n, "top1_lo": lo1, "top1_hi": hi1, "top3_accuracy": h3 / n,

@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from medviz.i18n import _
+from medviz.i18n import _, translate
 from medviz.modelcard.card import Block, Section, _ci, _fmt
 
 
@@ -76,14 +76,14 @@ def subgroup_display(table: pd.DataFrame) -> pd.DataFrame:
             _("calibration intercept (95% CI)"): [ci(*r) for r in zip(table["calibration_intercept"], table["calibration_intercept_lo"], table["calibration_intercept_hi"])],
             _("sensitivity (95% CI)"): [ci(*r, pct=True) for r in zip(table["sensitivity"], table["sensitivity_lo"], table["sensitivity_hi"])],
             _("specificity (95% CI)"): [ci(*r, pct=True) for r in zip(table["specificity"], table["specificity_lo"], table["specificity_hi"])],
-            _("flag"): table["flag"],
+            _("flag"): table["flag"].map(translate),
         })
     return pd.DataFrame({
         _("group"): table["group"], "n": table["n"], _("diagnoses present"): table["diagnoses_present"],
         _("top-1 accuracy (95% CI)"): [ci(*r, pct=True) for r in zip(table["top1_accuracy"], table["top1_lo"], table["top1_hi"])],
         _("top-3 accuracy"): table["top3_accuracy"].map(lambda v: _fmt(v, True)),
         _("macro AUC (95% CI)"): [ci(*r) for r in zip(table["macro_auc"], table["macro_auc_lo"], table["macro_auc_hi"])],
-        _("flag"): table["flag"],
+        _("flag"): table["flag"].map(translate),
     })
 
 

@@ -240,7 +240,7 @@ def login_gate(url_paths=()) -> accounts.User:
 def _post_from_page(path: str, code: str = "") -> None:
     """Have the browser POST to one of medviz's own routes (medviz/web.py) so it can set or clear the
     HttpOnly cookie: a Streamlit script cannot answer an HTTP request itself. Our script, no user text."""
-    body = f"new URLSearchParams({{code: {code!r}}})" if code else "''"
+    body = f"new URLSearchParams({{code: {code!r}}})" if code else "''"  # i18n: not shown (JavaScript for the browser)
     st.html(f"<script>fetch({path!r}, {{method: 'POST', credentials: 'same-origin', body: {body}}});</script>",
             unsafe_allow_javascript=True)
 

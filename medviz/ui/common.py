@@ -10,7 +10,7 @@ import streamlit as st
 
 from medviz.bundle import BundleInfo, ModelBundle, list_bundles
 from medviz.errors import MedvizError
-from medviz.i18n import N_, _
+from medviz.i18n import N_, _, translate
 from medviz.ui import cache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +147,7 @@ def require(bundle: ModelBundle | None, *, text: bool | None = None, tabular: bo
 
 def esc(value: object) -> str:
     """Escape anything user-written before it reaches HTML (``st.html``, chart labels)."""
-    return html.escape(str(value), quote=True)
+    return html.escape(str(translate(value)), quote=True)
 
 
 # Markdown's backslash-escapable ASCII punctuation (CommonMark 2.4) plus ``:`` (Streamlit's emoji and
@@ -174,9 +174,10 @@ def plain(value: object) -> str:
     text shows exactly as typed and nothing in it is a link, an image, a tag, math or an emoji code.
     Line breaks become spaces (a message is one line; block syntax cannot start). Hand-written:
     markdown-it / mistune escape for their own renderers, not for Streamlit's remark + directives.
+    A library sentence built as a :class:`medviz.i18n.Message` is shown in the session's language.
     """
     out = []
-    for ch in _AUTOLINK_START.sub("\\g<0>\u2060", str(value)):
+    for ch in _AUTOLINK_START.sub("\\g<0>\u2060", str(translate(value))):
         if ch in _HTML_ENTITIES:
             out.append(_HTML_ENTITIES[ch])
         elif ch in _MD_SPECIAL:
@@ -231,7 +232,7 @@ def plain_table(frame: "pd.DataFrame") -> "pd.DataFrame":
     import pandas as pd
 
     def cell(v):
-        return plain(v) if isinstance(v, str) else v
+        return plain(v) if isinstance(v, str) else v  # plain() translates a Message
 
     out = frame.map(cell)
     out.index = pd.Index([cell(v) for v in frame.index], name=cell(frame.index.name) if frame.index.name else None)

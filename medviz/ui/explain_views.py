@@ -15,7 +15,7 @@ import streamlit as st
 from medviz.bundle import ModelBundle
 from medviz.charts import explain as charts
 from medviz.errors import MedvizError
-from medviz.i18n import N_, _, ngettext
+from medviz.i18n import N_, _, current_language, ngettext
 from medviz.ui import cache
 from medviz.ui.common import plain
 
@@ -75,7 +75,9 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
     label = st.selectbox(
         _("Explain the diagnosis"), options, index=0, key=TEXT_LABEL_KEY,
         help=_("The top diagnosis by default; pick any other from the differential."),
+        format_func=lambda lab: bundle.display_label(lab, current_language()),  # the bundle's names in this language
     )
+    shown = bundle.display_label(label, current_language())
     if label not in bundle.labels:
         st.warning(_("'{label}' is not one of the model's diagnoses.").format(label=plain(label)))
         return
@@ -86,7 +88,7 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
     st.caption(
         _("Scale: calibrated probability of **{label}**. Base value (every word removed) = {base}; the word "
           "contributions add up to this case's probability {probability}. Red words push towards {label}, blue words "
-          "away from it.").format(label=plain(label), base=f"{base:.3f}", probability=f"{prob:.3f}")
+          "away from it.").format(label=plain(shown), base=f"{base:.3f}", probability=f"{prob:.3f}")
     )
     if bundle.manifest.get("knowledge_base_expert"):
         st.caption(_("This bundle multiplies the network's probabilities with a knowledge-base expert (naive Bayes over "
@@ -129,7 +131,7 @@ def render_text_explanation(bundle: ModelBundle, text: str, predicted_label_opti
            "**{attention}**; {k} random words by **{random}** on average ({draws} seeded draws).") if attention else
          _("Removing the top {k} SHAP words lowers P({label}) by **{shap}**; {k} random words by **{random}** on "
            "average ({draws} seeded draws)."))
-        .format(k=k, label=plain(label), shap=drops["SHAP"], attention=drops["attention"], random=drops["random"],
+        .format(k=k, label=plain(shown), shap=drops["SHAP"], attention=drops["attention"], random=drops["random"],
                 draws=table.attrs.get("n_random"))
     )
     st.plotly_chart(charts.deletion_chart(table), width="stretch", config={"displayModeBar": False},

@@ -90,3 +90,13 @@ def language_picker() -> str:
         # Language names are written in their own language (i18n.LANGUAGES): anyone can find theirs.
         st.selectbox(_("Language"), codes, format_func=i18n.LANGUAGES.get, key=PICKER_KEY, on_change=_changed)
     return current
+
+
+def warm_reader() -> None:
+    """At the end of a script run (app.py), once the page is on screen: in a Chinese session, start building
+    the Chinese clinical reader in the background (once per process; medviz.text.clinical.warm), so the
+    session's first Chinese case does not wait ~5 s for it. English sessions never pay for it."""
+    if i18n.current_language() == "zh_CN":
+        from medviz.text.clinical.warm import warm_in_background
+
+        warm_in_background("zh_CN")

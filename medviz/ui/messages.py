@@ -18,7 +18,7 @@ import functools
 import re
 import string
 
-from medviz.i18n import N_, _
+from medviz.i18n import N_, Message, MessageList, _, translate
 
 TEMPLATES: tuple[str, ...] = (
     # medviz.text.analyse: warnings and errors about one case
@@ -68,6 +68,56 @@ TEMPLATES: tuple[str, ...] = (
     N_("must not start or end with spaces"),
     N_("too easy to guess (strength {score} of 4, at least {needed} needed: {why})"),
     N_("too easy to guess (strength {score} of 4, at least {needed} needed; add another uncommon word or two)"),
+    # medviz.schema: tabular validation (the Case page's form and the Batch page). The English stays in the
+    # scored CSV's error/warnings columns and the CLI; {field} is the feature's name or label (bundle data),
+    # {value} the cell as written (user data: shown as written, never translated).
+    N_("{field}: {value} is not a number"),
+    N_("{field}: {value} is not a finite number"),
+    N_("{field}: {value} is impossible (allowed {allowed})"),
+    N_("{field}: {value} is not a whole number (expected a count)"),
+    N_("{field}: blank, imputed by the model (training median {median})"),
+    N_("{field}: {value} is below the training range {range} (1st–99th percentile): extrapolation"),
+    N_("{field}: {value} is above the training range {range} (1st–99th percentile): extrapolation"),
+    N_("{n} of {total} features are blank (at most {limit} can be imputed)"),
+    N_("missing required column(s): {missing}. The model needs: {needed}; {hint}"),
+    # medviz.errors.columns_hint (a missing column, without echoing the file's own column names)
+    N_("the file has {n} column(s), none named {names}; check that its first line is a header row naming the columns"),
+    N_("the file has {n} column(s), none named {names} ({hints}; names must match exactly)"),
+    N_("'{found}' looks like '{name}'"),
+)
+
+# zxcvbn's password feedback (warning and suggestions), its fixed English sentences: zxcvbn 4.5 marks them
+# with the process-wide stdlib gettext and ships no catalogue, so medviz translates them here, per session.
+# medviz.auth puts them, space-separated, into "too easy to guess (…: {why})". tests/test_i18n_messages.py
+# reads every sentence zxcvbn's feedback module can emit and fails when one is missing here.
+ZXCVBN_FEEDBACK: tuple[str, ...] = (
+    N_("Use a few words, avoid common phrases."),
+    N_("No need for symbols, digits, or uppercase letters."),
+    N_("Add another word or two. Uncommon words are better."),
+    N_("Straight rows of keys are easy to guess."),
+    N_("Short keyboard patterns are easy to guess."),
+    N_("Use a longer keyboard pattern with more turns."),
+    N_('Repeats like "aaa" are easy to guess.'),
+    N_('Repeats like "abcabcabc" are only slightly harder to guess than "abc".'),
+    N_("Avoid repeated words and characters."),
+    N_('Sequences like "abc" or "6543" are easy to guess.'),
+    N_("Avoid sequences."),
+    N_("Recent years are easy to guess."),
+    N_("Avoid recent years."),
+    N_("Avoid years that are associated with you."),
+    N_("Dates are often easy to guess."),
+    N_("Avoid dates and years that are associated with you."),
+    N_("This is a top-10 common password."),
+    N_("This is a top-100 common password."),
+    N_("This is a very common password."),
+    N_("This is similar to a commonly used password."),
+    N_("A word by itself is easy to guess."),
+    N_("Names and surnames by themselves are easy to guess."),
+    N_("Common names and surnames are easy to guess."),
+    N_("Capitalization doesn't help very much."),
+    N_("All-uppercase is almost as easy to guess as all-lowercase."),
+    N_("Reversed words aren't much harder to guess."),
+    N_("Predictable substitutions like '@' instead of 'a' don't help very much."),
 )
 
 # Values the pages show from closed vocabularies (not user text): statuses, vital signs, roles.
@@ -114,16 +164,49 @@ def match(message: str) -> tuple[str, dict[str, str]] | None:
 def library_message(message: object) -> str:
     """``message`` (a library error or warning, English) in the session's language; as written if unknown.
 
+    A list of messages joined with "; " (a row's validation errors) is shown part by part when every part
+    is a known message; otherwise the whole text is matched first (a template may itself hold a "; " list).
     The result is text for :func:`medviz.ui.common.plain` (values inside it may come from the user)."""
+    if isinstance(message, (Message, MessageList)):
+        return str(translate(message))
     text = str(message)
+    if "; " in text:
+        parts = text.split("; ")
+        if all(match(p) is not None for p in parts):
+            shown = [library_message(p) for p in parts]
+            return ("；" if any(_is_cjk(p) for p in shown) else "; ").join(shown)
     found = match(text)
     if found is None:
+        advice = password_advice(text)
+        if advice is not None:
+            return advice
         if "; " in text:  # a list of messages ("password rejected: a; b")
             parts = [library_message(p) for p in text.split("; ")]
             return ("；" if any(_is_cjk(p) for p in parts) else "; ").join(parts)
         return term(text)
     template, values = found
     return _(template).format(**{k: library_message(v) for k, v in values.items()})
+
+
+def password_advice(text: str) -> str | None:
+    """zxcvbn's feedback (its sentences joined by spaces, as medviz.auth writes them) in the session's
+    language; None when ``text`` is not made only of zxcvbn's sentences."""
+    known = _feedback_sentences()
+    rest, shown = text.strip(), []
+    while rest:
+        sentence = next((f for f in known if rest.startswith(f)), None)
+        if sentence is None:
+            return None
+        shown.append(_(sentence))
+        rest = rest[len(sentence):].lstrip()
+    if not shown:
+        return None
+    return ("" if any(_is_cjk(p) for p in shown) else " ").join(shown)
+
+
+@functools.lru_cache(maxsize=1)
+def _feedback_sentences() -> tuple[str, ...]:
+    return tuple(sorted(ZXCVBN_FEEDBACK, key=len, reverse=True))  # longest first: no sentence is cut short
 
 
 def term(value: object) -> str:

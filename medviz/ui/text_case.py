@@ -29,7 +29,9 @@ def render(bundle: ModelBundle) -> None:
             height=130,
             max_chars=100_000,
             placeholder=_(EXAMPLE),
-            help=_("Symptoms, duration, what is absent. The model reads English words and numbers."),
+            help=(_("Symptoms, duration, what is absent. The model reads English and Simplified Chinese words and numbers.")
+                  if "zh" in ((bundle.manifest.get("inputs") or {}).get("languages") or ())
+                  else _("Symptoms, duration, what is absent. The model reads English words and numbers.")),
         )
         submitted = st.form_submit_button(_("Suggest diagnoses"), type="primary")
     if submitted:
@@ -67,7 +69,7 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
     for w in check.warnings[1:] if check.out_of_scope else check.warnings:
         st.warning(plain(library_message(w)), icon="⚠️")
     if check.coverage is not None:
-        st.info(plain(library_message(check.differential_sentence())))
+        st.info(plain(conformal_sentence(bundle, check)))
     _show_reading(check, bundle)
     _show_kb_reading(bundle, check)
     _show_differential(bundle, table)
@@ -85,6 +87,20 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
     from medviz.ui.explain_views import render_text_explanation
 
     render_text_explanation(bundle, check.model_text, table["label"].head(5).tolist())
+
+
+def conformal_sentence(bundle: ModelBundle, check: CaseAnalysis) -> str:
+    """The conformal-set sentence (CaseAnalysis.differential_sentence's wording) with the diagnoses under the
+    bundle's display names in the session's language (``bundle.display_label``), as the ranked list shows them."""
+    coverage = format_percent(check.coverage, 0)
+    if not check.prediction_set:
+        return _("No diagnosis is probable enough to include at {coverage} coverage on held-out cases: the model "
+                 "cannot stand behind any of its diagnoses for this case.").format(coverage=coverage)
+    language = current_language()
+    sep = "、" if language == "zh_CN" else ", "  # Chinese lists use the enumeration comma
+    items = sep.join(bundle.display_label(lab, language) for lab in check.prediction_set)
+    return _("With {coverage} coverage on held-out cases, the diagnosis is among: {items}.").format(
+        coverage=coverage, items=items)
 
 
 def _show_attention(check: CaseAnalysis, attention) -> None:

@@ -92,8 +92,10 @@ def test_text_bundle_every_page(browser, server, tmp_path, artifacts):
         scored = pd.read_csv(pd.io.common.StringIO(text))
         assert len(scored) == len(frame) and {"note", "prediction", "probability"} <= set(scored.columns)
         assert set(scored["prediction"]) <= {"flu", "migraine", "rash"}
+        idle(page)
         no_exception(page)
         page.screenshot(path=str(artifacts / "text_batch.png"), full_page=True)
+        expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(2, timeout=SLOW)  # labels, probabilities
         # Explanations: word contributions from an uploaded batch
         sidebar_page(page, "Explanations")
         upload(page, "CSV with a text column", cases_csv)
@@ -138,8 +140,11 @@ def test_tabular_bundle_every_page(browser, server, tmp_path, artifacts):
         text = check_download(page, ctx, browser, "Download the scored CSV (all rows)", tmp_path)
         scored = pd.read_csv(pd.io.common.StringIO(text))
         assert len(scored) == 25 and {"risk", "risk_band", "top_reasons"} <= set(scored.columns)
+        idle(page)  # the download's audit callback reruns the page: look at it once that run is over
         no_exception(page)
         page.screenshot(path=str(artifacts / "tabular_batch.png"), full_page=True)
+        # the family's two summary charts (risk histogram, rows per band), each drawn once
+        expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(2, timeout=SLOW)
         sidebar_page(page, "Explanations")
         expect(page.locator("[data-testid='stPlotlyChart']").first).to_be_visible(timeout=SLOW)
         no_exception(page)

@@ -77,4 +77,11 @@ def test_chinese_case_page_names_diagnoses_in_chinese_when_the_bundle_has_names(
     assert not at.exception, at.exception
     shown = set(at.dataframe[0].value.iloc[:, 1])
     assert shown <= {"流感 (flu)", "偏头痛 (migraine)", "皮疹 (rash)"} and shown
+    # the conformal-set sentence and the test-reliability table name the diagnoses the same way
+    conformal = [i.value for i in at.info if "覆盖率" in i.value]
+    assert conformal and "诊断在以下范围内" in conformal[0], [i.value for i in at.info]
+    listed = conformal[0].split("：", 1)[1].rstrip("。").replace("\\", "")
+    assert listed and all(item in {"流感 (flu)", "偏头痛 (migraine)", "皮疹 (rash)"} for item in listed.split("、")), listed
+    reliability = [d.value for d in at.dataframe if "敏感度（95% 置信区间）" in d.value.columns]
+    assert reliability and set(reliability[0].iloc[:, 0]) <= {"流感 (flu)", "偏头痛 (migraine)", "皮疹 (rash)"}
     # in English the same bundle shows the labels as written: tests/pages/test_case_page.py

@@ -24,6 +24,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from medviz.text.clinical.once import build_once
 from medviz.text.clinical.types import ABSENT, HISTORICAL, OTHER_PERSON, PRESENT, UNCERTAIN, Finding
 
 DATA = Path(__file__).with_name("data")
@@ -237,7 +238,7 @@ def _tokenizer(nlp):
     return nlp.tokenizer
 
 
-@functools.lru_cache(maxsize=1)
+@build_once  # thread-safe: concurrent sessions and the warm-up share one build (medviz.text.clinical.once)
 def pipeline():
     """The spaCy pipeline (built once per process, ~1 s): tokenizer, sentences, flags, targets, ConText."""
     from loguru import logger

@@ -24,6 +24,7 @@ import re
 import warnings
 from pathlib import Path
 
+from medviz.text.clinical.once import build_once
 from medviz.text.clinical.types import ABSENT, UNCERTAIN, Finding, Preprocessed, ScopedFinding
 
 DATA = Path(__file__).with_name("data")
@@ -77,7 +78,7 @@ def _register() -> None:
         return doc
 
 
-@functools.lru_cache(maxsize=1)
+@build_once  # thread-safe: concurrent sessions and the warm-up share one build (medviz.text.clinical.once)
 def pipeline():
     """The Chinese spaCy pipeline, built once per process."""
     from loguru import logger

@@ -9,7 +9,7 @@ from medviz import evaluation as E
 from medviz.bundle import ModelBundle
 from medviz.charts import evaluation as C
 from medviz.errors import MedvizError
-from medviz.i18n import _
+from medviz.i18n import _, Message, current_language
 from medviz.ui.evaluation_views.cached import test_eval_for
 from medviz.ui.evaluation_views.common import PLOT_CONFIG, md
 
@@ -25,7 +25,8 @@ def diagnosis_context_caption(bundle: ModelBundle, label: str) -> None:
         ctx = E.diagnosis_context(bundle, label)
     except MedvizError:
         return
-    st.caption(md(ctx["text"]))
+    text = ctx["text"]  # a medviz.i18n.Message naming the bundle's label: shown with its display name
+    st.caption(md(Message(text.template, **{**text.values, "label": bundle.display_label(label, current_language())})))
 
 
 def diagnosis_context_table(bundle: ModelBundle, labels: list[str]) -> None:
@@ -38,7 +39,7 @@ def diagnosis_context_table(bundle: ModelBundle, labels: list[str]) -> None:
             return
         def ci(k):
             return "–" if c[k] is None else f"{c[k]:.0%} ({c[k + '_lo']:.0%}–{c[k + '_hi']:.0%})"
-        rows.append({_("Diagnosis"): lab, _("Test cases"): c["support"], _("Sensitivity (95% CI)"): ci("sensitivity"),
+        rows.append({_("Diagnosis"): bundle.display_label(lab, current_language()), _("Test cases"): c["support"], _("Sensitivity (95% CI)"): ci("sensitivity"),
                      _("PPV (95% CI)"): ci("ppv")})
     if not rows:
         return

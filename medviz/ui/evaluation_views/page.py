@@ -226,7 +226,7 @@ def _binary_sections(bundle: ModelBundle, cohorts, positive: str, headline: bool
     st.markdown(_("**Decision curve** — is acting on the model better than treating everyone or no one?"))
     thr_default = float(cohorts[0][1].threshold)
     thr = st.slider(_("Threshold probability (risk at or above it = 'positive')"), 0.01, 0.99, value=thr_default, step=0.01,
-                    key=f"{THRESHOLD_KEY}_{positive}", help=cohorts[0][1].threshold_source)
+                    key=f"{THRESHOLD_KEY}_{positive}", help=md(cohorts[0][1].threshold_source))
     for col, (title, ev, key) in zip(_columns(n), cohorts):
         with col:
             st.plotly_chart(C.decision_curve_chart(ev.decision, title=_("{cohort}: net benefit").format(cohort=title), threshold=thr,

@@ -8,7 +8,7 @@ from medviz import evaluation as E
 from medviz.bundle import ModelBundle
 from medviz.charts import evaluation as C
 from medviz.errors import MedvizError
-from medviz.i18n import _, ngettext
+from medviz.i18n import _, ngettext, translate
 from medviz.ui.evaluation_views.cached import bundle_digest, test_subgroups
 from medviz.ui.evaluation_views.common import PLOT_CONFIG, SUBGROUP_KEY, md
 
@@ -68,6 +68,9 @@ def _shift_section(external) -> None:
         return
     st.info(md(shift.verdict))
     t = shift.table.copy()
+    for column in ("verdict", "measure"):  # medviz.i18n.Message cells (the library's English)
+        if column in t.columns:
+            t[column] = t[column].map(translate)
     if shift.kind == "tabular" and len(t):
         t = t[["label", "unit", "reference_median", "cohort_median", "reference_missing", "cohort_missing", "psi",
                "ks_statistic", "verdict"]].rename(columns={
