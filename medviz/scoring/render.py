@@ -192,15 +192,21 @@ def _grid_text():
     return pa.concat_arrays([text, pa.array([""], type=pa.large_string())])
 
 
-@lru_cache(maxsize=1)
+_WITH_COMMA: dict = {}  # id(_grid_text()) -> (that array, the table below): follows _grid_text's own cache
+
+
 def _grid_cells():
     """:func:`_grid_text` followed by the same texts each with a leading comma (code + ``_GRID + 2``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     plain = _grid_text()
-    comma = pc.binary_join_element_wise(pa.scalar(",", pa.large_string()), plain, pa.scalar("", pa.large_string()))
-    return pa.concat_arrays([plain, comma])
+    hit = _WITH_COMMA.get(id(plain))
+    if hit is None:
+        comma = pc.binary_join_element_wise(pa.scalar(",", pa.large_string()), plain, pa.scalar("", pa.large_string()))
+        _WITH_COMMA.clear()
+        hit = _WITH_COMMA[id(plain)] = (plain, pa.concat_arrays([plain, comma]))
+    return hit[1]
 
 
 def _grid_codes(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
