@@ -16,7 +16,8 @@ Prints top-1/3/5/10 on:
     on the same cases;
 then can't-miss recall (vignettes whose diagnosis is on the can't-miss list: named by the can't-miss
 line or in the top 5) and speed: one case (probabilities + attention, median of --repeats x 20 calls)
-and CSV scoring of --csv-rows distinct texts (cases/s, median of --repeats runs) beside the raw model pass,
+and CSV scoring of --csv-rows distinct texts (cases/s and CPU ms per 1,000 cases, median of --repeats runs) beside
+the raw model pass, then the stages of the CSV path one after another on one chunk (where the time goes),
 each in a fresh process, alternating with --baseline DIR (another checkout, e.g. the previous release:
 ``mkdir /tmp/base && git archive ce3d10f | tar -x -C /tmp/base``) timed in the same run.
 """
@@ -31,7 +32,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# the code measured: this checkout, or (in a --measure subprocess for --baseline) the baseline's checkout
+sys.path.insert(0, os.environ.get("MEDVIZ_BENCH_CODE", str(ROOT)))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -232,8 +234,10 @@ def speed_texts(vignettes: list[str], rows: int, kb: str | None) -> list[str]:
 
 
 def measure_speed(model: str, csv_path: str, repeats: int) -> dict:
-    """One case (TextPredictor.predict with attention; whole analyse_case) and score_csv on ``csv_path``
-    (column ``note``) with the code importable as ``medviz`` (this checkout or --baseline's)."""
+    """One case (TextPredictor.predict with attention; whole analyse_case), score_csv on ``csv_path`` (column
+    ``note``; the scorer built once), the whole ``score`` command once, and the stages of one chunk
+    (:func:`stage_times`), with the code importable as ``medviz`` (this checkout or --baseline's)."""
+    import medviz
     from medviz.bundle import load_bundle
     from medviz.runtime import configure_tensorflow
     from medviz.scoring import score_csv
@@ -256,19 +260,103 @@ def measure_speed(model: str, csv_path: str, repeats: int) -> dict:
             t0 = time.perf_counter()
             analyse_case(predictor, t)
             full.append(time.perf_counter() - t0)
-    raw, piped = [], []
+    from medviz.scoring import make_scorer
+
+    raw, piped, cpu, cli = [], [], [], []
+    # built once, as the CLI does per run (building it traces the model's graphs: ~1-3 s, a fixed cost per file
+    # that the end-to-end CLI figure below includes)
+    scorer = make_scorer(bundle, text_column="note", predictor=predictor)
     with tempfile.TemporaryDirectory() as d:
+        score_csv(bundle, csv_path, Path(d) / "out.csv", scorer=scorer)  # first call: one-time tables (writer)
         for _ in range(repeats):
             t0 = time.perf_counter()
             predictor.predict(texts, attention=False)
             raw.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            score_csv(bundle, csv_path, Path(d) / "out.csv", text_column="note")
+            t0, c0 = time.perf_counter(), time.process_time()
+            score_csv(bundle, csv_path, Path(d) / "out.csv", scorer=scorer)
             piped.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        import subprocess
+
+        t0 = time.perf_counter()  # the whole command: Python and TensorFlow start, bundle load, graph tracing, scoring
+        subprocess.run([sys.executable, "-m", "medviz", "score", model, csv_path, "-o", str(Path(d) / "cli.csv"),
+                        "--text-column", "note"], check=True, capture_output=True)
+        cli.append(time.perf_counter() - t0)
     n = len(texts)
     return {"one_case_ms": float(np.median(one) * 1e3), "one_case_p95_ms": float(np.percentile(one, 95) * 1e3),
             "analyse_case_ms": float(np.median(full) * 1e3), "csv_cases_per_s": float(n / np.median(piped)),
-            "raw_cases_per_s": float(n / np.median(raw)), "rows": n}
+            "csv_cpu_ms_per_1000": float(np.median(cpu) / n * 1e6), "cli_s": float(np.median(cli)),
+            "raw_cases_per_s": float(n / np.median(raw)), "rows": n, "code": str(Path(medviz.__file__).resolve().parents[1]),
+            "stages": stage_times(bundle, predictor, csv_path, repeats)}
+
+
+# The stages of score_csv on one chunk, run one after another (score_csv overlaps them in three threads):
+# (name, what it covers). Every function named exists in this checkout and in the baselines compared.
+STAGES = (
+    ("read", "medviz.io.iter_csv_chunks: the CSV into a string chunk"),
+    ("prepare", "TextScorer.prepare: input checks, preprocessing (and, where prepare does it, the expert's reading)"),
+    ("score", "score_frame: TextScorer.score on the prepared chunk (model, expert, safety and text columns)"),
+    ("  model", "  of which TextPredictor.predict over the texts, no attention"),
+    ("  expert reading", "  of which KnowledgeBaseBayes.log_scores (where prepare did not do it already)"),
+    ("  network x expert", "  of which bayes.combine (product of experts)"),
+    ("  conformal sets", "  of which conformal.prediction_sets"),
+    ("  out-of-scope", "  of which the detector's score"),
+    ("  prediction_set text", "  of which TextBatch.prediction_set_texts"),
+    ("  cant_miss", "  of which cant_miss.cant_miss_column"),
+    ("for_csv + neutralise", "TextScorer.for_csv (6 decimals) and medviz.io.neutralize_formulas"),
+    ("render + write", "medviz.scoring.render.write_csv_chunk into memory"),
+)
+
+
+def stage_times(bundle, predictor, csv_path: str, repeats: int) -> dict[str, float]:
+    """Median seconds of each stage in :data:`STAGES` on the first chunk of ``csv_path`` (run one after another)."""
+    import io
+
+    from medviz.io import iter_csv_chunks, neutralize_formulas
+    from medviz.scoring import make_scorer
+    from medviz.scoring.csv_pipeline import score_frame
+    from medviz.scoring.render import write_csv_chunk
+    from medviz.text.analyse import analyse_prepared
+    from medviz.text.cant_miss import cant_miss_column
+    from medviz.text.conformal import prediction_sets
+    from medviz.text.synth.bayes import combine, expert_for, product_temperature
+
+    scorer = make_scorer(bundle, text_column="note", predictor=predictor)
+    found = expert_for(bundle)
+    times: dict[str, list[float]] = {name: [] for name, _ in STAGES}
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        out = fn()
+        times[name].append(time.perf_counter() - t0)
+        return out
+
+    for _ in range(repeats):
+        chunk = timed("read", lambda: next(iter(iter_csv_chunks(csv_path, chunksize=scorer.chunksize, bad_lines="report"))))
+        prepared = timed("prepare", lambda: scorer.prepare(chunk))
+        scored = timed("score", lambda: score_frame(scorer, chunk, prepared))
+        ok = prepared.ok
+        rows = np.flatnonzero(ok)
+        read = [prepared.preprocessed[i].model_text for i in rows]
+        pred = timed("  model", lambda: predictor.predict(read, attention=False))
+        if found is not None and getattr(prepared, "expert_log", None) is None:
+            log = timed("  expert reading", lambda: found[0].log_scores([prepared.texts[i] for i in rows]))
+        else:
+            times["  expert reading"].append(0.0)
+            log = getattr(prepared, "expert_log", None)
+        shown = pred.probabilities
+        if found is not None:
+            shown = timed("  network x expert", lambda: combine(pred.probabilities, log, found[1], product_temperature(bundle)))
+        if scorer.safety.conformal is not None:
+            timed("  conformal sets", lambda: prediction_sets(shown, scorer.safety.conformal))
+        if scorer.safety.detector is not None:
+            timed("  out-of-scope", lambda: scorer.safety.detector.score(pred.logits, pred.unknown if pred.unknown is not None else np.zeros(len(read))))
+        batch = analyse_prepared(predictor, prepared, cfg=scorer.safety)
+        timed("  prediction_set text", batch.prediction_set_texts)
+        timed("  cant_miss", lambda: cant_miss_column(scorer.labels, batch.probabilities))
+        view = timed("for_csv + neutralise", lambda: neutralize_formulas(scorer.for_csv(scored)))
+        timed("render + write", lambda: write_csv_chunk(view, io.BytesIO(), header=True))
+    return {name: float(np.median(ts)) if ts else 0.0 for name, ts in times.items()} | {"chunk_rows": len(chunk)}
 
 
 def speed(model: str, texts: list[str], rows: int, repeats: int, kb: str | None, baseline: str | None) -> None:
@@ -297,16 +385,34 @@ def speed(model: str, texts: list[str], rows: int, repeats: int, kb: str | None,
             for name, code, bundle in sides:
                 out = subprocess.run(
                     [sys.executable, __file__, "--measure", str(src), "--model", bundle, "--repeats", str(repeats)],
-                    cwd=code, env={**os.environ, "PYTHONPATH": str(code)}, capture_output=True, text=True, check=True)
+                    cwd=code, env={**os.environ, "PYTHONPATH": str(code), "MEDVIZ_BENCH_CODE": str(code)},
+                    capture_output=True, text=True, check=True)
                 runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                if not runs[name][-1].pop("code", "").startswith(str(code)):  # the baseline's medviz, not this one
+                    raise RuntimeError(f"{name}: measured code outside {code}")
         print(f"load average after: {load()}")
-    print(f"{'':28}{'one case ms':>12}{'(p95)':>8}{'analyse_case ms':>17}{'CSV cases/s':>13}{'raw model/s':>13}")
+    print(f"{'':28}{'one case ms':>12}{'(p95)':>8}{'analyse_case ms':>17}{'CSV cases/s':>13}{'CPU ms/1000':>13}"
+          f"{'raw model/s':>13}{'CLI s':>8}")
+    meds = {}
     for name, rs in runs.items():
-        med = {k: float(np.median([r[k] for r in rs])) for k in rs[0]}
+        med = {k: float(np.median([r[k] for r in rs])) for k in rs[0] if k != "stages"}
+        meds[name] = {k: float(np.median([r["stages"][k] for r in rs])) for k in rs[0]["stages"]}
         print(f"{name:28}{med['one_case_ms']:12.1f}{med['one_case_p95_ms']:8.1f}{med['analyse_case_ms']:17.1f}"
-              f"{med['csv_cases_per_s']:13,.0f}{med['raw_cases_per_s']:13,.0f}")
-    print("(CSV: the default contract, one prob_ column per class; each figure the median of 2 alternating runs, "
-          f"each run the median of {repeats})")
+              f"{med['csv_cases_per_s']:13,.0f}{med['csv_cpu_ms_per_1000']:13,.0f}{med['raw_cases_per_s']:13,.0f}"
+              f"{med['cli_s']:8.1f}")
+    print("(CSV: the default contract, one prob_ column per class; `score_csv` with the scorer built once: wall clock "
+          "and process CPU time (all threads); CLI s: the whole `python -m medviz score` command on the same file "
+          "(process start, bundle load, graph tracing, scoring); each figure the median of 2 alternating runs, each "
+          f"run the median of {repeats})")
+    print()
+    print("stages of score_csv on its first chunk (each side's own chunk size), run one after another, in ms per "
+          "1,000 rows (score_csv overlaps read+prepare, score and write in three threads):")
+    print(f"{'':24}" + "".join(f"{name[:22]:>24}" for name in meds))
+    print(f"{'(chunk rows)':24}" + "".join(f"{m['chunk_rows']:24,.0f}" for m in meds.values()))
+    for stage, what in STAGES:
+        print(f"{stage:24}" + "".join(f"{m[stage] / m['chunk_rows'] * 1e6:24.1f}" for m in meds.values()) + f"   {what}")
+    print(f"{'sum of the stages':24}" + "".join(
+        f"{sum(m[s] for s, _ in STAGES if not s.startswith(' ')) / m['chunk_rows'] * 1e6:24.1f}" for m in meds.values()))
 
 
 if __name__ == "__main__":

@@ -141,28 +141,30 @@ def render_csv(df: pd.DataFrame) -> bytes | None:
     """The rows of ``df`` as CSV bytes, the same text as ``df.to_csv(index=False, header=False)``.
 
     Hand-written fast path: pandas' writer formats cell by cell in Python (~16 s for a million
-    scored rows) and pyarrow's writer either quotes every string or refuses commas; here each
-    column is rendered with pyarrow compute kernels (minimal quoting where a cell needs it) and
-    the rows are joined in C++. Returns None for column types it does not handle (pandas then
-    writes the chunk).
+    scored rows) and pyarrow's writer quotes every string cell (``quoting_style="needed"``) or refuses
+    cells with a comma or quote (``"none"``), and formats 801 probability columns digit by digit; here
+    each column is rendered with pyarrow compute kernels (minimal quoting where a cell needs it), a wide
+    block of 6-decimal probabilities is looked up (:func:`_float_block`), and the rows are joined in C++.
+    Returns None for column types it does not handle (pandas then writes the chunk).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if len(df) == 0 or len(df.columns) == 0:
         return None
-    try:
-        table = pa.Table.from_pandas(df, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-        return None
-    cells = _float_block(table)
-    for i, col in enumerate(table.columns):
-        if cells[i] is not None:
-            continue
-        rendered = _render_column(col.combine_chunks())
-        if rendered is None:
+    cells = _float_block(df)
+    rest = [i for i, c in enumerate(cells) if c is None]
+    if rest:
+        try:
+            table = pa.Table.from_pandas(df.iloc[:, rest], preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
             return None
-        cells[i] = rendered
+        for i, col in zip(rest, table.columns):
+            rendered = _render_column(col.combine_chunks())
+            if rendered is None:
+                return None
+            cells[i] = rendered
+    cells = [c for c in cells if c is not _JOINED]
     ls = lambda x: pa.scalar(x, pa.large_string())  # noqa: E731
     cells[-1] = pc.binary_join_element_wise(cells[-1], ls("\n"), ls(""))
     lines = pc.binary_join_element_wise(*cells, ls(",")) if len(cells) > 1 else cells[0]
@@ -176,6 +178,8 @@ def render_csv(df: pd.DataFrame) -> bytes | None:
 
 _BLOCK_MIN_COLUMNS = 16
 _GRID = 1_000_000  # probabilities are written rounded to 6 decimals: k / 1e6
+_JOINED = object()  # a column whose text is already part of the cell before it (a run of grid columns)
+_ROWS = 512  # rows per block when checking the grid (no (N, C) temporaries; medviz.text.rowwise)
 
 
 @lru_cache(maxsize=1)
@@ -188,38 +192,88 @@ def _grid_text():
     return pa.concat_arrays([text, pa.array([""], type=pa.large_string())])
 
 
-def _float_block(table) -> list:
-    """The text of the table's float columns when there are many (a wide differential writes 801
+_WITH_COMMA: dict = {}  # id(_grid_text()) -> (that array, the table below): follows _grid_text's own cache
+
+
+def _grid_cells():
+    """:func:`_grid_text` followed by the same texts each with a leading comma (code + ``_GRID + 2``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    plain = _grid_text()
+    hit = _WITH_COMMA.get(id(plain))
+    if hit is None:
+        comma = pc.binary_join_element_wise(pa.scalar(",", pa.large_string()), plain, pa.scalar("", pa.large_string()))
+        _WITH_COMMA.clear()
+        hit = _WITH_COMMA[id(plain)] = (plain, pa.concat_arrays([plain, comma]))
+    return hit[1]
+
+
+def _grid_codes(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, on_grid) of an (N, M) float block: per cell k = rint(p · 1e6) (``_GRID + 1`` for NaN), and per
+    column whether every value is exactly k / 1e6 with 0 <= k <= 1e6 (NaN allowed) — the repr of such a
+    value is the repr of ``rint(p · 1e6) / 1e6``, which is exactly how NumPy's ``round(p, 6)`` rounds."""
+    n, m = block.shape
+    codes = np.empty((n, m), dtype=np.int64)
+    on_grid = np.ones(m, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for i in range(0, n, _ROWS):
+            b = block[i : i + _ROWS]
+            nan = np.isnan(b)
+            k = np.rint(b * _GRID)
+            on_grid &= (nan | ((k >= 0) & (k <= _GRID) & (k / _GRID == b))).all(axis=0)
+            k[nan] = _GRID + 1
+            k[~np.isfinite(k)] = _GRID + 1  # inf: such a column is off the grid anyway
+            codes[i : i + _ROWS] = k
+    return codes, on_grid
+
+
+def _float_block(df: pd.DataFrame) -> list:
+    """The text of the frame's float columns when there are many (a wide differential writes 801
     probability columns), None for every other column.
 
     Columns whose values all lie on the 6-decimal grid of [0, 1] (``np.round(p, 6)``, as ``for_csv``
-    writes probabilities; NaN allowed) are one lookup into :func:`_grid_text` — the repr of
-    ``rint(p · 1e6) / 1e6``, which is exactly how NumPy rounds — instead of formatting 4 million cells per
-    5,000 rows (the kernels' fixed cost per column was most of the writing time, and formatting the rest).
-    Other float columns are rendered together in one pass of :func:`_render_column`."""
+    writes probabilities; NaN allowed) are looked up in :func:`_grid_text` instead of formatted
+    (:func:`_grid_codes`). A run of neighbouring grid columns becomes one cell per row: one Arrow take
+    in row order from the texts with a leading comma (:func:`_grid_cells`), whose string data is then
+    already "p1,p2,…,pK" row after row — only every K-th offset is kept (the other columns of the run
+    are marked ``_JOINED``). Rendering 801 separate columns and joining them cost most of the writing
+    time (benchmarks/differential.py stage breakdown). Other float columns are rendered together in
+    one pass of :func:`_render_column`."""
     import pyarrow as pa
 
-    cells: list = [None] * table.num_columns
-    floats = [i for i, col in enumerate(table.columns) if pa.types.is_floating(col.type)]
+    cells: list = [None] * df.shape[1]
+    floats = [i for i in range(df.shape[1]) if pd.api.types.is_float_dtype(df.dtypes.iloc[i])]
     if len(floats) < _BLOCK_MIN_COLUMNS:
         return cells
-    n = table.num_rows
-    block = np.column_stack([table.column(i).to_numpy().astype(np.float64, copy=False) for i in floats])
-    nan = np.isnan(block)
-    with np.errstate(invalid="ignore"):
-        k = np.rint(block * _GRID)
-        on_grid = nan | ((k >= 0) & (k <= _GRID) & (k / _GRID == block))
-    grid = on_grid.all(axis=0)
-    if grid.any():
-        codes = np.where(nan[:, grid], _GRID + 1, k[:, grid]).astype(np.int64)
-        rendered = _grid_text().take(pa.array(codes.T.ravel()))
-        for j, i in enumerate(np.asarray(floats)[grid]):
-            cells[i] = rendered.slice(j * n, n)
-    rest = np.asarray(floats)[~grid]
-    if len(rest):
-        rendered = _render_column(pa.array(block[:, ~grid].T.ravel()))
-        for j, i in enumerate(rest):
-            cells[i] = rendered.slice(j * n, n)
+    n = len(df)
+    block = df.iloc[:, floats].to_numpy(dtype=np.float64, na_value=np.nan)
+    codes, grid = _grid_codes(block)
+    j = 0
+    while j < len(floats):  # runs of grid columns that are neighbours in the frame
+        if not grid[j]:
+            j += 1
+            continue
+        end = j + 1
+        while end < len(floats) and grid[end] and floats[end] == floats[end - 1] + 1:
+            end += 1
+        run = codes[:, j:end].copy()
+        run[:, 1:] += _GRID + 2  # every value after the first with its leading comma
+        taken = _grid_cells().take(pa.array(run.ravel()))  # row-major: a row's cells are neighbours
+        width = end - j
+        if width == 1:
+            cells[floats[j]] = taken
+        else:
+            bounds = np.frombuffer(taken.buffers()[1], dtype=np.int64)[taken.offset : taken.offset + n * width + 1 : width]
+            cells[floats[j]] = pa.LargeStringArray.from_buffers(n, pa.py_buffer(np.ascontiguousarray(bounds)), taken.buffers()[2])
+            for i in floats[j + 1 : end]:
+                cells[i] = _JOINED
+        j = end
+    rest = [j for j in range(len(floats)) if not grid[j]]
+    if rest:
+        rendered = _render_column(pa.array(block[:, rest].T.ravel()))
+        for r, j in enumerate(rest):
+            cells[floats[j]] = rendered.slice(r * n, n)
     return cells
 
 

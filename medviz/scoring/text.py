@@ -18,7 +18,11 @@ FINDINGS_COLUMNS = ("findings_present", "findings_absent", "findings_uncertain")
 class TextScorer:
     """Scores a text column with a text bundle. Built once per bundle, reused for every chunk."""
 
-    chunksize = 20_000  # rows per chunk in score_csv (10,000: 9,219 cases/s; 5,000: 8,259; 20,000: 9,631)
+    # rows per chunk in score_csv. Not smaller: the model pads each batch to its longest text, so another chunking
+    # regroups the batches and moves the last digit of a few probabilities (4,096-row chunks: 11 of 20,025 rows
+    # differ at the 6th decimal, out_of_scope_score 143 rows), for ~15-20 % more speed on a 20,000-row file
+    # (ARCHITECTURE.md "CSV scoring speed")
+    chunksize = 20_000
 
     def __init__(self, bundle: ModelBundle, text_column: str, predictor=None, explain: bool = False, explainer=None):
         from medviz.text.predict import TextPredictor
@@ -72,7 +76,7 @@ class TextScorer:
         from medviz.text.analyse import prepare
 
         self.check_columns(chunk.columns)
-        return prepare(self.safety, chunk[self.text_column].tolist())
+        return prepare(self.safety, chunk[self.text_column].tolist(), bundle=self.bundle)
 
     def score(self, chunk: pd.DataFrame, prepared=None) -> pd.DataFrame:
         """The scored-CSV contract columns for one chunk: the text pipeline

@@ -115,15 +115,32 @@ def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | Non
     if not cols or not len(probs):
         return out
     k = min(rule.top_k, probs.shape[1])
-    safe = np.where(np.isnan(probs), -1.0, probs)
-    kth = np.partition(safe, -k, axis=1)[:, -k]
     idx = np.array([c for c, _, _ in cols])
-    sub = safe[:, idx]
+    sub = probs[:, idx]
+    sub[np.isnan(sub)] = -1.0  # a row with an error
+    # A listed condition under the top-k floor is not named whatever its rank (top_k_floor <= min_probability),
+    # so the k-th largest probability (a partition of the row, most of this function's time) is found only for
+    # the rows where some listed condition reaches the floor; the others cannot name one.
+    maybe = np.flatnonzero((sub >= max(rule.top_k_floor, 0.0)).any(axis=1))
+    kth = np.full(len(probs), np.inf)
+    if maybe.size:
+        block = probs[maybe]  # a copy: partitioned in place
+        block[np.isnan(block)] = -1.0
+        block.partition(-k, axis=1)
+        kth[maybe] = block[:, -k]
     hit = rule.named(sub, sub >= kth[:, None])
     hit &= sub >= 0
+    # The cells of all rows at once: hits ranked by (row, probability high to low; ties in list order)
+    r, j = np.nonzero(hit)
+    if not r.size:
+        return out
+    v = sub[r, j]
+    order = np.lexsort((-v, r))
+    r, j, v = r[order], j[order], v[order]
     names = [str(labels[c]) for c in idx]
-    for r in np.flatnonzero(hit.any(axis=1)):
-        js = np.flatnonzero(hit[r])
-        js = js[np.argsort(-sub[r, js], kind="stable")]
-        out[r] = CANT_MISS_SEPARATOR.join(f"{names[j]} ({percent(sub[r, j])})" for j in js)
+    parts = [f"{names[a]} ({percent(b)})" for a, b in zip(j.tolist(), v.tolist())]
+    starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+    ends = np.r_[starts[1:], r.size]
+    for row, a, b in zip(r[starts].tolist(), starts.tolist(), ends.tolist()):
+        out[row] = parts[a] if b - a == 1 else CANT_MISS_SEPARATOR.join(parts[a:b])
     return out

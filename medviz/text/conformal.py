@@ -65,8 +65,10 @@ def calibrate(probs: np.ndarray, y: np.ndarray, coverage: float = DEFAULT_COVERA
 def prediction_sets(probs: np.ndarray, cal: ConformalCalibration) -> np.ndarray:
     """Boolean (N, C) membership. A set can be empty: no class is probable enough to be stood behind
     at the stated coverage (a sign of an unusual case), which is shown as such rather than padded."""
-    probs = np.asarray(probs, dtype=float)
-    return (1.0 - probs) <= cal.threshold + 1e-12
+    from medviz.text.rowwise import by_row_blocks
+
+    limit = cal.threshold + 1e-12
+    return by_row_blocks(lambda p: (1.0 - np.asarray(p, dtype=float)) <= limit, np.asarray(probs))
 
 
 def evaluate(probs: np.ndarray, y: np.ndarray, cal: ConformalCalibration) -> dict[str, float]:

@@ -28,7 +28,11 @@ METHODS = ("energy", "msp", "unknown_share", "energy_unknown")
 
 
 def energy_score(logits: np.ndarray) -> np.ndarray:
-    return -logsumexp(np.asarray(logits, dtype=float), axis=1)
+    """(N,) -logsumexp of each row of (N, C) logits, computed in row blocks (same numbers, no (N, C)
+    temporaries: medviz.text.rowwise)."""
+    from medviz.text.rowwise import by_row_blocks
+
+    return by_row_blocks(lambda x: -logsumexp(np.asarray(x, dtype=float), axis=1), np.asarray(logits))
 
 
 def msp_score(logits: np.ndarray) -> np.ndarray:

@@ -149,8 +149,10 @@ class TextPredictor:
         rows, spans = [], []
         # Han characters are tokens with no separator between them: any text over seq_len characters may be long
         shortest = self.seq_len + 1 if "\u4e00" in self.token_re.pattern else 2 * self.seq_len
-        for i in np.flatnonzero(lengths >= shortest):
-            words = [m.span() for m in self.token_re.finditer(texts[i])]  # the model's own word rule
+        maybe = np.flatnonzero(lengths >= shortest)
+        counts = count_matches(self.token_re, [texts[i] for i in maybe])  # the model's own word rule
+        for i in maybe[counts > self.seq_len]:  # spans only for the texts that are long
+            words = [m.span() for m in self.token_re.finditer(texts[i])]
             if len(words) > self.seq_len:
                 rows.append(int(i))
                 spans.append(words)
@@ -213,19 +215,19 @@ class TextPredictor:
         import tensorflow as tf
 
         n = len(texts)
-        order = None
-        if n > batch_size:
-            order = np.argsort([len(t) for t in texts], kind="stable")
+        if n <= batch_size:
+            out = [value.numpy() for value in self._fn(tf.constant(texts, dtype=tf.string))]
+        else:
+            order = np.argsort(np.fromiter(map(len, texts), dtype=np.int64, count=n), kind="stable")
             texts = [texts[i] for i in order]
-        parts: list[list[np.ndarray]] = [[], [], [], []]
-        for i in range(0, n, batch_size):
-            for part, value in zip(parts, self._fn(tf.constant(texts[i : i + batch_size], dtype=tf.string))):
-                part.append(value.numpy())
-        out = [np.concatenate(x) for x in parts if x]
-        if order is not None:
-            inverse = np.empty_like(order)
-            inverse[order] = np.arange(n)
-            out = [x[inverse] for x in out]
+            out = []
+            for i in range(0, n, batch_size):
+                rows = order[i : i + batch_size]
+                values = self._fn(tf.constant(texts[i : i + batch_size], dtype=tf.string))
+                if not out:
+                    out = [np.empty((n, *v.shape[1:]), dtype=v.dtype.as_numpy_dtype) for v in values]
+                for o, value in zip(out, values):
+                    o[rows] = value.numpy()  # straight into the caller's order: no concatenation, no second copy
         if len(out) == 3:
             out.append(None)
         return tuple(out)
@@ -247,6 +249,28 @@ class TextPredictor:
                 )
             )
         return out
+
+
+def count_matches(pattern: re.Pattern, texts: list[str]) -> np.ndarray:
+    """(N,) number of non-overlapping matches of ``pattern`` in each text, as ``len(pattern.findall(t))``.
+
+    Counted by Arrow's RE2 kernel (C++, without the GIL: CSV scoring's other threads run meanwhile) when
+    the pattern is plain character classes and alternations (the word rules here: a run of letters/digits
+    or one Han character, on which RE2 and Python's re find the same matches); Python's re otherwise, or
+    where Arrow cannot take a text (a lone surrogate)."""
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
+    pat = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), pattern.pattern)
+    if "\\" not in pat and not pattern.flags & ~re.UNICODE:  # no escapes whose meaning differs between the engines
+        try:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            counts = pc.count_substring_regex(pa.array(texts, type=pa.large_string()), pat)
+            return counts.to_numpy(zero_copy_only=False).astype(np.int64)
+        except (ImportError, UnicodeError, ValueError, TypeError, NotImplementedError):  # ArrowInvalid is a ValueError
+            pass
+    return np.fromiter((len(pattern.findall(t)) for t in texts), dtype=np.int64, count=len(texts))
 
 
 def vectorizer_ids(bundle: ModelBundle, texts: list[str]) -> np.ndarray:

@@ -84,6 +84,33 @@ TEMPLATES: tuple[str, ...] = (
     N_("the file has {n} column(s), none named {names}; check that its first line is a header row naming the columns"),
     N_("the file has {n} column(s), none named {names} ({hints}; names must match exactly)"),
     N_("'{found}' looks like '{name}'"),
+    # medviz.io: a file that cannot be read (the Batch page). {name} is the file's name ("uploaded file" for
+    # an upload), numbers arrive already formatted ("1,234"), {reason} is the parser's own English.
+    N_("{name}: this is a Parquet file; give it a .parquet name"),
+    N_("{name}: this is {what}, not a CSV text file; export it as CSV (comma-separated) first"),
+    N_("{name}: not valid {encoding} after line {line} ({reason}); save it again as UTF-8 or 'Unicode Text'"),
+    N_("{name}: line {line}: byte {byte} is not UTF-8, but earlier lines are UTF-8 text (a file of mixed "
+       "encodings?); save it again as UTF-8"),
+    N_("{name}: line {line}: byte {byte} is neither UTF-8 nor Windows-1252; save the file as UTF-8"),
+    N_("{name}: the header has more than {n} columns (the limit; the CLI can lift it with --max-columns)"),
+    N_("{name}: line {line} is longer than {size} (the limit per line; the CLI can lift it with --max-line-bytes)"),
+    N_("{name}: more than {n} rows (lines); that is the limit for one file here (the CLI streams any size: "
+       "--max-rows 0)"),
+    N_("{name}: the file is empty (expected a header line and at least one row)"),
+    N_("{name}: line {line} (the header) is longer than {size}"),
+    N_("{name}: line {line}: a quote in the header is never closed"),
+    N_("{name}: the header has {n} columns; the limit is {limit} (the CLI can lift it with --max-columns)"),
+    N_("{name}: {n} column name(s) appear more than once ({where}); each column needs a unique name — check "
+       "that the first line is a header row"),
+    N_("{name}: not a readable Parquet file ({reason})"),
+    N_("{name}: {n} columns; the limit is {limit} (--max-columns)"),
+    N_("{name}: {n} rows; the limit is {limit} (--max-rows)"),
+    N_("{name}: line {line}: a quote opened on this line is never closed (every line from there to the end of "
+       "the file would be read as one cell); close or remove the quote"),
+    N_("{name}: a record longer than {size} (one cell with many line breaks, or a quote that is never closed) "
+       "after line {line}"),
+    N_("{name}: not a well-formed CSV ({reason})"),
+    N_("the file has a header but no rows"),
 )
 
 # zxcvbn's password feedback (warning and suggestions), its fixed English sentences: zxcvbn 4.5 marks them
@@ -134,6 +161,12 @@ TERMS: dict[str, str] = {
     "low oxygen saturation": N_("low oxygen saturation"), "hyperglycaemia": N_("hyperglycaemia"),
     "hypoglycaemia": N_("hypoglycaemia"),
     "admin": N_("admin"), "clinician": N_("clinician"),
+    "uploaded file": N_("uploaded file"),  # medviz.io's name for bytes without a file name
+    # medviz.io.sniff_binary: what a file that is not text looks like
+    "a ZIP archive (an Excel .xlsx file?)": N_("a ZIP archive (an Excel .xlsx file?)"),
+    "an OLE2 file (an old Excel .xls file?)": N_("an OLE2 file (an old Excel .xls file?)"),
+    "a PDF file": N_("a PDF file"), "a PNG image": N_("a PNG image"), "a gzip archive": N_("a gzip archive"),
+    "a binary file (it contains NUL bytes)": N_("a binary file (it contains NUL bytes)"),
 }
 
 

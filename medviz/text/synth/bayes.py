@@ -117,9 +117,11 @@ class KnowledgeBaseBayes:
         self._weakness_phrases = frozenset(
             k for k in (tuple(_TOKEN.findall(p)) for p, c in phrases.items() if c != self._focal)
             if any(w in ("weakness", "weak") for w in k) and not any(w in _GENERAL for w in k))
-        self._first: dict[str, int] = {}  # first word of a phrase -> longest phrase starting with it
+        lengths: dict[str, set[int]] = {}  # first word of a phrase -> the lengths of the phrases starting with it
         for k in self._ngrams:
-            self._first[k[0]] = max(self._first.get(k[0], 0), len(k))
+            lengths.setdefault(k[0], set()).add(len(k))
+        # longest first; only lengths some phrase has are tried (the same match as trying every length)
+        self._lengths = {w: tuple(sorted(ls, reverse=True)) for w, ls in lengths.items()}
         self.log_present = np.log(np.maximum(self.freq, EPS))
         self.log_absent = np.log(np.clip(1.0 - self.freq, EPS, 1.0))
         self.log_age = np.log(np.maximum(age_odds, EPS))
@@ -165,15 +167,19 @@ class KnowledgeBaseBayes:
         present, absent = [], []
         negated = ignored = False
         i = 0
-        while i < len(toks):
+        n_toks = len(toks)
+        ngrams, lengths, no_lengths = self._ngrams, self._lengths, ()
+        while i < n_toks:
             t = toks[i]
             if t in _CLAUSE_END:
                 negated = ignored = False
                 i += 1
                 continue
-            for n in range(min(self._first.get(t, 0), len(toks) - i), 0, -1):
+            for n in lengths.get(t, no_lengths):
+                if n > n_toks - i:
+                    continue
                 gram = tuple(toks[i:i + n])
-                col = self._ngrams.get(gram)
+                col = ngrams.get(gram)
                 if col is not None:
                     if gram in self._weakness_phrases and self._focal is not None and _lateral(toks, i, i + n):
                         col = self._focal  # one-sided: the knowledge base's focal weakness, not the body part's
@@ -285,14 +291,25 @@ def _load_expert(path: str, digest: str) -> "KnowledgeBaseBayes":
     return KnowledgeBaseBayes.from_json(Path(path).read_bytes())
 
 
-def with_expert(bundle, texts: list[str], probs: np.ndarray) -> np.ndarray:
+def expert_log_scores(bundle, texts: list[str]) -> np.ndarray | None:
+    """(N, C) the bundle's knowledge-base expert's log-scores of ``texts`` (:meth:`KnowledgeBaseBayes.log_scores`),
+    None when the bundle has no expert. Pure Python reading: the CSV path runs it in its reading thread
+    (medviz.text.analyse.prepare) while the model scores the chunk before."""
+    found = expert_for(bundle)
+    return None if found is None else found[0].log_scores(list(texts))
+
+
+def with_expert(bundle, texts: list[str], probs: np.ndarray, log_scores: np.ndarray | None = None) -> np.ndarray:
     """Network probabilities combined with the bundle's knowledge-base expert (:func:`combine`, with the
-    bundle's product temperature), if it has one."""
+    bundle's product temperature), if it has one. ``log_scores``: the expert's (N, C) log-scores of
+    ``texts`` already computed (:func:`expert_log_scores`); read here when None."""
     found = expert_for(bundle)
     if found is None or not len(texts):
         return probs
     expert, weight = found
-    return combine(probs, expert.log_scores(list(texts)), weight, product_temperature(bundle))
+    if log_scores is None:
+        log_scores = expert.log_scores(list(texts))
+    return combine(probs, log_scores, weight, product_temperature(bundle))
 
 
 def product_logits(net_probs: np.ndarray, bayes_log: np.ndarray, weight: float) -> np.ndarray:
@@ -309,4 +326,8 @@ def combine(net_probs: np.ndarray, bayes_log: np.ndarray, weight: float, tempera
     (:func:`medviz.text.recalibrate.fit_product_calibration`), 1.0 = none."""
     from scipy.special import softmax
 
-    return softmax(product_logits(net_probs, bayes_log, weight) / temperature, axis=1)
+    from medviz.text.rowwise import by_row_blocks
+
+    # row blocks: the same numbers, without (N, C) temporaries (medviz.text.rowwise)
+    return by_row_blocks(lambda p, b: softmax(product_logits(p, b, weight) / temperature, axis=1),
+                         np.asarray(net_probs), np.asarray(bayes_log))
