@@ -97,6 +97,19 @@ def _expand(pattern: list | None) -> list:
     return out
 
 
+def mark_sentence_starts(doc, ends: frozenset[str] | set[str]) -> None:
+    """Set ``is_sent_start`` on every token of ``doc``: a sentence starts at the first token and after a
+    token whose text is in ``ends`` or that holds or is followed by a line break. One rule for the English
+    and the Chinese readers (medviz.text.clinical.chinese passes its own ``ends``); hand-written because
+    spaCy's sentencizer cannot split on line breaks that tokenise as whitespace."""
+    for i, tok in enumerate(doc):
+        if i == 0:
+            tok.is_sent_start = True
+            continue
+        prev = doc[i - 1]
+        tok.is_sent_start = prev.text in ends or "\n" in prev.text or "\n" in prev.whitespace_
+
+
 def _register_components() -> None:
     from spacy.language import Language
 
@@ -106,12 +119,7 @@ def _register_components() -> None:
     @Language.component("medviz_sentences")
     def medviz_sentences(doc):
         """Sentence starts after ".", "!", ";" and line breaks (a decimal point is inside its token)."""
-        for i, tok in enumerate(doc):
-            if i == 0:
-                tok.is_sent_start = True
-                continue
-            prev = doc[i - 1]
-            tok.is_sent_start = prev.text in _SENTENCE_END or "\n" in prev.text or "\n" in prev.whitespace_
+        mark_sentence_starts(doc, _SENTENCE_END)
         return doc
 
     @Language.factory("medviz_findings")

@@ -67,14 +67,15 @@ def context_rules() -> tuple[dict, ...]:
 def _register() -> None:
     from spacy.language import Language
 
+    from medviz.text.clinical.assertion import mark_sentence_starts
+
     if "medviz_zh_sentences" in Language.factories:
         return
 
     @Language.component("medviz_zh_sentences")
     def medviz_zh_sentences(doc):
         """Sentence starts after 。！；.!; and line breaks (？ is a hedge here, as "?" in English)."""
-        for i, tok in enumerate(doc):
-            tok.is_sent_start = i == 0 or doc[i - 1].text in _SENTENCE_END or "\n" in doc[i - 1].text
+        mark_sentence_starts(doc, _SENTENCE_END)
         return doc
 
 
