@@ -63,3 +63,15 @@ def test_what_a_binary_file_looks_like_is_translated():
     with use_language("zh_CN"):
         for what in [*_BINARY_SIGNATURES.values(), "a binary file (it contains NUL bytes)"]:
             assert _is_cjk(library_message(what)), what
+
+
+def test_an_upload_with_no_rows_to_score_is_shown_in_chinese():
+    from medviz.bundle import load_bundle
+    from medviz.scoring import score_upload
+    from tests.conftest import ROOT
+
+    with pytest.raises(MedvizError) as info:
+        score_upload(load_bundle(ROOT / "models" / "pima-diabetes"), b"npreg,glu,bp,skin,bmi,ped,age\n\n")
+    with use_language("zh_CN"):
+        shown = library_message(str(info.value))
+    assert match(str(info.value)) is not None and _is_cjk(shown), shown

@@ -111,6 +111,7 @@ TEMPLATES: tuple[str, ...] = (
        "after line {line}"),
     N_("{name}: not a well-formed CSV ({reason})"),
     N_("the file has a header but no rows"),
+    N_("the file has a header but no rows to score"),  # medviz.scoring (Batch page)
 )
 
 # zxcvbn's password feedback (warning and suggestions), its fixed English sentences: zxcvbn 4.5 marks them
