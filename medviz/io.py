@@ -38,18 +38,31 @@ def sniff_binary(head: bytes) -> str | None:
 ROW_ERRORS_ATTR = "row_errors"
 
 
-def open_table(source: str | Path | bytes | IO[bytes]) -> tuple[IO[bytes], str]:
-    """Return a binary stream positioned at 0, and its name for messages."""
+def source_name(source, name: str | None = None) -> str:
+    """The name messages give a file: ``name`` when the caller knows it (an upload's own file name),
+    else a path's file name, a stream's ``name``, or "uploaded file" for bare bytes."""
+    if name:
+        return str(name)
+    if isinstance(source, (str, Path)):
+        return Path(source).name
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "uploaded file"
+    return str(getattr(source, "name", "uploaded file"))
+
+
+def open_table(source: str | Path | bytes | IO[bytes], name: str | None = None) -> tuple[IO[bytes], str]:
+    """Return a binary stream positioned at 0, and its name for messages (:func:`source_name`).
+
+    Raises :class:`InputError` when a path is not a file."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
             raise InputError(f"input file not found: {path}")
-        return open(path, "rb"), path.name
+        return open(path, "rb"), source_name(source, name)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return io.BytesIO(bytes(source)), "uploaded file"
-    name = getattr(source, "name", "uploaded file")
+        return io.BytesIO(bytes(source)), source_name(source, name)
     source.seek(0)
-    return source, str(name)
+    return source, source_name(source, name)
 
 
 # ------------------------------------------------------------------------------------- limits
@@ -398,15 +411,16 @@ def _is_parquet(source) -> bool:
 
 
 def iter_parquet_chunks(source, chunksize: int = 50_000, *, limits: ReadLimits = DEFAULT_LIMITS,
-                        info: ReadInfo | None = None) -> Iterator[pd.DataFrame]:
+                        info: ReadInfo | None = None, name: str | None = None) -> Iterator[pd.DataFrame]:
     """A Parquet file as pandas chunks of ``chunksize`` rows (pyarrow; column types as stored).
 
     Raises :class:`InputError` for a file pyarrow cannot read, :class:`LimitError` over the caps
-    (columns and rows come from the file's metadata, before any data is read)."""
+    (columns and rows come from the file's metadata, before any data is read). ``name``: the file's
+    name in messages (:func:`source_name`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    name = Path(source).name if isinstance(source, (str, Path)) else "uploaded file"
+    name = source_name(source, name)
     if isinstance(source, (str, Path)) and not Path(source).is_file():
         raise InputError(f"input file not found: {source}")
     try:
@@ -445,7 +459,7 @@ def _duplicates_message(name: str, names: list[str], dupes: list[str]) -> str:
 
 def iter_csv_chunks(
     source: str | Path | bytes | IO[bytes], chunksize: int = 50_000, *, bad_lines: str = "error",
-    limits: ReadLimits | None = None, info: ReadInfo | None = None,
+    limits: ReadLimits | None = None, info: ReadInfo | None = None, name: str | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Stream a table as chunks of ``chunksize`` rows, every input column as text (values are
     validated later, never guessed); a Parquet file (by name or its ``PAR1`` mark) keeps its types.
@@ -464,7 +478,8 @@ def iter_csv_chunks(
     are skipped. Where the delimiter is not a comma, cells that are numbers with a decimal comma
     (``33,6``, ``1.234,5``) are given with a decimal point. A quote never closed before the end of
     the file is an :class:`InputError` naming the line where it opens. ``info`` (a
-    :class:`ReadInfo`) is filled with what was detected.
+    :class:`ReadInfo`) is filled with what was detected. ``name``: how messages name the file (an
+    upload's own file name; default :func:`source_name`): every read error starts with it, once.
 
     Raises :class:`InputError` for an empty, binary or undecodable file, :class:`LimitError` (an
     InputError) over a cap.
@@ -472,9 +487,9 @@ def iter_csv_chunks(
     limits = limits or DEFAULT_LIMITS
     info = info if info is not None else ReadInfo()
     if _is_parquet(source):
-        yield from iter_parquet_chunks(source, chunksize, limits=limits, info=info)
+        yield from iter_parquet_chunks(source, chunksize, limits=limits, info=info, name=name)
         return
-    fh, name = open_table(source)
+    fh, name = open_table(source, name)
     try:
         yield from _csv_chunks(fh, name, chunksize, bad_lines, limits, info)
     finally:

@@ -12,7 +12,7 @@ from medviz.ui import cache
 from medviz.ui.audit_hooks import record
 from medviz.ui.auth import require_signed_in
 from medviz.ui.common import current_bundle, intended_use_banner, plain
-from medviz.ui.messages import library_message, term
+from medviz.ui.messages import library_message, term, upload_error
 
 require_signed_in()
 
@@ -46,14 +46,14 @@ if upload is None:
 
 data = upload.getvalue()
 try:
-    columns = read_columns(data)
+    columns = read_columns(data, name=upload.name)
 except MedvizError as exc:
-    st.error(f"{plain(upload.name)}: {plain(library_message(exc))}")
+    st.error(plain(upload_error(upload.name, exc)))
     st.stop()
 
 text_column = None
 if bundle.is_text:
-    default = likely_text_column(data, bundle.manifest.get("inputs", {}).get("text_column"))
+    default = likely_text_column(data, bundle.manifest.get("inputs", {}).get("text_column"), name=upload.name)
     text_column = st.selectbox(_("Column holding the case text"), columns, index=columns.index(default),
                                key="batch_text_column",
                                help=_("Preselected: the column with the most words in its first rows. Check it before scoring."))
@@ -75,12 +75,12 @@ if st.button(_("Score file"), type="primary", key="batch_score"):
     try:
         predictor = cache.predictor(str(bundle.path))
         scorer = make_scorer(bundle, text_column=text_column, predictor=predictor)
-        result = score_upload(bundle, data, text_column=text_column, scorer=scorer,
+        result = score_upload(bundle, data, text_column=text_column, scorer=scorer, name=upload.name,
                               progress=lambda n: bar.progress(min(n / total, 1.0), text=_("Scored {n} of ~{total} rows").format(
                                   n=format_number(n), total=format_number(total))))
     except MedvizError as exc:
         bar.empty()
-        st.error(f"{plain(upload.name)}: {plain(library_message(exc))}")
+        st.error(plain(upload_error(upload.name, exc)))
         st.stop()
     bar.progress(1.0, text=_("Scored {n} rows").format(n=format_number(result.summary.rows)))
     st.session_state[RESULT] = (run_id, result)

@@ -75,3 +75,45 @@ def test_an_upload_with_no_rows_to_score_is_shown_in_chinese():
     with use_language("zh_CN"):
         shown = library_message(str(info.value))
     assert match(str(info.value)) is not None and _is_cjk(shown), shown
+
+
+@pytest.mark.parametrize("kind", ["empty", "binary", "header quote", "parquet limits"])
+def test_an_upload_is_named_once_in_english_and_in_chinese(kind):
+    """The Batch page hands the reader the upload's name: "book.csv: …" once, never "book.csv: uploaded file: …"."""
+    from medviz.scoring import read_columns
+    from medviz.ui.messages import upload_error
+
+    data, limits = BAD_FILES[kind]
+    with pytest.raises(MedvizError) as info:
+        read_columns(data, name="book.csv", limits=limits or ReadLimits())
+    message = str(info.value)
+    assert message.startswith("book.csv: ") and "uploaded file" not in message, message
+    shown = upload_error("book.csv", info.value)
+    assert shown == message and shown.count("book.csv") == 1
+    with use_language("zh_CN"):
+        shown = upload_error("book.csv", info.value)
+    assert shown.startswith("book.csv：") and shown.count("book.csv") == 1 and _is_cjk(shown), shown
+    assert "上传的文件" not in shown  # the Chinese for "uploaded file"
+
+
+def test_an_error_outside_the_reader_gets_the_upload_name_in_front():
+    from medviz.bundle import load_bundle
+    from medviz.scoring import score_upload
+    from medviz.ui.messages import upload_error
+    from tests.conftest import ROOT
+
+    with pytest.raises(MedvizError) as info:
+        score_upload(load_bundle(ROOT / "models" / "pima-diabetes"), b"npreg,glu,bp,skin,bmi,ped,age\n\n", name="book.csv")
+    assert upload_error("book.csv", info.value) == "book.csv: the file has a header but no rows to score"
+    with use_language("zh_CN"):
+        shown = upload_error("book.csv", info.value)
+    assert shown.startswith("book.csv: ") and shown.count("book.csv") == 1 and _is_cjk(shown), shown
+
+
+def test_a_path_or_bytes_without_a_name_keep_their_default_names(tmp_path):
+    from medviz.io import source_name
+
+    assert source_name(tmp_path / "a.csv") == "a.csv"
+    assert source_name(b"x") == "uploaded file"
+    assert source_name(b"x", "book.csv") == "book.csv"
+    assert source_name(io.BytesIO(b"x")) == "uploaded file"

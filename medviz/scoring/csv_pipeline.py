@@ -177,11 +177,12 @@ class ScoredTable:
     unexpected_columns: list[str]
 
 
-def likely_text_column(source: bytes | str | Path | IO[bytes], preferred: str | None = None, *, limits=UPLOAD_LIMITS) -> str:
+def likely_text_column(source: bytes | str | Path | IO[bytes], preferred: str | None = None, *, limits=UPLOAD_LIMITS,
+                       name: str | None = None) -> str:
     """The column that most likely holds free-text cases: ``preferred`` (the bundle's own text column)
     if the file has it, else the column whose first 1,000 values hold the most letters on average
     (so an ``id`` or date column is never the default)."""
-    for chunk in iter_csv_chunks(source, chunksize=1000, bad_lines="report", limits=limits):
+    for chunk in iter_csv_chunks(source, chunksize=1000, bad_lines="report", limits=limits, name=name):
         columns = [str(c) for c in chunk.columns]
         if preferred in columns:
             return preferred
@@ -190,9 +191,10 @@ def likely_text_column(source: bytes | str | Path | IO[bytes], preferred: str | 
     raise InputError("the file has a header but no rows to score")
 
 
-def read_columns(source: bytes | str | Path | IO[bytes], *, limits=UPLOAD_LIMITS) -> list[str]:
-    """The header of a CSV, with the same checks as scoring (empty, binary, malformed, duplicated names, limits)."""
-    for chunk in iter_csv_chunks(source, chunksize=1000, bad_lines="report", limits=limits):
+def read_columns(source: bytes | str | Path | IO[bytes], *, limits=UPLOAD_LIMITS, name: str | None = None) -> list[str]:
+    """The header of a CSV, with the same checks as scoring (empty, binary, malformed, duplicated names, limits).
+    ``name``: the upload's file name, which the reader's errors start with (see :func:`medviz.io.iter_csv_chunks`)."""
+    for chunk in iter_csv_chunks(source, chunksize=1000, bad_lines="report", limits=limits, name=name):
         return [str(c) for c in chunk.columns]
     raise InputError("the file has a header but no rows to score")
 
@@ -211,9 +213,11 @@ def score_upload(
     progress: Progress | None = None,
     scorer=None,
     limits=UPLOAD_LIMITS,
+    name: str | None = None,
 ) -> ScoredTable:
     """Score an uploaded CSV or Parquet file in memory (the page caps uploads, see .streamlit/config.toml;
-    ``limits``: :data:`medviz.io.UPLOAD_LIMITS`, checked before parsing)."""
+    ``limits``: :data:`medviz.io.UPLOAD_LIMITS`, checked before parsing; ``name``: the upload's file name,
+    which the reader's errors start with)."""
     from medviz.io import neutralize_formulas
 
     scorer = scorer or make_scorer(bundle, text_column=text_column)
@@ -221,7 +225,7 @@ def score_upload(
     rows = 0
     unexpected: list[str] = []
     info = ReadInfo()
-    for chunk in iter_csv_chunks(data, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
+    for chunk in iter_csv_chunks(data, chunksize=chunksize, bad_lines="report", limits=limits, info=info, name=name):
         if not parts:
             check = scorer.check_columns(chunk.columns)
             unexpected = list(getattr(check, "unexpected", []) or [])

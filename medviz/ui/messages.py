@@ -222,6 +222,17 @@ def library_message(message: object) -> str:
     return _(template).format(**{k: library_message(v) for k, v in values.items()})
 
 
+def upload_error(file_name: str, error: object) -> str:
+    """An upload's error for the page, naming the file once: the reader's own errors start with the name it
+    was given (``read_columns``/``score_upload`` with ``name=``: "book.csv: the file is empty (…)"); the
+    others (no rows to score, missing columns) get "book.csv: " in front. Text for :func:`medviz.ui.common.plain`."""
+    shown = library_message(error)
+    text = str(error)
+    if text.startswith(f"{file_name}: "):
+        return shown
+    return f"{file_name}: {shown}"
+
+
 def password_advice(text: str) -> str | None:
     """zxcvbn's feedback (its sentences joined by spaces, as medviz.auth writes them) in the session's
     language; None when ``text`` is not made only of zxcvbn's sentences."""

@@ -118,7 +118,11 @@ def test_batch_page_reports_unreadable_file(tab_app):
     at.file_uploader(key="batch_upload").set_value(("x.csv", b"PK\x03\x04rest-of-zip", "text/csv"))
     at.run()
     assert not at.exception
-    assert any("Excel" in e.value for e in at.error)
+    shown = [e.value for e in at.error if "Excel" in e.value]
+    assert shown, [e.value for e in at.error]
+    # the upload's name once, in front; not "x.csv: uploaded file: …"
+    assert shown[0].startswith(plain("x.csv") + ": ") and shown[0].count(plain("x.csv")) == 1, shown[0]
+    assert "uploaded file" not in shown[0]
 
 
 def test_batch_page_with_a_text_bundle(app):
