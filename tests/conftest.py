@@ -12,6 +12,30 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# --- Running on 2 processes (pytest-xdist, README's test command: -n 2 --dist loadfile) -------------
+# loadfile keeps each test file on one worker, so a module's trained model is built once. The browser
+# tests share one streamlit server and one Chromium for the run (tests/browser/conftest.py): the whole
+# tests/browser folder is one unit here, so only one worker starts them. Hand-written: xdist schedules by
+# file or by explicit group, not by folder; its documented hook for a custom split is this one.
+try:
+    from xdist.scheduler import LoadFileScheduling
+except ImportError:  # plain `pytest` without the plugin runs everything in one process
+    LoadFileScheduling = None
+
+if LoadFileScheduling is not None:
+
+    class _FileOrBrowserScheduling(LoadFileScheduling):
+        """xdist's loadfile, with every test under tests/browser/ in one unit."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/browser" if path.startswith("tests/browser/") else path
+
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getoption("dist") == "loadfile":
+            return _FileOrBrowserScheduling(config, log)
+        return None  # another --dist mode: xdist's own scheduler
+
 TINY_TEXT = {
     "flu": [
         "fever and cough with chills",

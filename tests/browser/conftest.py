@@ -1,9 +1,15 @@
-"""Shared pieces of the real-browser suite: a `streamlit run server.py` per module, Debian's Chromium.
+"""Shared pieces of the real-browser suite: `streamlit run server.py` servers, one Debian Chromium.
 
-Each module starts its own server on a free port with its own SQLite file (never the test process's
-per-test database: the server outlives single tests), its own models folder and its own settings.
-Accounts are made with the library against that file. Screenshots go to $MEDVIZ_ARTIFACTS (default a
-temp folder) so a person can look at them.
+Starting a server costs tens of seconds on 2 shared cores (server.py imports TensorFlow before it
+listens) and the first use of each bundle loads its model, so the modules that only read their bundles
+(pages, sessions, Chinese) share one server for the whole run (``shared_server``: differential-801 — the
+default bundle, as in production — plus the tiny text and tabular bundles); each module signs in its own
+accounts, and every test opens its own browser context, so no cookie, session or saved case crosses
+tests. A module that needs its own settings, bundles or a fresh database (first start, idle logoff, edited
+manifests, `streamlit run app.py`) starts its own ``Server``. Every server has its own SQLite file (never
+the test process's per-test database: the server outlives single tests), models folder and settings.
+Accounts are made with the library against that file. One Chromium serves the whole run (``browser``).
+Screenshots go to $MEDVIZ_ARTIFACTS (default a temp folder) so a person can look at them.
 """
 from __future__ import annotations
 
@@ -93,8 +99,9 @@ class Server:
         self.log.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
+    """One Chromium for the run: tests isolate themselves with a new context each (:func:`new_page`)."""
     need_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -102,6 +109,17 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory, tiny_text_bundle, tiny_tabular_bundle):
+    """One `streamlit run server.py` for the modules that only read their bundles: differential-801 (the
+    settings' default bundle, preselected), tiny-text and tiny-tabular. Users: each module makes its own."""
+    need_chromium()  # no server without a browser to drive it
+    root = tmp_path_factory.mktemp("browser-shared")
+    srv = Server(root, models_folder(root, ROOT / "models" / "differential-801", tiny_text_bundle, tiny_tabular_bundle))
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(scope="module")

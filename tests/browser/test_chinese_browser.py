@@ -13,19 +13,17 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SLOW, Server, go, idle, models_folder, new_page, sign_in
-from tests.conftest import ROOT, TEST_PASSWORD
+from tests.browser.conftest import SLOW, go, idle, new_page, sign_in
+from tests.conftest import TEST_PASSWORD
 
 CHINESE_CASE = "发热三天，咳嗽，咳黄痰，胸痛，气短。"  # the issue's example, in a clinician's shorthand
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("browser-zh")
-    srv = Server(root, models_folder(root, ROOT / "models" / "differential-801"))
-    srv.make_user("dr.zh", "clinician")
-    yield srv
-    srv.stop()
+def server(shared_server):
+    """The run's shared server (tests/browser/conftest.py): differential-801 is its preselected bundle."""
+    shared_server.make_user("dr.zh", "clinician")
+    return shared_server
 
 
 def to_chinese(page) -> None:

@@ -8,17 +8,15 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SLOW, Server, case_box, go, idle, models_folder, new_page, sidebar_page, sign_in
+from tests.browser.conftest import SLOW, case_box, go, idle, new_page, sidebar_page, sign_in
 from tests.conftest import tiny_tabular_frame, tiny_text_frame
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_text_bundle, tiny_tabular_bundle):
-    root = tmp_path_factory.mktemp("browser-pages")
-    srv = Server(root, models_folder(root, tiny_text_bundle, tiny_tabular_bundle))
-    srv.make_user("dr.pages", "clinician")
-    yield srv
-    srv.stop()
+def server(shared_server):
+    """The run's shared server (tests/browser/conftest.py); this module's clinician picks its bundles."""
+    shared_server.make_user("dr.pages", "clinician")
+    return shared_server
 
 
 def pick_model(page, name: str) -> None:
