@@ -12,7 +12,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# --- Running on 2 processes (pytest-xdist, README's test command: -n 2 --dist loadfile) -------------
+# --- Optional: 2 processes (pytest-xdist: `python -m pytest -q -n 2 --dist loadfile`) -------------------
 # loadfile keeps each test file on one worker, so a module's trained model is built once. The browser
 # tests share one streamlit server and one Chromium for the run (tests/browser/conftest.py): the whole
 # tests/browser folder is one unit here, so only one worker starts them. Hand-written: xdist schedules by
@@ -114,6 +114,19 @@ def medviz_db(tmp_path_factory, monkeypatch):
     dispose_engines()
     yield path
     dispose_engines()
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Streamlit's script runner (AppTest) installs app.py as ``sys.modules["__main__"]`` and leaves it there;
+    a process started later with multiprocessing's spawn (Dask's LocalCluster workers) would then run app.py
+    on start and fail. Put the real ``__main__`` back after each test, whatever ran before."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None and sys.modules.get("__main__") is not main:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture(autouse=True)

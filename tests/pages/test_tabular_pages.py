@@ -121,7 +121,7 @@ def test_batch_page_reports_unreadable_file(tab_app):
     shown = [e.value for e in at.error if "Excel" in e.value]
     assert shown, [e.value for e in at.error]
     # the upload's name once, in front; not "x.csv: uploaded file: …"
-    assert shown[0].startswith(plain("x.csv") + ": ") and shown[0].count(plain("x.csv")) == 1, shown[0]
+    assert shown[0].startswith(plain("x.csv: ")) and shown[0].count(plain("x.csv")) == 1, shown[0]
     assert "uploaded file" not in shown[0]
 
 
