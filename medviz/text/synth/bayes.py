@@ -60,6 +60,15 @@ FOCAL_PHRASE = "focal weakness"
 
 
 @dataclass(frozen=True)
+class ExpertReading:
+    """:meth:`KnowledgeBaseBayes.indicators` of N texts: ``matrix`` (distinct texts, 2F + bands + sexes) sparse
+    0/1 indicators, ``codes`` (N,) each text's row in it."""
+
+    codes: np.ndarray
+    matrix: object  # scipy.sparse.csr_matrix
+
+
+@dataclass(frozen=True)
 class ReadCase:
     present: tuple[int, ...]  # feature columns found
     absent: tuple[int, ...]  # feature columns negated
@@ -202,11 +211,18 @@ class KnowledgeBaseBayes:
 
     def log_scores(self, texts: list[str]) -> np.ndarray:
         """(N, C) unnormalised log posteriors: each distinct text read once (:meth:`read`), then one sparse
-        indicator matrix (N, 2F + bands + sexes) times the log-likelihood matrix."""
+        indicator matrix (N, 2F + bands + sexes) times the log-likelihood matrix.
+        The same as ``scores_of(indicators(texts))``."""
+        return self.scores_of(self.indicators(texts))
+
+    def indicators(self, texts: list[str]) -> "ExpertReading":
+        """What :meth:`read` found in each text, as a sparse indicator matrix over the distinct texts
+        (present findings, absent findings, age band, sex): the Python part of :meth:`log_scores`, small
+        enough to send from a worker process (medviz.scoring.prepare_process) to :meth:`scores_of`."""
         import pandas as pd
         from scipy import sparse
 
-        n, f = len(texts), self.freq.shape[1]
+        f = self.freq.shape[1]
         codes, uniq = pd.factorize(pd.Series(list(texts), dtype=object), sort=False)
         rows, cols = [], []
         for i, t in enumerate(uniq):
@@ -220,8 +236,12 @@ class KnowledgeBaseBayes:
             rows += [i] * len(found)
             cols += found
         x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(uniq), self._loglik.shape[0]))
-        scores = np.asarray(x @ self._loglik)
-        return scores if len(uniq) == n else scores[codes]
+        return ExpertReading(codes=np.asarray(codes, dtype=np.int64), matrix=x)
+
+    def scores_of(self, reading: "ExpertReading") -> np.ndarray:
+        """(N, C) log posteriors of an :meth:`indicators` result (one sparse x dense product)."""
+        scores = np.asarray(reading.matrix @ self._loglik)
+        return scores if reading.matrix.shape[0] == len(reading.codes) else scores[reading.codes]
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         from scipy.special import softmax
@@ -328,6 +348,9 @@ def combine(net_probs: np.ndarray, bayes_log: np.ndarray, weight: float, tempera
 
     from medviz.text.rowwise import by_row_blocks
 
-    # row blocks: the same numbers, without (N, C) temporaries (medviz.text.rowwise)
-    return by_row_blocks(lambda p, b: softmax(product_logits(p, b, weight) / temperature, axis=1),
+    # The expert's log-softmax is a constant per row (log p_bayes = b - logsumexp(b)), which the softmax
+    # removes, so the raw log-scores give the same distribution without one (N, C) exp/log pass (equal to
+    # the product_logits form to float64 rounding, tests/text/test_csv_speed_paths.py). Row blocks: no
+    # (N, C) temporaries (medviz.text.rowwise).
+    return by_row_blocks(lambda p, b: softmax((np.log(np.maximum(p, 1e-12)) + weight * b) / temperature, axis=1),
                          np.asarray(net_probs), np.asarray(bayes_log))
