@@ -26,7 +26,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if args.rebuild_expert:
         from medviz.text.synth.expert import replace_expert
 
-        done = replace_expert(args.model_dir, args.rebuild_expert, args.version, args.change)
+        import sys
+
+        command = "python -m medviz " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("__main__.py") else None
+        done = replace_expert(args.model_dir, args.rebuild_expert, args.version, args.change, command)
         print(f"knowledge-base expert rebuilt: {done['phrases_before']} -> {done['phrases_after']} phrases")
     elif args.version or args.change:
         raise InputError("--version and --change go with --rebuild-expert (what changed in the bundle)")

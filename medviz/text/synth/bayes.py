@@ -94,6 +94,11 @@ VITAL_RULES = (
     ("glucose", lambda v, _: 20.0 < v < 100, "hyperglycaemia"),
     ("k", lambda v, _: 6.0 <= v < 10.0, "hyperkalaemia"),
 )
+# "blood" with a verb or noun of its source a few words away in the same clause (issue 15: "vomits a large amount
+# of bright red blood" read as no bleeding at all): (word stem, where it stands, phrase of the tables).
+BLOOD_WITH = (("vomit", "before", "vomiting blood"), ("threw", "before", "vomiting blood"), ("cough", "before", "coughing up blood"),
+              ("vomit", "after", "vomiting blood"), ("sputum", "after", "coughing up blood"))
+BLOOD_REACH = 8
 _VALUE_WORDS = frozenset({"hr", "rr", "t", "bp", "sats", "spo2", "sao2", "bm", "cbg", "glucose", "k", "temp"})
 
 
@@ -250,14 +255,37 @@ class KnowledgeBaseBayes:
                     i = after or i
                     break
             else:
-                if t in _NEG_WORDS or (t == "negative" and i + 1 < len(toks) and toks[i + 1] == "for"):
+                if t in _NEG_WORDS and (i + 1 == n_toks or toks[i + 1] in _BOUNDARY):
+                    pass  # a cue that ends its clause ("SOB no, cough") negates nothing after it
+                elif t in _NEG_WORDS or (t == "negative" and i + 1 < len(toks) and toks[i + 1] == "for"):
                     negated = True
                 ignored = ignored or t in _IGNORE_WORDS
                 i += 1
+        if "blood" in toks:  # "vomits a large amount of bright red blood": the verb and its object apart
+            present += [c for c in self._blood_columns(toks) if c not in absent]
         age, sex = zh.age_sex_zh(text) if zh.is_chinese(text) else _age_sex(text)
         if any(c.isdigit() for c in low):
             present += self._vital_columns(low)
         return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex)
+
+    def _blood_columns(self, toks: list[str]) -> list[int]:
+        """Columns of the bleeding findings that "blood" names with a verb or noun near it in its clause
+        (:data:`BLOOD_WITH`: "vomited a cupful of blood", "coughing up some blood", "blood in the vomit"); a negation
+        cue between them stops the search."""
+        cols = []
+        for j, t in enumerate(toks):
+            if t != "blood":
+                continue
+            for words, step in ((toks[max(0, j - BLOOD_REACH):j][::-1], "before"), (toks[j + 1:j + 1 + BLOOD_REACH], "after")):
+                for w in words:
+                    if w in _CLAUSE_END or w in _NEG_WORDS:
+                        break
+                    phrase = next((ph for stem, side, ph in BLOOD_WITH if side == step and w.startswith(stem)), None)
+                    if phrase is not None:
+                        if phrase in self.phrase_col:
+                            cols.append(self.phrase_col[phrase])
+                        break
+        return cols
 
     def _vital_columns(self, low: str) -> list[int]:
         """Columns of the findings that the vital signs and bedside values in ``low`` (lower-cased text) mean

@@ -30,11 +30,12 @@ def build_expert(kb_dir: str | Path, tokenizer: str | None = None) -> KnowledgeB
 
 
 def replace_expert(bundle_dir: str | Path, kb_dir: str | Path, version: str | None = None,
-                   change: str | None = None) -> dict:
+                   change: str | None = None, command: str | None = None) -> dict:
     """Rebuild the knowledge-base expert of the bundle at ``bundle_dir`` from ``kb_dir`` and the current tables
     (:func:`build_expert`, with the bundle's tokenizer), write it to ``knowledge_base_expert.json`` and record its
     hash in the manifest (both atomically: temp name, then rename). ``version``: the bundle's new version;
-    ``change``: a changelog line (manifest ``changelog``, newest first). The network (``model.keras``) is
+    ``change``: a changelog line (manifest ``changelog``, newest first); ``command``: the command line, recorded
+    with the date in ``knowledge_base_expert.rebuilt`` (the training notes of the expert). The network (``model.keras``) is
     untouched; the product temperature is left as it was (refit it next: medviz.text.recalibrate).
     Returns ``{"phrases": before, after, "sha256": ...}``. Raises :class:`InputError` for a bundle without an
     expert or a knowledge base whose condition names differ from the bundle's labels."""
@@ -55,7 +56,15 @@ def replace_expert(bundle_dir: str | Path, kb_dir: str | Path, version: str | No
     tmp = path / f".{EXPERT_FILE}.part"
     tmp.write_bytes(expert.to_json())
     tmp.replace(path / EXPERT_FILE)
+    from datetime import datetime, timezone
+
     meta.update(file=EXPERT_FILE, format=FORMAT)
+    meta["rebuilt"] = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": command,
+                       "knowledge_base": f"{Path(kb_dir).name}/ (conditions.json, symptoms.json)",
+                       "tables": "medviz/text/synth/synonyms.json, clinical_findings.json"
+                                 + (", zh.json (Chinese names)" if tokenizer == "han" else "")
+                                 + " and the reading rules of medviz/text/synth/bayes.py, as in this release's commit",
+                       "network": "unchanged (model.keras not retrained)"}
     manifest["files"][EXPERT_FILE] = sha256_file(path / EXPERT_FILE)
     if version:
         manifest["version"] = version
