@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     listed = {c.casefold() for c, _, _ in rule.conditions}
     print()
     print(f"can't-miss recall ({rule.wording()}): named by the can't-miss line or in the top 5")
-    ids = {"clinician vignettes": vig["id"].tolist(), "clinician vignettes, holdout2": hold2["id"].tolist()}
+    ids = {"clinician vignettes": vig["id"].tolist(), "clinician vignettes, holdout": hold["id"].tolist(),
+           "clinician vignettes, holdout2": hold2["id"].tolist()}  # the robustness set: 0-based case numbers
     for name, texts, truth, probs in (("clinician vignettes", vig["text"].tolist(), [{t} for t in vig["label"]], vp),
                                       ("clinician vignettes, holdout", hold["text"].tolist(), [{t} for t in hold["label"]], hp),
                                       ("clinician vignettes, holdout2", hold2["text"].tolist(), h2truth, h2p),
