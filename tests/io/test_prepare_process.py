@@ -109,3 +109,22 @@ def test_when_there_is_no_worker(scorer, monkeypatch):
     assert PrepareProcess.for_scorer(scorer, None) is not None  # python -m medviz
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert PrepareProcess.for_scorer(scorer, None) is None  # one core: nothing to run beside
+
+
+def test_a_clinical_reading_crosses_to_the_worker_whole(tiny_clinical_bundle):
+    """A bundle with the clinical reading (medspaCy assertion status): its typed findings come back equal."""
+    from medviz.bundle import load_bundle
+    from medviz.scoring import make_scorer
+    from medviz.scoring.prepare_process import PrepareProcess
+
+    scorer = make_scorer(load_bundle(tiny_clinical_bundle), text_column="note")
+    chunk = pd.DataFrame({"note": ["72M productive cough 2/7, T 39.2, denies CP", "no fever, ? pneumonia",
+                                   "mother has asthma; wheeze and SOB", ""]})
+    here = scorer.prepare(chunk)
+    worker = _ready(PrepareProcess(scorer))
+    try:
+        there = worker.result(worker.submit(chunk), chunk)
+    finally:
+        worker.close()
+    assert there.preprocessed == here.preprocessed and there.errors == here.errors
+    assert any(getattr(p, "findings", ()) for p in here.preprocessed if p is not None)  # there was a reading to carry
