@@ -9,13 +9,15 @@ Prints top-1/3/5/10 on:
     the final part (held out: scored only once the settings were fixed) and both;
   * benchmarks/data/clinician_vignettes_holdout.csv: 60 vignettes written on 2026-11-30 before the 2.1.0
     retrain was scored, looked at only once a release was chosen on the sets above;
+  * benchmarks/data/clinician_vignettes_holdout2.csv: 134 vignettes (110 can't-miss, 24 controls) written and
+    committed before 2.2.0's phrase-table work, scored once when it was done;
   * the bundle's synthetic test split (test_predictions.csv: generated with another seed);
   * the shipped robustness set (tests/data/robustness.jsonl), its 22-label cases mapped to SymCat names
     and its other cases labelled by benchmarks/data/robustness_801_labels.csv;
   * the 22-condition bundle on the cases whose diagnosis it knows (its own labels), beside the 801 model
     on the same cases;
 then can't-miss recall (vignettes whose diagnosis is on the can't-miss list: named by the can't-miss
-line or in the top 5) and speed: one case (probabilities + attention, median of --repeats x 20 calls)
+line or in the top 5; --misses lists the missed ones) and speed: one case (probabilities + attention, median of --repeats x 20 calls)
 and CSV scoring of --csv-rows distinct texts (cases/s and CPU ms per 1,000 cases, median of --repeats runs) beside
 the raw model pass, then the stages of the CSV path one after another on one chunk (where the time goes),
 each in a fresh process, alternating with --baseline DIR (another checkout, e.g. the previous release:
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv-rows", type=int, default=20_000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--misses", action="store_true", help="list the can't-miss cases missed (id, diagnosis, rank)")
     ap.add_argument("--speed-only", action="store_true")
     shared = next((d / "shared" for d in (ROOT.parent, ROOT.parent.parent) if (d / "shared" / "data").is_dir()), ROOT.parent / "shared")
     ap.add_argument("--kb", default=str(shared / "data" / "symcat"),
@@ -153,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     print(topk_row("clinician vignettes, holdout (written 2026-11-30)", hp, labels, [{t} for t in hold["label"]]))
     for name, pp in parts(predictor, hold["text"].tolist()).items():
         print(topk_row(f"  {name}", pp, labels, [{t} for t in hold["label"]]))
+    # written and committed before 2.2.0's table work, never looked at while it was done: scored once per release
+    hold2 = pd.read_csv(DATA / "clinician_vignettes_holdout2.csv", dtype=str)
+    h2p = probabilities(predictor, hold2["text"].tolist())
+    h2truth = [{t} for t in hold2["label"]]
+    print(topk_row("clinician vignettes, holdout2 (written before 2.2.0's tables)", h2p, labels, h2truth))
+    for name, pp in parts(predictor, hold2["text"].tolist()).items():
+        print(topk_row(f"  {name}", pp, labels, h2truth))
 
     tp = bundle.test_predictions
     if tp is not None:
@@ -204,16 +214,26 @@ def main(argv: list[str] | None = None) -> int:
     listed = {c.casefold() for c, _, _ in rule.conditions}
     print()
     print(f"can't-miss recall ({rule.wording()}): named by the can't-miss line or in the top 5")
+    ids = {"clinician vignettes": vig["id"].tolist(), "clinician vignettes, holdout": hold["id"].tolist(),
+           "clinician vignettes, holdout2": hold2["id"].tolist()}  # the robustness set: 0-based case numbers
     for name, texts, truth, probs in (("clinician vignettes", vig["text"].tolist(), [{t} for t in vig["label"]], vp),
                                       ("clinician vignettes, holdout", hold["text"].tolist(), [{t} for t in hold["label"]], hp),
+                                      ("clinician vignettes, holdout2", hold2["text"].tolist(), h2truth, h2p),
                                       ("robustness set", rtexts, rtruth, rp)):
         sel = [i for i, ts in enumerate(truth) if any(t.casefold() in listed for t in ts)]
         top5 = hits_at(probs[sel], labels, [truth[i] for i in sel], 5)
         named = np.array([any(h.label in truth[i] for h in cant_miss(labels, probs[i], rule)) for i in sel])
         print(f"  {name}: {len(sel)} can't-miss cases; named by the line {named.mean():.1%}, in the top 5 "
-              f"{top5.mean():.1%}, either {(named | top5).mean():.1%}")
+              f"{top5.mean():.1%}, either {(named | top5).mean():.1%} ({int((named | top5).sum())}/{len(sel)})")
         flagged = np.array([bool(cant_miss(labels, probs[i], rule)) for i in range(len(truth))])
-        print(f"  {name}: a can't-miss line is shown for {flagged.mean():.1%} of all {len(truth)} cases")
+        other = np.array([i not in set(sel) for i in range(len(truth))])
+        print(f"  {name}: a can't-miss line is shown for {flagged.mean():.1%} of all {len(truth)} cases"
+              + (f", {flagged[other].mean():.1%} of the {int(other.sum())} whose diagnosis is not on the list" if other.any() else ""))
+        if args.misses:  # which can't-miss cases were missed, and where their diagnosis ranked
+            for k, i in enumerate(sel):
+                if not (named[k] or top5[k]):
+                    rank = min(int((probs[i] > probs[i][labels.index(t)]).sum()) + 1 for t in truth[i] if t in labels)
+                    print(f"    missed {ids.get(name, list(range(len(truth))))[i]}: {sorted(truth[i])[0]} at rank {rank}")
 
     if not args.no_speed:
         speed(args.model, vig["text"].tolist(), args.csv_rows, args.repeats, args.kb, args.baseline)
@@ -231,6 +251,14 @@ def speed_texts(vignettes: list[str], rows: int, kb: str | None) -> list[str]:
         per = -(-(rows - len(texts)) // len(knowledge.conditions))
         texts += list(dict.fromkeys(c.text for c in CaseGenerator(knowledge).generate(per, seed=7)))
     return texts[:rows]
+
+
+def _cpu_with_children() -> float:
+    """CPU seconds of this process (all threads) and of its ended child processes (the preparing worker, which
+    score_csv stops before it returns)."""
+    import resource
+
+    return time.process_time() + sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f) for f in ("ru_utime", "ru_stime"))
 
 
 def measure_speed(model: str, csv_path: str, repeats: int) -> dict:
@@ -266,16 +294,21 @@ def measure_speed(model: str, csv_path: str, repeats: int) -> dict:
     # built once, as the CLI does per run (building it traces the model's graphs: ~1-3 s, a fixed cost per file
     # that the end-to-end CLI figure below includes)
     scorer = make_scorer(bundle, text_column="note", predictor=predictor)
+    import inspect
+
+    # as the CLI runs it (`python -m medviz score`): the preparing worker process where this checkout has one (a
+    # script run by path, like this one, only gets it when it asks)
+    kw = {"prepare_processes": 1} if "prepare_processes" in inspect.signature(score_csv).parameters else {}
     with tempfile.TemporaryDirectory() as d:
-        score_csv(bundle, csv_path, Path(d) / "out.csv", scorer=scorer)  # first call: one-time tables (writer)
+        score_csv(bundle, csv_path, Path(d) / "out.csv", scorer=scorer, **kw)  # first call: one-time tables (writer)
         for _ in range(repeats):
             t0 = time.perf_counter()
             predictor.predict(texts, attention=False)
             raw.append(time.perf_counter() - t0)
-            t0, c0 = time.perf_counter(), time.process_time()
-            score_csv(bundle, csv_path, Path(d) / "out.csv", scorer=scorer)
+            t0, c0 = time.perf_counter(), _cpu_with_children()
+            score_csv(bundle, csv_path, Path(d) / "out.csv", scorer=scorer, **kw)
             piped.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
+            cpu.append(_cpu_with_children() - c0)
         import subprocess
 
         t0 = time.perf_counter()  # the whole command: Python and TensorFlow start, bundle load, graph tracing, scoring
@@ -401,7 +434,7 @@ def speed(model: str, texts: list[str], rows: int, repeats: int, kb: str | None,
               f"{med['csv_cases_per_s']:13,.0f}{med['csv_cpu_ms_per_1000']:13,.0f}{med['raw_cases_per_s']:13,.0f}"
               f"{med['cli_s']:8.1f}")
     print("(CSV: the default contract, one prob_ column per class; `score_csv` with the scorer built once: wall clock "
-          "and process CPU time (all threads); CLI s: the whole `python -m medviz score` command on the same file "
+          "and CPU time (all threads, and the preparing worker process where there is one); CLI s: the whole `python -m medviz score` command on the same file "
           "(process start, bundle load, graph tracing, scoring); each figure the median of 2 alternating runs, each "
           f"run the median of {repeats})")
     print()

@@ -3,12 +3,17 @@
 Fits the product's temperature on the calibration cases and recomputes the conformal and out-of-scope
 thresholds there (medviz.text.recalibrate). With ``--training-file`` the cases are the bundle's whole
 training file and the calibration split is drawn again exactly as ``train text`` drew it; with ``--test``
-the test metrics and ``test_predictions.csv`` are recomputed as well.
+the test metrics and ``test_predictions.csv`` are recomputed as well. With ``--rebuild-expert KB_DIR`` the
+bundle's knowledge-base expert is first rebuilt from that knowledge base and the current synonym and
+clinician-findings tables (medviz.text.synth.expert, the code ``train text --kb`` uses), so better phrase tables
+reach a shipped bundle without retraining its network; ``--version`` and ``--change`` record it in the manifest.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from medviz.errors import InputError
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
@@ -18,6 +23,16 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from medviz.text.train import clean_labelled_text
 
     cols = [args.text_column, args.label_column]
+    if args.rebuild_expert:
+        from medviz.text.synth.expert import replace_expert
+
+        import sys
+
+        command = "python -m medviz " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("__main__.py") else None
+        done = replace_expert(args.model_dir, args.rebuild_expert, args.version, args.change, command)
+        print(f"knowledge-base expert rebuilt: {done['phrases_before']} -> {done['phrases_after']} phrases")
+    elif args.version or args.change:
+        raise InputError("--version and --change go with --rebuild-expert (what changed in the bundle)")
     manifest = read_manifest(args.model_dir)
     cal = calibration_split(read_labelled(args.cases, cols), manifest, args.text_column, args.label_column,
                             args.training_file)
@@ -42,4 +57,9 @@ def add_parser(sub) -> None:
     ca.add_argument("--text-column", default="text")
     ca.add_argument("--label-column", default="label")
     ca.add_argument("--fitted-on", help="what the manifest says the temperature was fitted on")
+    ca.add_argument("--rebuild-expert", metavar="KB_DIR",
+                    help="first rebuild the bundle's knowledge-base expert from this knowledge base and the current "
+                         "synonym / clinician-findings tables (the network is not retrained)")
+    ca.add_argument("--version", help="with --rebuild-expert: the bundle's new version")
+    ca.add_argument("--change", help="with --rebuild-expert: a changelog line for the manifest")
     ca.set_defaults(func=_cmd_calibrate)

@@ -66,16 +66,9 @@ def _cmd_train_text(args: argparse.Namespace) -> int:
         provenance["card_file"] = str(args.card)
     expert = None
     if args.kb:
-        from medviz.text.synth import load_knowledge_base, load_synonyms
-        from medviz.text.synth.bayes import KnowledgeBaseBayes
-        from medviz.text.synth.generate import load_clinical_findings
+        from medviz.text.synth.expert import build_expert
 
-        synonyms, clinical = load_synonyms(), load_clinical_findings()
-        if args.tokenizer == "han":  # a model that reads Chinese: the expert reads the Chinese names too
-            from medviz.text.synth.render_zh import bilingual_clinical_findings, bilingual_synonyms
-
-            synonyms, clinical = bilingual_synonyms(synonyms), bilingual_clinical_findings(clinical)
-        expert = KnowledgeBaseBayes(load_knowledge_base(args.kb), synonyms, clinical)
+        expert = build_expert(args.kb, args.tokenizer)  # a model that reads Chinese: the expert reads the Chinese names too
         provenance["kb_source"] = f"knowledge base {Path(args.kb).name}/ (conditions.json, symptoms.json)"
     spec = TextTrainingSpec(
         name=args.name,

@@ -75,6 +75,7 @@ def score_csv(
     explain: bool | None = None,
     limits=None,
     fmt: str | None = None,
+    prepare_processes: int | None = None,
 ) -> ScoreSummary:
     """Stream ``source`` (CSV or Parquet) through the bundle into ``output``; memory stays flat in the file size.
 
@@ -82,6 +83,8 @@ def score_csv(
     output there is moved to ``<name>.stale``, :class:`medviz.io.OutputTarget`) or a binary stream.
     ``fmt``: ``"csv"`` or ``"parquet"`` (default: from the name, ``.parquet``/``.pq``, else CSV).
     ``limits``: :class:`medviz.io.ReadLimits` (default: the CLI's).
+    ``prepare_processes``: text scorers' ``prepare`` in a worker process from the second chunk on
+    (:mod:`medviz.scoring.prepare_process`): 1 = yes, 0 = never, None = when the machine has 2+ cores.
 
     Three stages overlap, one thread each: this thread reads chunk i+2 and runs the scorer's
     ``prepare`` (text: the clinical rules), a scoring thread runs chunk i+1 (model, SHAP, safety
@@ -102,7 +105,8 @@ def score_csv(
     with OutputTarget(out_path) if out_path else nullcontext() as target:
         fh = open(target.tmp, "wb") if target else output  # UTF-8 bytes straight from Arrow
         try:
-            rows, errors, warns = _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, info)
+            rows, errors, warns = _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, info,
+                                            prepare_processes)
         finally:
             if target:
                 fh.close()
@@ -110,12 +114,19 @@ def score_csv(
     return ScoreSummary(rows=rows, errors=errors, warnings=warns, notes=tuple(info.notes()))
 
 
-def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, info) -> tuple[int, int, int]:
+def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, info,
+              prepare_processes=None) -> tuple[int, int, int]:
     """The three stages of :func:`score_csv` writing to the open binary stream ``fh``: (rows, errors, warnings)."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     from medviz.io import ParquetChunkWriter, neutralize_formulas
+    from medviz.scoring.prepare_process import PrepareProcess
+
+    worker = PrepareProcess.for_scorer(scorer, prepare_processes)
+
+    def score(chunk, prepared):
+        return score_frame(scorer, chunk, worker.result(prepared, chunk) if worker else prepared)
 
     rows = errors = warns = 0
     parquet = ParquetChunkWriter(fh) if fmt == "parquet" else None
@@ -142,9 +153,14 @@ def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, in
         for chunk in iter_csv_chunks(source, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
             if first:
                 scorer.check_columns(chunk.columns)
-            # Python-heavy preparation here, while the other threads score and write earlier chunks
-            prepared = scorer.prepare(chunk) if hasattr(scorer, "prepare") else None
-            scored = score_pool.submit(score_frame, scorer, chunk, prepared)
+            elif worker:
+                worker.start()  # a second chunk: worth a worker process (started once; ready in ~1 s)
+            # Python-heavy preparation in the worker process when it is up, else here, while the other
+            # threads score and write earlier chunks
+            prepared = worker.submit(chunk) if worker else None
+            if prepared is None and hasattr(scorer, "prepare"):
+                prepared = scorer.prepare(chunk)
+            scored = score_pool.submit(score, chunk, prepared)
             writes.append(write_pool.submit(write, scored, first))
             first = False
             while len(writes) > _IN_FLIGHT:  # back-pressure: memory stays flat
@@ -157,6 +173,9 @@ def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, in
         for pool in (score_pool, write_pool):
             pool.shutdown(wait=True, cancel_futures=True)
         raise
+    finally:
+        if worker:
+            worker.close()
     score_pool.shutdown(wait=True)
     write_pool.shutdown(wait=True)
     if parquet is not None:

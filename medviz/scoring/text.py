@@ -18,11 +18,12 @@ FINDINGS_COLUMNS = ("findings_present", "findings_absent", "findings_uncertain")
 class TextScorer:
     """Scores a text column with a text bundle. Built once per bundle, reused for every chunk."""
 
-    # rows per chunk in score_csv. Not smaller: the model pads each batch to its longest text, so another chunking
-    # regroups the batches and moves the last digit of a few probabilities (4,096-row chunks: 11 of 20,025 rows
-    # differ at the 6th decimal, out_of_scope_score 143 rows), for ~15-20 % more speed on a 20,000-row file
-    # (ARCHITECTURE.md "CSV scoring speed")
-    chunksize = 20_000
+    # rows per chunk in score_csv: several chunks in flight so reading/preparing (a worker process), the model
+    # and writing overlap (20,000-row chunks left a 20,000-row file with no overlap at all). The network runs in
+    # float32 and a row's last bits depend on the batch it is in (its padding and the matrix kernels' blocking),
+    # so another chunking can move the 6th decimal of a few written probabilities by one unit (4,096 vs 20,000:
+    # 11 of 20,025 rows; ARCHITECTURE.md "CSV scoring speed"); within one chunking the output is deterministic.
+    chunksize = 4_096
 
     def __init__(self, bundle: ModelBundle, text_column: str, predictor=None, explain: bool = False, explainer=None):
         from medviz.text.predict import TextPredictor
@@ -125,7 +126,8 @@ class TextScorer:
         (as tabular ``risk``). Full precision stays in memory (evaluation and the page read that);
         the file is a third the size and writes several times faster."""
         cols = ["probability", *self._probability_columns(), "out_of_scope_score"]
-        cols = [c for c in cols if c in scored.columns and pd.api.types.is_float_dtype(scored[c])]
+        dtypes = scored.dtypes  # one Series of dtypes, not one column Series per class (801 cost ~10 ms a chunk)
+        cols = [c for c in cols if c in dtypes.index and pd.api.types.is_float_dtype(dtypes[c])]
         if not cols:
             return scored
         rounded = pd.DataFrame(np.round(scored[cols].to_numpy(dtype=np.float64), 6), columns=cols, index=scored.index)

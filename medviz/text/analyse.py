@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,10 +26,12 @@ import pandas as pd
 from medviz.errors import InputError
 from medviz.text.clinical import Preprocessed, ScopedFinding, Term, findings_of_kind
 from medviz.text.conformal import prediction_sets
-from medviz.text.predict import TextPredictor, Token
 from medviz.text.safety import SafetyConfig  # noqa: F401 (re-exported)
 from medviz.text.synth.bayes import with_expert
 from medviz.text.zh import HAN
+
+if TYPE_CHECKING:  # TensorFlow is imported by the model, not by reading a note: prepare() runs in a worker process
+    from medviz.text.predict import TextPredictor, Token
 
 # Low-confidence rule (CLINICAL.md W6): top probability under this, or a conformal set this large.
 LOW_CONFIDENCE_TOP_PROBABILITY = 0.5

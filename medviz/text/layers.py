@@ -13,7 +13,7 @@ _TF_SEPARATORS = r"[^a-z0-9]+"
 # Compatibility Ideographs) a token of its own: "发热3天，cough" -> 发, 热, 3, 天, cough. Character
 # tokens need no segmenter inside the saved graph (a word segmenter such as jieba is Python and its
 # dictionary would have to travel with the bundle); the recurrent head reads characters in order.
-HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+from medviz.text.zh import HAN_RANGES  # noqa: E402 (re-exported: bundles saved before name it here)
 TOKEN_PATTERN_HAN = r"[A-Za-z0-9]+|[" + HAN_RANGES + "]"
 _TF_HAN = r"\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{f900}-\x{faff}"
 

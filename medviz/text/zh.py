@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 
-from medviz.text.layers import HAN_RANGES
+# Han (CJK unified ideograph) ranges the tokenizers treat as one-character tokens. Here, not in
+# medviz.text.layers, so that reading a note (this module, the expert, CSV preparation in a worker
+# process) never imports Keras; layers imports it from here.
+HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 
 HAN = re.compile(f"[{HAN_RANGES}]")
 

@@ -35,7 +35,10 @@ def test_combine_and_energy_equal_scipy_over_the_whole_batch():
     net = _wide_probs(n, 41).astype(np.float32)
     bayes_log = rng.normal(-400, 120, (n, 41))
     whole = softmax((np.log(np.maximum(net, 1e-12)) + 0.25 * log_softmax(bayes_log, axis=1)) / 1.08, axis=1)
-    assert np.array_equal(combine(net, bayes_log, 0.25, 1.08), whole)
+    got = combine(net, bayes_log, 0.25, 1.08)
+    assert np.allclose(got, whole, rtol=1e-12, atol=1e-15)  # the expert's per-row log-normaliser cancels
+    assert np.array_equal(np.round(got, 6), np.round(whole, 6))  # the written 6 decimals do not move
+    assert not np.allclose(combine(net, bayes_log, 0.5, 1.08), whole, atol=1e-6)  # the weight still counts
     logits = rng.normal(0, 5, (n, 41)).astype(np.float32)
     assert np.array_equal(energy_score(logits), -logsumexp(logits.astype(float), axis=1))
 

@@ -4,8 +4,12 @@ and an optional second opinion that can be multiplied into the network's probabi
 Findings are read from the text with the generator's own names (synonym table, the knowledge base's
 symptom names, the clinician-findings table), longest phrase first; a finding is *absent* when a
 negation cue (``no``, ``denies``, ``without``, ``negative for``, ``not``, ``nil``) comes before it in
-the same clause (a crude NegEx: Chapman et al., J Biomed Inform 2001). Age and sex come from
-``67M`` / ``67-year-old man`` / ``67 yo F`` forms. Score of condition c (log scale):
+the same clause (a crude NegEx: Chapman et al., J Biomed Inform 2001), or when a trailing cue follows it
+as the clause's last word (``CP - none``, ``fever: no``, ``SOB denied,``; the charting form of a pertinent
+negative). Combined abbreviations (``N/V``, ``D&V``) are read as each finding they name, and measured vital signs
+and bedside values (``HR 118``, ``T 39.8``, ``BP 80/50``, ``sats 88%``, ``BM 2.1``, ``K 7.1``) as the finding
+their value means (tachycardia, fever, hypotension, hypoxia, hypoglycaemia, hyperkalaemia: :data:`VITAL_RULES`)
+rather than as exact-number phrases. Age and sex come from ``67M`` / ``67-year-old man`` / ``67 yo F`` forms. Score of condition c (log scale):
 
     log P(c | case) = const + Σ_present log max(p_cs, ε) + Σ_absent log(1 - p_cs)
                       + log age_odds_c(band) + log sex_odds_c(sex)      (each odds floored at ε)
@@ -29,7 +33,8 @@ EPS = 0.005
 FORMAT = "medviz.kb-bayes/1"
 EXPERT_FILE = "knowledge_base_expert.json"
 # English tokens as before; Chinese cue words and Han characters as tokens too (medviz.text.zh, issue 14)
-_TOKEN = re.compile(zh.EXPERT_TOKEN_PATTERN)
+# commas and a spaced dash are tokens too (neither ends a clause): a trailing negation must be the clause's last word
+_TOKEN = re.compile(zh.EXPERT_TOKEN_PATTERN + r"|,|(?<!\S)[-–—](?!\S)")
 _NEG_WORDS = frozenset({"no", "denies", "denied", "denying", "without", "not", "nil", "absent", "never", "nor",
                         *zh.NEGATION_CUES})
 _IGNORE_WORDS = frozenset(zh.IGNORE_CUES)  # Chinese hedge / history / family cues: findings after them not counted
@@ -38,10 +43,65 @@ _AGE_SEX = (
     re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|yr|yrs|year old|years old|-year-old|year-old)?\s*([mf])\b", re.I),
     re.compile(r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\s+(man|woman|male|female|boy|girl|gentleman|lady)\b", re.I),
 )
-_MONTHS = re.compile(r"\b(\d{1,2})[- ]month[- ]old\b", re.I)
+_MONTHS = re.compile(r"\b(\d{1,2})[- ](?:month|week|day)s?[- ]old\b", re.I)  # under a year: age 0
 _SEX_WORDS = {"m": "Male", "man": "Male", "male": "Male", "boy": "Male", "gentleman": "Male", "he": "Male", "his": "Male",
               "f": "Female", "woman": "Female", "female": "Female", "girl": "Female", "lady": "Female", "she": "Female",
               "her": "Female"}
+
+
+
+# Trailing negation (issue 15: "denies CP", "CP - none", "fever: no" are how clinicians chart a pertinent
+# negative; the prefix rule read "fever: no" as fever present). A finding followed, after at most one ":" or
+# spaced dash, by one of these words that ends its clause (then ",", a clause end or the end of the text) is absent.
+_POST_NEG = frozenset({"no", "none", "nil", "neg", "negative", "denied", "absent"})
+_POST_SEP = frozenset({":", "-", "\u2013", "\u2014"})
+_BOUNDARY = frozenset({",", *_CLAUSE_END})
+_POST_START = _POST_NEG | _POST_SEP
+
+# Combined abbreviations naming several findings at once ("N/V", "D&V", "N/V/D"; "/", "&" and "+" are not
+# tokens): read as each finding. Values: phrases of the synonym table (skipped when a table lacks one).
+COMBINED = {("n", "v"): ("nausea", "vomiting"), ("n", "v", "d"): ("nausea", "vomiting", "diarrhoea"),
+            ("d", "v"): ("diarrhoea", "vomiting"), ("v", "d"): ("vomiting", "diarrhoea"),
+            ("n", "and", "v"): ("nausea", "vomiting"), ("d", "and", "v"): ("diarrhoea", "vomiting")}
+
+# Vital signs and bedside values (issue 15: "HR 118" was read only where a table happened to hold that exact
+# number, "T 39.8" as the phrase "T 39" of necrotising fasciitis). A value is read as the finding it means,
+# with the usual adult alert thresholds (NEWS2, Royal College of Physicians 2017: HR >= 100 / <= 50, RR >= 21 /
+# <= 8, T >= 38.0 / < 35.0, SpO2 < 92 %, systolic BP < 90; severe hypertension >= 160/110 as NICE NG133 and NG136;
+# capillary glucose < 4.0 mmol/L = hypoglycaemia (NICE NG17/NG28), > 20 = marked hyperglycaemia; potassium
+# >= 6.0 mmol/L = hyperkalaemia (UK Kidney Association 2020)). Each rule: (measure, test on the value(s),
+# phrase); a phrase the expert's tables lack is skipped. Table phrases holding a value of these measures
+# ("HR 118", "T 39", "BP 160/110") are not read as phrases: the value is read here instead.
+_VITAL = re.compile(
+    r"\b(hr|pulse|heart rate|rr|resp rate|respiratory rate|t|temp|temperature|bp|blood pressure|sats|o2 sats|spo2|sao2"
+    r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium)\s*(?:of|is|was|=|:)?\s*"
+    r"(\d{1,3}(?:\.\d+)?|hi)(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
+_MEASURE = {"hr": "hr", "pulse": "hr", "heart rate": "hr", "rr": "rr", "resp rate": "rr", "respiratory rate": "rr",
+            "t": "t", "temp": "t", "temperature": "t", "bp": "bp", "blood pressure": "bp", "sats": "spo2",
+            "o2 sats": "spo2", "spo2": "spo2", "sao2": "spo2", "bm": "glucose", "cbg": "glucose", "glucose": "glucose",
+            "blood glucose": "glucose", "blood sugar": "glucose", "k": "k", "k+": "k", "potassium": "k"}
+VITAL_RULES = (
+    ("hr", lambda v, _: 100 <= v <= 300, "tachycardia"),
+    ("hr", lambda v, _: 0 < v <= 50, "bradycardia"),
+    ("rr", lambda v, _: 21 <= v <= 80, "tachypnoea"),
+    ("rr", lambda v, _: 0 < v <= 8, "respiratory depression"),
+    ("t", lambda v, _: 38.0 <= v <= 45.0, "fever"),
+    ("t", lambda v, _: 40.0 <= v <= 45.0, "hyperpyrexia"),
+    ("t", lambda v, _: 25.0 <= v < 35.0, "hypothermia"),
+    ("bp", lambda v, d: 40 <= v < 90, "hypotension"),
+    ("bp", lambda v, d: v >= 160 or (d or 0) >= 110, "severe hypertension"),
+    ("spo2", lambda v, _: 50 <= v < 92, "hypoxia"),
+    ("glucose", lambda v, _: 0 < v < 4.0, "hypoglycaemia"),
+    ("glucose", lambda v, _: 20.0 < v < 100, "hyperglycaemia"),
+    ("k", lambda v, _: 6.0 <= v < 10.0, "hyperkalaemia"),
+)
+# "blood" with a verb or noun of its source a few words away in the same clause (issue 15: "vomits a large amount
+# of bright red blood" read as no bleeding at all): (word stem, where it stands, phrase of the tables).
+BLOOD_WITH = (("vomit", "before", "vomiting blood"), ("threw", "before", "vomiting blood"), ("cough", "before", "coughing up blood"),
+              ("vomit", "after", "vomiting blood"), ("sputum", "after", "coughing up blood"))
+BLOOD_REACH = 8
+_VITAL_FIRST = frozenset(w.split()[0].rstrip("+") for w in _MEASURE)
+_VALUE_WORDS = frozenset({"hr", "rr", "t", "bp", "sats", "spo2", "sao2", "bm", "cbg", "glucose", "k", "temp"})
 
 
 # Laterality (issue 15: a stroke read as myasthenia gravis): "right arm weakness", "weakness of the left arm",
@@ -57,6 +117,15 @@ _AFTER = frozenset({"of", "in", "on", "down", "to"})  # "weakness of the right a
 _GENERAL = frozenset({"generalised", "generalized", "proximal", "muscles", "muscle", "asthenia"})
 LATERAL_REACH = 3
 FOCAL_PHRASE = "focal weakness"
+
+
+@dataclass(frozen=True)
+class ExpertReading:
+    """:meth:`KnowledgeBaseBayes.indicators` of N texts: ``matrix`` (distinct texts, 2F + bands + sexes) sparse
+    0/1 indicators, ``codes`` (N,) each text's row in it."""
+
+    codes: np.ndarray
+    matrix: object  # scipy.sparse.csr_matrix
 
 
 @dataclass(frozen=True)
@@ -95,6 +164,8 @@ class KnowledgeBaseBayes:
                         j = phrases[key]
                         if j >= freq.shape[1]:
                             extra_cols[j - freq.shape[1]][ci] = max(extra_cols[j - freq.shape[1]][ci], pct / 100.0)
+                        elif freq[ci, j] == 0:  # a knowledge-base symptom the knowledge base does not list for this
+                            freq[ci, j] = pct / 100.0  # condition (oesophageal varices: haematemesis): the table's share
                         continue
                     col = np.zeros(len(self.labels))
                     col[ci] = pct / 100.0
@@ -162,8 +233,13 @@ class KnowledgeBaseBayes:
 
     def read(self, text: str) -> ReadCase:
         """Findings present / absent, age and sex of one text. Hand-written n-gram lookup (longest phrase
-        first) rather than one regex alternation of ~2,000 phrases: ~40x faster in CPython."""
-        toks = _TOKEN.findall(text.lower())
+        first) rather than one regex alternation of ~2,000 phrases: ~40x faster in CPython. Negation before a
+        finding (same clause) or as the clause's last word after it; combined abbreviations (:data:`COMBINED`);
+        vital signs by value (:data:`VITAL_RULES`, never negated)."""
+        low = text.lower()
+        toks = _TOKEN.findall(low)
+        if "v" in toks:  # N/V, D&V: each finding it names ("," keeps them two phrases; negation carries over it)
+            toks = _expand_combined(toks)
         present, absent = [], []
         negated = ignored = False
         i = 0
@@ -180,20 +256,66 @@ class KnowledgeBaseBayes:
                     continue
                 gram = tuple(toks[i:i + n])
                 col = ngrams.get(gram)
-                if col is not None:
+                if col is not None and not (t in _VALUE_WORDS and any(w[0].isdigit() for w in gram[1:])):
                     if gram in self._weakness_phrases and self._focal is not None and _lateral(toks, i, i + n):
                         col = self._focal  # one-sided: the knowledge base's focal weakness, not the body part's
-                    if not ignored:
-                        (absent if negated else present).append(col)
                     i += n
+                    after = _trailing_negation(toks, i) if i < n_toks and toks[i] in _POST_START else 0
+                    if not ignored:
+                        (absent if negated or after else present).append(col)
+                    i = after or i
                     break
             else:
-                if t in _NEG_WORDS or (t == "negative" and i + 1 < len(toks) and toks[i + 1] == "for"):
+                if t in _NEG_WORDS and (i + 1 == n_toks or toks[i + 1] in _BOUNDARY):
+                    pass  # a cue that ends its clause ("SOB no, cough") negates nothing after it
+                elif t in _NEG_WORDS or (t == "negative" and i + 1 < len(toks) and toks[i + 1] == "for"):
                     negated = True
                 ignored = ignored or t in _IGNORE_WORDS
                 i += 1
+        if "blood" in toks:  # "vomits a large amount of bright red blood": the verb and its object apart
+            present += [c for c in self._blood_columns(toks) if c not in absent]
         age, sex = zh.age_sex_zh(text) if zh.is_chinese(text) else _age_sex(text)
+        if _may_hold_a_value(toks):
+            present += self._vital_columns(low)
         return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex)
+
+    def _blood_columns(self, toks: list[str]) -> list[int]:
+        """Columns of the bleeding findings that "blood" names with a verb or noun near it in its clause
+        (:data:`BLOOD_WITH`: "vomited a cupful of blood", "coughing up some blood", "blood in the vomit"); a negation
+        cue between them stops the search."""
+        cols = []
+        for j, t in enumerate(toks):
+            if t != "blood":
+                continue
+            for words, step in ((toks[max(0, j - BLOOD_REACH):j][::-1], "before"), (toks[j + 1:j + 1 + BLOOD_REACH], "after")):
+                for w in words:
+                    if w in _CLAUSE_END or w in _NEG_WORDS:
+                        break
+                    phrase = next((ph for stem, side, ph in BLOOD_WITH if side == step and w.startswith(stem)), None)
+                    if phrase is not None:
+                        if phrase in self.phrase_col:
+                            cols.append(self.phrase_col[phrase])
+                        break
+        return cols
+
+    def _vital_columns(self, low: str) -> list[int]:
+        """Columns of the findings that the vital signs and bedside values in ``low`` (lower-cased text) mean
+        (:data:`VITAL_RULES`); phrases the tables lack are skipped."""
+        cols = []
+        for m in _VITAL.finditer(low):
+            measure = _MEASURE.get(re.sub(r"\s+", " ", m.group(1)))
+            if m.group(2) == "hi":  # a meter's "HI": above its range
+                value, second = (99.0 if measure == "glucose" else None), None
+            else:
+                value, second = float(m.group(2)), (float(m.group(3)) if m.group(3) else None)
+            if value is None or (measure != "bp" and second is not None):
+                continue
+            if measure == "t" and 90 <= value <= 113:  # Fahrenheit
+                value = (value - 32) / 1.8
+            for name, test, phrase in VITAL_RULES:
+                if name == measure and test(value, second) and phrase in self.phrase_col:
+                    cols.append(self.phrase_col[phrase])
+        return cols
 
     def findings(self, text: str) -> tuple[list[str], list[str]]:
         """Names of the findings read as present and as absent in ``text`` (for display)."""
@@ -202,11 +324,18 @@ class KnowledgeBaseBayes:
 
     def log_scores(self, texts: list[str]) -> np.ndarray:
         """(N, C) unnormalised log posteriors: each distinct text read once (:meth:`read`), then one sparse
-        indicator matrix (N, 2F + bands + sexes) times the log-likelihood matrix."""
+        indicator matrix (N, 2F + bands + sexes) times the log-likelihood matrix.
+        The same as ``scores_of(indicators(texts))``."""
+        return self.scores_of(self.indicators(texts))
+
+    def indicators(self, texts: list[str]) -> "ExpertReading":
+        """What :meth:`read` found in each text, as a sparse indicator matrix over the distinct texts
+        (present findings, absent findings, age band, sex): the Python part of :meth:`log_scores`, small
+        enough to send from a worker process (medviz.scoring.prepare_process) to :meth:`scores_of`."""
         import pandas as pd
         from scipy import sparse
 
-        n, f = len(texts), self.freq.shape[1]
+        f = self.freq.shape[1]
         codes, uniq = pd.factorize(pd.Series(list(texts), dtype=object), sort=False)
         rows, cols = [], []
         for i, t in enumerate(uniq):
@@ -220,13 +349,55 @@ class KnowledgeBaseBayes:
             rows += [i] * len(found)
             cols += found
         x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(uniq), self._loglik.shape[0]))
-        scores = np.asarray(x @ self._loglik)
-        return scores if len(uniq) == n else scores[codes]
+        return ExpertReading(codes=np.asarray(codes, dtype=np.int64), matrix=x)
+
+    def scores_of(self, reading: "ExpertReading") -> np.ndarray:
+        """(N, C) log posteriors of an :meth:`indicators` result (one sparse x dense product)."""
+        scores = np.asarray(reading.matrix @ self._loglik)
+        return scores if reading.matrix.shape[0] == len(reading.codes) else scores[reading.codes]
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         from scipy.special import softmax
 
         return softmax(self.log_scores(texts), axis=1)
+
+
+def _may_hold_a_value(toks: list[str]) -> bool:
+    """True when a measure's word ("HR", "BP", "sats", "heart rate", ...) has a number or "HI" within three tokens
+    after it: the vital-sign pattern then runs (on ~25 ms per 1,000 texts, it is the costliest step otherwise)."""
+    if _VITAL_FIRST.isdisjoint(toks):
+        return False
+    for k, w in enumerate(toks):
+        if w in _VITAL_FIRST and any(x[0].isdigit() or x == "hi" for x in toks[k + 1:k + 4]):
+            return True
+    return False
+
+
+def _trailing_negation(toks: list[str], i: int) -> int:
+    """Index just past a trailing negation that starts at ``toks[i]`` ("- none", ": no", "denied" ending its
+    clause), or 0 when there is none."""
+    j = i + 1 if i < len(toks) and toks[i] in _POST_SEP else i
+    if j < len(toks) and toks[j] in _POST_NEG and (j + 1 == len(toks) or toks[j + 1] in _BOUNDARY):
+        return j + 1
+    return 0
+
+
+def _expand_combined(toks: list[str]) -> list[str]:
+    """``toks`` with each combined abbreviation (:data:`COMBINED`, longest first) replaced by its findings'
+    words, separated by commas."""
+    out, i = [], 0
+    while i < len(toks):
+        for n in (3, 2):
+            names = COMBINED.get(tuple(toks[i:i + n]))
+            if names:
+                for k, name in enumerate(names):
+                    out += ([","] if k else []) + _TOKEN.findall(name)
+                i += n
+                break
+        else:
+            out.append(toks[i])
+            i += 1
+    return out
 
 
 def _lateral(toks: list[str], start: int, end: int) -> bool:
@@ -328,6 +499,9 @@ def combine(net_probs: np.ndarray, bayes_log: np.ndarray, weight: float, tempera
 
     from medviz.text.rowwise import by_row_blocks
 
-    # row blocks: the same numbers, without (N, C) temporaries (medviz.text.rowwise)
-    return by_row_blocks(lambda p, b: softmax(product_logits(p, b, weight) / temperature, axis=1),
+    # The expert's log-softmax is a constant per row (log p_bayes = b - logsumexp(b)), which the softmax
+    # removes, so the raw log-scores give the same distribution without one (N, C) exp/log pass (equal to
+    # the product_logits form to float64 rounding, tests/text/test_csv_speed_paths.py). Row blocks: no
+    # (N, C) temporaries (medviz.text.rowwise).
+    return by_row_blocks(lambda p, b: softmax((np.log(np.maximum(p, 1e-12)) + weight * b) / temperature, axis=1),
                          np.asarray(net_probs), np.asarray(bayes_log))

@@ -1,0 +1,166 @@
+"""A text scorer's ``prepare`` (input checks, the bundle's preprocessing, the knowledge-base expert's
+reading) in a worker process, for ``score_csv``.
+
+Why a process: ``prepare`` is pure Python (regular expressions, dict lookups, medspaCy for clinical
+bundles) and holds the GIL, so in a thread it cannot run beside the scoring and writing threads'
+Python work however many cores there are; the model itself releases the GIL. With 801 classes it is
+~50 ms of every 1,000 rows' ~150 ms of GIL-bound work (benchmarks/differential.py stage breakdown).
+The standard library's ``ProcessPoolExecutor`` does the process work; this module only decides when
+to use it and how to fall back.
+
+The worker is started with ``spawn`` (a fresh interpreter: forking a process whose TensorFlow threads
+are running is unsafe) and imports no TensorFlow (medviz.text.analyse and the expert are TensorFlow-free),
+so it is ready in ~1 s. It starts when a second chunk arrives — a one-chunk file is prepared in
+process as before — and until it answers its warm-up, chunks are still prepared in process, so a
+file never waits for it. A worker that cannot start (e.g. inside a daemonic Dask worker process) or
+dies leaves every later chunk to the in-process path: same function, same numbers
+(tests/io/test_prepare_process.py). Patient text goes to the worker through a pipe, never a file.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_STATE: dict[str, Any] = {}  # in the worker: the scorer's safety config and the bundle's manifest and folder
+
+
+def _init(manifest: dict, path: str, text_column: str) -> None:
+    from medviz.text.safety import SafetyConfig
+
+    _STATE["cfg"] = SafetyConfig.from_manifest(manifest)
+    _STATE["bundle"] = SimpleNamespace(manifest=manifest, path=Path(path))  # what the expert reads of a bundle
+    _STATE["text_column"] = text_column
+
+
+def _warm_up() -> bool:
+    """Imports and loads what ``_prepare`` needs (the expert's tables), so the first chunk does not."""
+    from medviz.text.synth.bayes import expert_for
+
+    import medviz.text.analyse  # noqa: F401
+
+    expert_for(_STATE["bundle"])
+    return True
+
+
+def _prepare(texts: list) -> tuple:
+    """In the worker: ``(Prepared without expert_log, ExpertReading or None)`` of one chunk's texts."""
+    from medviz.text.analyse import prepare
+    from medviz.text.synth.bayes import expert_for
+
+    prepared = prepare(_STATE["cfg"], texts)
+    found = expert_for(_STATE["bundle"])
+    reading = None
+    if found is not None:
+        reading = found[0].indicators([t for t, e in zip(prepared.texts, prepared.errors) if e is None])
+    return prepared, reading
+
+
+class PrepareProcess:
+    """One worker process preparing a text scorer's chunks. ``submit(chunk)`` gives a Future when the
+    worker is ready, else None (the caller prepares in process); :meth:`result` turns either into the
+    scorer's ``Prepared``; :meth:`close` stops the worker."""
+
+    def __init__(self, scorer) -> None:
+        self.scorer = scorer
+        self._pool: ProcessPoolExecutor | None = None
+        self._ready: Future | None = None
+        self._failed = False
+
+    @classmethod
+    def for_scorer(cls, scorer, processes: int | None) -> "PrepareProcess | None":
+        """A worker for ``scorer`` when it prepares text chunks and ``processes`` is not 0 (None: when
+        this machine has at least 2 cores). Raises nothing."""
+        import os
+
+        if processes == 0 or not getattr(scorer, "text_column", None) or not hasattr(scorer, "prepare"):
+            return None
+        if processes is None and ((os.cpu_count() or 1) < 2 or not _main_is_importable()):
+            return None
+        return cls(scorer)
+
+    def start(self) -> None:
+        """Start the worker (idempotent); a failure to start only disables it."""
+        if self._pool is not None or self._failed:
+            return
+        bundle = self.scorer.bundle
+        try:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
+                initargs=(_plain(bundle.manifest), str(bundle.path), self.scorer.text_column))
+            self._ready = self._pool.submit(_warm_up)
+        except (OSError, RuntimeError, AssertionError, ValueError) as exc:  # e.g. a daemonic process has no children
+            log.info("preparing in process: no worker process (%s)", type(exc).__name__)
+            self._failed = True
+            self._pool = None
+
+    def submit(self, chunk) -> Future | None:
+        """The worker's Future for ``chunk`` when it is up, else None (prepare it in process)."""
+        if self._pool is None or self._failed or self._ready is None or not self._ready.done():
+            return None
+        if self._ready.exception() is not None:
+            self._give_up(self._ready.exception())
+            return None
+        self.scorer.check_columns(chunk.columns)
+        try:
+            return self._pool.submit(_prepare, chunk[self.scorer.text_column].tolist())
+        except (BrokenProcessPool, RuntimeError) as exc:
+            self._give_up(exc)
+            return None
+
+    def result(self, prepared, chunk):
+        """The scorer's ``Prepared`` for ``chunk`` from a Future (the worker's result with the expert's
+        scores computed here), or ``prepared`` itself when it was prepared in process. A worker that
+        died is replaced by the in-process path, for this chunk and the rest."""
+        if not isinstance(prepared, Future):
+            return prepared
+        try:
+            done, reading = prepared.result()
+        except BrokenProcessPool as exc:
+            self._give_up(exc)
+            return self.scorer.prepare(chunk)
+        if reading is not None:
+            from medviz.text.synth.bayes import expert_for
+
+            done = replace(done, expert_log=expert_for(self.scorer.bundle)[0].scores_of(reading))
+        return done
+
+    def _give_up(self, exc: BaseException) -> None:
+        log.warning("the preparing worker process stopped (%s); preparing in process", type(exc).__name__)
+        self._failed = True
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _main_is_importable() -> bool:
+    """Whether a spawned worker may import this process's ``__main__`` safely: ``python -m ...`` (spawn
+    skips a ``__main__`` module) or an interactive session / notebook (no file). A script run by path is
+    re-run as ``__mp_main__`` in the worker, which is only safe behind ``if __name__ == "__main__":``
+    (Python's multiprocessing guidelines), which cannot be checked: such callers get the in-process
+    path unless they ask for the worker (``prepare_processes=1``)."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    return name.endswith("__main__") or getattr(main, "__file__", None) is None
+
+
+def _plain(value):
+    """A manifest (any Mapping / Sequence nesting) as plain dicts and lists, for pickling to the worker."""
+    from collections.abc import Mapping
+
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

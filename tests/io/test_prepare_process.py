@@ -1,0 +1,130 @@
+"""``prepare`` in a worker process (medviz.scoring.prepare_process): the same Prepared, the same scored file,
+and the in-process path whenever the worker is not there (not started, not allowed, dead)."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.text.test_recalibrate import expert_bundle  # noqa: F401 (fixture: a tiny bundle with an expert)
+
+TEXTS = ["fever and cough for 3 days", "", "A 30-year-old woman with a headache and vomiting", "???",
+         "fever and cough for 3 days", "67M pyrexia, no cough", "=HYPERLINK(\"x\") fever", "发热咳嗽三天"]
+
+
+@pytest.fixture(scope="module")
+def scorer(expert_bundle):  # noqa: F811
+    from medviz.bundle import load_bundle
+    from medviz.scoring import make_scorer
+
+    bundle = load_bundle(expert_bundle[0])
+    return make_scorer(bundle, text_column="note")
+
+
+def _ready(worker):
+    worker.start()
+    assert worker._ready.result(timeout=120) is True
+    return worker
+
+
+def test_the_worker_prepares_what_the_process_prepares(scorer):
+    from medviz.scoring.prepare_process import PrepareProcess
+
+    chunk = pd.DataFrame({"note": TEXTS * 3, "id": range(len(TEXTS) * 3)})
+    here = scorer.prepare(chunk)
+    worker = _ready(PrepareProcess(scorer))
+    try:
+        future = worker.submit(chunk)
+        assert future is not None
+        there = worker.result(future, chunk)
+    finally:
+        worker.close()
+    assert there.texts == here.texts and there.errors == here.errors and there.preprocessed == here.preprocessed
+    assert np.array_equal(there.cut_chars, here.cut_chars)
+    assert here.expert_log is not None and np.array_equal(there.expert_log, here.expert_log)
+
+
+def test_score_csv_with_the_worker_writes_the_same_file(scorer, tmp_path, monkeypatch):
+    from medviz.scoring import score_csv
+    from medviz.scoring import prepare_process as pp
+
+    rng = np.random.default_rng(0)
+    notes = [TEXTS[i] for i in rng.integers(0, len(TEXTS), 300)]
+    pd.DataFrame({"note": notes, "id": range(300)}).to_csv(tmp_path / "in.csv", index=False)
+    used = []
+    submit = pp.PrepareProcess.submit
+
+    def waiting_submit(self, chunk):  # wait for the worker, so the remote path is exercised for sure
+        self._ready is not None and self._ready.result(timeout=120)
+        out = submit(self, chunk)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(pp.PrepareProcess, "submit", waiting_submit)
+    score_csv(scorer.bundle, tmp_path / "in.csv", tmp_path / "worker.csv", scorer=scorer, chunksize=40,
+              prepare_processes=1)
+    assert used == [False] + [True] * 7  # 8 chunks: the first prepared here, every later one by the worker
+    score_csv(scorer.bundle, tmp_path / "in.csv", tmp_path / "here.csv", scorer=scorer, chunksize=40,
+              prepare_processes=0)
+    assert (tmp_path / "worker.csv").read_bytes() == (tmp_path / "here.csv").read_bytes()
+
+
+def test_a_dead_worker_leaves_the_chunks_to_the_process(scorer):
+    from medviz.scoring.prepare_process import PrepareProcess
+
+    chunk = pd.DataFrame({"note": TEXTS})
+    worker = _ready(PrepareProcess(scorer))
+    try:
+        for proc in list(worker._pool._processes.values()):
+            proc.kill()
+            proc.join(30)
+        future = worker.submit(chunk)
+        got = worker.result(future, chunk) if future is not None else scorer.prepare(chunk)
+        assert worker.submit(chunk) is None  # given up: every later chunk is prepared in process
+    finally:
+        worker.close()
+    assert got.errors == scorer.prepare(chunk).errors
+    assert np.array_equal(got.expert_log, scorer.prepare(chunk).expert_log)
+
+
+def test_when_there_is_no_worker(scorer, monkeypatch):
+    from medviz.scoring.prepare_process import PrepareProcess
+
+    assert PrepareProcess.for_scorer(scorer, 0) is None
+    assert PrepareProcess.for_scorer(object(), None) is None  # not a text scorer
+    # a script run by path without a main guard would be re-run in the worker: not by default
+    script = type(sys)("__main__")
+    script.__file__ = "/somewhere/score_my_file.py"
+    script.__spec__ = None
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert PrepareProcess.for_scorer(scorer, None) is None
+    assert PrepareProcess.for_scorer(scorer, 1) is not None  # asked for explicitly
+    module = type(sys)("__main__")
+    module.__file__ = "/x/medviz/__main__.py"
+    module.__spec__ = type("Spec", (), {"name": "medviz.__main__"})()
+    monkeypatch.setitem(sys.modules, "__main__", module)
+    assert PrepareProcess.for_scorer(scorer, None) is not None  # python -m medviz
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert PrepareProcess.for_scorer(scorer, None) is None  # one core: nothing to run beside
+
+
+def test_a_clinical_reading_crosses_to_the_worker_whole(tiny_clinical_bundle):
+    """A bundle with the clinical reading (medspaCy assertion status): its typed findings come back equal."""
+    from medviz.bundle import load_bundle
+    from medviz.scoring import make_scorer
+    from medviz.scoring.prepare_process import PrepareProcess
+
+    scorer = make_scorer(load_bundle(tiny_clinical_bundle), text_column="note")
+    chunk = pd.DataFrame({"note": ["72M productive cough 2/7, T 39.2, denies CP", "no fever, ? pneumonia",
+                                   "mother has asthma; wheeze and SOB", ""]})
+    here = scorer.prepare(chunk)
+    worker = _ready(PrepareProcess(scorer))
+    try:
+        there = worker.result(worker.submit(chunk), chunk)
+    finally:
+        worker.close()
+    assert there.preprocessed == here.preprocessed and there.errors == here.errors
+    assert any(getattr(p, "findings", ()) for p in here.preprocessed if p is not None)  # there was a reading to carry

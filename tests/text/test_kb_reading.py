@@ -1,0 +1,167 @@
+"""How the knowledge-base expert reads clinicians' shorthand (issue 15, can't-miss recall): trailing negation
+("CP - none"), combined abbreviations ("N/V"), vital signs by value ("HR 118"), clinician findings that the
+knowledge base lacks for a condition, and the rebuilt expert of a shipped bundle (``calibrate --rebuild-expert``)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from medviz.text.synth.bayes import KnowledgeBaseBayes
+from tests.text.test_synth import CONDITIONS, SYMPTOMS, _kb
+
+SYN = {"fever": {"lay": ["high temperature"], "clinical": ["pyrexia"]},
+       "sharp-chest-pain": {"lay": [], "clinical": ["chest pain", "CP"]},
+       "cough": {"lay": [], "clinical": ["cough"]},
+       "vomiting": {"lay": [], "clinical": ["vomiting"]},
+       "headache": {"lay": [], "clinical": ["headache", "HA"]}}
+# phrases the vital-sign rules map to, plus a table value that must not be read as an exact-number phrase
+CLIN = {"pneumonia": {"tachycardia": 40, "hypoxia": 30, "HR 118": 20, "headache": 25},
+        "meningitis": {"hypotension": 20, "nausea": 50, "headache": 10}}
+
+
+@pytest.fixture(scope="module")
+def expert():
+    return KnowledgeBaseBayes(_kb(), SYN, CLIN)
+
+
+def _read(expert, text):
+    return expert.findings(text)
+
+
+@pytest.mark.parametrize("text, present, absent", [
+    ("CP - none", [], ["sharp chest pain"]),
+    ("Fever: no. Cough.", ["cough"], ["fever"]),
+    ("SOB no, CP no, cough", ["cough"], ["sharp chest pain"]),
+    ("HA denied, vomiting", ["vomiting"], ["headache"]),
+    ("fever nil", [], ["fever"]),
+    ("vomiting no blood", ["vomiting"], []),  # the cue does not end the clause: not a trailing negation
+    ("fever no vomiting", ["fever"], ["vomiting"]),  # ... it negates what follows, as before
+    ("denies CP", [], ["sharp chest pain"]),
+])
+def test_trailing_and_leading_negation(expert, text, present, absent):
+    p, a = _read(expert, text)
+    assert sorted(p) == sorted(present) and sorted(a) == sorted(absent)
+
+
+@pytest.mark.parametrize("text, present, absent", [
+    ("67M c/o N/V and HA", ["nausea", "vomiting", "headache"], []),
+    ("no N/V", [], ["nausea", "vomiting"]),
+    ("D&V for 3 days", ["vomiting"], []),  # diarrhoea: no such phrase in this tiny table, skipped
+])
+def test_combined_abbreviations_are_each_finding(expert, text, present, absent):
+    p, a = _read(expert, text)
+    assert sorted(p) == sorted(present) and sorted(a) == sorted(absent)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("HR 118, BP 84/50", {"tachycardia", "hypotension"}),
+    ("pulse 72, BP 128/80, T 36.9", set()),
+    ("T 39.8", {"fever"}),
+    ("temp 101.5", {"fever"}),  # Fahrenheit
+    ("T2DM, sats 88% on air", {"hypoxia"}),  # "T2DM" is no temperature
+    ("HR 44", set()),  # bradycardia: not a phrase of this table, skipped
+    ("BP 80/50", {"hypotension"}),
+])
+def test_vital_signs_are_read_by_value(expert, text, expected):
+    p, a = _read(expert, text)
+    assert set(p) == expected and not a
+
+
+def test_exact_value_phrases_are_not_keywords(expert):
+    # "HR 118" is a phrase of the table, but the value is what counts: the same column as HR 130
+    assert expert.read("HR 118").present == expert.read("HR 130").present == (expert.phrase_col["tachycardia"],)
+
+
+def test_clinician_findings_fill_what_the_knowledge_base_lacks(expert):
+    col = expert.phrase_col["headache"]
+    lab = expert.labels
+    assert np.isclose(expert.freq[lab.index("Pneumonia"), col], 0.25)  # the knowledge base lists no headache
+    assert np.isclose(expert.freq[lab.index("Meningitis"), col], 0.87)  # its own 87 % is kept, not the table's 10 %
+    again = KnowledgeBaseBayes.from_json(expert.to_json())
+    assert np.allclose(again.log_scores(["HA, HR 120, CP - none"]), expert.log_scores(["HA, HR 120, CP - none"]))
+
+
+def test_age_under_a_year_in_weeks_or_days(expert):
+    assert expert.read("A 6-week-old baby vomiting").age == 0
+    assert expert.read("10-day-old girl, fever").age == 0
+
+
+def test_calibrate_rebuilds_the_expert_from_the_current_tables(tmp_path, capsys):
+    """``calibrate --rebuild-expert``: the bundle's expert is rebuilt with the shipped tables, its hash, version
+    and changelog recorded, the network untouched, and the product temperature refitted."""
+    import shutil
+
+    from medviz.bundle import load_bundle
+    from medviz.cli import main
+    from medviz.text.synth.bayes import expert_for
+
+    pytest.importorskip("tensorflow")
+    path, d = _trained_bundle(tmp_path)
+    copy = tmp_path / "b"
+    shutil.copytree(path, copy)
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "conditions.json").write_text(json.dumps(CONDITIONS))
+    (kb / "symptoms.json").write_text(json.dumps(SYMPTOMS))
+    model_hash = json.loads((copy / "manifest.json").read_text())["files"]["model.keras"]
+    assert main(["calibrate", str(copy), "--rebuild-expert", str(kb), "--version", "9.9.9", "--change", "tables",
+                 "--cases", str(d / "train.jsonl"), "--training-file"]) == 0
+    assert "expert rebuilt" in capsys.readouterr().out
+    after = json.loads((copy / "manifest.json").read_text())
+    assert after["version"] == "9.9.9" and after["changelog"][0] == "tables"
+    assert after["knowledge_base_expert"]["rebuilt"]["network"].startswith("unchanged")
+    assert after["files"]["model.keras"] == model_hash
+    b = load_bundle(copy)  # every file matches its recorded SHA-256
+    expert, _ = expert_for(b)
+    # the shipped synonym table (not the tiny one the bundle was trained with) is now read: "CP" is chest pain
+    assert expert.findings("denies CP") == ([], ["sharp chest pain"])
+    assert main(["calibrate", str(copy), "--version", "1", "--cases", str(d / "train.jsonl")]) == 1
+    assert "--rebuild-expert" in capsys.readouterr().err
+
+
+def _trained_bundle(tmp_path):
+    """A 3-condition bundle trained with a knowledge-base expert (seconds; the same recipe as test_recalibrate)."""
+    import pandas as pd
+
+    from medviz.text.model import TextModelConfig
+    from medviz.text.synth import CaseGenerator
+    from medviz.text.train import TextTrainingSpec, train_text
+
+    kb = _kb()
+    train = pd.DataFrame([{"text": c.text, "label": c.label} for c in CaseGenerator(kb).generate(30, seed=5)])
+    train.to_json(tmp_path / "train.jsonl", orient="records", lines=True)
+    spec = TextTrainingSpec(
+        name="tiny-kb", text_column="text", label_column="label", seed=3, epochs=2, refit_epochs=2,
+        calibration_fraction=0.3, expert=KnowledgeBaseBayes(kb, SYN, CLIN), expert_weight=1.0,
+        config=TextModelConfig(min_note_count=1, max_tokens=300, sequence_length=64, embed_dim=8, rnn_units=8,
+                               attention_units=8),
+    )
+    return train_text(spec, train, tmp_path / "bundle"), tmp_path
+
+
+@pytest.fixture(scope="module")
+def bleeding_expert():
+    syn = {"vomiting": {"lay": [], "clinical": ["vomiting"]}, "vomiting-blood": {"lay": ["vomiting blood"], "clinical": ["haematemesis"]},
+           "cough": {"lay": [], "clinical": ["cough"]}, "hemoptysis": {"lay": ["coughing up blood"], "clinical": ["haemoptysis"]}}
+    symptoms = dict(SYMPTOMS, **{"vomiting-blood": "Vomiting blood", "hemoptysis": "Hemoptysis"})
+    conditions = json.loads(json.dumps(CONDITIONS))
+    conditions["pneumonia"]["symptoms"]["hemoptysis"] = 5
+    conditions["meningitis"]["symptoms"]["vomiting-blood"] = 1
+    from medviz.text.synth import parse_knowledge_base
+
+    return KnowledgeBaseBayes(parse_knowledge_base(conditions, symptoms), syn)
+
+
+@pytest.mark.parametrize("text, present, absent", [
+    ("vomits a large amount of bright red blood", ["vomiting blood"], []),  # "vomits": no phrase of this table
+    ("blood in the vomit", ["vomiting blood"], []),
+    ("coughing up some blood", ["hemoptysis"], []),
+    ("vomiting, no blood", ["vomiting"], []),  # a cue between them: no bleeding
+    ("vomiting but there was blood on the tissue", ["vomiting"], []),  # another clause
+    ("no vomiting blood", [], ["vomiting blood"]),
+])
+def test_blood_with_its_source_a_few_words_away(bleeding_expert, text, present, absent):
+    p, a = bleeding_expert.findings(text)
+    assert sorted(p) == sorted(present) and sorted(a) == sorted(absent)
