@@ -1,0 +1,181 @@
+"""Findings written as verb phrases or with words between their parts (issue 15, release 2.4.0): "has not opened his
+bowels or passed wind", "cannot feel or move his legs", "breathing slowly", "found outside on a freezing night",
+"a curtain coming down over his eye ... which then cleared". The expert's reader (:meth:`KnowledgeBaseBayes.read`)
+looks up exact n-grams; these rules add what it cannot read.
+
+Machinery (libraries, no hand-written matching): medspaCy ``TargetRule``s (its JSON format) holding the spaCy token
+patterns of ``phrase_rules.json``, matched by spaCy's ``Matcher`` (``LEMMA`` / ``LOWER`` sets and ``OP`` gaps such as ``{0,3}``), on a doc made by the clinical
+reader's tokenizer and sentence splitter (medviz.text.clinical.assertion), lemmas from lemminflect's lookup tables
+(``getAllLemmas``: no tagger or model weights are shipped, so the verb reading is preferred, then noun, adjective);
+each match's assertion status from the same reader's medspaCy ConText rules (negation before or after, family,
+hypothetical / uncertain, historical: medviz/text/clinical/data/context_rules.json; :func:`assertion`): negated
+-> absent; family, uncertain, hypothetical -> not counted; historical -> present.
+
+Speed: building a spaCy doc costs ~100x an n-gram lookup, so it is built only for a text that holds, for some
+rule, one word of each of that rule's required tokens (negation words aside): :meth:`PhraseRules.may_match`,
+a set test on the reader's own tokens (the same idea as the clinical reader's ConText prefilter). Patterns
+must keep a required token of content words for this test (a pattern of negation words and gaps only would
+never pass it)."""
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from medviz.text import zh
+
+_TOKEN = re.compile(zh.EXPERT_TOKEN_PATTERN)  # the expert reader's words (medviz.text.synth.bayes), for the prefilter
+
+RULES_FILE = Path(__file__).with_name("phrase_rules.json")
+# negation words of the patterns, and the reader's tokens ([a-z0-9]+ runs) that stand for them in the prefilter
+# (spaCy splits "can't" into "ca" + "n't" and "cannot" into "can" + "not"; the reader into "can" + "t" and "cannot")
+_NEGATION = frozenset({"not", "n't", "no", "never", "unable", "nor", "without"})
+_NEGATION_TOKENS = frozenset({"not", "t", "no", "never", "unable", "nor", "without", "cannot", "nt"})
+_POS_ORDER = ("VERB", "NOUN", "ADJ", "ADV", "AUX", "PROPN")
+# Sentences of a text (the clinical reader's ends: ".", "!", ";" and line breaks, plus "?"): each rule matches inside
+# one, so only the sentences that pass a rule's prefilter are made into spaCy docs. A regex split rather than a
+# spaCy sentencizer: the point is not to tokenise the whole text.
+_SENTENCES = re.compile(r"(?<=[.;!?])\s+|\n+")
+
+
+@lru_cache(maxsize=50_000)
+def lemma(word: str) -> str:
+    """lemminflect's lemma of a lower-case ``word`` without a part of speech (verb first, then noun, adjective,
+    adverb); the word itself when lemminflect does not know it."""
+    from lemminflect import getAllLemmas
+
+    found = getAllLemmas(word)
+    for pos in _POS_ORDER:
+        if found.get(pos):
+            return found[pos][0]
+    return word
+
+
+def _forms(token: dict) -> frozenset[str] | None:
+    """The reader's tokens a required pattern token can match (LOWER values; LEMMA values with lemminflect's
+    inflections; negation words as the reader splits them), or None for an optional token or a gap."""
+    from lemminflect import getAllInflections
+
+    if token.get("OP") in ("?", "*") or str(token.get("OP", "")).startswith("{0"):
+        return None
+    words: set[str] = set()
+    for attr in ("LEMMA", "LOWER"):
+        spec = token.get(attr)
+        values = spec.get("IN", []) if isinstance(spec, dict) else ([spec] if spec else [])
+        for v in values:
+            words.add(v.lower())
+            if attr == "LEMMA":
+                for forms in getAllInflections(v).values():
+                    words.update(f.lower() for f in forms)
+    if not words:
+        return None
+    if words & _NEGATION:
+        words = (words - _NEGATION) | _NEGATION_TOKENS
+    # the reader's tokens are [a-z0-9]+ runs: a hyphenated form is tested by its first run
+    return frozenset(w.split("-")[0] for w in words)
+
+
+class PhraseRules:
+    """The target rules of ``phrase_rules.json`` (medspaCy ``TargetRule``s) whose category is a phrase of
+    ``phrase_col`` (phrase -> expert column); the others are skipped (a table without that phrase)."""
+
+    def __init__(self, phrase_col: dict[str, int], path: Path = RULES_FILE):
+        from medspacy.target_matcher import TargetRule
+
+        self.rules = [r for r in TargetRule.from_json(str(path)) if r.category.lower() in phrase_col]
+        self.column = {r.category: phrase_col[r.category.lower()] for r in self.rules}
+        self._required = [tuple(f for f in map(_forms, r.pattern) if f is not None) for r in self.rules]
+        # a text can pass a rule only with one of its anchor words: the words of its rarest token (``metadata.anchor``,
+        # an index into its pattern; the negation words are too common to be one)
+        self._anchors = frozenset().union(*(_forms(r.pattern[r.metadata["anchor"]]) for r in self.rules))
+        self._built = None
+        self._lock = threading.Lock()
+
+    def passing(self, toks) -> list[int]:
+        """Indexes of the rules each of whose required tokens has a form among ``toks`` (the reader's tokens)."""
+        if not self.rules or self._anchors.isdisjoint(toks):
+            return []
+        present = set(toks)
+        return [k for k, req in enumerate(self._required) if all(not present.isdisjoint(f) for f in req)]
+
+    def may_match(self, toks: list[str]) -> bool:
+        """True when some rule passes the prefilter (:meth:`passing`) on ``toks``, the reader's tokens of a text."""
+        return bool(self.passing(toks))
+
+    def _build(self):
+        """The clinical reader's spaCy pipeline and one spaCy ``Matcher`` per rule (a text runs only the rules that
+        pass its prefilter: spaCy's matcher pays for every pattern's gap states on every token)."""
+        from spacy.matcher import Matcher
+
+        from medviz.text.clinical.assertion import pipeline
+
+        nlp = pipeline()
+        matchers = []
+        for r in self.rules:
+            m = Matcher(nlp.vocab)
+            m.add(r.category, [r.pattern])
+            matchers.append(m)
+        return nlp, matchers
+
+    def read(self, text: str) -> tuple[list[int], list[int]]:
+        """(present columns, absent columns) that the rules find in ``text``, sentence by sentence (only sentences
+        that pass a rule's prefilter are parsed); each match's assertion status by ConText (:func:`assertion`)."""
+        from spacy.tokens import Span
+        from spacy.util import filter_spans
+
+        from medviz.text.clinical.assertion import needs_context, run_context
+
+        present, absent = [], []
+        for sentence in _SENTENCES.split(text):
+            which = self.passing(_TOKEN.findall(sentence.lower()))
+            if not which:
+                continue
+            if self._built is None:
+                with self._lock:
+                    if self._built is None:
+                        self._built = self._build()
+            nlp, matchers = self._built
+            doc = nlp.make_doc(sentence)
+            for tok in doc:
+                tok.lemma_ = lemma(tok.lower_)
+            found = [Span(doc, start, end, label=key) for k in which for key, start, end in matchers[k](doc)]
+            if not found:
+                continue
+            spans = filter_spans(found)  # the longest match where rules overlap
+            # ConText only when a modifier could apply outside the matches (the clinical reader's own prefilter,
+            # a superset test; the matches' own words, such as the "not" of "not passing wind", are left out)
+            rest, at = [], 0
+            for span in sorted(spans, key=lambda sp: sp.start_char):
+                rest.append(sentence[at:span.start_char])
+                at = span.end_char
+            if needs_context(" _ ".join([*rest, sentence[at:]])):
+                nlp.get_pipe("medviz_sentences")(doc)
+                nlp.get_pipe("medviz_token_marks")(doc)
+                doc.ents = spans
+                run_context(nlp.get_pipe("medspacy_context"), doc)
+                statuses = [(span, assertion(span)) for span in doc.ents]
+            else:
+                statuses = [(span, "present") for span in spans]
+            for span, status in statuses:
+                if status == "present":
+                    present.append(self.column[span.label_])
+                elif status == "absent":
+                    absent.append(self.column[span.label_])
+        return present, absent
+
+
+# Words the ConText rules take as another person that name the patient in a case description ("A 6-week-old baby is
+# vomiting green bile"): not a family cue here.
+_PATIENT_WORDS = frozenset({"baby", "infant", "newborn", "neonate", "child", "toddler"})
+
+
+def assertion(span) -> str:
+    """"present", "absent" or "ignored" for a matched span after ConText: negated -> absent; another person
+    (family), uncertain or hypothetical -> ignored; historical -> present (the expert counts a past finding as
+    evidence, as its n-gram reader does; the rules' HISTORICAL cues also fire on "35-year-old")."""
+    cats = {m.category.upper() for m in span._.modifiers
+            if not (m.category.upper() == "FAMILY" and span.doc[m.modifier_span[0]:m.modifier_span[1]].text.lower() in _PATIENT_WORDS)}
+    if "FAMILY" in cats or cats & {"POSSIBLE_EXISTENCE", "HYPOTHETICAL"}:
+        return "ignored"
+    return "absent" if "NEGATED_EXISTENCE" in cats else "present"
