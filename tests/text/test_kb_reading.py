@@ -165,3 +165,69 @@ def bleeding_expert():
 def test_blood_with_its_source_a_few_words_away(bleeding_expert, text, present, absent):
     p, a = bleeding_expert.findings(text)
     assert sorted(p) == sorted(present) and sorted(a) == sorted(absent)
+
+
+# Release 2.4.0 (issue 15): verb phrases and findings with words between their parts, read by the medspaCy / spaCy
+# target rules of medviz/text/synth/phrase_rules.json over lemmas, with ConText's assertion status.
+RULE_PHRASES = {"pneumonia": {"absolute constipation": 10, "unable to move legs": 10, "respiratory depression": 10,
+                              "found outdoors": 10, "exposure to cold": 10, "amaurosis fugax": 10, "bilious vomiting": 10}}
+
+
+@pytest.fixture(scope="module")
+def rule_expert():
+    return KnowledgeBaseBayes(_kb(), SYN, RULE_PHRASES)
+
+
+@pytest.mark.parametrize("text, present", [
+    ("A 70-year-old man has not opened his bowels or passed wind for four days.", ["absolute constipation"]),
+    ("He hasn't passed any wind since yesterday.", ["absolute constipation"]),
+    ("He fell from a ladder and cannot feel or move his legs.", ["unable to move legs"]),
+    ("Started on morphine, now very drowsy and breathing slowly.", ["respiratory depression"]),
+    ("Her breaths are slow and shallow.", ["respiratory depression"]),
+    ("A homeless man was found outside on a freezing night.", ["found outdoors", "exposure to cold"]),
+    ("A curtain came down over his left eye for five minutes, which then cleared completely.", ["amaurosis fugax"]),
+    ("A 6-week-old baby is vomiting green bile.", ["vomiting", "bilious vomiting"]),  # "baby": the patient, not a relative
+])
+def test_verb_phrases_and_gapped_findings_are_read(rule_expert, text, present):
+    p, a = rule_expert.findings(text)
+    assert sorted(p) == sorted(present) and not a
+
+
+@pytest.mark.parametrize("text, present, absent", [
+    ("Bowels opened today and passing wind.", [], []),  # the normal function, not its absence
+    ("Denies breathing slowly.", [], ["respiratory depression"]),  # negated before
+    ("His mother cannot move her legs.", [], []),  # family: not the patient's
+    ("If he cannot move his legs, call 999.", [], []),  # hypothetical
+    ("Cough. She cannot move her legs.", ["cough", "unable to move legs"], []),  # the n-gram reading is kept
+])
+def test_phrase_rules_keep_assertion_status(rule_expert, text, present, absent):
+    p, a = rule_expert.findings(text)
+    assert sorted(p) == sorted(present) and sorted(a) == sorted(absent)
+
+
+def test_phrase_rules_run_only_where_their_words_are(rule_expert):
+    from medviz.text.synth.bayes import _TOKEN
+
+    rules = rule_expert._phrase_rules
+    assert not rules.may_match(_TOKEN.findall("cough and fever for three days, not vomiting"))
+    assert rules.may_match(_TOKEN.findall("has not opened his bowels or passed wind"))
+    # a rule whose phrase the expert's tables lack is skipped (the tiny tables here have no "lucid interval")
+    assert "lucid interval" not in rules.column and "absolute constipation" in rules.column
+
+
+def test_lemmas_are_lemminflects_verb_first():
+    from medviz.text.synth.phrase_rules import lemma
+
+    assert [lemma(w) for w in ("opened", "bowels", "breathing", "legs", "xyzzy")] == ["open", "bowel", "breathe", "leg", "xyzzy"]
+
+
+def test_a_cause_named_in_the_clinician_table_floors_its_findings():
+    """P(s | c) >= P(cause | c) x P(s | cause): meningitis's table names pneumonia (40 %), so pneumonia's cough
+    (85 %) is at least 34 % for meningitis; a finding meningitis already has more of keeps its own share."""
+    e = KnowledgeBaseBayes(_kb(), SYN, {"meningitis": {"known pneumonia / pneumonia": 40}})
+    lab, col = e.labels, e.phrase_col
+    assert np.isclose(e.freq[lab.index("Meningitis"), col["cough"]], 0.34)
+    assert np.isclose(e.freq[lab.index("Meningitis"), col["fever"]], 0.80)  # its own 80 % > 0.4 x 70 %
+    assert e.freq[lab.index("Migraine"), col["cough"]] == 0  # names no cause
+    plain = KnowledgeBaseBayes(_kb(), SYN, {})
+    assert plain.freq[lab.index("Meningitis"), col["cough"]] == 0

@@ -172,7 +172,8 @@ class KnowledgeBaseBayes:
                     col[ci] = pct / 100.0
                     phrases[key] = freq.shape[1] + len(extra_cols)
                     extra_cols.append(col)
-        self._build(np.hstack([freq, np.array(extra_cols).T]) if extra_cols else freq, phrases,
+        full = np.hstack([freq, np.array(extra_cols).T]) if extra_cols else freq
+        self._build(cause_floor(full, self.labels, clinical_findings or {}, conds_by_slug(kb)), phrases,
                     np.array([c.age_odds for c in order]), np.array([c.sex_odds for c in order]))
 
     def _build(self, freq: np.ndarray, phrases: dict[str, int], age_odds: np.ndarray, sex_odds: np.ndarray) -> None:
@@ -425,6 +426,44 @@ def _lateral(toks: list[str], start: int, end: int) -> bool:
         rest = [w for w in after[1:] if w != "the"]
         return bool(rest) and (rest[0] in _SIDE_WORDS - {"r", "l"} or tuple(rest[:2]) in _ONE_SIDED)
     return False
+
+
+# A cause named in a condition's clinician-findings table (2.4.0): "known cirrhosis / cirrhosis" 45 % for oesophageal
+# varices, "head injury" 60 % for an extradural haematoma. By the law of total probability, and taking a finding of
+# the cause to be as common with the condition as without it (the naive-Bayes independence the expert assumes
+# anyway), P(s | c) >= P(cause | c) * P(s | cause). The knowledge base lists none of cirrhosis's findings for
+# varices (jaundice, ascites, alcohol excess: each eps = 0.5 %), so a varices case that names them was read as
+# near-impossible; this floor gives them 0.45 x 30-40 %. An alternative of a table key names a cause when it is a
+# knowledge-base condition's name, alone or after "known " / "on " (CAUSE_PREFIXES).
+CAUSE_PREFIXES = ("", "known ", "on ")
+
+
+def causes_named(labels: list[str], clinical_findings: dict, by_slug: dict) -> list[tuple[int, int, float]]:
+    """(condition row, cause row, P(cause | condition)) for each knowledge-base condition that a condition's
+    clinician-findings table names (:data:`CAUSE_PREFIXES`); the largest share where a cause is named twice."""
+    row = {name.lower(): i for i, name in enumerate(labels)}
+    found: dict[tuple[int, int], float] = {}
+    for slug, table in clinical_findings.items():
+        if slug not in by_slug:
+            continue
+        ci = labels.index(by_slug[slug].name)
+        for phrase, pct in table.items():
+            for alt in (a.strip().lower() for a in phrase.split(" / ")):
+                for prefix in CAUSE_PREFIXES:
+                    cause = row.get(alt[len(prefix):]) if alt.startswith(prefix) else None
+                    if cause is not None and cause != ci:
+                        found[ci, cause] = max(found.get((ci, cause), 0.0), pct / 100.0)
+    return [(ci, cause, q) for (ci, cause), q in found.items()]
+
+
+def cause_floor(freq: np.ndarray, labels: list[str], clinical_findings: dict, by_slug: dict) -> np.ndarray:
+    """``freq`` (C, F) with each condition's finding shares raised to at least P(cause | c) * P(s | cause) for the
+    causes its clinician-findings table names (:func:`causes_named`; the causes' own rows as they were, so a floor
+    is not passed on twice). A new array; ``freq`` is not changed."""
+    out = freq.copy()
+    for ci, cause, q in causes_named(labels, clinical_findings, by_slug):
+        out[ci] = np.maximum(out[ci], q * freq[cause])
+    return out
 
 
 def conds_by_slug(kb: KnowledgeBase) -> dict:
