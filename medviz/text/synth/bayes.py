@@ -9,14 +9,19 @@ as the clause's last word (``CP - none``, ``fever: no``, ``SOB denied,``; the ch
 negative). Combined abbreviations (``N/V``, ``D&V``) are read as each finding they name, and measured vital signs
 and bedside values (``HR 118``, ``T 39.8``, ``BP 80/50``, ``sats 88%``, ``BM 2.1``, ``K 7.1``) as the finding
 their value means (tachycardia, fever, hypotension, hypoxia, hypoglycaemia, hyperkalaemia: :data:`VITAL_RULES`)
-rather than as exact-number phrases. Age and sex come from ``67M`` / ``67-year-old man`` / ``67 yo F`` forms. Score of condition c (log scale):
+rather than as exact-number phrases. Verb phrases and findings with words between their parts ("has not opened his
+bowels or passed wind", "cannot feel or move his legs") are read by medspaCy / spaCy target rules over lemmas with
+ConText's assertion status (medviz.text.synth.phrase_rules, 2.4.0). Age and sex come from ``67M`` / ``67-year-old
+man`` / ``67 yo F`` forms. Score of condition c (log scale):
 
     log P(c | case) = const + Σ_present log max(p_cs, ε) + Σ_absent log(1 - p_cs)
                       + log age_odds_c(band) + log sex_odds_c(sex)      (each odds floored at ε)
 
 with p_cs the share of patients with c who report finding s (0 when c does not list it) and ε = 0.005:
 findings not mentioned carry no evidence (an unmentioned symptom is not an absent one). The prior
-over conditions is uniform, as in the generated training set.
+over conditions is uniform, as in the generated training set. p_cs is the knowledge base's share, or the
+clinician-findings table's where the knowledge base lists none, raised to P(cause | c) · P(s | cause) for a cause
+that c's clinician-findings table names (:func:`cause_floor`, 2.4.0).
 """
 from __future__ import annotations
 
