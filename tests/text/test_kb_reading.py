@@ -88,7 +88,7 @@ def test_age_under_a_year_in_weeks_or_days(expert):
     assert expert.read("10-day-old girl, fever").age == 0
 
 
-def test_calibrate_rebuilds_the_expert_from_the_current_tables(tmp_path, capsys):
+def test_calibrate_rebuilds_the_expert_from_the_current_tables(tmp_path, capsys, train_tiny_kb_bundle):
     """``calibrate --rebuild-expert``: the bundle's expert is rebuilt with the shipped tables, its hash, version
     and changelog recorded, the network untouched, and the product temperature refitted."""
     import shutil
@@ -98,7 +98,7 @@ def test_calibrate_rebuilds_the_expert_from_the_current_tables(tmp_path, capsys)
     from medviz.text.synth.bayes import expert_for
 
     pytest.importorskip("tensorflow")
-    path, d = _trained_bundle(tmp_path)
+    path, d = train_tiny_kb_bundle(tmp_path, SYN, CLIN, epochs=2)  # 3 conditions, seconds
     copy = tmp_path / "b"
     shutil.copytree(path, copy)
     kb = tmp_path / "kb"
@@ -119,26 +119,6 @@ def test_calibrate_rebuilds_the_expert_from_the_current_tables(tmp_path, capsys)
     assert expert.findings("denies CP") == ([], ["sharp chest pain"])
     assert main(["calibrate", str(copy), "--version", "1", "--cases", str(d / "train.jsonl")]) == 1
     assert "--rebuild-expert" in capsys.readouterr().err
-
-
-def _trained_bundle(tmp_path):
-    """A 3-condition bundle trained with a knowledge-base expert (seconds; the same recipe as test_recalibrate)."""
-    import pandas as pd
-
-    from medviz.text.model import TextModelConfig
-    from medviz.text.synth import CaseGenerator
-    from medviz.text.train import TextTrainingSpec, train_text
-
-    kb = _kb()
-    train = pd.DataFrame([{"text": c.text, "label": c.label} for c in CaseGenerator(kb).generate(30, seed=5)])
-    train.to_json(tmp_path / "train.jsonl", orient="records", lines=True)
-    spec = TextTrainingSpec(
-        name="tiny-kb", text_column="text", label_column="label", seed=3, epochs=2, refit_epochs=2,
-        calibration_fraction=0.3, expert=KnowledgeBaseBayes(kb, SYN, CLIN), expert_weight=1.0,
-        config=TextModelConfig(min_note_count=1, max_tokens=300, sequence_length=64, embed_dim=8, rnn_units=8,
-                               attention_units=8),
-    )
-    return train_text(spec, train, tmp_path / "bundle"), tmp_path
 
 
 @pytest.fixture(scope="module")

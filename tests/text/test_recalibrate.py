@@ -12,9 +12,8 @@ from medviz import metrics as M
 from medviz.cli import main
 from medviz.errors import InputError
 from medviz.text.recalibrate import fit_product_calibration
-from medviz.text.synth.bayes import KnowledgeBaseBayes, combine
+from medviz.text.synth.bayes import combine
 from tests.text.test_kb_bayes import CLIN, SYN
-from tests.text.test_synth import _kb
 
 
 def _overconfident(n=600, c=5, seed=0):
@@ -50,25 +49,9 @@ def test_bad_shapes_are_a_clear_error():
 
 
 @pytest.fixture(scope="module")
-def expert_bundle(tmp_path_factory):
-    """A 3-condition bundle trained with a knowledge-base expert on generated cases (seconds)."""
-    from medviz.text.model import TextModelConfig
-    from medviz.text.synth import CaseGenerator
-    from medviz.text.train import TextTrainingSpec, train_text
-
-    kb = _kb()
-    d = tmp_path_factory.mktemp("kbbundle")
-    train = pd.DataFrame([{"text": c.text, "label": c.label} for c in CaseGenerator(kb).generate(30, seed=5)])
-    test = pd.DataFrame([{"text": c.text, "label": c.label} for c in CaseGenerator(kb).generate(6, seed=6)])
-    train.to_json(d / "train.jsonl", orient="records", lines=True)
-    test.to_json(d / "test.jsonl", orient="records", lines=True)
-    spec = TextTrainingSpec(
-        name="tiny-kb", text_column="text", label_column="label", seed=3, epochs=4, refit_epochs=4,
-        calibration_fraction=0.3, expert=KnowledgeBaseBayes(kb, SYN, CLIN), expert_weight=1.0,
-        config=TextModelConfig(min_note_count=1, max_tokens=300, sequence_length=64, embed_dim=8, rnn_units=8,
-                               attention_units=8),
-    )
-    return train_text(spec, train, d / "bundle", test_df=test), d
+def expert_bundle(tmp_path_factory, train_tiny_kb_bundle):
+    """A 3-condition bundle trained with a knowledge-base expert on generated cases (seconds; tests/text/conftest.py)."""
+    return train_tiny_kb_bundle(tmp_path_factory.mktemp("kbbundle"), SYN, CLIN, epochs=4, with_test=True)
 
 
 def test_train_with_kb_records_and_applies_the_product_temperature(expert_bundle):
