@@ -1,10 +1,11 @@
 """CPU time of the knowledge-base expert's reader alone (``KnowledgeBaseBayes.read``, issue 15 / 2.4.0: it runs on
 every CSV row), beside a baseline checkout timed in the same run.
 
-    python benchmarks/expert_read_speed.py [--texts 2000] [--repeats 5] [--baseline DIR] [--expert FILE]
+    python benchmarks/expert_read_speed.py [--texts 2000] [--repeats 5] [--baseline DIR] [--expert FILE] [--generated-only]
 
 Texts: the clinician vignettes of benchmarks/data (development / final, holdout, holdout2) and the robustness set, then
-cases generated from the knowledge base (benchmarks/differential.py ``speed_texts``). Each side runs in its own
+cases generated from the knowledge base (benchmarks/differential.py ``speed_texts``); ``--generated-only``: the
+generated cases alone. Each side runs in its own
 process (``--measure``), sides alternate ``--repeats`` times; one warm-up pass first (the medspaCy pipeline of the
 phrase rules is built on first use, ~1 s, once per process). Prints CPU ms per 1,000 texts (``time.process_time``),
 median and range, and the load average. ``--expert``: the expert JSON both sides read (default: the shipped bundle's),
@@ -23,12 +24,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def texts_for(n: int, kb: str | None) -> list[str]:
+def texts_for(n: int, kb: str | None, generated_only: bool = False) -> list[str]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import pandas as pd
 
     from differential import DATA, robustness_cases, speed_texts
 
+    if generated_only:
+        return speed_texts([], n, kb)
     vig = []
     for name in ("clinician_vignettes.csv", "clinician_vignettes_holdout.csv", "clinician_vignettes_holdout2.csv"):
         vig += pd.read_csv(DATA / name, dtype=str)["text"].tolist()
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--expert", default=str(ROOT / "models" / "differential-801" / "knowledge_base_expert.json"))
     shared = next((d / "shared" for d in (ROOT.parent, ROOT.parent.parent) if (d / "shared" / "data").is_dir()), ROOT.parent / "shared")
     ap.add_argument("--kb", default=str(shared / "data" / "symcat"), help="knowledge base for the generated cases")
+    ap.add_argument("--generated-only", action="store_true", help="generated cases only (no vignettes): CSV-like text")
     ap.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)  # internal: code dir, expert file, texts file
     args = ap.parse_args(argv)
     if args.measure:
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import tempfile
 
-    texts = texts_for(args.texts, args.kb if Path(args.kb).is_dir() else None)
+    texts = texts_for(args.texts, args.kb if Path(args.kb).is_dir() else None, args.generated_only)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(texts, f)
     sides = {"this checkout": str(ROOT)} | ({"baseline": str(Path(args.baseline).resolve())} if args.baseline else {})

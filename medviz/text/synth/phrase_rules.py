@@ -87,17 +87,24 @@ class PhraseRules:
         self.column = {r.category: phrase_col[r.category.lower()] for r in self.rules}
         self._required = [tuple(f for f in map(_forms, r.pattern) if f is not None) for r in self.rules]
         # a text can pass a rule only with one of its anchor words: the words of its rarest token (``metadata.anchor``,
-        # an index into its pattern; the negation words are too common to be one)
-        self._anchors = frozenset().union(*(_forms(r.pattern[r.metadata["anchor"]]) for r in self.rules))
+        # an index into its pattern; the negation words are too common to be one); anchor word -> its rules
+        self._by_anchor: dict[str, tuple[int, ...]] = {}
+        for k, r in enumerate(self.rules):
+            for w in _forms(r.pattern[r.metadata["anchor"]]):
+                self._by_anchor[w] = (*self._by_anchor.get(w, ()), k)
+        self._anchors = frozenset(self._by_anchor)
+        self._lemma_forms = frozenset(w for r in self.rules for tok in r.pattern if "LEMMA" in tok
+                                      for w in _forms({k: v for k, v in tok.items() if k != "OP"}) or ())
         self._built = None
         self._lock = threading.Lock()
 
     def passing(self, toks) -> list[int]:
         """Indexes of the rules each of whose required tokens has a form among ``toks`` (the reader's tokens)."""
-        if not self.rules or self._anchors.isdisjoint(toks):
+        if self._anchors.isdisjoint(toks):
             return []
         present = set(toks)
-        return [k for k, req in enumerate(self._required) if all(not present.isdisjoint(f) for f in req)]
+        candidates = sorted({k for w in self._anchors.intersection(present) for k in self._by_anchor[w]})
+        return [k for k in candidates if all(not present.isdisjoint(f) for f in self._required[k])]
 
     def may_match(self, toks: list[str]) -> bool:
         """True when some rule passes the prefilter (:meth:`passing`) on ``toks``, the reader's tokens of a text."""
@@ -138,7 +145,8 @@ class PhraseRules:
             nlp, matchers = self._built
             doc = nlp.make_doc(sentence)
             for tok in doc:
-                tok.lemma_ = lemma(tok.lower_)
+                if tok.lower_ in self._lemma_forms:  # only words a LEMMA pattern can match need one
+                    tok.lemma_ = lemma(tok.lower_)
             found = [Span(doc, start, end, label=key) for k in which for key, start, end in matchers[k](doc)]
             if not found:
                 continue
