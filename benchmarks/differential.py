@@ -2,7 +2,7 @@
 
     python benchmarks/differential.py [--model models/differential-801] [--small models/symptom-diagnosis]
                                       [--csv-rows 20000] [--repeats 5] [--no-speed | --speed-only]
-                                      [--baseline DIR] [--kb ../shared/data/symcat]
+                                      [--baseline DIR] [--kb ../shared/data/symcat] [--final-holdout]
 
 Prints top-1/3/5/10 on:
   * benchmarks/data/clinician_vignettes.csv: the development part (looked at while choosing settings),
@@ -11,6 +11,8 @@ Prints top-1/3/5/10 on:
     retrain was scored, looked at only once a release was chosen on the sets above;
   * benchmarks/data/clinician_vignettes_holdout2.csv: 134 vignettes (110 can't-miss, 24 controls) written and
     committed before 2.2.0's phrase-table work, scored once when it was done;
+  * benchmarks/data/clinician_vignettes_holdout3.csv: 140 vignettes written before 2.4.0's reading work and held
+    back: only --final-holdout scores it, once a release has been chosen on the sets above;
   * the bundle's synthetic test split (test_predictions.csv: generated with another seed);
   * the shipped robustness set (tests/data/robustness.jsonl), its 22-label cases mapped to SymCat names
     and its other cases labelled by benchmarks/data/robustness_801_labels.csv;
@@ -108,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--misses", action="store_true", help="list the can't-miss cases missed (id, diagnosis, rank)")
     ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--final-holdout", action="store_true",
+                    help="also score clinician_vignettes_holdout3.csv, held back until a release is chosen on the "
+                         "other sets (off by default, so that nobody tuning a release sees it)")
     shared = next((d / "shared" for d in (ROOT.parent, ROOT.parent.parent) if (d / "shared" / "data").is_dir()), ROOT.parent / "shared")
     ap.add_argument("--kb", default=str(shared / "data" / "symcat"),
                     help="knowledge base for the generated speed cases (default: ../shared/data/symcat)")
@@ -164,6 +169,20 @@ def main(argv: list[str] | None = None) -> int:
     for name, pp in parts(predictor, hold2["text"].tolist()).items():
         print(topk_row(f"  {name}", pp, labels, h2truth))
 
+    # written and committed before 2.4.0's reading work, held back: scored only with --final-holdout, once a
+    # release has been chosen on the sets above (see benchmarks/data/README.md)
+    hold3_path = DATA / "clinician_vignettes_holdout3.csv"
+    hold3 = h3p = h3truth = None
+    if args.final_holdout and hold3_path.exists():
+        hold3 = pd.read_csv(hold3_path, dtype=str)
+        h3p = probabilities(predictor, hold3["text"].tolist())
+        h3truth = [{t} for t in hold3["label"]]
+        print(topk_row("clinician vignettes, holdout3 (held back until a release is chosen)", h3p, labels, h3truth))
+        for name, pp in parts(predictor, hold3["text"].tolist()).items():
+            print(topk_row(f"  {name}", pp, labels, h3truth))
+    elif hold3_path.exists():
+        print(f"{'clinician vignettes, holdout3: held back (--final-holdout scores it)':66}{'':>5}")
+
     tp = bundle.test_predictions
     if tp is not None:
         cols = [f"prob_{lab}" for lab in labels]
@@ -216,10 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"can't-miss recall ({rule.wording()}): named by the can't-miss line or in the top 5")
     ids = {"clinician vignettes": vig["id"].tolist(), "clinician vignettes, holdout": hold["id"].tolist(),
            "clinician vignettes, holdout2": hold2["id"].tolist()}  # the robustness set: 0-based case numbers
-    for name, texts, truth, probs in (("clinician vignettes", vig["text"].tolist(), [{t} for t in vig["label"]], vp),
-                                      ("clinician vignettes, holdout", hold["text"].tolist(), [{t} for t in hold["label"]], hp),
-                                      ("clinician vignettes, holdout2", hold2["text"].tolist(), h2truth, h2p),
-                                      ("robustness set", rtexts, rtruth, rp)):
+    recall_sets = [("clinician vignettes", vig["text"].tolist(), [{t} for t in vig["label"]], vp),
+                   ("clinician vignettes, holdout", hold["text"].tolist(), [{t} for t in hold["label"]], hp),
+                   ("clinician vignettes, holdout2", hold2["text"].tolist(), h2truth, h2p),
+                   ("robustness set", rtexts, rtruth, rp)]
+    if hold3 is not None:
+        ids["clinician vignettes, holdout3"] = hold3["id"].tolist()
+        recall_sets.append(("clinician vignettes, holdout3", hold3["text"].tolist(), h3truth, h3p))
+    for name, texts, truth, probs in recall_sets:
         sel = [i for i, ts in enumerate(truth) if any(t.casefold() in listed for t in ts)]
         top5 = hits_at(probs[sel], labels, [truth[i] for i in sel], 5)
         named = np.array([any(h.label in truth[i] for h in cant_miss(labels, probs[i], rule)) for i in sel])

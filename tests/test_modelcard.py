@@ -100,3 +100,21 @@ def test_card_follows_the_language_and_keeps_bundle_text(evil_bundle):
     assert "Decision support for clinicians" not in html and "Model details" not in html
     assert "<script>" not in html  # still escaped
     assert '<html lang="en">' in render_html(english) and "模型" not in render_html(english)
+
+
+def test_card_shows_the_manifest_changelog_newest_first_and_escaped(tmp_path):
+    import json
+
+    path = build_tiny_tabular_bundle(tmp_path / "logged")
+    m = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    m["changelog"] = ["0.2.0: reading rules " + EVIL, "0.1.0: first release"]
+    (path / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    card = build_model_card(load_bundle(path))
+    versions = next(s for s in card.sections if s.key == "versions")
+    assert next(b for b in versions.blocks if b.kind == "list").content == m["changelog"]
+    html = render_html(card)
+    assert "0.1.0: first release" in html and "<script" not in html
+    assert html.index("0.2.0: reading rules") < html.index("0.1.0: first release")
+    plain = next(s for s in build_model_card(load_bundle(build_tiny_tabular_bundle(tmp_path / "plain"))).sections
+                 if s.key == "versions")
+    assert not any(b.kind == "list" for b in plain.blocks)

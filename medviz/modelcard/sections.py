@@ -249,7 +249,11 @@ def _versions(bundle: ModelBundle) -> Section:
                                                                     "changes; each version gets a new number and card"))),
             (_("Retraining command"), _get(m, "training", "command")),
             (_("Report a problem"), _get(m, "contact", default=_("the model owner (no contact recorded in this bundle)")))]
-    return Section("versions", _("Version history, updates, reporting problems"), (Block("table", table), Block("facts", rows)), "M8")
+    blocks = [Block("table", table)]
+    changelog = [str(line) for line in (m.get("changelog") or []) if str(line).strip()]
+    if changelog:  # the manifest's changelog lines (newest first), written by `calibrate --rebuild-expert --change` or by hand
+        blocks += [Block("text", _("Changes, newest first:")), Block("list", changelog)]
+    return Section("versions", _("Version history, updates, reporting problems"), (*blocks, Block("facts", rows)), "M8")
 
 
 def _audit() -> Section:

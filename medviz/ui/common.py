@@ -122,12 +122,25 @@ def model_identity(bundle: ModelBundle) -> str:
         _("Model **{name}** v{version}").format(name=plain(bundle.name), version=plain(bundle.version)),
         (_("imported {date} (trained outside medviz)").format(date=plain(str(m['import'].get('imported_at', '?'))[:10]))
          if m.get("import") else _("trained {date}").format(date=plain(str(tr.get('trained_at', '?'))[:10]))),
-        _("training data: {source}").format(source=plain(tr.get('data_source') or _("unknown")))
+        _("training data: {source}").format(source=plain(data_summary(tr) or _("unknown")))
         + (f" ({plain(tr['data_dates'])})" if tr.get("data_dates") else ""),
         _("last validated {date}").format(date=plain(m.get('last_validated', '?'))),
         _("see the Model card page"),
     ]
     return " · ".join(parts)
+
+
+def data_summary(training: dict, limit: int = 140) -> str:
+    """The training data in one short line for the model line under each page title: the manifest's
+    ``training.data_summary`` when it has one, else ``training.data_source`` cut at a word boundary before
+    ``limit`` characters (with "…"); the full provenance stays on the Model card page. '' when neither is set."""
+    short = str(training.get("data_summary") or "").strip()
+    if short:
+        return short
+    full = " ".join(str(training.get("data_source") or "").split())
+    if len(full) <= limit:
+        return full
+    return full[:limit].rsplit(" ", 1)[0].rstrip(" ,;:(") + "…"
 
 
 def require(bundle: ModelBundle | None, *, text: bool | None = None, tabular: bool | None = None) -> bool:

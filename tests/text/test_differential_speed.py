@@ -22,10 +22,12 @@ def test_bag_of_words_inference_path_equals_the_training_path():
     ids[:, 8:] = 0  # padding
     ids[4] = 0  # an empty row
     ids[5, :6] = 17  # a repeated word counts each time
+    ids[8] = 0  # an empty last row: still a row of zeros (num_segments), not dropped
     train = keras.ops.convert_to_numpy(layer(ids, training=True))
     infer = keras.ops.convert_to_numpy(layer(ids, training=False))
     np.testing.assert_allclose(infer, train, atol=1e-5)
     np.testing.assert_allclose(infer[4], 0)
+    assert infer.shape == (9, 7) and not infer[8].any()
 
 
 def test_expert_reads_each_distinct_text_once_with_the_same_scores(monkeypatch):
