@@ -211,3 +211,13 @@ def test_a_cause_named_in_the_clinician_table_floors_its_findings():
     assert e.freq[lab.index("Migraine"), col["cough"]] == 0  # names no cause
     plain = KnowledgeBaseBayes(_kb(), SYN, {})
     assert plain.freq[lab.index("Meningitis"), col["cough"]] == 0
+
+
+def test_an_expert_with_phrase_rules_pickles(rule_expert):
+    """The expert goes to worker processes: its rules' lock and spaCy objects are rebuilt there."""
+    import pickle
+
+    text = "He cannot feel or move his legs."
+    rule_expert.read(text)  # the spaCy pipeline built
+    again = pickle.loads(pickle.dumps(rule_expert))
+    assert again.findings(text) == rule_expert.findings(text) == (["unable to move legs"], [])

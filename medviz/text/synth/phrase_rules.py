@@ -98,6 +98,14 @@ class PhraseRules:
         self._built = None
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        """Picklable (the expert travels to worker processes, e.g. Dask's): the lock and the spaCy objects stay
+        behind and are built again on first use."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_built")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock(), _built=None)
+
     def passing(self, toks) -> list[int]:
         """Indexes of the rules each of whose required tokens has a form among ``toks`` (the reader's tokens)."""
         if self._anchors.isdisjoint(toks):
