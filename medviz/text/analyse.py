@@ -273,7 +273,7 @@ def model_texts(predictor: TextPredictor, texts: Sequence[str | None]) -> list[s
 
 
 def analyse_texts(predictor: TextPredictor, texts: Sequence[str | None], *, attention: bool = False,
-                  batch_size: int = 2048) -> TextBatch:
+                  batch_size: int | None = None) -> TextBatch:
     """The whole pipeline for a batch of texts (see the module docstring)."""
     cfg = SafetyConfig.from_manifest(predictor.bundle.manifest)
     return analyse_prepared(predictor, prepare(cfg, texts, bundle=predictor.bundle), attention=attention,
@@ -281,7 +281,7 @@ def analyse_texts(predictor: TextPredictor, texts: Sequence[str | None], *, atte
 
 
 def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention: bool = False,
-                     batch_size: int = 2048, cfg: SafetyConfig | None = None) -> TextBatch:
+                     batch_size: int | None = None, cfg: SafetyConfig | None = None) -> TextBatch:
     """The model and the safety checks over texts already :func:`prepare`-d."""
     from medviz.text.predict import count_matches, unknown_shares
 
@@ -354,9 +354,12 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
     )
 
 
-def _predict_distinct(predictor: TextPredictor, texts: list[str], batch_size: int, attention: bool):
+def _predict_distinct(predictor: TextPredictor, texts: list[str], batch_size: int | None, attention: bool):
     """``predictor.predict`` over the distinct texts only, expanded back to one row per text (files often
-    repeat a text: templates, copied notes). Same arrays as predicting every row."""
+    repeat a text: templates, copied notes). Same arrays as predicting every row. ``batch_size`` None: the
+    predictor's own (medviz.text.predict.BATCH_SIZE)."""
+    if batch_size is None:
+        from medviz.text.predict import BATCH_SIZE as batch_size
     if len(texts) < 2:
         return predictor.predict(texts, batch_size=batch_size, attention=attention)
     codes, uniq = pd.factorize(pd.Series(texts, dtype=object), sort=False)
@@ -510,7 +513,7 @@ def analyse_case(predictor: TextPredictor, text: str | None) -> CaseAnalysis:
 
 
 def analyse_batch(
-    predictor: TextPredictor, texts: list[str], batch_size: int = 2048, model_texts: list[str] | None = None
+    predictor: TextPredictor, texts: list[str], batch_size: int | None = None, model_texts: list[str] | None = None
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Probabilities (N, C) and the safety columns ``prediction_set``, ``out_of_scope``,
     ``out_of_scope_score``, ``warnings`` and ``error`` for a batch (:func:`analyse_texts`; kept for
