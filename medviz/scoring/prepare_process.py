@@ -46,7 +46,10 @@ def _warm_up() -> bool:
 
     import medviz.text.analyse  # noqa: F401
 
-    expert_for(_STATE["bundle"])
+    found = expert_for(_STATE["bundle"])
+    rules = getattr(found[0], "_phrase_rules", None) if found is not None else None
+    if rules is not None:  # the expert's spaCy phrase rules: built here, not on the first chunk that needs them
+        rules.warm_up()
     return True
 
 

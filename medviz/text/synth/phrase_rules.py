@@ -133,6 +133,15 @@ class PhraseRules:
             matchers.append(m)
         return nlp, matchers
 
+    def warm_up(self):
+        """Build the spaCy pipeline and matchers now (once per process, ~1 s) instead of on the first text that
+        passes a rule; returns ``(nlp, matchers)``. Thread-safe."""
+        if self._built is None:
+            with self._lock:
+                if self._built is None:
+                    self._built = self._build()
+        return self._built
+
     def read(self, text: str) -> tuple[list[int], list[int]]:
         """(present columns, absent columns) that the rules find in ``text``, sentence by sentence (only sentences
         that pass a rule's prefilter are parsed); each match's assertion status by ConText (:func:`assertion`)."""
@@ -146,11 +155,7 @@ class PhraseRules:
             which = self.passing(_TOKEN.findall(sentence.lower()))
             if not which:
                 continue
-            if self._built is None:
-                with self._lock:
-                    if self._built is None:
-                        self._built = self._build()
-            nlp, matchers = self._built
+            nlp, matchers = self.warm_up()
             doc = nlp.make_doc(sentence)
             for tok in doc:
                 if tok.lower_ in self._lemma_forms:  # only words a LEMMA pattern can match need one
