@@ -48,8 +48,12 @@ def _warm_up() -> bool:
 
     found = expert_for(_STATE["bundle"])
     rules = getattr(found[0], "_phrase_rules", None) if found is not None else None
-    if rules is not None:  # the expert's spaCy phrase rules: built here, not on the first chunk that needs them
-        rules.warm_up()
+    if rules is not None:
+        # the expert's spaCy phrase rules (medspaCy import and pipeline: ~3 CPU s) are built beside the first
+        # chunks rather than before the worker says it is ready or on the first text that passes a rule
+        import threading
+
+        threading.Thread(target=rules.warm_up, name="medviz-phrase-rules", daemon=True).start()
     return True
 
 

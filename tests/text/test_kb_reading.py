@@ -221,3 +221,23 @@ def test_an_expert_with_phrase_rules_pickles(rule_expert):
     rule_expert.read(text)  # the spaCy pipeline built
     again = pickle.loads(pickle.dumps(rule_expert))
     assert again.findings(text) == rule_expert.findings(text) == (["unable to move legs"], [])
+
+
+def test_phrase_rules_file_reads_as_medspacy_target_rules_and_bad_rules_are_named(tmp_path):
+    """read_rules (json, no medspaCy import) reads what medspaCy's TargetRule.from_json reads from the shipped file."""
+    import json
+
+    from medspacy.target_matcher import TargetRule
+
+    from medviz.errors import InputError
+    from medviz.text.synth.phrase_rules import RULES_FILE, read_rules
+
+    ours = read_rules(RULES_FILE)
+    theirs = TargetRule.from_json(str(RULES_FILE))
+    assert len(ours) == len(theirs) > 0
+    assert [(r.literal, r.category, r.pattern, r.metadata) for r in ours] == \
+        [(r.literal, r.category, r.pattern, r.metadata) for r in theirs]
+    bad = tmp_path / "rules.json"
+    bad.write_text(json.dumps({"target_rules": [{"literal": "x", "category": "fever", "pattern": []}]}), encoding="utf-8")
+    with pytest.raises(InputError, match=r"target_rules\[0\] needs a non-empty 'pattern'"):
+        read_rules(bad)

@@ -22,6 +22,7 @@ import re
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from medviz.text import zh
 
@@ -76,14 +77,43 @@ def _forms(token: dict) -> frozenset[str] | None:
     return frozenset(w.split("-")[0] for w in words)
 
 
+class Rule(NamedTuple):
+    """One target rule of ``phrase_rules.json`` (the fields of medspaCy's ``TargetRule`` that the rules use)."""
+
+    literal: str
+    category: str
+    pattern: list
+    metadata: dict
+
+
+def read_rules(path: Path = RULES_FILE) -> list[Rule]:
+    """The ``target_rules`` of a medspaCy TargetRule JSON file, as :class:`Rule`s.
+
+    Read with ``json`` rather than ``medspacy.target_matcher.TargetRule.from_json`` because importing medspaCy
+    costs ~2.5 CPU s per process (every CSV worker process and the dashboard, even when no text ever passes a
+    rule's prefilter); medspaCy is imported only when a rule is first run (:meth:`PhraseRules.warm_up`).
+    tests/text/test_kb_reading.py checks that ``TargetRule.from_json`` reads the same rules from the file.
+    Raises :class:`medviz.errors.InputError` naming the rule and field when one lacks ``category`` or ``pattern``."""
+    import json
+
+    from medviz.errors import InputError
+
+    rules = []
+    for i, r in enumerate(json.loads(Path(path).read_text(encoding="utf-8")).get("target_rules") or []):
+        for field in ("category", "pattern"):
+            if not r.get(field):
+                raise InputError(f"{Path(path).name}: target_rules[{i}] needs a non-empty '{field}'")
+        rules.append(Rule(str(r.get("literal") or r["category"]), str(r["category"]), list(r["pattern"]),
+                          dict(r.get("metadata") or {})))
+    return rules
+
+
 class PhraseRules:
     """The target rules of ``phrase_rules.json`` (medspaCy ``TargetRule``s) whose category is a phrase of
     ``phrase_col`` (phrase -> expert column); the others are skipped (a table without that phrase)."""
 
     def __init__(self, phrase_col: dict[str, int], path: Path = RULES_FILE):
-        from medspacy.target_matcher import TargetRule
-
-        self.rules = [r for r in TargetRule.from_json(str(path)) if r.category.lower() in phrase_col]
+        self.rules = [r for r in read_rules(path) if r.category.lower() in phrase_col]
         self.column = {r.category: phrase_col[r.category.lower()] for r in self.rules}
         self._required = [tuple(f for f in map(_forms, r.pattern) if f is not None) for r in self.rules]
         # a text can pass a rule only with one of its anchor words: the words of its rarest token (``metadata.anchor``,
