@@ -39,6 +39,14 @@ def _read(expert, text):
     ("vomiting no blood", ["vomiting"], []),  # the cue does not end the clause: not a trailing negation
     ("fever no vomiting", ["fever"], ["vomiting"]),  # ... it negates what follows, as before
     ("denies CP", [], ["sharp chest pain"]),
+    # the shared assertion cases' classes (tests/data/assertion_cases.csv; benchmarks/assertion_cases.py)
+    ("She has neither fever nor cough. Headache.", ["headache"], ["fever", "cough"]),
+    ("fever - denies. vomiting - present", ["vomiting"], ["fever"]),
+    ("fever-, cough-, headache+", ["headache"], ["fever", "cough"]),
+    ("fever +, cough -", ["fever"], ["cough"]),
+    ("fever -\ncough +", ["cough"], ["fever"]),
+    ("fever: -, vomiting", ["vomiting"], ["fever"]),
+    ("X-ray normal, non-tender, fever", ["fever"], []),  # a hyphen inside a word is not a sign
 ])
 def test_trailing_and_leading_negation(expert, text, present, absent):
     p, a = _read(expert, text)

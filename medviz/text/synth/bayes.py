@@ -41,7 +41,7 @@ EXPERT_FILE = "knowledge_base_expert.json"
 # English tokens as before; Chinese cue words and Han characters as tokens too (medviz.text.zh, issue 14)
 # commas and a spaced dash are tokens too (neither ends a clause): a trailing negation must be the clause's last word
 _TOKEN = re.compile(zh.EXPERT_TOKEN_PATTERN + r"|,|(?<!\S)[-–—](?!\S)")
-_NEG_WORDS = frozenset({"no", "denies", "denied", "denying", "without", "not", "nil", "absent", "never", "nor",
+_NEG_WORDS = frozenset({"no", "denies", "denied", "denying", "without", "not", "nil", "absent", "never", "nor", "neither",
                         *zh.NEGATION_CUES})
 _IGNORE_WORDS = frozenset(zh.IGNORE_CUES)  # Chinese hedge / history / family cues: findings after them not counted
 _CLAUSE_END = frozenset({".", ";", ":", "!", "?", "but", "however", "although", "though", *zh.CLAUSE_ENDS})
@@ -59,7 +59,12 @@ _SEX_WORDS = {"m": "Male", "man": "Male", "male": "Male", "boy": "Male", "gentle
 # Trailing negation (issue 15: "denies CP", "CP - none", "fever: no" are how clinicians chart a pertinent
 # negative; the prefix rule read "fever: no" as fever present). A finding followed, after at most one ":" or
 # spaced dash, by one of these words that ends its clause (then ",", a clause end or the end of the text) is absent.
-_POST_NEG = frozenset({"no", "none", "nil", "neg", "negative", "denied", "absent"})
+_POST_NEG = frozenset({"no", "none", "nil", "neg", "negative", "denied", "denies", "absent"})
+# Review-of-systems notation: a minus written onto a finding negates it ("fever-, cough-, itchy rash+"); the
+# plus only marks it present. Rewritten before tokenising to the trailing negation "fever neg;" / dropped; a
+# hyphen inside a word ("X-ray", "non-tender") or before a digit is left alone.
+_SIGN_MINUS = re.compile(r"(?<=[a-z):]) ?[-\u2212](?=[ \t]*(?:[,;.\n]|$))")
+_SIGN_PLUS = re.compile(r"(?<=[a-z)]) ?\+(?=[ \t]*(?:[,;.\n]|$))")
 _POST_SEP = frozenset({":", "-", "\u2013", "\u2014"})
 _BOUNDARY = frozenset({",", *_CLAUSE_END})
 _POST_START = _POST_NEG | _POST_SEP
@@ -248,6 +253,8 @@ class KnowledgeBaseBayes:
         their parts by medspaCy target rules over lemmas, with ConText's assertion status
         (medviz.text.synth.phrase_rules; only for a text holding each required word of some rule)."""
         low = text.lower()
+        if "-" in low or "+" in low or "\u2212" in low:
+            low = _SIGN_PLUS.sub("", _SIGN_MINUS.sub(" neg;", low))
         toks = _TOKEN.findall(low)
         if "v" in toks:  # N/V, D&V: each finding it names ("," keeps them two phrases; negation carries over it)
             toks = _expand_combined(toks)
