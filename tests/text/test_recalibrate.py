@@ -50,7 +50,7 @@ def test_bad_shapes_are_a_clear_error():
 
 @pytest.fixture(scope="module")
 def expert_bundle(tmp_path_factory, train_tiny_kb_bundle):
-    """A 3-condition bundle trained with a knowledge-base expert on generated cases (seconds; tests/text/conftest.py)."""
+    """A 3-condition bundle trained with a knowledge-base expert on generated cases (seconds; tests/conftest.py)."""
     return train_tiny_kb_bundle(tmp_path_factory.mktemp("kbbundle"), SYN, CLIN, epochs=4, with_test=True)
 
 
