@@ -107,6 +107,44 @@ def calibration_split(cases: pd.DataFrame, manifest: dict, text_column: str, lab
     return cal
 
 
+def retune_expert_weight(path: Path | str, cases: pd.DataFrame, source: str) -> dict[str, Any]:
+    """Choose the knowledge-base expert's weight of the bundle at ``path`` again, on development cases ``cases``
+    (columns ``text``, ``label``; rows whose label is not a condition of the bundle are skipped), with the rule
+    ``train text --kb-tune`` uses (:func:`medviz.text.train.expert_weight_search`), and record it in the manifest
+    (``knowledge_base_expert.weight`` and ``weight_search``, with ``source`` naming the cases), atomically.
+    The product temperature is left as it was: refit it next (:func:`recalibrate_bundle`). Returns the search.
+    Raises :class:`InputError` for a bundle without an expert or cases none of whose labels are conditions."""
+    from medviz.bundle import MANIFEST_FILE, load_bundle
+    from medviz.text.analyse import SafetyConfig
+    from medviz.text.predict import TextPredictor
+    from medviz.text.preprocess import apply_preprocessing
+    from medviz.text.synth.bayes import expert_for
+    from medviz.text.train import expert_weight_search
+
+    path = Path(path)
+    bundle = load_bundle(path)
+    found = expert_for(bundle)
+    if found is None:
+        raise InputError(f"{path}: the bundle has no knowledge-base expert whose weight could be tuned")
+    index = {lab: i for i, lab in enumerate(bundle.labels)}
+    known = cases[cases["label"].isin(index)]
+    if known.empty:
+        raise InputError("--tune-expert-weight: none of the development cases' labels is a condition of the bundle")
+    texts = known["text"].tolist()
+    cfg = SafetyConfig.from_manifest(bundle.manifest)
+    pred = TextPredictor.from_bundle(bundle).predict(apply_preprocessing(cfg.preprocessing, texts))
+    weight, search = expert_weight_search(pred.probabilities, found[0].log_scores(texts),
+                                          known["label"].map(index).to_numpy())
+    search["cases"] = source
+    manifest = json.loads(json.dumps(dict(bundle.manifest)))
+    manifest["knowledge_base_expert"].update(weight=weight, weight_search=search)
+    mtmp = path / f".{MANIFEST_FILE}.part"
+    mtmp.write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+    mtmp.replace(path / MANIFEST_FILE)
+    log.info("knowledge-base expert weight %s chosen on %d development cases", weight, len(known))
+    return search
+
+
 def recalibrate_bundle(path: Path | str, calibration: pd.DataFrame, test: pd.DataFrame | None = None,
                        fitted_on: str = "calibration split") -> dict[str, Any]:
     """Fit the product temperature of the bundle at ``path`` on ``calibration`` (``text``, ``label``), recompute
