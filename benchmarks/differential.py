@@ -93,13 +93,14 @@ def parts(predictor, texts: list[str]) -> dict[str, np.ndarray]:
 
     from medviz.text.analyse import SafetyConfig
     from medviz.text.preprocess import apply_preprocessing
-    from medviz.text.synth.bayes import expert_for
+    from medviz.text.synth.bayes import expert_for, expert_log_scores, network_inputs
 
     kind = SafetyConfig.from_manifest(predictor.bundle.manifest).preprocessing
-    out = {"network only": predictor.predict(apply_preprocessing(kind, texts)).probabilities}
+    # the network as the product runs it (without the denied findings when the bundle says so)
+    out = {"network only": predictor.predict(apply_preprocessing(kind, network_inputs(predictor.bundle, texts))).probabilities}
     found = expert_for(predictor.bundle)
     if found is not None:
-        out[f"knowledge-base expert only (weight {found[1]:g} in the product)"] = softmax(found[0].log_scores(texts), axis=1)
+        out[f"knowledge-base expert only (weight {found[1]:g} in the product)"] = softmax(expert_log_scores(predictor.bundle, texts), axis=1)
     return out
 
 

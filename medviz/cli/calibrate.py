@@ -8,7 +8,9 @@ bundle's knowledge-base expert is first rebuilt from that knowledge base and the
 clinician-findings tables (medviz.text.synth.expert, the code ``train text --kb`` uses), so better phrase tables
 reach a shipped bundle without retraining its network; ``--version`` and ``--change`` record it in the manifest.
 With ``--tune-expert-weight CASES`` (repeatable) the expert's weight in the product is chosen again on those
-development cases before the temperature is fitted.
+development cases before the temperature is fitted; ``--denied-not-evidence yes`` makes a denied finding no evidence
+(the network reads each text without the findings the expert reads as denied, the expert gives them no likelihood:
+medviz.text.synth.bayes.denied_not_evidence).
 """
 from __future__ import annotations
 
@@ -35,6 +37,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"knowledge-base expert rebuilt: {done['phrases_before']} -> {done['phrases_after']} phrases")
     elif args.version or args.change:
         raise InputError("--version and --change go with --rebuild-expert (what changed in the bundle)")
+    if args.denied_not_evidence is not None:
+        from medviz.text.recalibrate import set_denied_not_evidence
+
+        set_denied_not_evidence(args.model_dir, args.denied_not_evidence == "yes")
     if args.tune_expert_weight:
         import pandas as pd
 
@@ -73,6 +79,10 @@ def add_parser(sub) -> None:
     ca.add_argument("--rebuild-expert", metavar="KB_DIR",
                     help="first rebuild the bundle's knowledge-base expert from this knowledge base and the current "
                          "synonym / clinician-findings tables (the network is not retrained)")
+    ca.add_argument("--denied-not-evidence", choices=("yes", "no"),
+                    help="yes: a denied finding is not evidence: the network reads each text without the findings the "
+                         "expert reads as denied and the expert gives them no likelihood (they are still shown as absent); "
+                         "recorded in the manifest, before the weight and temperature are fitted")
     ca.add_argument("--tune-expert-weight", metavar="CASES", action="append",
                     help="development cases (.csv or .jsonl, repeatable; every row is used): choose the knowledge-base "
                          "expert's weight again on them (the rule of train text --kb-tune), before the temperature is fitted")

@@ -513,7 +513,7 @@ def train_text(
     return save_bundle(out_dir, model, manifest, test_predictions, extra_files=extra)
 
 
-EXPERT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+EXPERT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
 def _tune_expert_weight(spec: TextTrainingSpec, model, labels: list[str]):
