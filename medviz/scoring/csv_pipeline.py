@@ -83,8 +83,9 @@ def score_csv(
     output there is moved to ``<name>.stale``, :class:`medviz.io.OutputTarget`) or a binary stream.
     ``fmt``: ``"csv"`` or ``"parquet"`` (default: from the name, ``.parquet``/``.pq``, else CSV).
     ``limits``: :class:`medviz.io.ReadLimits` (default: the CLI's).
-    ``prepare_processes``: text scorers' ``prepare`` in a worker process from the second chunk on
-    (:mod:`medviz.scoring.prepare_process`): 1 = yes, 0 = never, None = when the machine has 2+ cores.
+    ``prepare_processes``: text scorers' ``prepare`` in a worker process from the second chunk on, or from the
+    first when it is a full ``chunksize`` (:mod:`medviz.scoring.prepare_process`): 1 = yes, 0 = never, None = when
+    the machine has 2+ cores.
 
     Three stages overlap, one thread each: this thread reads chunk i+2 and runs the scorer's
     ``prepare`` (text: the clinical rules), a scoring thread runs chunk i+1 (model, SHAP, safety
@@ -121,7 +122,7 @@ def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, in
     from concurrent.futures import ThreadPoolExecutor
 
     from medviz.io import ParquetChunkWriter, neutralize_formulas
-    from medviz.scoring.prepare_process import PrepareProcess
+    from medviz.scoring.prepare_process import FIRST_CHUNK_WAIT_S, PrepareProcess
 
     worker = PrepareProcess.for_scorer(scorer, prepare_processes)
 
@@ -153,11 +154,15 @@ def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, in
         for chunk in iter_csv_chunks(source, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
             if first:
                 scorer.check_columns(chunk.columns)
-            elif worker:
-                worker.start()  # a second chunk: worth a worker process (started once; ready in ~1 s)
+            # a full first chunk (more are likely to follow) or a second chunk: worth a worker process (started
+            # once; ready in ~1-2 s). A full first chunk waits for it: preparing it here would cost this process the
+            # expert's phrase rules (spaCy, lemminflect, medspaCy: ~2.5 CPU s) that the worker pays anyway, while
+            # nothing else is running here yet (the scoring and writing threads wait for this chunk).
+            if worker and (not first or len(chunk) >= chunksize):
+                worker.start()
             # Python-heavy preparation in the worker process when it is up, else here, while the other
             # threads score and write earlier chunks
-            prepared = worker.submit(chunk) if worker else None
+            prepared = worker.submit(chunk, wait=FIRST_CHUNK_WAIT_S if first else 0.0) if worker else None
             if prepared is None and hasattr(scorer, "prepare"):
                 prepared = scorer.prepare(chunk)
             scored = score_pool.submit(score, chunk, prepared)
