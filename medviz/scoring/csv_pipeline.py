@@ -155,14 +155,16 @@ def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, in
             if first:
                 scorer.check_columns(chunk.columns)
             # a full first chunk (more are likely to follow) or a second chunk: worth a worker process (started
-            # once; ready in ~1-2 s). A full first chunk waits for it: preparing it here would cost this process the
-            # expert's phrase rules (spaCy, lemminflect, medspaCy: ~2.5 CPU s) that the worker pays anyway, while
-            # nothing else is running here yet (the scoring and writing threads wait for this chunk).
+            # once; ready in ~1-2 s). A full first chunk waits for it when preparing it here would build the
+            # spaCy / medspaCy pipeline (~2.5 CPU s) that the worker builds anyway (PrepareProcess.first_chunk_waits),
+            # while nothing else is running here yet (the scoring and writing threads wait for this chunk).
+            wait = 0.0
             if worker and (not first or len(chunk) >= chunksize):
                 worker.start()
+                wait = FIRST_CHUNK_WAIT_S if first and worker.first_chunk_waits() else 0.0
             # Python-heavy preparation in the worker process when it is up, else here, while the other
             # threads score and write earlier chunks
-            prepared = worker.submit(chunk, wait=FIRST_CHUNK_WAIT_S if first else 0.0) if worker else None
+            prepared = worker.submit(chunk, wait=wait) if worker else None
             if prepared is None and hasattr(scorer, "prepare"):
                 prepared = scorer.prepare(chunk)
             scored = score_pool.submit(score, chunk, prepared)

@@ -113,6 +113,24 @@ class PrepareProcess:
             self._failed = True
             self._pool = None
 
+    def first_chunk_waits(self) -> bool:
+        """Whether a full first chunk should wait for the worker's warm-up rather than be prepared here: when
+        preparing it here would build the spaCy / medspaCy pipeline (``medviz.text.clinical.assertion.pipeline``: the
+        expert's phrase rules or the clinical reading, ~2.5 CPU s with spaCy's and lemminflect's imports) that this
+        process has not built yet and the worker builds anyway. A process that has built it (e.g. an earlier file
+        prepared here) prepares the first chunk at once."""
+        from medviz.text.clinical.assertion import pipeline
+
+        if pipeline.built():
+            return False
+        if getattr(getattr(self.scorer, "safety", None), "preprocessing", None) == "clinical":
+            return True
+        from medviz.text.synth.bayes import expert_for
+
+        found = expert_for(self.scorer.bundle)
+        rules = getattr(found[0], "_phrase_rules", None) if found is not None else None
+        return bool(rules is not None and rules.rules)
+
     def submit(self, chunk, wait: float = 0.0) -> Future | None:
         """The worker's Future for ``chunk`` when it is up (waiting up to ``wait`` seconds for its warm-up when it
         has started), else None (prepare it in process)."""

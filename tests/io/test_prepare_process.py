@@ -90,6 +90,7 @@ def test_the_worker_starts_at_a_full_first_chunk_and_only_that_chunk_waits_for_i
 
     monkeypatch.setattr(pp.PrepareProcess, "submit", spy_submit)
     monkeypatch.setattr(pp.PrepareProcess, "start", spy_start)
+    monkeypatch.setattr(pp.PrepareProcess, "first_chunk_waits", lambda self: True)  # (its own test below)
     rng = np.random.default_rng(1)
     pd.DataFrame({"note": [TEXTS[i] for i in rng.integers(0, len(TEXTS), 100)], "id": range(100)}).to_csv(
         tmp_path / "in.csv", index=False)
@@ -105,6 +106,21 @@ def test_the_worker_starts_at_a_full_first_chunk_and_only_that_chunk_waits_for_i
               prepare_processes=0)
     here = (tmp_path / "here.csv").read_bytes()
     assert (tmp_path / "worker.csv").read_bytes() == here == (tmp_path / "one.csv").read_bytes()
+
+
+def test_the_first_chunk_waits_only_where_this_process_would_build_the_spacy_pipeline(scorer, tiny_clinical_bundle,
+                                                                                     monkeypatch):
+    from medviz.bundle import load_bundle
+    from medviz.scoring import make_scorer
+    from medviz.scoring.prepare_process import PrepareProcess
+    from medviz.text.clinical import assertion
+
+    clinical = PrepareProcess(make_scorer(load_bundle(tiny_clinical_bundle), text_column="note"))
+    monkeypatch.setattr(assertion.pipeline, "built", lambda: False)
+    assert clinical.first_chunk_waits()  # the clinical reading would build it here
+    assert not PrepareProcess(scorer).first_chunk_waits()  # an expert without phrase rules: nothing to build
+    monkeypatch.setattr(assertion.pipeline, "built", lambda: True)
+    assert not clinical.first_chunk_waits()  # built here already: the first chunk is prepared at once
 
 
 def test_a_dead_worker_leaves_the_chunks_to_the_process(scorer):
