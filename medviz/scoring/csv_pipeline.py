@@ -85,7 +85,8 @@ def score_csv(
     ``limits``: :class:`medviz.io.ReadLimits` (default: the CLI's).
     ``prepare_processes``: text scorers' ``prepare`` in a worker process from the second chunk on, or from the
     first when it is a full ``chunksize`` (:mod:`medviz.scoring.prepare_process`): 1 = yes, 0 = never, None = when
-    the machine has 2+ cores.
+    the machine has 2+ cores. A ``scorer`` passed in keeps its worker process for its next call
+    (:meth:`medviz.scoring.prepare_process.PrepareProcess.kept_for`).
 
     Three stages overlap, one thread each: this thread reads chunk i+2 and runs the scorer's
     ``prepare`` (text: the clinical rules), a scoring thread runs chunk i+1 (model, SHAP, safety
@@ -98,6 +99,7 @@ def score_csv(
 
     from medviz.io import OutputTarget, output_format
 
+    scorer_given = scorer is not None
     scorer = scorer or make_scorer(bundle, text_column=text_column, explain=explain)
     chunksize = chunksize or getattr(scorer, "chunksize", 100_000)
     out_path = Path(output) if isinstance(output, (str, Path)) else None
@@ -107,7 +109,7 @@ def score_csv(
         fh = open(target.tmp, "wb") if target else output  # UTF-8 bytes straight from Arrow
         try:
             rows, errors, warns = _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, info,
-                                            prepare_processes)
+                                            prepare_processes, scorer_given)
         finally:
             if target:
                 fh.close()
@@ -116,7 +118,7 @@ def score_csv(
 
 
 def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, info,
-              prepare_processes=None) -> tuple[int, int, int]:
+              prepare_processes=None, scorer_given=False) -> tuple[int, int, int]:
     """The three stages of :func:`score_csv` writing to the open binary stream ``fh``: (rows, errors, warnings)."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
@@ -124,7 +126,9 @@ def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, in
     from medviz.io import ParquetChunkWriter, neutralize_formulas
     from medviz.scoring.prepare_process import FIRST_CHUNK_WAIT_S, PrepareProcess
 
-    worker = PrepareProcess.for_scorer(scorer, prepare_processes)
+    # a scorer the caller passed in (and may reuse for another file) keeps its warm worker between calls
+    keep = scorer_given
+    worker = (PrepareProcess.kept_for if keep else PrepareProcess.for_scorer)(scorer, prepare_processes)
 
     def score(chunk, prepared):
         return score_frame(scorer, chunk, worker.result(prepared, chunk) if worker else prepared)
@@ -181,7 +185,7 @@ def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, in
             pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
-        if worker:
+        if worker and not keep:
             worker.close()
     score_pool.shutdown(wait=True)
     write_pool.shutdown(wait=True)

@@ -101,7 +101,7 @@ def test_the_worker_starts_at_a_full_first_chunk_and_only_that_chunk_waits_for_i
     calls.clear(), starts.clear()
     score_csv(scorer.bundle, tmp_path / "in.csv", tmp_path / "one.csv", scorer=scorer, chunksize=200,
               prepare_processes=1)
-    assert not starts and [n for n, _ in calls] == [100]  # one short chunk: no worker process, prepared here
+    assert not starts and [n for n, _ in calls] == [100]  # one short chunk: no new worker process
     score_csv(scorer.bundle, tmp_path / "in.csv", tmp_path / "here.csv", scorer=scorer, chunksize=40,
               prepare_processes=0)
     here = (tmp_path / "here.csv").read_bytes()
@@ -121,6 +121,25 @@ def test_the_first_chunk_waits_only_where_this_process_would_build_the_spacy_pip
     assert not PrepareProcess(scorer).first_chunk_waits()  # an expert without phrase rules: nothing to build
     monkeypatch.setattr(assertion.pipeline, "built", lambda: True)
     assert not clinical.first_chunk_waits()  # built here already: the first chunk is prepared at once
+
+
+def test_a_scorer_passed_in_keeps_its_worker_for_the_next_file(expert_bundle, tmp_path):  # noqa: F811
+    """score_csv given a scorer keeps that scorer's worker process (warm) for its next call; one it builds itself
+    stops its worker before returning; the files are the same."""
+    from medviz.bundle import load_bundle
+    from medviz.scoring import make_scorer, score_csv
+
+    bundle = load_bundle(expert_bundle[0])
+    own = make_scorer(bundle, text_column="note")
+    pd.DataFrame({"note": TEXTS * 10, "id": range(len(TEXTS) * 10)}).to_csv(tmp_path / "in.csv", index=False)
+    score_csv(bundle, tmp_path / "in.csv", tmp_path / "a.csv", scorer=own, chunksize=20, prepare_processes=1)
+    kept = own._prepare_process
+    assert kept._pool is not None  # still running after the call
+    score_csv(bundle, tmp_path / "in.csv", tmp_path / "b.csv", scorer=own, chunksize=20, prepare_processes=1)
+    assert own._prepare_process is kept and kept._ready.result(timeout=120) is True
+    kept.close()
+    score_csv(bundle, tmp_path / "in.csv", tmp_path / "c.csv", text_column="note", chunksize=20, prepare_processes=1)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()
 
 
 def test_a_dead_worker_leaves_the_chunks_to_the_process(scorer):
