@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.keras"
 TEST_PREDICTIONS_FILE = "test_predictions.csv"
+# Six significant digits: a probability rounded to 5 decimals keeps them all, and a zero is written "0", not "0.0"
+# (the 801-condition bundle's file: 20.7 -> 16.4 MB, which keeps its files under the 30 MB).
+TEST_PREDICTIONS_FLOAT_FORMAT = "%.6g"
 FORMAT_VERSION = 1
 
 TASK_TEXT = "text_classification"
@@ -257,7 +260,7 @@ def save_bundle(
         model.save(tmp / MODEL_FILE)
         files = {MODEL_FILE: sha256_file(tmp / MODEL_FILE)}
         if test_predictions is not None:
-            test_predictions.to_csv(tmp / TEST_PREDICTIONS_FILE, index=False)
+            test_predictions.to_csv(tmp / TEST_PREDICTIONS_FILE, index=False, float_format=TEST_PREDICTIONS_FLOAT_FORMAT)
             files[TEST_PREDICTIONS_FILE] = sha256_file(tmp / TEST_PREDICTIONS_FILE)
         for fname, data in (extra_files or {}).items():
             if "/" in fname or fname in (MANIFEST_FILE, MODEL_FILE, TEST_PREDICTIONS_FILE):

@@ -7,6 +7,10 @@ the test metrics and ``test_predictions.csv`` are recomputed as well. With ``--r
 bundle's knowledge-base expert is first rebuilt from that knowledge base and the current synonym and
 clinician-findings tables (medviz.text.synth.expert, the code ``train text --kb`` uses), so better phrase tables
 reach a shipped bundle without retraining its network; ``--version`` and ``--change`` record it in the manifest.
+With ``--tune-expert-weight CASES`` (repeatable) the expert's weight in the product is chosen again on those
+development cases before the temperature is fitted; ``--denied-not-evidence yes`` makes a denied finding no evidence
+(the network reads each text without the findings the expert reads as denied, the expert gives them no likelihood:
+medviz.text.synth.bayes.denied_not_evidence).
 """
 from __future__ import annotations
 
@@ -33,6 +37,21 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"knowledge-base expert rebuilt: {done['phrases_before']} -> {done['phrases_after']} phrases")
     elif args.version or args.change:
         raise InputError("--version and --change go with --rebuild-expert (what changed in the bundle)")
+    if args.denied_not_evidence is not None:
+        from medviz.text.recalibrate import set_denied_not_evidence
+
+        set_denied_not_evidence(args.model_dir, args.denied_not_evidence == "yes")
+    if args.tune_expert_weight:
+        import pandas as pd
+
+        from medviz.text.recalibrate import retune_expert_weight
+
+        dev = pd.concat([clean_labelled_text(read_labelled(f, cols), args.text_column, args.label_column)
+                         for f in args.tune_expert_weight], ignore_index=True)
+        search = retune_expert_weight(args.model_dir, dev, ", ".join(Path(f).name for f in args.tune_expert_weight))
+        grid = ", ".join(f"{r['weight']:g}: {r['top3']:.1%}" for r in search["grid"])
+        print(f"knowledge-base expert weight {search['chosen']:g} on {search['n_cases']} development cases "
+              f"(top-3 by weight: {grid})")
     manifest = read_manifest(args.model_dir)
     cal = calibration_split(read_labelled(args.cases, cols), manifest, args.text_column, args.label_column,
                             args.training_file)
@@ -60,6 +79,13 @@ def add_parser(sub) -> None:
     ca.add_argument("--rebuild-expert", metavar="KB_DIR",
                     help="first rebuild the bundle's knowledge-base expert from this knowledge base and the current "
                          "synonym / clinician-findings tables (the network is not retrained)")
+    ca.add_argument("--denied-not-evidence", choices=("yes", "no"),
+                    help="yes: a denied finding is not evidence: the network reads each text without the findings the "
+                         "expert reads as denied and the expert gives them no likelihood (they are still shown as absent); "
+                         "recorded in the manifest, before the weight and temperature are fitted")
+    ca.add_argument("--tune-expert-weight", metavar="CASES", action="append",
+                    help="development cases (.csv or .jsonl, repeatable; every row is used): choose the knowledge-base "
+                         "expert's weight again on them (the rule of train text --kb-tune), before the temperature is fitted")
     ca.add_argument("--version", help="with --rebuild-expert: the bundle's new version")
     ca.add_argument("--change", help="with --rebuild-expert: a changelog line for the manifest")
     ca.set_defaults(func=_cmd_calibrate)

@@ -65,14 +65,10 @@ def _warm_up() -> bool:
 def _prepare(texts: list) -> tuple:
     """In the worker: ``(Prepared without expert_log, ExpertReading or None)`` of one chunk's texts."""
     from medviz.text.analyse import prepare
-    from medviz.text.synth.bayes import expert_for
+    from medviz.text.synth.bayes import expert_reading
 
     prepared = prepare(_STATE["cfg"], texts)
-    found = expert_for(_STATE["bundle"])
-    reading = None
-    if found is not None:
-        reading = found[0].indicators([t for t, e in zip(prepared.texts, prepared.errors) if e is None])
-    return prepared, reading
+    return prepared, expert_reading(_STATE["bundle"], [t for t, e in zip(prepared.texts, prepared.errors) if e is None])
 
 
 class PrepareProcess:
@@ -184,7 +180,10 @@ class PrepareProcess:
         if reading is not None:
             from medviz.text.synth.bayes import expert_for
 
-            done = replace(done, expert_log=expert_for(self.scorer.bundle)[0].scores_of(reading))
+            ok_texts = [t for t, e in zip(done.texts, done.errors) if e is None]
+            done = replace(done, expert_log=expert_for(self.scorer.bundle)[0].scores_of(reading),
+                           network_texts=(reading.network_text_list(ok_texts) if reading.network_texts is not None
+                                          else None))
         return done
 
     def _give_up(self, exc: BaseException) -> None:

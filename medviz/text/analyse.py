@@ -27,7 +27,7 @@ from medviz.errors import InputError
 from medviz.text.clinical import Preprocessed, ScopedFinding, Term, findings_of_kind
 from medviz.text.conformal import prediction_sets
 from medviz.text.safety import SafetyConfig  # noqa: F401 (re-exported)
-from medviz.text.synth.bayes import with_expert
+from medviz.text.synth.bayes import denied_not_evidence, expert_for, expert_reading, with_expert
 from medviz.text.zh import HAN
 
 if TYPE_CHECKING:  # TensorFlow is imported by the model, not by reading a note: prepare() runs in a worker process
@@ -138,6 +138,9 @@ class Prepared:
     # (rows without an error, C) the bundle's knowledge-base expert's log-scores of those rows' texts, when
     # prepare was given the bundle (None: analyse_prepared reads them; the same numbers either way)
     expert_log: np.ndarray | None = field(default=None, repr=False)
+    # (rows without an error) what the network reads when the bundle's network must not read denied findings
+    # (medviz.text.synth.bayes.denied_not_evidence: each text without them), read with expert_log; None otherwise
+    network_texts: list[str] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> np.ndarray:
@@ -174,12 +177,17 @@ def prepare(cfg: SafetyConfig, texts: Sequence[str | None], *, bundle=None) -> P
         if (READABLE_ZH if reads_zh else READABLE).search(p.model_text) is None:  # every finding negated, or only normal values
             errors[i] = _nothing_left(p)
         pre[i] = replace(p, warnings=tuple(p.warnings) + (CHINESE_NOT_READ,)) if han[i] else p
-    expert_log = None
+    expert_log = network_texts = None
     if bundle is not None:
-        from medviz.text.synth.bayes import expert_log_scores
+        from medviz.text.synth.bayes import expert_for, expert_reading
 
-        expert_log = expert_log_scores(bundle, [t for t, e in zip(raw, errors) if e is None])
-    return Prepared(texts=raw, errors=errors, preprocessed=pre, cut_chars=cut, expert_log=expert_log)
+        ok_texts = [t for t, e in zip(raw, errors) if e is None]
+        reading = expert_reading(bundle, ok_texts)
+        if reading is not None:
+            expert_log = expert_for(bundle)[0].scores_of(reading)
+            network_texts = reading.network_text_list(ok_texts) if reading.network_texts is not None else None
+    return Prepared(texts=raw, errors=errors, preprocessed=pre, cut_chars=cut, expert_log=expert_log,
+                    network_texts=network_texts)
 
 
 @dataclass(frozen=True)
@@ -294,10 +302,19 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
     model_texts = [""] * n
     for i in rows:
         model_texts[i] = prepared.preprocessed[i].model_text
-    read = [model_texts[i] for i in rows]
-    pred = _predict_distinct(predictor, read, batch_size, attention)
     # A bundle with a knowledge-base expert (issue 15) shows network x expert; the expert reads the raw text.
     expert_log = prepared.expert_log if prepared.expert_log is not None and len(prepared.expert_log) == len(rows) else None
+    network_texts = prepared.network_texts if expert_log is not None else None
+    if expert_log is None and denied_not_evidence(predictor.bundle):  # the network must not read denied findings
+        reading = expert_reading(predictor.bundle, [prepared.texts[i] for i in rows])
+        expert_log = expert_for(predictor.bundle)[0].scores_of(reading)
+        network_texts = reading.network_text_list([prepared.texts[i] for i in rows])
+    if network_texts is not None:  # what the network reads: the preprocessed text without its denied findings
+        for k, i in enumerate(rows):
+            if network_texts[k] is not prepared.texts[i]:
+                model_texts[i] = network_texts[k]
+    read = [model_texts[i] for i in rows]
+    pred = _predict_distinct(predictor, read, batch_size, attention)
     shown = with_expert(predictor.bundle, [prepared.texts[i] for i in rows], pred.probabilities, expert_log)
     if len(rows) == n:  # every row scored (the usual chunk): no (N, C) copy
         probs = np.asarray(shown, dtype=np.float64)

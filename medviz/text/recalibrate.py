@@ -107,6 +107,65 @@ def calibration_split(cases: pd.DataFrame, manifest: dict, text_column: str, lab
     return cal
 
 
+def set_denied_not_evidence(path: Path | str, on: bool) -> None:
+    """Record in the bundle's manifest whether a denied finding is no evidence (``knowledge_base_expert.
+    denied_not_evidence``; medviz.text.synth.bayes.denied_not_evidence: the network reads texts without the
+    findings the expert reads as denied, the expert gives them no likelihood), atomically. Refit the weight and
+    temperature next: the probabilities change. Raises :class:`InputError` for a bundle without an expert or
+    whose preprocessing is not ``none`` (the expert cuts the raw text)."""
+    from medviz.bundle import MANIFEST_FILE, read_manifest
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    if not manifest.get("knowledge_base_expert"):
+        raise InputError(f"{path.name}: --denied-not-evidence needs a bundle with a knowledge-base expert")
+    kind = (manifest.get("preprocessing") or {}).get("kind", "none")
+    if on and kind != "none":
+        raise InputError(f"{path.name}: --denied-not-evidence needs preprocessing 'none', the bundle has {kind!r}")
+    manifest["knowledge_base_expert"]["denied_not_evidence"] = bool(on)
+    mtmp = path / f".{MANIFEST_FILE}.part"
+    mtmp.write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+    mtmp.replace(path / MANIFEST_FILE)
+
+
+def retune_expert_weight(path: Path | str, cases: pd.DataFrame, source: str) -> dict[str, Any]:
+    """Choose the knowledge-base expert's weight of the bundle at ``path`` again, on development cases ``cases``
+    (columns ``text``, ``label``; rows whose label is not a condition of the bundle are skipped), with the rule
+    ``train text --kb-tune`` uses (:func:`medviz.text.train.expert_weight_search`), and record it in the manifest
+    (``knowledge_base_expert.weight`` and ``weight_search``, with ``source`` naming the cases), atomically.
+    The product temperature is left as it was: refit it next (:func:`recalibrate_bundle`). Returns the search.
+    Raises :class:`InputError` for a bundle without an expert or cases none of whose labels are conditions."""
+    from medviz.bundle import MANIFEST_FILE, load_bundle
+    from medviz.text.analyse import SafetyConfig
+    from medviz.text.predict import TextPredictor
+    from medviz.text.preprocess import apply_preprocessing
+    from medviz.text.synth.bayes import expert_for, expert_log_scores, network_inputs
+    from medviz.text.train import expert_weight_search
+
+    path = Path(path)
+    bundle = load_bundle(path)
+    found = expert_for(bundle)
+    if found is None:
+        raise InputError(f"{path}: the bundle has no knowledge-base expert whose weight could be tuned")
+    index = {lab: i for i, lab in enumerate(bundle.labels)}
+    known = cases[cases["label"].isin(index)]
+    if known.empty:
+        raise InputError("--tune-expert-weight: none of the development cases' labels is a condition of the bundle")
+    texts = known["text"].tolist()
+    cfg = SafetyConfig.from_manifest(bundle.manifest)
+    pred = TextPredictor.from_bundle(bundle).predict(apply_preprocessing(cfg.preprocessing, network_inputs(bundle, texts)))
+    weight, search = expert_weight_search(pred.probabilities, expert_log_scores(bundle, texts),
+                                          known["label"].map(index).to_numpy())
+    search["cases"] = source
+    manifest = json.loads(json.dumps(dict(bundle.manifest)))
+    manifest["knowledge_base_expert"].update(weight=weight, weight_search=search)
+    mtmp = path / f".{MANIFEST_FILE}.part"
+    mtmp.write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+    mtmp.replace(path / MANIFEST_FILE)
+    log.info("knowledge-base expert weight %s chosen on %d development cases", weight, len(known))
+    return search
+
+
 def recalibrate_bundle(path: Path | str, calibration: pd.DataFrame, test: pd.DataFrame | None = None,
                        fitted_on: str = "calibration split") -> dict[str, Any]:
     """Fit the product temperature of the bundle at ``path`` on ``calibration`` (``text``, ``label``), recompute
@@ -114,11 +173,11 @@ def recalibrate_bundle(path: Path | str, calibration: pd.DataFrame, test: pd.Dat
     ``test_predictions.csv``. Returns the new ``knowledge_base_expert.calibration`` section plus ``test_ece_before``
     / ``test_ece_after`` when test cases are given. The manifest and test predictions are replaced atomically;
     ``model.keras`` is untouched. Raises :class:`InputError` for a bundle without an expert or unknown labels."""
-    from medviz.bundle import MANIFEST_FILE, TEST_PREDICTIONS_FILE, load_bundle, sha256_file
+    from medviz.bundle import MANIFEST_FILE, TEST_PREDICTIONS_FILE, TEST_PREDICTIONS_FLOAT_FORMAT, load_bundle, sha256_file
     from medviz.text.analyse import SafetyConfig
     from medviz.text.predict import TextPredictor
     from medviz.text.preprocess import apply_preprocessing
-    from medviz.text.synth.bayes import combine, expert_for, product_temperature
+    from medviz.text.synth.bayes import combine, expert_for, expert_log_scores, network_inputs, product_temperature
     from medviz.text.train import WIDE_LABELS_ROUNDING
 
     path = Path(path)
@@ -139,8 +198,8 @@ def recalibrate_bundle(path: Path | str, calibration: pd.DataFrame, test: pd.Dat
             raise InputError(f"{what} cases: {len(unknown)} label(s) are not conditions of the bundle "
                              f"(first: {unknown[0]!r})")
         texts = frame["text"].tolist()
-        pred = predictor.predict(apply_preprocessing(cfg.preprocessing, texts))
-        return pred, expert.log_scores(texts), frame["label"].map(index).to_numpy()
+        pred = predictor.predict(apply_preprocessing(cfg.preprocessing, network_inputs(bundle, texts)))
+        return pred, expert_log_scores(bundle, texts), frame["label"].map(index).to_numpy()
 
     pred, kb_log, y = parts(calibration, "calibration")
     fit = fit_product_calibration(pred.probabilities, kb_log, weight, y, cfg.conformal.coverage if cfg.conformal
@@ -190,7 +249,7 @@ def recalibrate_bundle(path: Path | str, calibration: pd.DataFrame, test: pd.Dat
         tp["out_of_scope_score"] = te_scores
         if len(labels) > WIDE_LABELS_ROUNDING:
             tp = tp.round({f"prob_{lab}": 5 for lab in labels})
-        files[TEST_PREDICTIONS_FILE] = tp.to_csv(index=False).encode("utf-8")
+        files[TEST_PREDICTIONS_FILE] = tp.to_csv(index=False, float_format=TEST_PREDICTIONS_FLOAT_FORMAT).encode("utf-8")
     manifest["last_validated"] = datetime.now(timezone.utc).date().isoformat()
     for name, data in files.items():
         tmp = path / f".{name}.part"

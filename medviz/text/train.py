@@ -513,7 +513,7 @@ def train_text(
     return save_bundle(out_dir, model, manifest, test_predictions, extra_files=extra)
 
 
-EXPERT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+EXPERT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
 def _tune_expert_weight(spec: TextTrainingSpec, model, labels: list[str]):
@@ -521,9 +521,6 @@ def _tune_expert_weight(spec: TextTrainingSpec, model, labels: list[str]):
     import dataclasses
 
     import tensorflow as tf
-    from scipy.special import softmax
-
-    from medviz.text.synth.bayes import combine
 
     tune = spec.expert_tune
     known = tune[tune["label"].isin(labels)]
@@ -532,18 +529,31 @@ def _tune_expert_weight(spec: TextTrainingSpec, model, labels: list[str]):
     index = {lab: i for i, lab in enumerate(labels)}
     y = known["label"].map(index).to_numpy()
     net = model.predict(tf.constant(model_texts(spec, known["text"])), verbose=0)[0]
-    kb_log = spec.expert.log_scores(known["text"].tolist())
+    weight, search = expert_weight_search(net, spec.expert.log_scores(known["text"].tolist()), y)
+    log.info("knowledge-base expert weight %s chosen on %d development cases", weight, len(known))
+    return dataclasses.replace(spec, expert_weight=weight), search
+
+
+def expert_weight_search(net_probs: np.ndarray, kb_log: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, Any]]:
+    """The knowledge-base expert's weight in the product of experts, chosen on development cases.
+
+    ``net_probs`` (N, C): the network's calibrated probabilities; ``kb_log`` (N, C): the expert's log-scores;
+    ``y`` (N,): class indices. Tries :data:`EXPERT_WEIGHTS` and keeps the highest top-3 accuracy, then top-10,
+    then the smaller weight. Returns ``(weight, search)`` with the grid's figures for the manifest."""
+    from scipy.special import softmax
+
+    from medviz.text.synth.bayes import combine
+
     rows = []
     for w in EXPERT_WEIGHTS:
-        p = combine(net, kb_log, w)
+        p = combine(net_probs, kb_log, w)
         rows.append({"weight": w, "top3": M.top_k_accuracy(y, p, 3), "top10": M.top_k_accuracy(y, p, 10)})
     kb_only = softmax(kb_log, axis=1)
     best = max(rows, key=lambda r: (r["top3"], r["top10"], -r["weight"]))
-    search = {"n_cases": int(len(known)), "grid": rows, "chosen": best["weight"],
+    search = {"n_cases": int(len(y)), "grid": rows, "chosen": best["weight"],
               "knowledge_base_only": {"top3": M.top_k_accuracy(y, kb_only, 3), "top10": M.top_k_accuracy(y, kb_only, 10)},
               "rule": "highest top-3 on the development cases, then top-10, then the smaller weight"}
-    log.info("knowledge-base expert weight %s chosen on %d development cases", best["weight"], len(known))
-    return dataclasses.replace(spec, expert_weight=float(best["weight"])), search
+    return float(best["weight"]), search
 
 
 def evaluate_case_set(frame: pd.DataFrame, labels: list[str], run, conf, detector) -> dict[str, Any]:

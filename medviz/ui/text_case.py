@@ -107,6 +107,9 @@ def _show_attention(check: CaseAnalysis, attention) -> None:
     st.subheader(_("Words the model attended to"))
     if check.negated or check.recognised_terms:
         st.caption(_("The case as the model read it: clinician terms rewritten and negated findings removed (see above)."))
+    elif check.model_text != check.text:  # a bundle for which a denied finding is not evidence (2.5.0)
+        st.caption(_("The case as the network read it: the findings read as denied were removed with their negation, "
+                     "because a denied finding is not evidence for any diagnosis."))
     spans = []
     peak = max((attention[t.position] for t in check.tokens if t.position is not None), default=0.0)
     for t in check.tokens:

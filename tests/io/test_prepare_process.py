@@ -29,6 +29,19 @@ def _ready(worker):
     return worker
 
 
+def _here_and_there(scorer, chunk):
+    """``scorer.prepare(chunk)`` in this process and in a worker."""
+    from medviz.scoring.prepare_process import PrepareProcess
+
+    here = scorer.prepare(chunk)
+    worker = _ready(PrepareProcess(scorer))
+    try:
+        there = worker.result(worker.submit(chunk), chunk)
+    finally:
+        worker.close()
+    return here, there
+
+
 def test_the_worker_prepares_what_the_process_prepares(scorer):
     from medviz.scoring.prepare_process import PrepareProcess
 
@@ -44,6 +57,25 @@ def test_the_worker_prepares_what_the_process_prepares(scorer):
     assert there.texts == here.texts and there.errors == here.errors and there.preprocessed == here.preprocessed
     assert np.array_equal(there.cut_chars, here.cut_chars)
     assert here.expert_log is not None and np.array_equal(there.expert_log, here.expert_log)
+    assert there.network_texts == here.network_texts
+
+
+def test_the_worker_carries_the_network_texts_of_a_denied_not_evidence_bundle(expert_bundle, tmp_path):  # noqa: F811
+    import shutil
+
+    from medviz.bundle import load_bundle
+    from medviz.scoring import make_scorer
+    from medviz.scoring.prepare_process import PrepareProcess
+    from medviz.text.recalibrate import set_denied_not_evidence
+
+    path = tmp_path / "b"
+    shutil.copytree(expert_bundle[0], path)
+    set_denied_not_evidence(path, True)
+    scorer = make_scorer(load_bundle(path), text_column="note")
+    here, there = _here_and_there(scorer, pd.DataFrame({"note": TEXTS, "id": range(len(TEXTS))}))
+    assert here.network_texts is not None and there.network_texts == here.network_texts
+    assert "67m pyrexia," in here.network_texts and not any("cough" in t for t in here.network_texts if "67m" in t)
+    assert np.array_equal(there.expert_log, here.expert_log)
 
 
 def test_score_csv_with_the_worker_writes_the_same_file(scorer, tmp_path, monkeypatch):
@@ -191,11 +223,6 @@ def test_a_clinical_reading_crosses_to_the_worker_whole(tiny_clinical_bundle):
     scorer = make_scorer(load_bundle(tiny_clinical_bundle), text_column="note")
     chunk = pd.DataFrame({"note": ["72M productive cough 2/7, T 39.2, denies CP", "no fever, ? pneumonia",
                                    "mother has asthma; wheeze and SOB", ""]})
-    here = scorer.prepare(chunk)
-    worker = _ready(PrepareProcess(scorer))
-    try:
-        there = worker.result(worker.submit(chunk), chunk)
-    finally:
-        worker.close()
+    here, there = _here_and_there(scorer, chunk)
     assert there.preprocessed == here.preprocessed and there.errors == here.errors
     assert any(getattr(p, "findings", ()) for p in here.preprocessed if p is not None)  # there was a reading to carry

@@ -67,3 +67,30 @@ def test_vital_sign_rows(shipped, row):
     else:
         assert abnormal == [] and any("36.8" in w for w in pre.warnings)
     _top1(shipped, row["note"])  # scores without error
+
+
+# The 801-condition bundle (2.5.0: a denied finding is not evidence, manifest knowledge_base_expert.denied_not_evidence).
+# B1's note says "she" (the expert's sex odds) and its control does not: the two differ by more than the denied words.
+NOT_ONLY_DENIED = {"B1": "the note says 'she', its control names no sex"}
+
+
+@pytest.fixture(scope="module")
+def differential():
+    from medviz.bundle import load_bundle
+    from medviz.text.predict import TextPredictor
+
+    return TextPredictor.from_bundle(load_bundle(ROOT / "models" / "differential-801"))
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r["same_top1_as"]], ids=lambda r: r["case_id"])
+def test_801_a_denied_finding_is_not_evidence(differential, row):
+    from medviz.text.analyse import analyse_case
+
+    case, control = analyse_case(differential, row["note"]), analyse_case(differential, BY_ID[row["same_top1_as"]]["note"])
+    for word in _words(row["must_read_absent"]):  # the network never reads a denied finding
+        assert word not in case.model_text.lower(), (row["case_id"], word, case.model_text)
+    top3 = lambda a: [lab for lab, _ in a.ranked[:3]]  # noqa: E731
+    if row["case_id"] in NOT_ONLY_DENIED:
+        assert case.ranked[0][0] in top3(control) and control.ranked[0][0] in top3(case)
+    else:
+        assert case.ranked[0][0] == control.ranked[0][0], (case.ranked[:3], control.ranked[:3])

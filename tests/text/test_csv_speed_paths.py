@@ -136,6 +136,44 @@ def test_expert_read_in_prepare_gives_the_same_numbers(expert_bundle):  # noqa: 
     assert np.array_equal(analyse_texts(pred, texts).probabilities, a.probabilities, equal_nan=True)
 
 
+def test_a_denied_not_evidence_bundle_gives_the_same_numbers_on_every_path(expert_bundle, tmp_path):  # noqa: F811
+    """A denied finding is not evidence (manifest knowledge_base_expert.denied_not_evidence): the network reads the
+    text without it on every path (expert read in prepare or in analyse_prepared, one case), and the expert gives
+    it no likelihood; a note's denied finding leaves the numbers of the note without it."""
+    import shutil
+
+    from medviz.bundle import load_bundle
+    from medviz.text.analyse import analyse_case, analyse_prepared, analyse_texts, prepare
+    from medviz.text.predict import TextPredictor
+    from medviz.text.recalibrate import set_denied_not_evidence
+    from medviz.text.safety import SafetyConfig
+    from medviz.text.synth.bayes import expert_for
+
+    path = tmp_path / "b"
+    shutil.copytree(expert_bundle[0], path)
+    set_denied_not_evidence(path, True)
+    bundle = load_bundle(path)
+    pred = TextPredictor.from_bundle(bundle)
+    cfg = SafetyConfig.from_manifest(bundle.manifest)
+    texts = ["fever and cough for 3 days", "Cough: no. Fever for 3 days", "denies headache or vomiting. fever",
+             "fever for 3 days", "", "30F headache, vomiting"]
+    a = analyse_prepared(pred, prepare(cfg, texts, bundle=bundle), cfg=cfg)
+    b = analyse_prepared(pred, prepare(cfg, texts), cfg=cfg)
+    assert np.array_equal(a.probabilities, b.probabilities, equal_nan=True) and a.model_texts == b.model_texts
+    assert np.array_equal(analyse_texts(pred, texts).probabilities, a.probabilities, equal_nan=True)
+    assert a.model_texts[1] == ". fever for 3 days" and a.model_texts[2] == ". fever" and a.model_texts[0] == texts[0]
+    one = analyse_case(pred, "Cough: no. Fever for 3 days")
+    assert np.allclose(one.probabilities, a.probabilities[1])
+    # the denied cough and headache weigh nothing: the notes score like "fever ..." read by the same network
+    plain = analyse_texts(pred, [". fever for 3 days", ". fever"]).probabilities
+    assert np.allclose(a.probabilities[[1, 2]], plain, atol=1e-12)
+    expert = expert_for(bundle)[0]
+    assert not np.array_equal(expert.log_scores(texts[1:2]), expert.scores_of(expert.indicators(texts[1:2], False)))
+    set_denied_not_evidence(path, False)  # and back: the network reads the whole note again
+    off = load_bundle(path)
+    assert analyse_texts(TextPredictor.from_bundle(off), texts).model_texts[1] == texts[1]
+
+
 def test_word_counts_equal_pythons_findall():
     import re
 

@@ -102,6 +102,36 @@ def test_calibrate_command_redraws_the_split_and_rewrites_the_bundle(expert_bund
     assert np.isclose(after["metrics"]["test"]["ece"], M.top_label_ece(y, probs), atol=1e-3)
 
 
+def test_calibrate_command_tunes_the_expert_weight_on_development_cases(expert_bundle, tmp_path, capsys):
+    import shutil
+
+    from medviz.bundle import load_bundle
+    from medviz.text.synth.bayes import expert_for
+    from medviz.text.train import EXPERT_WEIGHTS
+
+    path, d = expert_bundle
+    copy = tmp_path / "b"
+    shutil.copytree(path, copy)
+    dev = tmp_path / "dev.csv"
+    pd.DataFrame({"text": ["fever, cough and sharp chest pain", "30F headache, vomiting, neck stiffness, fever",
+                           "severe headache and vomiting", "not a condition of the bundle"],
+                  "label": ["Pneumonia", "Meningitis", "Migraine", "Gout"]}).to_csv(dev, index=False)
+    assert main(["calibrate", str(copy), "--cases", str(d / "train.jsonl"), "--training-file",
+                 "--tune-expert-weight", str(dev)]) == 0
+    out = capsys.readouterr().out
+    assert "knowledge-base expert weight" in out and "on 3 development cases" in out and "product temperature" in out
+    meta = json.loads((copy / "manifest.json").read_text())["knowledge_base_expert"]
+    search = meta["weight_search"]
+    assert search["cases"] == "dev.csv" and search["n_cases"] == 3 and [r["weight"] for r in search["grid"]] == list(EXPERT_WEIGHTS)
+    best = max(search["grid"], key=lambda r: (r["top3"], r["top10"], -r["weight"]))
+    assert meta["weight"] == best["weight"] == expert_for(load_bundle(copy))[1]
+    none = tmp_path / "none.csv"
+    pd.DataFrame({"text": ["x", "y"], "label": ["Gout", "Asthma"]}).to_csv(none, index=False)
+    assert main(["calibrate", str(copy), "--cases", str(d / "train.jsonl"), "--training-file",
+                 "--tune-expert-weight", str(none)]) == 1
+    assert "none of the development cases' labels" in capsys.readouterr().err
+
+
 def test_calibrate_command_refuses_the_wrong_file_and_a_bundle_without_expert(expert_bundle, tiny_text_bundle, tmp_path, capsys):
     path, d = expert_bundle
     small = tmp_path / "small.jsonl"

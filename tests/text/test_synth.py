@@ -104,3 +104,34 @@ def test_cli_writes_jsonl_and_reports_bad_input(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "condition 'pneumonia'" in err and "symptoms.fever" in err
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_screening_negatives_deny_common_findings_in_unrelated_conditions():
+    """A denied finding must not become evidence for the conditions it usually signals: the most prevalent
+    findings (here fever, headache, cough) are denied in cases of conditions that lack them, in many forms."""
+    kb = _kb()
+    gen = CaseGenerator(kb, negatives_share=0.0, screening_share=1.0, long_share=0.0)
+    cases = gen.generate(90, seed=5)
+    own = {c.slug: {s for s, _ in c.symptoms} for c in kb.conditions}
+    mig = [c for c in cases if c.condition == "migraine"]
+    assert all(c.negatives and not set(c.negatives) & own["migraine"] for c in mig)
+    assert {"fever", "cough"} <= {s for c in mig for s in c.negatives}  # pneumonia's findings, not migraine's look-alikes
+    forms = ("Denies ", "No ", ": no.", " -ve", "Nil ", "ROS neg for ", " - none.", " denied.", "Neither ")
+    short = [c.text for c in cases if c.register == "shorthand"]
+    assert sum(any(f in t for t in short) for f in forms) >= 7  # the forms, leading and trailing
+    assert CaseGenerator(kb, negatives_share=0.0, screening_share=0.0).generate(9, seed=5)[0].negatives == ()
+
+
+def test_long_notes_carry_history_drawn_independently_of_the_condition():
+    kb = _kb()
+    long = CaseGenerator(kb, long_share=1.0).generate(30, seed=8)
+    short = CaseGenerator(kb, long_share=0.0).generate(30, seed=8)
+    words = lambda cs: sorted(len(c.text.split()) for c in cs)[len(cs) // 2]  # noqa: E731
+    assert words(long) > words(short) + 10
+    adult_short = [c.text for c in long if c.register == "shorthand" and c.age >= 16]
+    assert adult_short and all("PMH: " in t and "DH: " in t and "FHx" in t for t in adult_short)
+    assert all(" c/o " in c.text for c in long if c.register == "shorthand")
+    # the history is drawn independently of the condition: each condition's notes share the same history items
+    pmh = lambda slug: {x for c in long if c.condition == slug and "PMH: " in c.text  # noqa: E731
+                        for x in c.text.split("PMH: ")[1].split(".")[0].split(", ")}
+    assert len(pmh("pneumonia") & pmh("meningitis")) >= 2

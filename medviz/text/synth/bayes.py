@@ -137,6 +137,15 @@ class ExpertReading:
 
     codes: np.ndarray
     matrix: object  # scipy.sparse.csr_matrix
+    # distinct text index -> that text without its denied findings (:func:`without_denied`); only for texts
+    # that have some, and only when :meth:`KnowledgeBaseBayes.indicators` was asked for them
+    network_texts: dict | None = None
+
+    def network_text_list(self, texts: list[str]) -> list[str]:
+        """``texts`` (the N texts read, in order) with each one's denied findings removed where it had some."""
+        if not self.network_texts:
+            return list(texts)
+        return [self.network_texts.get(int(k), t) for k, t in zip(self.codes, texts)]
 
 
 @dataclass(frozen=True)
@@ -145,6 +154,9 @@ class ReadCase:
     absent: tuple[int, ...]  # feature columns negated
     age: int | None
     sex: str | None
+    # (start, end) token ranges of the phrases read as absent by the n-gram reader with their negation cue, in the
+    # tokens of :func:`normalise` (empty when a combined abbreviation changed the tokens): :func:`without_denied`
+    denied: tuple[tuple[int, int], ...] = ()
 
 
 class KnowledgeBaseBayes:
@@ -252,14 +264,16 @@ class KnowledgeBaseBayes:
         vital signs by value (:data:`VITAL_RULES`, never negated); verb phrases and findings with words between
         their parts by medspaCy target rules over lemmas, with ConText's assertion status
         (medviz.text.synth.phrase_rules; only for a text holding each required word of some rule)."""
-        low = text.lower()
-        if "-" in low or "+" in low or "\u2212" in low:
-            low = _SIGN_PLUS.sub("", _SIGN_MINUS.sub(" neg;", low))
+        low = normalise(text)
         toks = _TOKEN.findall(low)
+        expanded = False
         if "v" in toks:  # N/V, D&V: each finding it names ("," keeps them two phrases; negation carries over it)
+            n_before = len(toks)
             toks = _expand_combined(toks)
-        present, absent = [], []
+            expanded = len(toks) != n_before
+        present, absent, denied = [], [], []
         negated = ignored = False
+        cue = -1  # index of the negation cue not yet cut with a denied finding (:func:`without_denied`)
         i = 0
         n_toks = len(toks)
         ngrams, lengths, no_lengths = self._ngrams, self._lengths, ()
@@ -280,14 +294,22 @@ class KnowledgeBaseBayes:
                     i += n
                     after = _trailing_negation(toks, i) if i < n_toks and toks[i] in _POST_START else 0
                     if not ignored:
-                        (absent if negated or after else present).append(col)
+                        if negated or after:
+                            absent.append(col)
+                            start = i - n if cue < 0 else min(cue, i - n)
+                            if denied and all(w in _LIST_JOINERS for w in toks[denied[-1][1]:start]):
+                                start = denied[-1][1]  # "headache, dizziness or vomiting": the list's joiners too
+                            denied.append((start, after or i))  # the finding with its cue (before or after it)
+                            cue = -1
+                        else:
+                            present.append(col)
                     i = after or i
                     break
             else:
                 if t in _NEG_WORDS and (i + 1 == n_toks or toks[i + 1] in _BOUNDARY):
                     pass  # a cue that ends its clause ("SOB no, cough") negates nothing after it
                 elif t in _NEG_WORDS or (t == "negative" and i + 1 < len(toks) and toks[i + 1] == "for"):
-                    negated = True
+                    negated, cue = True, i
                 ignored = ignored or t in _IGNORE_WORDS
                 i += 1
         if "blood" in toks:  # "vomits a large amount of bright red blood": the verb and its object apart
@@ -299,7 +321,8 @@ class KnowledgeBaseBayes:
         age, sex = zh.age_sex_zh(text) if zh.is_chinese(text) else _age_sex(text)
         if _may_hold_a_value(toks):
             present += self._vital_columns(low)
-        return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex)
+        return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex,
+                        () if expanded else tuple(denied))
 
     def _blood_columns(self, toks: list[str]) -> list[int]:
         """Columns of the bleeding findings that "blood" names with a verb or noun near it in its clause
@@ -350,19 +373,25 @@ class KnowledgeBaseBayes:
         The same as ``scores_of(indicators(texts))``."""
         return self.scores_of(self.indicators(texts))
 
-    def indicators(self, texts: list[str]) -> "ExpertReading":
+    def indicators(self, texts: list[str], denied_evidence: bool = True) -> "ExpertReading":
         """What :meth:`read` found in each text, as a sparse indicator matrix over the distinct texts
         (present findings, absent findings, age band, sex): the Python part of :meth:`log_scores`, small
-        enough to send from a worker process (medviz.scoring.prepare_process) to :meth:`scores_of`."""
+        enough to send from a worker process (medviz.scoring.prepare_process) to :meth:`scores_of`.
+        ``denied_evidence`` False (a bundle whose manifest says ``knowledge_base_expert.denied_not_evidence``,
+        :func:`denied_not_evidence`): findings read as denied give no likelihood, and the reading carries each text
+        without them for the network (:func:`without_denied`, ``ExpertReading.network_texts``)."""
         import pandas as pd
         from scipy import sparse
 
         f = self.freq.shape[1]
         codes, uniq = pd.factorize(pd.Series(list(texts), dtype=object), sort=False)
         rows, cols = [], []
+        masked: dict[int, str] | None = None if denied_evidence else {}
         for i, t in enumerate(uniq):
             r = self.read(t)
-            found = [*r.present, *(f + c for c in r.absent)]
+            if masked is not None and r.denied:
+                masked[i] = without_denied(t, r.denied)
+            found = [*r.present, *(f + c for c in r.absent)] if denied_evidence else list(r.present)
             if r.age is not None:
                 found.append(2 * f + next(b for b, (lo, hi) in enumerate(AGE_RANGES)
                                           if r.age <= hi or b == len(AGE_RANGES) - 1))
@@ -371,7 +400,7 @@ class KnowledgeBaseBayes:
             rows += [i] * len(found)
             cols += found
         x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(uniq), self._loglik.shape[0]))
-        return ExpertReading(codes=np.asarray(codes, dtype=np.int64), matrix=x)
+        return ExpertReading(codes=np.asarray(codes, dtype=np.int64), matrix=x, network_texts=masked)
 
     def scores_of(self, reading: "ExpertReading") -> np.ndarray:
         """(N, C) log posteriors of an :meth:`indicators` result (one sparse x dense product)."""
@@ -382,6 +411,38 @@ class KnowledgeBaseBayes:
         from scipy.special import softmax
 
         return softmax(self.log_scores(texts), axis=1)
+
+
+_LIST_JOINERS = frozenset({",", "or", "and", "nor"})
+
+
+def normalise(text: str) -> str:
+    """The text the expert tokenises: lower case, review-of-systems signs read as words ("fever-" → "fever neg;",
+    "rash+" → "rash")."""
+    low = text.lower()
+    if "-" in low or "+" in low or "\u2212" in low:
+        low = _SIGN_PLUS.sub("", _SIGN_MINUS.sub(" neg;", low))
+    return low
+
+
+def without_denied(text: str, denied: tuple[tuple[int, int], ...]) -> str:
+    """``text`` (normalised, :func:`normalise`) with the token ranges ``denied`` (from :meth:`KnowledgeBaseBayes.read`:
+    each denied finding with its negation cue) cut out: "Chest pain: no. Burning pain when urinating" → ". burning
+    pain when urinating"; "denies chest pain, SOB or fever. Rash" → ", or . rash". What a bundle's network reads when
+    its manifest says ``knowledge_base_expert.denied_not_evidence`` (2.5.0): a denied finding is not evidence (the
+    shared assertion cases), and a network's word features cannot tell "chest pain" from "chest pain: no" ("denies
+    chest pain, shortness of breath, …" was read as pulmonary embolism). Written by hand because it cuts exactly the
+    spans the expert's own reader found (the same tokens, :data:`_TOKEN`), so the two parts agree."""
+    low = normalise(text)
+    spans = [m.span() for m in _TOKEN.finditer(low)]
+    cut = sorted((spans[a][0], spans[b - 1][1]) for a, b in denied if b <= len(spans))
+    out, pos = [], 0
+    for start, end in cut:
+        if start >= pos:
+            out.append(low[pos:start])
+            pos = end
+    out.append(low[pos:])
+    return " ".join("".join(out).split())
 
 
 def _may_hold_a_value(toks: list[str]) -> bool:
@@ -526,8 +587,32 @@ def expert_log_scores(bundle, texts: list[str]) -> np.ndarray | None:
     """(N, C) the bundle's knowledge-base expert's log-scores of ``texts`` (:meth:`KnowledgeBaseBayes.log_scores`),
     None when the bundle has no expert. Pure Python reading: the CSV path runs it in its reading thread
     (medviz.text.analyse.prepare) while the model scores the chunk before."""
+    reading = expert_reading(bundle, texts)
+    return None if reading is None else expert_for(bundle)[0].scores_of(reading)
+
+
+def denied_not_evidence(bundle) -> bool:
+    """True when a denied finding is no evidence for the bundle (manifest ``knowledge_base_expert.denied_not_evidence``,
+    2.5.0): its network reads each text without the findings its expert reads as denied (:func:`without_denied`)
+    and the expert gives them no likelihood; they are still shown as absent."""
+    meta = bundle.manifest.get("knowledge_base_expert") or {}
+    return bool(meta.get("denied_not_evidence"))
+
+
+def expert_reading(bundle, texts: list[str]):
+    """The bundle's expert's :meth:`KnowledgeBaseBayes.indicators` of ``texts`` (:func:`denied_not_evidence` applied),
+    or None when the bundle has no expert."""
     found = expert_for(bundle)
-    return None if found is None else found[0].log_scores(list(texts))
+    return None if found is None else found[0].indicators(list(texts), denied_evidence=not denied_not_evidence(bundle))
+
+
+def network_inputs(bundle, texts: list[str]) -> list[str]:
+    """What the bundle's network reads of the raw ``texts``: each without its denied findings when
+    :func:`denied_not_evidence` (such a bundle's preprocessing is ``none``), else ``texts`` themselves. For the
+    figures of the network's part (recalibration, benchmarks); the pipeline gets the same texts from
+    :func:`expert_reading` (medviz.text.analyse)."""
+    reading = expert_reading(bundle, texts) if denied_not_evidence(bundle) else None
+    return list(texts) if reading is None else reading.network_text_list(list(texts))
 
 
 def with_expert(bundle, texts: list[str], probs: np.ndarray, log_scores: np.ndarray | None = None) -> np.ndarray:
@@ -539,7 +624,7 @@ def with_expert(bundle, texts: list[str], probs: np.ndarray, log_scores: np.ndar
         return probs
     expert, weight = found
     if log_scores is None:
-        log_scores = expert.log_scores(list(texts))
+        log_scores = expert_log_scores(bundle, texts)
     return combine(probs, log_scores, weight, product_temperature(bundle))
 
 

@@ -16,6 +16,10 @@ def add_parser(sub) -> None:
                     help="language(s) of the cases: en, zh (Simplified Chinese, medviz/text/synth/zh.json) or en,zh "
                          "(each language's cases in turn, N per condition each)")
     sy.add_argument("--sparse-share", type=float, default=0.3, help="share of cases with only 1-2 findings")
+    sy.add_argument("--screening-share", type=float, default=0.5,
+                    help="share of cases that also deny some of the knowledge base's most prevalent symptoms")
+    sy.add_argument("--long-share", type=float, default=0.7,
+                    help="share of English cases with past, drug and family history (long notes)")
     sy.set_defaults(func=run)
 
 
@@ -27,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     for language in (x.strip() for x in args.language.split(",") if x.strip()):
         gen = CaseGenerator(kb, synonyms=load_synonyms(args.synonyms) if args.synonyms else None,
                             registers=tuple(r.strip() for r in args.registers.split(",") if r.strip()),
-                            sparse_share=args.sparse_share, language=language)
+                            sparse_share=args.sparse_share, language=language,
+                            screening_share=args.screening_share, long_share=args.long_share)
         cases += gen.generate(args.per_condition, args.seed)
     write_cases_jsonl(cases, args.out)
     print(f"wrote {len(cases)} cases for {len(kb.conditions)} conditions -> {args.out}")

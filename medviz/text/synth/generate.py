@@ -4,10 +4,16 @@ Each case: a patient (age band drawn with weight age-odds x visit share, sex wit
 findings drawn from the condition's frequencies (at least one; "typical" cases draw every symptom
 with its own probability, "sparse" ones keep one or two findings, weighted by frequency), pertinent
 negatives (findings frequent in the condition's look-alikes, i.e. its nearest neighbours by cosine
-similarity of the frequency vectors, that the condition itself lacks, stated absent), optional
+similarity of the frequency vectors, that the condition itself lacks, stated absent) and screening
+negatives (the knowledge base's most prevalent symptoms, e.g. chest pain, shortness of breath, fever,
+denied in cases of conditions that lack them, so that a denied finding is never evidence for the
+conditions it usually signals; since 2.5.0, in a dozen negation forms, leading and trailing: "denies
+X", "X: no", "X -ve", "neither X nor Y", "ROS negative for X"), optional
 clinician findings from the authors' own table (:data:`CLINICAL_FINDINGS_FILE`, vignette and
 shorthand registers only), and context unrelated to the condition (timing, social history,
-medication) drawn independently of it, so the model learns to read past it. Rendered in one of three
+medication; in about half the clinician-register cases since 2.5.0 also past history, drug history,
+family history and observations, as long as real notes) drawn independently of it, so the model
+learns to read past it. Rendered in one of three
 registers with the names of :data:`SYNONYMS_FILE`:
 
 * ``patient``: a patient's (or parent's) own words, lay names;
@@ -37,6 +43,7 @@ CLINICAL_FINDINGS_FILE = HERE / "clinical_findings.json"
 REGISTERS = ("patient", "shorthand", "vignette")
 LOOK_ALIKES = 5
 MAX_FINDINGS = 7
+SCREENING_FINDINGS = 40  # the knowledge base's most prevalent symptoms, denied in cases of unrelated conditions
 
 
 @dataclass(frozen=True)
@@ -135,7 +142,8 @@ class CaseGenerator:
 
     def __init__(self, kb: KnowledgeBase, synonyms: dict | None = None, clinical_findings: dict | None = None,
                  registers: tuple[str, ...] = REGISTERS, sparse_share: float = 0.3, negatives_share: float = 0.6,
-                 context_share: float = 0.6, language: str = "en"):
+                 context_share: float = 0.6, language: str = "en", screening_share: float = 0.5,
+                 long_share: float = 0.7):
         from medviz.text.synth import render_zh
 
         bad = [r for r in registers if r not in REGISTERS]
@@ -152,6 +160,7 @@ class CaseGenerator:
             self.clinical = render_zh.zh_clinical_findings(self.clinical)
         self.registers = registers
         self.sparse_share, self.negatives_share, self.context_share = sparse_share, negatives_share, context_share
+        self.screening_share, self.long_share = screening_share, long_share
         self.look_alikes = look_alikes(kb)
         by_slug = kb.by_slug()
         self._negative_pool: dict[str, list[str]] = {}
@@ -161,6 +170,12 @@ class CaseGenerator:
             for other in self.look_alikes[c.slug]:
                 pool += [s for s, p in by_slug[other].symptoms if p >= 20 and s not in own and s not in pool]
             self._negative_pool[c.slug] = pool
+        # Screening negatives: the most prevalent symptoms over the whole knowledge base (sum of frequencies),
+        # e.g. chest pain, shortness of breath, fever; each condition may deny those it lacks.
+        m, slugs = kb.frequency_matrix()
+        common = [slugs[j] for j in np.argsort(-m.sum(axis=0), kind="stable")[:SCREENING_FINDINGS]]
+        self._screening_pool = {c.slug: [s for s in common if s not in {x for x, _ in c.symptoms}]
+                                for c in kb.conditions}
 
     # --- names -------------------------------------------------------------------------------
     def names(self, slug: str, register: str) -> list[str]:
@@ -222,6 +237,11 @@ class CaseGenerator:
             if pool and rng.random() < self.negatives_share:
                 k = min(len(pool), 1 + int(rng.integers(3)))
                 negatives = tuple(pool[j] for j in sorted(rng.choice(len(pool), size=k, replace=False)))
+            screen = [s for s in self._screening_pool[c.slug] if s not in negatives
+                      and not ("pregnan" in s and (sex == "Male" or age < 12))]
+            if screen and rng.random() < self.screening_share:
+                k = min(len(screen), 1 + int(rng.integers(4)))
+                negatives += tuple(screen[j] for j in rng.choice(len(screen), size=k, replace=False))
             extra = []
             if register != "patient" and kind == "typical":
                 extra = [ph for ph, pct in self.clinical.get(c.slug, {}).items() if rng.random() < pct / 100.0]
@@ -243,11 +263,85 @@ class CaseGenerator:
             context.append(_MEDS[int(rng.integers(len(_MEDS)))])
         if self.language == "zh":
             return _render_zh(rng, register, age, sex, pos, neg, extra, context)
+        history = _history(rng, register, age, sex, findings) if rng.random() < self.long_share else ""
+        if history:  # the history states the drugs
+            context = [c for c in context if c not in _MEDS]
         if register == "patient":
-            return _patient_text(rng, age, sex, pos, neg, timing[0], [c[2] for c in context])
-        if register == "shorthand":
-            return _shorthand_text(rng, age, sex, pos + extra, neg, timing[1], [c[1] for c in context])
-        return _vignette_text(rng, age, sex, pos + extra, neg, timing[0], [c[0] for c in context])
+            text = _patient_text(rng, age, sex, pos, neg, timing[0], [c[2] for c in context])
+        elif register == "shorthand":
+            text = _shorthand_text(rng, age, sex, pos + extra, neg, timing[1], [c[1] for c in context])
+        else:
+            text = _vignette_text(rng, age, sex, pos + extra, neg, timing[0], [c[0] for c in context])
+        return f"{text} {history}" if history else text
+
+
+# Long-note context (since 2.5.0), drawn independently of the condition: past history, drug history,
+# family history, observations. (clinician phrase, shorthand, patient's words)
+_PMH = (("hypertension", "HTN", "I have high blood pressure"), ("type 2 diabetes", "T2DM", "I'm diabetic"),
+        ("asthma", "asthma", "I have asthma"), ("hypothyroidism", "hypothyroid", "I have an underactive thyroid"),
+        ("high cholesterol", "hypercholesterolaemia", "I have high cholesterol"), ("osteoarthritis", "OA knees", "I have arthritis in my knees"),
+        ("depression", "depression", "I've had depression in the past"), ("reflux", "GORD", "I get heartburn sometimes"),
+        ("an appendicectomy as a child", "appendicectomy", "I had my appendix out as a kid"),
+        ("no significant past medical history", "nil PMH", "I'm normally fit and well"),
+        ("a hernia repair", "hernia repair", "I had a hernia repaired"), ("migraines in the past", "hx migraine", "I used to get migraines"),
+        ("eczema", "eczema", "I have eczema"), ("gout", "gout", "I've had gout"))
+_DRUGS = (("metformin", "metformin 500mg BD"), ("ramipril", "ramipril 5mg OD"), ("levothyroxine", "levothyroxine 50mcg"),
+          ("omeprazole", "omeprazole 20mg OD"), ("a salbutamol inhaler", "salbutamol PRN"), ("sertraline", "sertraline 50mg"),
+          ("paracetamol as needed", "paracetamol PRN"), ("atorvastatin", "atorvastatin 20mg ON"), ("the combined pill", "COCP"),
+          ("amlodipine", "amlodipine 5mg"), ("no regular medication", "nil regular"), ("bisoprolol", "bisoprolol 2.5mg"))
+_FAMILY = (("Her father had a heart attack at 70.", "FHx IHD (father)"), ("There is no relevant family history.", "FHx nil of note"),
+           ("Her mother has type 2 diabetes.", "FHx T2DM"), ("A sister has asthma.", "FHx asthma"),
+           ("His grandmother had breast cancer.", "FHx ca breast (grandmother)"))
+_EXTRA_PROSE = ("Symptoms started gradually.", "Symptoms came on suddenly.", "Paracetamol has helped a little.",
+                "Nothing seems to make it better.", "The GP saw the patient two days ago and advised rest.",
+                "This is the first episode.", "Similar episodes have happened before.", "Sleep has been disturbed.",
+                "Eating and drinking normally.", "Worried it might be something serious.")
+_EXTRA_SHORT = ("gradual onset", "sudden onset", "some relief w/ paracetamol", "nil exacerbating/relieving factors",
+                "seen by GP 2/7 ago, advised rest", "first episode", "similar episodes before", "sleep disturbed",
+                "eating and drinking OK", "ICE: worried re serious cause")
+
+
+def _pick(rng, options):
+    return options[int(rng.integers(len(options)))]
+
+
+def _history(rng, register, age, sex, findings) -> str:
+    """Past, drug and family history, course and (sometimes) observations: the rest of a real note."""
+    n_pmh = int(rng.integers(1, 4)) if age >= 16 else 0
+    pmh = [_PMH[j] for j in rng.choice(len(_PMH), size=n_pmh, replace=False)] if n_pmh else []
+    drugs = [_DRUGS[j] for j in rng.choice(len(_DRUGS), size=int(rng.integers(1, 3)), replace=False)] if age >= 16 else []
+    if len(drugs) > 1 or sex == "Male":
+        drugs = [d for d in drugs if d[1] != "nil regular" and (d[1] != "COCP" or sex != "Male")]
+    fam = _pick(rng, _FAMILY)
+    course = [j for j in rng.choice(len(_EXTRA_PROSE), size=int(rng.integers(1, 4)), replace=False)]
+    obs = rng.random() < 0.4 and not {"fever", "shortness-of-breath", "palpitations"} & set(findings)
+    hr, sbp, rr, temp, sat = (int(rng.integers(64, 96)), int(rng.integers(112, 146)), int(rng.integers(12, 19)),
+                              round(float(rng.uniform(36.3, 37.4)), 1), int(rng.integers(96, 100)))
+    if register == "patient":
+        parts = [p[2] + "." for p in pmh] + ([f"I take {_join([d[0] for d in drugs])}."] if drugs else [])
+        parts += [_EXTRA_PROSE[j] for j in course[:1]]
+        return " ".join(parts)
+    if register == "shorthand":
+        parts = [", ".join(_EXTRA_SHORT[j] for j in course) + "."]
+        if pmh:
+            parts.append("PMH: " + ", ".join(p[1] for p in pmh) + ".")
+        if drugs:
+            parts.append("DH: " + ", ".join(d[1] for d in drugs) + ".")
+        parts.append(fam[1] + ".")
+        if obs:
+            parts.append(f"Obs: HR {hr}, BP {sbp}/{int(rng.integers(64, 90))}, RR {rr}, T {temp}, SpO2 {sat}% RA.")
+        return " ".join(parts)
+    he = "He" if sex == "Male" else "She"
+    parts = [_EXTRA_PROSE[j] for j in course]
+    if pmh:
+        parts.append(f"Past history includes {_join([p[0] for p in pmh])}.")
+    if drugs:
+        parts.append(f"{he} takes {_join([d[0] for d in drugs])}.")
+    parts.append(fam[0].replace("Her ", "His " if sex == "Male" else "Her ") if fam[0].startswith("Her ") else fam[0])
+    if obs:
+        parts.append(f"Heart rate {hr}, blood pressure {sbp}/{int(rng.integers(64, 90))}, temperature {temp} °C, "
+                     f"oxygen saturation {sat}% on air.")
+    return " ".join(parts)
 
 
 def _render_zh(rng, register, age, sex, pos, neg, extra, context) -> str:
@@ -314,7 +408,8 @@ def _patient_text(rng, age, sex, pos, neg, timing, context) -> str:
         for c in clauses:
             parts.append(c[0].upper() + c[1:] + ("." if c[-1] != "." else ""))
         if neg:
-            parts.append(f"I don't have {_join(neg, 'or')}.")
+            parts.append(_pick(rng, ("I don't have {n}.", "No {n}.", "I haven't had any {n}.", "There's been no {n}.",
+                                     "Not had any {n}.")).format(n=_join(neg, "or")))
     parts += [c[0].upper() + c[1:] + "." for c in context]
     return " ".join(parts)
 
@@ -328,10 +423,52 @@ def _shorthand_text(rng, age, sex, pos, neg, timing, context) -> str:
     sep = (", ", "; ", " + ")[int(rng.integers(3))]
     text = f"{who} c/o {sep.join(pos)}, {timing}."
     if neg:
-        text += f" Denies {', '.join(neg)}." if rng.random() < 0.5 else f" No {', '.join(neg)}."
+        text += " " + _negation_shorthand(rng, neg)
     if context:
         text += " " + ". ".join(context) + "."
     return text
+
+
+def _negation_shorthand(rng, neg: list[str]) -> str:
+    """Denied findings in one of a dozen clinician forms, the negation before or after the finding."""
+    form = int(rng.integers(9 if len(neg) == 2 else 8))
+    if form == 0:
+        return f"Denies {', '.join(neg)}."
+    if form == 1:
+        return f"No {', '.join(neg)}."
+    if form == 2:
+        return " ".join(f"{n[0].upper() + n[1:]}: no." for n in neg)
+    if form == 3:
+        return ", ".join(f"{n} -ve" for n in neg) + "."
+    if form == 4:
+        return f"Nil {'/'.join(neg)}."
+    if form == 5:
+        return f"ROS neg for {', '.join(neg)}."
+    if form == 6:
+        return " ".join(f"{n[0].upper() + n[1:]} - none." for n in neg)
+    if form == 7:
+        return f"{_join(neg)} denied."
+    return f"Neither {neg[0]} nor {neg[1]}."
+
+
+def _negation_prose(rng, neg: list[str], he: str) -> str:
+    """Denied findings in vignette prose, in one of several forms."""
+    He = he.capitalize()
+    form = int(rng.integers(7 if len(neg) == 2 else 6))
+    if form == 0:
+        return f"{He} denies {_join(neg, 'or')}."
+    if form == 1:
+        return f"There is no {_join(neg, 'or')}."
+    if form == 2:
+        return f"{He} has not had any {_join(neg, 'or')}."
+    if form == 3:
+        return f"Review of systems is negative for {_join(neg)}."
+    if form == 4:
+        return f"No {_join(neg, 'or')} reported."
+    if form == 5:
+        x = _join(neg)
+        return f"{x[0].upper() + x[1:]} {'are' if len(neg) > 1 else 'is'} denied."
+    return f"{He} has had neither {neg[0]} nor {neg[1]}."
 
 
 def _vignette_text(rng, age, sex, pos, neg, timing, context) -> str:
@@ -345,7 +482,7 @@ def _vignette_text(rng, age, sex, pos, neg, timing, context) -> str:
     if rest:
         text += f" {he.capitalize()} also {'has' if rng.random() < 0.5 else 'reports'} {_join(rest)}."
     if neg:
-        text += f" {he.capitalize()} denies {_join(neg, 'or')}." if rng.random() < 0.5 else f" There is no {_join(neg, 'or')}."
+        text += " " + _negation_prose(rng, neg, he)
     for c in context:
         text += f" {he.capitalize()} {c}."
     return text
