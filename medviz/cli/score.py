@@ -76,8 +76,8 @@ def add_parser(sub) -> None:
                     help="rows per chunk (default: 4,096 for text bundles, 100,000 for tabular)")
     sc.add_argument("--prepare-processes", type=int, choices=[0, 1], default=None,
                     help="text bundles, --engine local: 1 = input checks, preprocessing and the knowledge-base "
-                         "expert's reading in a worker process from the second chunk on (default when the machine "
-                         "has 2+ cores), 0 = all in this process")
+                         "expert's reading in a worker process from the second chunk on, or from the first when it is "
+                         "a full chunk (default when the machine has 2+ cores), 0 = all in this process")
     sc.add_argument("--explain", action="store_true",
                     help="text bundles: add top_reasons (three strongest SHAP words per row; ~0.3-1 s per row)")
     sc.add_argument("--format", choices=["csv", "parquet"],

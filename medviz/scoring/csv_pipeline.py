@@ -83,8 +83,10 @@ def score_csv(
     output there is moved to ``<name>.stale``, :class:`medviz.io.OutputTarget`) or a binary stream.
     ``fmt``: ``"csv"`` or ``"parquet"`` (default: from the name, ``.parquet``/``.pq``, else CSV).
     ``limits``: :class:`medviz.io.ReadLimits` (default: the CLI's).
-    ``prepare_processes``: text scorers' ``prepare`` in a worker process from the second chunk on
-    (:mod:`medviz.scoring.prepare_process`): 1 = yes, 0 = never, None = when the machine has 2+ cores.
+    ``prepare_processes``: text scorers' ``prepare`` in a worker process from the second chunk on, or from the
+    first when it is a full ``chunksize`` (:mod:`medviz.scoring.prepare_process`): 1 = yes, 0 = never, None = when
+    the machine has 2+ cores. A ``scorer`` passed in keeps its worker process for its next call
+    (:meth:`medviz.scoring.prepare_process.PrepareProcess.kept_for`).
 
     Three stages overlap, one thread each: this thread reads chunk i+2 and runs the scorer's
     ``prepare`` (text: the clinical rules), a scoring thread runs chunk i+1 (model, SHAP, safety
@@ -97,6 +99,7 @@ def score_csv(
 
     from medviz.io import OutputTarget, output_format
 
+    scorer_given = scorer is not None
     scorer = scorer or make_scorer(bundle, text_column=text_column, explain=explain)
     chunksize = chunksize or getattr(scorer, "chunksize", 100_000)
     out_path = Path(output) if isinstance(output, (str, Path)) else None
@@ -106,7 +109,7 @@ def score_csv(
         fh = open(target.tmp, "wb") if target else output  # UTF-8 bytes straight from Arrow
         try:
             rows, errors, warns = _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, info,
-                                            prepare_processes)
+                                            prepare_processes, scorer_given)
         finally:
             if target:
                 fh.close()
@@ -115,15 +118,17 @@ def score_csv(
 
 
 def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, info,
-              prepare_processes=None) -> tuple[int, int, int]:
+              prepare_processes=None, scorer_given=False) -> tuple[int, int, int]:
     """The three stages of :func:`score_csv` writing to the open binary stream ``fh``: (rows, errors, warnings)."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     from medviz.io import ParquetChunkWriter, neutralize_formulas
-    from medviz.scoring.prepare_process import PrepareProcess
+    from medviz.scoring.prepare_process import FIRST_CHUNK_WAIT_S, PrepareProcess
 
-    worker = PrepareProcess.for_scorer(scorer, prepare_processes)
+    # a scorer the caller passed in (and may reuse for another file) keeps its warm worker between calls
+    keep = scorer_given
+    worker = (PrepareProcess.kept_for if keep else PrepareProcess.for_scorer)(scorer, prepare_processes)
 
     def score(chunk, prepared):
         return score_frame(scorer, chunk, worker.result(prepared, chunk) if worker else prepared)
@@ -153,11 +158,17 @@ def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, in
         for chunk in iter_csv_chunks(source, chunksize=chunksize, bad_lines="report", limits=limits, info=info):
             if first:
                 scorer.check_columns(chunk.columns)
-            elif worker:
-                worker.start()  # a second chunk: worth a worker process (started once; ready in ~1 s)
+            # a full first chunk (more are likely to follow) or a second chunk: worth a worker process (started
+            # once; ready in ~1-2 s). A full first chunk waits for it when preparing it here would build the
+            # spaCy / medspaCy pipeline (~2.5 CPU s) that the worker builds anyway (PrepareProcess.first_chunk_waits),
+            # while nothing else is running here yet (the scoring and writing threads wait for this chunk).
+            wait = 0.0
+            if worker and (not first or len(chunk) >= chunksize):
+                worker.start()
+                wait = FIRST_CHUNK_WAIT_S if first and worker.first_chunk_waits() else 0.0
             # Python-heavy preparation in the worker process when it is up, else here, while the other
             # threads score and write earlier chunks
-            prepared = worker.submit(chunk) if worker else None
+            prepared = worker.submit(chunk, wait=wait) if worker else None
             if prepared is None and hasattr(scorer, "prepare"):
                 prepared = scorer.prepare(chunk)
             scored = score_pool.submit(score, chunk, prepared)
@@ -174,7 +185,7 @@ def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, in
             pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
-        if worker:
+        if worker and not keep:
             worker.close()
     score_pool.shutdown(wait=True)
     write_pool.shutdown(wait=True)

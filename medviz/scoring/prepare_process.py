@@ -10,9 +10,11 @@ to use it and how to fall back.
 
 The worker is started with ``spawn`` (a fresh interpreter: forking a process whose TensorFlow threads
 are running is unsafe) and imports no TensorFlow (medviz.text.analyse and the expert are TensorFlow-free),
-so it is ready in ~1 s. It starts when a second chunk arrives — a one-chunk file is prepared in
-process as before — and until it answers its warm-up, chunks are still prepared in process, so a
-file never waits for it. A worker that cannot start (e.g. inside a daemonic Dask worker process) or
+so it is ready in ~1-2 s. It starts when a second chunk arrives or when the first chunk is a full
+``chunksize`` (more are likely to follow) — a shorter one-chunk file is prepared in process as before.
+A full first chunk waits for the warm-up (up to ``FIRST_CHUNK_WAIT_S``), so that this process never
+builds the phrase rules the worker builds anyway; after it, until the worker answers its warm-up,
+chunks are prepared in process, so a file never waits for it. A worker that cannot start (e.g. inside a daemonic Dask worker process) or
 dies leaves every later chunk to the in-process path: same function, same numbers
 (tests/io/test_prepare_process.py). Patient text goes to the worker through a pipe, never a file.
 """
@@ -29,6 +31,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# how long a full first chunk waits for the worker's warm-up before it is prepared in process instead (the warm-up
+# takes ~1-3 s; a worker much slower than that is starved or stuck, and the in-process path does not wait for it)
+FIRST_CHUNK_WAIT_S = 30.0
 _STATE: dict[str, Any] = {}  # in the worker: the scorer's safety config and the bundle's manifest and folder
 
 
@@ -89,6 +94,24 @@ class PrepareProcess:
             return None
         return cls(scorer)
 
+    @classmethod
+    def kept_for(cls, scorer, processes: int | None) -> "PrepareProcess | None":
+        """:meth:`for_scorer`, but one worker per scorer, kept between calls (``score_csv`` given a scorer that the
+        caller reuses, as for several files): a later file's first chunk goes to a worker that is already warm
+        instead of waiting for a new one (spawn, imports, the expert's tables and phrase rules: ~4 CPU s). The
+        worker stays with the scorer (``scorer._prepare_process``) and its process stops when the scorer is garbage
+        collected (``ProcessPoolExecutor`` shuts its processes down when it is collected) or at exit. A worker that
+        died is replaced."""
+        if cls.for_scorer(scorer, processes) is None:
+            return None
+        kept = getattr(scorer, "_prepare_process", None)
+        if isinstance(kept, cls) and not kept._failed:
+            return kept
+        if isinstance(kept, cls):
+            kept.close()
+        kept = scorer._prepare_process = cls(scorer)
+        return kept
+
     def start(self) -> None:
         """Start the worker (idempotent); a failure to start only disables it."""
         if self._pool is not None or self._failed:
@@ -104,9 +127,34 @@ class PrepareProcess:
             self._failed = True
             self._pool = None
 
-    def submit(self, chunk) -> Future | None:
-        """The worker's Future for ``chunk`` when it is up, else None (prepare it in process)."""
-        if self._pool is None or self._failed or self._ready is None or not self._ready.done():
+    def first_chunk_waits(self) -> bool:
+        """Whether a full first chunk should wait for the worker's warm-up rather than be prepared here: when
+        preparing it here would build the spaCy / medspaCy pipeline (``medviz.text.clinical.assertion.pipeline``: the
+        expert's phrase rules or the clinical reading, ~2.5 CPU s with spaCy's and lemminflect's imports) that this
+        process has not built yet and the worker builds anyway. A process that has built it (e.g. an earlier file
+        prepared here) prepares the first chunk at once."""
+        from medviz.text.clinical.assertion import pipeline
+
+        if pipeline.built():
+            return False
+        if getattr(getattr(self.scorer, "safety", None), "preprocessing", None) == "clinical":
+            return True
+        from medviz.text.synth.bayes import expert_for
+
+        found = expert_for(self.scorer.bundle)
+        rules = getattr(found[0], "_phrase_rules", None) if found is not None else None
+        return bool(rules is not None and rules.rules)
+
+    def submit(self, chunk, wait: float = 0.0) -> Future | None:
+        """The worker's Future for ``chunk`` when it is up (waiting up to ``wait`` seconds for its warm-up when it
+        has started), else None (prepare it in process)."""
+        if self._pool is None or self._failed or self._ready is None:
+            return None
+        if wait > 0:
+            from concurrent.futures import wait as wait_for
+
+            wait_for([self._ready], timeout=wait)
+        if not self._ready.done():
             return None
         if self._ready.exception() is not None:
             self._give_up(self._ready.exception())

@@ -88,19 +88,90 @@ def test_score_csv_with_the_worker_writes_the_same_file(scorer, tmp_path, monkey
     used = []
     submit = pp.PrepareProcess.submit
 
-    def waiting_submit(self, chunk):  # wait for the worker, so the remote path is exercised for sure
+    def waiting_submit(self, chunk, wait=0.0):  # wait for the worker, so the remote path is exercised for sure
         self._ready is not None and self._ready.result(timeout=120)
-        out = submit(self, chunk)
+        out = submit(self, chunk, wait)
         used.append(out is not None)
         return out
 
     monkeypatch.setattr(pp.PrepareProcess, "submit", waiting_submit)
     score_csv(scorer.bundle, tmp_path / "in.csv", tmp_path / "worker.csv", scorer=scorer, chunksize=40,
               prepare_processes=1)
-    assert used == [False] + [True] * 7  # 8 chunks: the first prepared here, every later one by the worker
+    assert used == [True] * 8  # 8 full chunks: every one prepared by the worker (the first waits for it)
     score_csv(scorer.bundle, tmp_path / "in.csv", tmp_path / "here.csv", scorer=scorer, chunksize=40,
               prepare_processes=0)
     assert (tmp_path / "worker.csv").read_bytes() == (tmp_path / "here.csv").read_bytes()
+
+
+def test_the_worker_starts_at_a_full_first_chunk_and_only_that_chunk_waits_for_it(scorer, tmp_path, monkeypatch):
+    """A full first chunk (more likely to follow) starts the worker and waits for its warm-up; a file shorter than one
+    chunk never starts it (prepared here, as before); the files are the same either way."""
+    from medviz.scoring import score_csv
+    from medviz.scoring import prepare_process as pp
+
+    calls, starts = [], []
+    submit, start = pp.PrepareProcess.submit, pp.PrepareProcess.start
+
+    def spy_submit(self, chunk, wait=0.0):
+        calls.append((len(chunk), wait))
+        return submit(self, chunk, wait)
+
+    def spy_start(self):
+        starts.append(len(calls))
+        return start(self)
+
+    monkeypatch.setattr(pp.PrepareProcess, "submit", spy_submit)
+    monkeypatch.setattr(pp.PrepareProcess, "start", spy_start)
+    monkeypatch.setattr(pp.PrepareProcess, "first_chunk_waits", lambda self: True)  # (its own test below)
+    rng = np.random.default_rng(1)
+    pd.DataFrame({"note": [TEXTS[i] for i in rng.integers(0, len(TEXTS), 100)], "id": range(100)}).to_csv(
+        tmp_path / "in.csv", index=False)
+    score_csv(scorer.bundle, tmp_path / "in.csv", tmp_path / "worker.csv", scorer=scorer, chunksize=40,
+              prepare_processes=1)
+    assert [n for n, _ in calls] == [40, 40, 20] and starts[0] == 0  # started before the first chunk's submit
+    assert calls[0][1] == pp.FIRST_CHUNK_WAIT_S and all(w == 0 for _, w in calls[1:])
+    calls.clear(), starts.clear()
+    score_csv(scorer.bundle, tmp_path / "in.csv", tmp_path / "one.csv", scorer=scorer, chunksize=200,
+              prepare_processes=1)
+    assert not starts and [n for n, _ in calls] == [100]  # one short chunk: no new worker process
+    score_csv(scorer.bundle, tmp_path / "in.csv", tmp_path / "here.csv", scorer=scorer, chunksize=40,
+              prepare_processes=0)
+    here = (tmp_path / "here.csv").read_bytes()
+    assert (tmp_path / "worker.csv").read_bytes() == here == (tmp_path / "one.csv").read_bytes()
+
+
+def test_the_first_chunk_waits_only_where_this_process_would_build_the_spacy_pipeline(scorer, tiny_clinical_bundle,
+                                                                                     monkeypatch):
+    from medviz.bundle import load_bundle
+    from medviz.scoring import make_scorer
+    from medviz.scoring.prepare_process import PrepareProcess
+    from medviz.text.clinical import assertion
+
+    clinical = PrepareProcess(make_scorer(load_bundle(tiny_clinical_bundle), text_column="note"))
+    monkeypatch.setattr(assertion.pipeline, "built", lambda: False)
+    assert clinical.first_chunk_waits()  # the clinical reading would build it here
+    assert not PrepareProcess(scorer).first_chunk_waits()  # an expert without phrase rules: nothing to build
+    monkeypatch.setattr(assertion.pipeline, "built", lambda: True)
+    assert not clinical.first_chunk_waits()  # built here already: the first chunk is prepared at once
+
+
+def test_a_scorer_passed_in_keeps_its_worker_for_the_next_file(expert_bundle, tmp_path):  # noqa: F811
+    """score_csv given a scorer keeps that scorer's worker process (warm) for its next call; one it builds itself
+    stops its worker before returning; the files are the same."""
+    from medviz.bundle import load_bundle
+    from medviz.scoring import make_scorer, score_csv
+
+    bundle = load_bundle(expert_bundle[0])
+    own = make_scorer(bundle, text_column="note")
+    pd.DataFrame({"note": TEXTS * 10, "id": range(len(TEXTS) * 10)}).to_csv(tmp_path / "in.csv", index=False)
+    score_csv(bundle, tmp_path / "in.csv", tmp_path / "a.csv", scorer=own, chunksize=20, prepare_processes=1)
+    kept = own._prepare_process
+    assert kept._pool is not None  # still running after the call
+    score_csv(bundle, tmp_path / "in.csv", tmp_path / "b.csv", scorer=own, chunksize=20, prepare_processes=1)
+    assert own._prepare_process is kept and kept._ready.result(timeout=120) is True
+    kept.close()
+    score_csv(bundle, tmp_path / "in.csv", tmp_path / "c.csv", text_column="note", chunksize=20, prepare_processes=1)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()
 
 
 def test_a_dead_worker_leaves_the_chunks_to_the_process(scorer):

@@ -185,3 +185,47 @@ def test_word_counts_equal_pythons_findall():
     for pattern in (_WORD, re.compile(TOKEN_PATTERN), re.compile(r"\w+"), re.compile("[a-z]+", re.I)):
         assert count_matches(pattern, texts).tolist() == [len(pattern.findall(t)) for t in texts]
         assert count_matches(pattern, texts[:-1]).tolist() == [len(pattern.findall(t)) for t in texts[:-1]]
+
+
+# medspaCy imported without NLTK (medviz.text.clinical.assertion.import_medspacy): in a fresh process each way, the
+# clinical pipeline's ConText modifiers and the phrase rules' statuses on these notes are the same as with NLTK (and so
+# QuickUMLS's whole import chain) imported first.
+_NOTES = ["A 70-year-old man has not opened his bowels or passed wind for four days.",
+          "Denies breathing slowly. His mother cannot move her legs.",
+          "If he cannot move his legs, call 999. No fever, possible pneumonia.",
+          "Chest pain: no. Shortness of breath: no. History of asthma; father had a stroke.",
+          "A 6-week-old baby is vomiting green bile. fever-, cough +"]
+_READ = r"""
+import json, sys
+if sys.argv[1] == "nltk":
+    import nltk  # noqa: F401  (the whole chain, as medspaCy's own import pulls it in)
+from medviz.text.clinical.assertion import pipeline
+from tests.text.test_kb_reading import RULE_PHRASES, SYN, KnowledgeBaseBayes, _kb
+
+notes = json.loads(sys.argv[2])
+nlp = pipeline()
+context = [[(e.text, e.label_, sorted(m.category for m in e._.modifiers)) for e in nlp(t).ents] for t in notes]
+expert = KnowledgeBaseBayes(_kb(), SYN, RULE_PHRASES)
+rules = [expert.findings(t) for t in notes]
+loaded = {m: m in sys.modules for m in ("nltk", "scipy.stats")}
+import quickumls.core  # QuickUMLS's own nltk: the real package on first use
+print(json.dumps({"context": context, "rules": rules, "loaded": loaded, "stopwords": hasattr(quickumls.core.nltk, "corpus")}))
+"""
+
+
+def test_medspacy_without_nltk_reads_like_the_full_import():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = {way: json.loads(subprocess.run([sys.executable, "-c", _READ, way, json.dumps(_NOTES)], cwd=root, check=True,
+                                          capture_output=True, text=True).stdout.strip().splitlines()[-1])
+           for way in ("light", "nltk")}
+    assert out["light"]["loaded"] == {"nltk": False, "scipy.stats": False}
+    assert out["nltk"]["loaded"] == {"nltk": True, "scipy.stats": True}
+    assert out["light"]["context"] == out["nltk"]["context"]
+    assert any(mods for note in out["light"]["context"] for _, _, mods in note)  # ConText did find modifiers
+    assert out["light"]["rules"] == out["nltk"]["rules"]
+    assert out["light"]["stopwords"] and out["nltk"]["stopwords"]

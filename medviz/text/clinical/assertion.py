@@ -18,8 +18,11 @@ ends a sentence at "?" and cannot split on line breaks, and PyRuSH logs note tex
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import re
+import sys
+import types
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,6 +249,38 @@ def _tokenizer(nlp):
     return nlp.tokenizer
 
 
+class _DeferredModule(types.ModuleType):
+    """A placeholder for a module that imports the real one on its first attribute read (PEP 562 ``__getattr__``)."""
+
+    def __getattr__(self, attr):
+        if sys.modules.get(self.__name__) is self:  # read while medspaCy is being imported (another thread)
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+def import_medspacy():
+    """Import medspaCy (``medspacy``, which registers its spaCy factories) without importing NLTK; returns the module.
+
+    medspaCy's ``util`` imports QuickUMLS at module level (for its optional ``medspacy_quickumls`` component), and
+    QuickUMLS's ``core`` runs ``import nltk``, whose package import loads most of NLTK and ``scipy.stats``: ~2.7 CPU s
+    per process (``python -X importtime -c "import medspacy"``, medspacy 1.3.1), against ~0.15 s for the rest of
+    medspaCy. NLTK is used only inside ``QuickUMLS.__init__`` (its stop words), which medviz never calls. So while
+    medspaCy is imported, ``sys.modules["nltk"]`` is a :class:`_DeferredModule` that QuickUMLS keeps as its ``nltk``;
+    the entry is removed afterwards, so any later ``import nltk`` (or QuickUMLS's first ``nltk.corpus``) loads the
+    real package. Hand-written because ``importlib.util.LazyLoader`` does not help here: on Python 3.11 the
+    ``import nltk`` statement itself reads the module's ``__spec__``, which makes a LazyLoader module load at once.
+    Nothing happens when NLTK or medspaCy is already imported. Same pipeline, same statuses
+    (tests/text/test_csv_speed_paths.py compares a fresh process that imports NLTK first)."""
+    if "medspacy" in sys.modules or "nltk" in sys.modules:
+        return importlib.import_module("medspacy")
+    placeholder = sys.modules["nltk"] = _DeferredModule("nltk")
+    try:
+        return importlib.import_module("medspacy")
+    finally:
+        if sys.modules.get("nltk") is placeholder:
+            del sys.modules["nltk"]
+
+
 @build_once  # thread-safe: concurrent sessions and the warm-up share one build (medviz.text.clinical.once)
 def pipeline():
     """The spaCy pipeline (built once per process, ~1 s): tokenizer, sentences, flags, targets, ConText."""
@@ -255,6 +290,8 @@ def pipeline():
     logger.disable("PyRuSH")
     logger.disable("medspacy")
     import spacy
+
+    import_medspacy()  # without NLTK: see its docstring
     from medspacy.context import ConText, ConTextRule  # noqa: F401  (registers the factory)
 
     # medspaCy's matcher warns (W036) on every note when a rule kind it wraps has no patterns

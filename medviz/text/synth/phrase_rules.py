@@ -108,6 +108,29 @@ def read_rules(path: Path = RULES_FILE) -> list[Rule]:
     return rules
 
 
+class _Prefilter(NamedTuple):
+    """The word sets of :meth:`PhraseRules.passing`: per rule, the forms of each required token; the anchor words; the
+    words a LEMMA pattern token can match."""
+
+    required: list[tuple[frozenset[str], ...]]
+    by_anchor: dict[str, tuple[int, ...]]
+    anchors: frozenset[str]
+    lemma_forms: frozenset[str]
+
+    @classmethod
+    def of(cls, rules: list[Rule]) -> "_Prefilter":
+        required = [tuple(f for f in map(_forms, r.pattern) if f is not None) for r in rules]
+        # a text can pass a rule only with one of its anchor words: the words of its rarest token (``metadata.anchor``,
+        # an index into its pattern; the negation words are too common to be one); anchor word -> its rules
+        by_anchor: dict[str, tuple[int, ...]] = {}
+        for k, r in enumerate(rules):
+            for w in _forms(r.pattern[r.metadata["anchor"]]):
+                by_anchor[w] = (*by_anchor.get(w, ()), k)
+        lemma_forms = frozenset(w for r in rules for tok in r.pattern if "LEMMA" in tok
+                                for w in _forms({k: v for k, v in tok.items() if k != "OP"}) or ())
+        return cls(required, by_anchor, frozenset(by_anchor), lemma_forms)
+
+
 class PhraseRules:
     """The target rules of ``phrase_rules.json`` (medspaCy ``TargetRule``s) whose category is a phrase of
     ``phrase_col`` (phrase -> expert column); the others are skipped (a table without that phrase)."""
@@ -115,34 +138,37 @@ class PhraseRules:
     def __init__(self, phrase_col: dict[str, int], path: Path = RULES_FILE):
         self.rules = [r for r in read_rules(path) if r.category.lower() in phrase_col]
         self.column = {r.category: phrase_col[r.category.lower()] for r in self.rules}
-        self._required = [tuple(f for f in map(_forms, r.pattern) if f is not None) for r in self.rules]
-        # a text can pass a rule only with one of its anchor words: the words of its rarest token (``metadata.anchor``,
-        # an index into its pattern; the negation words are too common to be one); anchor word -> its rules
-        self._by_anchor: dict[str, tuple[int, ...]] = {}
-        for k, r in enumerate(self.rules):
-            for w in _forms(r.pattern[r.metadata["anchor"]]):
-                self._by_anchor[w] = (*self._by_anchor.get(w, ()), k)
-        self._anchors = frozenset(self._by_anchor)
-        self._lemma_forms = frozenset(w for r in self.rules for tok in r.pattern if "LEMMA" in tok
-                                      for w in _forms({k: v for k, v in tok.items() if k != "OP"}) or ())
+        self._index = None  # the prefilter's word sets (:meth:`_prefilter`), made on first use
         self._built = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the spaCy build
+        self._index_lock = threading.Lock()
 
     def __getstate__(self) -> dict:
         """Picklable (the expert travels to worker processes, e.g. Dask's): the lock and the spaCy objects stay
         behind and are built again on first use."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_built")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_index_lock", "_built")}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _lock=threading.Lock(), _built=None)
+        self.__dict__.update(state, _lock=threading.Lock(), _index_lock=threading.Lock(), _built=None)
+
+    def _prefilter(self) -> _Prefilter:
+        """The rules' word sets, made on first use rather than with the expert: they need lemminflect's tables and
+        spaCy's import (~1.5 CPU s), which a process that loads the expert only to score what another process read
+        (score_csv's main process beside its preparing worker) never pays. Thread-safe."""
+        if self._index is None:
+            with self._index_lock:
+                if self._index is None:
+                    self._index = _Prefilter.of(self.rules)
+        return self._index
 
     def passing(self, toks) -> list[int]:
         """Indexes of the rules each of whose required tokens has a form among ``toks`` (the reader's tokens)."""
-        if self._anchors.isdisjoint(toks):
+        index = self._prefilter()
+        if index.anchors.isdisjoint(toks):
             return []
         present = set(toks)
-        candidates = sorted({k for w in self._anchors.intersection(present) for k in self._by_anchor[w]})
-        return [k for k in candidates if all(not present.isdisjoint(f) for f in self._required[k])]
+        candidates = sorted({k for w in index.anchors.intersection(present) for k in index.by_anchor[w]})
+        return [k for k in candidates if all(not present.isdisjoint(f) for f in index.required[k])]
 
     def may_match(self, toks: list[str]) -> bool:
         """True when some rule passes the prefilter (:meth:`passing`) on ``toks``, the reader's tokens of a text."""
@@ -186,9 +212,10 @@ class PhraseRules:
             if not which:
                 continue
             nlp, matchers = self.warm_up()
+            lemma_forms = self._prefilter().lemma_forms
             doc = nlp.make_doc(sentence)
             for tok in doc:
-                if tok.lower_ in self._lemma_forms:  # only words a LEMMA pattern can match need one
+                if tok.lower_ in lemma_forms:  # only words a LEMMA pattern can match need one
                     tok.lemma_ = lemma(tok.lower_)
             found = [Span(doc, start, end, label=key) for k in which for key, start, end in matchers[k](doc)]
             if not found:
