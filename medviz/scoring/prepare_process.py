@@ -68,7 +68,8 @@ def _prepare(texts: list) -> tuple:
     from medviz.text.synth.bayes import expert_reading
 
     prepared = prepare(_STATE["cfg"], texts)
-    return prepared, expert_reading(_STATE["bundle"], [t for t, e in zip(prepared.texts, prepared.errors) if e is None])
+    return prepared, expert_reading(_STATE["bundle"], [t for t, e in zip(prepared.texts, prepared.errors) if e is None],
+                                    findings=True)
 
 
 class PrepareProcess:
@@ -183,7 +184,7 @@ class PrepareProcess:
             ok_texts = [t for t, e in zip(done.texts, done.errors) if e is None]
             done = replace(done, expert_log=expert_for(self.scorer.bundle)[0].scores_of(reading),
                            network_texts=(reading.network_text_list(ok_texts) if reading.network_texts is not None
-                                          else None))
+                                          else None), expert_findings=reading.findings_list())
         return done
 
     def _give_up(self, exc: BaseException) -> None:

@@ -141,6 +141,9 @@ class Prepared:
     # (rows without an error) what the network reads when the bundle's network must not read denied findings
     # (medviz.text.synth.bayes.denied_not_evidence: each text without them), read with expert_log; None otherwise
     network_texts: list[str] | None = field(default=None, repr=False)
+    # (rows without an error) the expert's (present, absent) finding names joined by "|", read with expert_log: a
+    # scored CSV's findings columns for a bundle without clinical preprocessing (the 801-condition differential)
+    expert_findings: list[tuple[str, str]] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> np.ndarray:
@@ -177,17 +180,18 @@ def prepare(cfg: SafetyConfig, texts: Sequence[str | None], *, bundle=None) -> P
         if (READABLE_ZH if reads_zh else READABLE).search(p.model_text) is None:  # every finding negated, or only normal values
             errors[i] = _nothing_left(p)
         pre[i] = replace(p, warnings=tuple(p.warnings) + (CHINESE_NOT_READ,)) if han[i] else p
-    expert_log = network_texts = None
+    expert_log = network_texts = expert_findings = None
     if bundle is not None:
         from medviz.text.synth.bayes import expert_for, expert_reading
 
         ok_texts = [t for t, e in zip(raw, errors) if e is None]
-        reading = expert_reading(bundle, ok_texts)
+        reading = expert_reading(bundle, ok_texts, findings=True)
         if reading is not None:
             expert_log = expert_for(bundle)[0].scores_of(reading)
             network_texts = reading.network_text_list(ok_texts) if reading.network_texts is not None else None
+            expert_findings = reading.findings_list()
     return Prepared(texts=raw, errors=errors, preprocessed=pre, cut_chars=cut, expert_log=expert_log,
-                    network_texts=network_texts)
+                    network_texts=network_texts, expert_findings=expert_findings)
 
 
 @dataclass(frozen=True)
@@ -261,10 +265,21 @@ class TextBatch:
         return findings_of(self.prepared.preprocessed[i], status)
 
     def findings_texts(self, status: str) -> list[str]:
-        """Per row, the phrases of ``status`` joined by :data:`SET_SEPARATOR`."""
+        """Per row, the phrases of ``status`` joined by :data:`SET_SEPARATOR`: the clinical reading's, or for a bundle
+        without one but with a knowledge-base expert (the 801-condition differential), the expert's reading (present,
+        absent; it reads no uncertain findings)."""
+        pre = self.prepared.preprocessed
+        expert = self.prepared.expert_findings
+        if expert is not None and not any(getattr(p, "findings", ()) for p in pre if p is not None):
+            k = {"present": 0, "absent": 1}.get(status)
+            out = [""] * len(pre)
+            if k is not None:
+                for i, names in zip(np.flatnonzero(self.prepared.ok), expert):
+                    out[i] = names[k].replace("|", SET_SEPARATOR)
+            return out
         # a reading with no findings at all (every row of a bundle without clinical preprocessing) is "" at once
         return [SET_SEPARATOR.join(findings_of(p, status)) if p is not None and getattr(p, "findings", True) else ""
-                for p in self.prepared.preprocessed]
+                for p in pre]
 
     def warning_codes(self) -> list[str]:
         return ["; ".join(w.code for w in ws) for ws in self.warnings]
@@ -305,10 +320,13 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
     # A bundle with a knowledge-base expert (issue 15) shows network x expert; the expert reads the raw text.
     expert_log = prepared.expert_log if prepared.expert_log is not None and len(prepared.expert_log) == len(rows) else None
     network_texts = prepared.network_texts if expert_log is not None else None
-    if expert_log is None and denied_not_evidence(predictor.bundle):  # the network must not read denied findings
-        reading = expert_reading(predictor.bundle, [prepared.texts[i] for i in rows])
+    if expert_log is None and expert_for(predictor.bundle) is not None:  # the expert reads here (not in prepare)
+        ok_texts = [prepared.texts[i] for i in rows]
+        reading = expert_reading(predictor.bundle, ok_texts, findings=True)
         expert_log = expert_for(predictor.bundle)[0].scores_of(reading)
-        network_texts = reading.network_text_list([prepared.texts[i] for i in rows])
+        network_texts = reading.network_text_list(ok_texts) if reading.network_texts is not None else None
+        prepared = replace(prepared, expert_log=expert_log, network_texts=network_texts,
+                           expert_findings=reading.findings_list())
     if network_texts is not None:  # what the network reads: the preprocessed text without its denied findings
         for k, i in enumerate(rows):
             if network_texts[k] is not prepared.texts[i]:

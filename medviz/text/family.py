@@ -64,7 +64,8 @@ class TextFamily(ModelFamily):
                                              "'|'-separated (medviz.text.cant_miss)"),
             FieldSpec("out_of_scope", "boolean", "out_of_scope_score above the manifest threshold"),
             FieldSpec("out_of_scope_score", "score", "higher = less like the training cases"),
-            FieldSpec("findings_present", "labels", "findings read as present, as written, lower-cased, '|'-separated"),
+            FieldSpec("findings_present", "labels", "findings read as present, as written, lower-cased, '|'-separated "
+                      "(a bundle with a knowledge-base expert: the expert's reading, under the knowledge base's names)"),
             FieldSpec("findings_absent", "labels", "findings read as absent (negated)"),
             FieldSpec("findings_uncertain", "labels", "findings read as uncertain (hedged)"),
             FieldSpec("warnings", "string", "'; '-separated warnings for the row"),

@@ -58,6 +58,7 @@ def test_the_worker_prepares_what_the_process_prepares(scorer):
     assert np.array_equal(there.cut_chars, here.cut_chars)
     assert here.expert_log is not None and np.array_equal(there.expert_log, here.expert_log)
     assert there.network_texts == here.network_texts
+    assert here.expert_findings is not None and there.expert_findings == here.expert_findings
 
 
 def test_the_worker_carries_the_network_texts_of_a_denied_not_evidence_bundle(expert_bundle, tmp_path):  # noqa: F811

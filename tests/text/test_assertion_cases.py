@@ -94,3 +94,24 @@ def test_801_a_denied_finding_is_not_evidence(differential, row):
         assert case.ranked[0][0] in top3(control) and control.ranked[0][0] in top3(case)
     else:
         assert case.ranked[0][0] == control.ranked[0][0], (case.ranked[:3], control.ranked[:3])
+
+
+def test_801_scored_csv_lists_the_expert_findings(differential):
+    """A scored CSV of the 801-condition bundle (no clinical preprocessing) fills findings_present / findings_absent
+    from the knowledge-base expert's reading, on the in-process and the worker paths alike."""
+    import pandas as pd
+
+    from medviz.scoring import make_scorer
+
+    rows = [BY_ID[k] for k in ("A2", "A6", "K4")]
+    chunk = pd.DataFrame({"note": [r["note"] for r in rows] + [""]})
+    scorer = make_scorer(differential.bundle, text_column="note")
+    out = scorer.score(chunk, scorer.prepare(chunk))
+    for r, present, absent in zip(rows, out["findings_present"], out["findings_absent"]):
+        for word in _words(r["must_read_absent"]):
+            assert word in absent and word not in present, (r["case_id"], word, absent)
+        for word in _words(r["must_not_read_absent"]):  # (present under the knowledge base's names: "painful urination")
+            assert word not in absent, (r["case_id"], word, absent)
+        assert present or r["case_id"] == "A6"
+    assert out["findings_present"].iloc[1] == "" and out["findings_absent"].iloc[3] == ""  # A6: every finding denied
+    assert out["findings_uncertain"].eq("").all()

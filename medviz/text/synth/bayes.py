@@ -140,6 +140,15 @@ class ExpertReading:
     # distinct text index -> that text without its denied findings (:func:`without_denied`); only for texts
     # that have some, and only when :meth:`KnowledgeBaseBayes.indicators` was asked for them
     network_texts: dict | None = None
+    # distinct text index -> (present, absent) finding names joined by "|" (the expert's reading, for a scored CSV's
+    # findings columns); only when :meth:`KnowledgeBaseBayes.indicators` was asked for them
+    findings: dict | None = None
+
+    def findings_list(self) -> list[tuple[str, str]] | None:
+        """Per text read (in order), its (present, absent) finding names joined by "|", or None when not read."""
+        if self.findings is None:
+            return None
+        return [self.findings[int(k)] for k in self.codes]
 
     def network_text_list(self, texts: list[str]) -> list[str]:
         """``texts`` (the N texts read, in order) with each one's denied findings removed where it had some."""
@@ -373,13 +382,14 @@ class KnowledgeBaseBayes:
         The same as ``scores_of(indicators(texts))``."""
         return self.scores_of(self.indicators(texts))
 
-    def indicators(self, texts: list[str], denied_evidence: bool = True) -> "ExpertReading":
+    def indicators(self, texts: list[str], denied_evidence: bool = True, findings: bool = False) -> "ExpertReading":
         """What :meth:`read` found in each text, as a sparse indicator matrix over the distinct texts
         (present findings, absent findings, age band, sex): the Python part of :meth:`log_scores`, small
         enough to send from a worker process (medviz.scoring.prepare_process) to :meth:`scores_of`.
         ``denied_evidence`` False (a bundle whose manifest says ``knowledge_base_expert.denied_not_evidence``,
         :func:`denied_not_evidence`): findings read as denied give no likelihood, and the reading carries each text
-        without them for the network (:func:`without_denied`, ``ExpertReading.network_texts``)."""
+        without them for the network (:func:`without_denied`, ``ExpertReading.network_texts``). ``findings``: also
+        each text's present and absent finding names (``ExpertReading.findings``, for a scored CSV)."""
         import pandas as pd
         from scipy import sparse
 
@@ -387,8 +397,12 @@ class KnowledgeBaseBayes:
         codes, uniq = pd.factorize(pd.Series(list(texts), dtype=object), sort=False)
         rows, cols = [], []
         masked: dict[int, str] | None = None if denied_evidence else {}
+        names: dict[int, tuple[str, str]] | None = {} if findings else None
         for i, t in enumerate(uniq):
             r = self.read(t)
+            if names is not None:
+                names[i] = ("|".join(self.column_names[c] for c in r.present),
+                            "|".join(self.column_names[c] for c in r.absent))
             if masked is not None and r.denied:
                 masked[i] = without_denied(t, r.denied)
             found = [*r.present, *(f + c for c in r.absent)] if denied_evidence else list(r.present)
@@ -400,7 +414,7 @@ class KnowledgeBaseBayes:
             rows += [i] * len(found)
             cols += found
         x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(uniq), self._loglik.shape[0]))
-        return ExpertReading(codes=np.asarray(codes, dtype=np.int64), matrix=x, network_texts=masked)
+        return ExpertReading(codes=np.asarray(codes, dtype=np.int64), matrix=x, network_texts=masked, findings=names)
 
     def scores_of(self, reading: "ExpertReading") -> np.ndarray:
         """(N, C) log posteriors of an :meth:`indicators` result (one sparse x dense product)."""
@@ -599,11 +613,12 @@ def denied_not_evidence(bundle) -> bool:
     return bool(meta.get("denied_not_evidence"))
 
 
-def expert_reading(bundle, texts: list[str]):
-    """The bundle's expert's :meth:`KnowledgeBaseBayes.indicators` of ``texts`` (:func:`denied_not_evidence` applied),
-    or None when the bundle has no expert."""
+def expert_reading(bundle, texts: list[str], findings: bool = False):
+    """The bundle's expert's :meth:`KnowledgeBaseBayes.indicators` of ``texts`` (:func:`denied_not_evidence` applied;
+    ``findings``: with each text's finding names), or None when the bundle has no expert."""
     found = expert_for(bundle)
-    return None if found is None else found[0].indicators(list(texts), denied_evidence=not denied_not_evidence(bundle))
+    return None if found is None else found[0].indicators(list(texts), denied_evidence=not denied_not_evidence(bundle),
+                                                          findings=findings)
 
 
 def network_inputs(bundle, texts: list[str]) -> list[str]:
