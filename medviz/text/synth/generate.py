@@ -429,46 +429,47 @@ def _shorthand_text(rng, age, sex, pos, neg, timing, context) -> str:
     return text
 
 
+def _cap(x: str) -> str:
+    return x[0].upper() + x[1:]
+
+
+# Denied findings in clinician shorthand, the negation before or after the finding; the last form needs two.
+_SHORTHAND_NEGATIONS = (
+    lambda neg: f"Denies {', '.join(neg)}.",
+    lambda neg: f"No {', '.join(neg)}.",
+    lambda neg: " ".join(f"{_cap(n)}: no." for n in neg),
+    lambda neg: ", ".join(f"{n} -ve" for n in neg) + ".",
+    lambda neg: f"Nil {'/'.join(neg)}.",
+    lambda neg: f"ROS neg for {', '.join(neg)}.",
+    lambda neg: " ".join(f"{_cap(n)} - none." for n in neg),
+    lambda neg: f"{_join(neg)} denied.",
+    lambda neg: f"Neither {neg[0]} nor {neg[1]}.",
+)
+# The same in vignette prose ({he}: the capitalised pronoun).
+_PROSE_NEGATIONS = (
+    lambda neg, he: f"{he} denies {_join(neg, 'or')}.",
+    lambda neg, he: f"There is no {_join(neg, 'or')}.",
+    lambda neg, he: f"{he} has not had any {_join(neg, 'or')}.",
+    lambda neg, he: f"Review of systems is negative for {_join(neg)}.",
+    lambda neg, he: f"No {_join(neg, 'or')} reported.",
+    lambda neg, he: f"{_cap(_join(neg))} {'are' if len(neg) > 1 else 'is'} denied.",
+    lambda neg, he: f"{he} has had neither {neg[0]} nor {neg[1]}.",
+)
+
+
+def _negation_form(rng, forms: tuple, neg: list[str]):
+    """One of ``forms`` at random; the last ("neither X nor Y") only for exactly two findings."""
+    return forms[int(rng.integers(len(forms) if len(neg) == 2 else len(forms) - 1))]
+
+
 def _negation_shorthand(rng, neg: list[str]) -> str:
     """Denied findings in one of a dozen clinician forms, the negation before or after the finding."""
-    form = int(rng.integers(9 if len(neg) == 2 else 8))
-    if form == 0:
-        return f"Denies {', '.join(neg)}."
-    if form == 1:
-        return f"No {', '.join(neg)}."
-    if form == 2:
-        return " ".join(f"{n[0].upper() + n[1:]}: no." for n in neg)
-    if form == 3:
-        return ", ".join(f"{n} -ve" for n in neg) + "."
-    if form == 4:
-        return f"Nil {'/'.join(neg)}."
-    if form == 5:
-        return f"ROS neg for {', '.join(neg)}."
-    if form == 6:
-        return " ".join(f"{n[0].upper() + n[1:]} - none." for n in neg)
-    if form == 7:
-        return f"{_join(neg)} denied."
-    return f"Neither {neg[0]} nor {neg[1]}."
+    return _negation_form(rng, _SHORTHAND_NEGATIONS, neg)(neg)
 
 
 def _negation_prose(rng, neg: list[str], he: str) -> str:
     """Denied findings in vignette prose, in one of several forms."""
-    He = he.capitalize()
-    form = int(rng.integers(7 if len(neg) == 2 else 6))
-    if form == 0:
-        return f"{He} denies {_join(neg, 'or')}."
-    if form == 1:
-        return f"There is no {_join(neg, 'or')}."
-    if form == 2:
-        return f"{He} has not had any {_join(neg, 'or')}."
-    if form == 3:
-        return f"Review of systems is negative for {_join(neg)}."
-    if form == 4:
-        return f"No {_join(neg, 'or')} reported."
-    if form == 5:
-        x = _join(neg)
-        return f"{x[0].upper() + x[1:]} {'are' if len(neg) > 1 else 'is'} denied."
-    return f"{He} has had neither {neg[0]} nor {neg[1]}."
+    return _negation_form(rng, _PROSE_NEGATIONS, neg)(neg, he.capitalize())
 
 
 def _vignette_text(rng, age, sex, pos, neg, timing, context) -> str:
