@@ -24,7 +24,6 @@ import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -178,14 +177,9 @@ class PrepareProcess:
         except BrokenProcessPool as exc:
             self._give_up(exc)
             return self.scorer.prepare(chunk)
-        if reading is not None:
-            from medviz.text.synth.bayes import expert_for
+        from medviz.text.analyse import with_reading
 
-            ok_texts = [t for t, e in zip(done.texts, done.errors) if e is None]
-            done = replace(done, expert_log=expert_for(self.scorer.bundle)[0].scores_of(reading),
-                           network_texts=(reading.network_text_list(ok_texts) if reading.network_texts is not None
-                                          else None), expert_findings=reading.findings_list())
-        return done
+        return with_reading(done, self.scorer.bundle, reading)
 
     def _give_up(self, exc: BaseException) -> None:
         log.warning("the preparing worker process stopped (%s); preparing in process", type(exc).__name__)

@@ -27,7 +27,7 @@ from medviz.errors import InputError
 from medviz.text.clinical import Preprocessed, ScopedFinding, Term, findings_of_kind
 from medviz.text.conformal import prediction_sets
 from medviz.text.safety import SafetyConfig  # noqa: F401 (re-exported)
-from medviz.text.synth.bayes import denied_not_evidence, expert_for, expert_reading, with_expert
+from medviz.text.synth.bayes import expert_for, expert_reading, with_expert
 from medviz.text.zh import HAN
 
 if TYPE_CHECKING:  # TensorFlow is imported by the model, not by reading a note: prepare() runs in a worker process
@@ -141,9 +141,9 @@ class Prepared:
     # (rows without an error) what the network reads when the bundle's network must not read denied findings
     # (medviz.text.synth.bayes.denied_not_evidence: each text without them), read with expert_log; None otherwise
     network_texts: list[str] | None = field(default=None, repr=False)
-    # (rows without an error) the expert's (present, absent) finding names joined by "|", read with expert_log: a
-    # scored CSV's findings columns for a bundle without clinical preprocessing (the 801-condition differential)
-    expert_findings: list[tuple[str, str]] | None = field(default=None, repr=False)
+    # (rows without an error) the expert's (present, absent) finding names, read with expert_log: a scored CSV's
+    # findings columns for a bundle without clinical preprocessing (the 801-condition differential)
+    expert_findings: list[tuple[tuple[str, ...], tuple[str, ...]]] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> np.ndarray:
@@ -180,18 +180,23 @@ def prepare(cfg: SafetyConfig, texts: Sequence[str | None], *, bundle=None) -> P
         if (READABLE_ZH if reads_zh else READABLE).search(p.model_text) is None:  # every finding negated, or only normal values
             errors[i] = _nothing_left(p)
         pre[i] = replace(p, warnings=tuple(p.warnings) + (CHINESE_NOT_READ,)) if han[i] else p
-    expert_log = network_texts = expert_findings = None
-    if bundle is not None:
-        from medviz.text.synth.bayes import expert_for, expert_reading
+    prepared = Prepared(texts=raw, errors=errors, preprocessed=pre, cut_chars=cut)
+    if bundle is None:
+        return prepared
+    return with_reading(prepared, bundle, expert_reading(bundle, [t for t, e in zip(raw, errors) if e is None],
+                                                         findings=True))
 
-        ok_texts = [t for t, e in zip(raw, errors) if e is None]
-        reading = expert_reading(bundle, ok_texts, findings=True)
-        if reading is not None:
-            expert_log = expert_for(bundle)[0].scores_of(reading)
-            network_texts = reading.network_text_list(ok_texts) if reading.network_texts is not None else None
-            expert_findings = reading.findings_list()
-    return Prepared(texts=raw, errors=errors, preprocessed=pre, cut_chars=cut, expert_log=expert_log,
-                    network_texts=network_texts, expert_findings=expert_findings)
+
+def with_reading(prepared: Prepared, bundle, reading) -> Prepared:
+    """``prepared`` with the bundle's expert's reading (:func:`medviz.text.synth.bayes.expert_reading`, with findings)
+    of its rows without an error: the expert's log-scores, what the network reads of them, the finding names.
+    ``reading`` None (a bundle without an expert): ``prepared`` unchanged. The one place these three are set, for
+    :func:`prepare`, the preparing worker's result (medviz.scoring.prepare_process) and :func:`analyse_prepared`."""
+    if reading is None:
+        return prepared
+    ok_texts = [t for t, e in zip(prepared.texts, prepared.errors) if e is None]
+    return replace(prepared, expert_log=expert_for(bundle)[0].scores_of(reading),
+                   network_texts=reading.network_text_list(ok_texts), expert_findings=reading.findings_list())
 
 
 @dataclass(frozen=True)
@@ -275,7 +280,7 @@ class TextBatch:
             out = [""] * len(pre)
             if k is not None:
                 for i, names in zip(np.flatnonzero(self.prepared.ok), expert):
-                    out[i] = names[k].replace("|", SET_SEPARATOR)
+                    out[i] = SET_SEPARATOR.join(names[k])
             return out
         # a reading with no findings at all (every row of a bundle without clinical preprocessing) is "" at once
         return [SET_SEPARATOR.join(findings_of(p, status)) if p is not None and getattr(p, "findings", True) else ""
@@ -319,14 +324,11 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
         model_texts[i] = prepared.preprocessed[i].model_text
     # A bundle with a knowledge-base expert (issue 15) shows network x expert; the expert reads the raw text.
     expert_log = prepared.expert_log if prepared.expert_log is not None and len(prepared.expert_log) == len(rows) else None
-    network_texts = prepared.network_texts if expert_log is not None else None
     if expert_log is None and expert_for(predictor.bundle) is not None:  # the expert reads here (not in prepare)
-        ok_texts = [prepared.texts[i] for i in rows]
-        reading = expert_reading(predictor.bundle, ok_texts, findings=True)
-        expert_log = expert_for(predictor.bundle)[0].scores_of(reading)
-        network_texts = reading.network_text_list(ok_texts) if reading.network_texts is not None else None
-        prepared = replace(prepared, expert_log=expert_log, network_texts=network_texts,
-                           expert_findings=reading.findings_list())
+        prepared = with_reading(prepared, predictor.bundle, expert_reading(
+            predictor.bundle, [prepared.texts[i] for i in rows], findings=True))
+        expert_log = prepared.expert_log
+    network_texts = prepared.network_texts
     if network_texts is not None:  # what the network reads: the preprocessed text without its denied findings
         for k, i in enumerate(rows):
             if network_texts[k] is not prepared.texts[i]:

@@ -140,18 +140,21 @@ class ExpertReading:
     # distinct text index -> that text without its denied findings (:func:`without_denied`); only for texts
     # that have some, and only when :meth:`KnowledgeBaseBayes.indicators` was asked for them
     network_texts: dict | None = None
-    # distinct text index -> (present, absent) finding names joined by "|" (the expert's reading, for a scored CSV's
-    # findings columns); only when :meth:`KnowledgeBaseBayes.indicators` was asked for them
+    # distinct text index -> (present names, absent names) (the expert's reading, for a scored CSV's findings
+    # columns); only when :meth:`KnowledgeBaseBayes.indicators` was asked for them
     findings: dict | None = None
 
-    def findings_list(self) -> list[tuple[str, str]] | None:
-        """Per text read (in order), its (present, absent) finding names joined by "|", or None when not read."""
+    def findings_list(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]] | None:
+        """Per text read (in order), its (present, absent) finding names, or None when not read."""
         if self.findings is None:
             return None
         return [self.findings[int(k)] for k in self.codes]
 
-    def network_text_list(self, texts: list[str]) -> list[str]:
-        """``texts`` (the N texts read, in order) with each one's denied findings removed where it had some."""
+    def network_text_list(self, texts: list[str]) -> list[str] | None:
+        """``texts`` (the N texts read, in order) with each one's denied findings removed where it had some; None
+        when the reading was not asked for them (the network reads the texts as they are)."""
+        if self.network_texts is None:
+            return None
         if not self.network_texts:
             return list(texts)
         return [self.network_texts.get(int(k), t) for k, t in zip(self.codes, texts)]
@@ -397,12 +400,12 @@ class KnowledgeBaseBayes:
         codes, uniq = pd.factorize(pd.Series(list(texts), dtype=object), sort=False)
         rows, cols = [], []
         masked: dict[int, str] | None = None if denied_evidence else {}
-        names: dict[int, tuple[str, str]] | None = {} if findings else None
+        names: dict[int, tuple] | None = {} if findings else None
         for i, t in enumerate(uniq):
             r = self.read(t)
             if names is not None:
-                names[i] = ("|".join(self.column_names[c] for c in r.present),
-                            "|".join(self.column_names[c] for c in r.absent))
+                names[i] = (tuple(self.column_names[c] for c in r.present),
+                            tuple(self.column_names[c] for c in r.absent))
             if masked is not None and r.denied:
                 masked[i] = without_denied(t, r.denied)
             found = [*r.present, *(f + c for c in r.absent)] if denied_evidence else list(r.present)
