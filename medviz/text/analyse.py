@@ -27,7 +27,7 @@ from medviz.errors import InputError
 from medviz.text.clinical import Preprocessed, ScopedFinding, Term, findings_of_kind
 from medviz.text.conformal import prediction_sets
 from medviz.text.safety import SafetyConfig  # noqa: F401 (re-exported)
-from medviz.text.synth.bayes import expert_for, expert_reading, with_expert
+from medviz.text.synth.bayes import denied_not_evidence, expert_for, expert_reading, with_expert
 from medviz.text.zh import HAN
 
 if TYPE_CHECKING:  # TensorFlow is imported by the model, not by reading a note: prepare() runs in a worker process
@@ -80,6 +80,8 @@ ENGLISH_ONLY = Notice(
     "Use a model that reads Chinese (its model card lists the languages), or describe the case in English.",
 )
 CHINESE_NOT_READ = "This model reads English only: the Chinese characters in the text were not read."
+EVERY_FINDING_DENIED = ("Every finding read in this note is denied (see the findings below), and a denied finding is "
+                        "not evidence: nothing in the note supports any diagnosis in the list below.")
 
 
 class NothingToScoreError(InputError):
@@ -374,10 +376,15 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
                                 dtype=bool, count=n)
     warnings: list[tuple[Notice, ...]] = [()] * n
     attention_rows = None
-    needs = flag | low | short | clinical | (not_read > 0) | (ok & ((unknown > UNKNOWN_SHARE_WARN) | (prepared.cut_chars > 0)))
+    # a bundle for which a denied finding is not evidence: a note whose every finding is denied (shared case A6)
+    all_denied = np.zeros(n, dtype=bool)
+    if prepared.expert_findings is not None and denied_not_evidence(predictor.bundle):
+        all_denied[rows] = [not present and bool(absent) for present, absent in prepared.expert_findings]
+    needs = (flag | low | short | clinical | all_denied | (not_read > 0)
+             | (ok & ((unknown > UNKNOWN_SHARE_WARN) | (prepared.cut_chars > 0))))
     for i in np.flatnonzero(needs):
         warnings[i] = tuple(_row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prepared,
-                                          float(top[i]), int(size[i]), predictor))
+                                          float(top[i]), int(size[i]), predictor, all_denied[i]))
     if attention and pred.attention is not None:
         attention_rows = np.zeros((n, pred.attention.shape[1]), dtype=pred.attention.dtype)
         attention_rows[rows] = pred.attention
@@ -410,7 +417,10 @@ def _predict_distinct(predictor: TextPredictor, texts: list[str], batch_size: in
     return dataclasses.replace(pred, **take)
 
 
-def _row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prepared, top, size, predictor):
+def _row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prepared, top, size, predictor,
+                  all_denied=False):
+    if all_denied:  # what the network read is only the cues left after the cut: its word counts would mislead
+        yield Notice("every finding denied", EVERY_FINDING_DENIED)
     if flag[i]:
         yield Notice("possibly out of scope", OUT_OF_SCOPE_WARNING)
     if prepared.cut_chars[i]:
@@ -423,10 +433,10 @@ def _row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prep
                      f"The note has {words:,} words; the model read the first {words - int(not_read[i]):,} "
                      f"({int(windows[i])} overlapping windows of {predictor.seq_len}); the last "
                      f"{int(not_read[i]):,} were not read.")
-    if short[i]:
+    if short[i] and not all_denied:
         k = int(n_words[i])
         yield Notice("very short text", f"Very short input ({k} word{'s' if k != 1 else ''}): the model needs a fuller description.")
-    if unknown[i] >= 1.0:
+    if unknown[i] >= 1.0 and not all_denied:
         yield Notice("no known words", "None of the words are in the model's vocabulary: the list below is not "
                                         "based on your text.")
     elif unknown[i] > UNKNOWN_SHARE_WARN:

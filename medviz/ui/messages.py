@@ -38,6 +38,8 @@ TEMPLATES: tuple[str, ...] = (
     N_("Very short input ({k} word): the model needs a fuller description."),
     N_("Very short input ({k} words): the model needs a fuller description."),
     N_("None of the words are in the model's vocabulary: the list below is not based on your text."),
+    N_("Every finding read in this note is denied (see the findings below), and a denied finding is not evidence: "
+       "nothing in the note supports any diagnosis in the list below."),
     N_("{share} of the words ({k} of {words}) are unknown to the model; it is judging from the rest only."),
     N_("Low confidence: the top diagnosis has {top} probability and an empty conformal set (rule: top "
        "under {cutoff}, or a set that is empty or has {size} or more diagnoses)."),
