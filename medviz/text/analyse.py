@@ -419,10 +419,10 @@ def _predict_distinct(predictor: TextPredictor, texts: list[str], batch_size: in
 
 def _row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prepared, top, size, predictor,
                   all_denied=False):
+    if flag[i]:  # first: the pages show the out-of-scope notice as the flag above the list
+        yield Notice("possibly out of scope", OUT_OF_SCOPE_WARNING)
     if all_denied:  # what the network read is only the cues left after the cut: its word counts would mislead
         yield Notice("every finding denied", EVERY_FINDING_DENIED)
-    if flag[i]:
-        yield Notice("possibly out of scope", OUT_OF_SCOPE_WARNING)
     if prepared.cut_chars[i]:
         yield Notice(f"text cut at {MAX_CHARS:,} characters",
                      f"The text is {MAX_CHARS + int(prepared.cut_chars[i]):,} characters long; only the first "
@@ -436,7 +436,9 @@ def _row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prep
     if short[i] and not all_denied:
         k = int(n_words[i])
         yield Notice("very short text", f"Very short input ({k} word{'s' if k != 1 else ''}): the model needs a fuller description.")
-    if unknown[i] >= 1.0 and not all_denied:
+    if all_denied:
+        pass
+    elif unknown[i] >= 1.0:
         yield Notice("no known words", "None of the words are in the model's vocabulary: the list below is not "
                                         "based on your text.")
     elif unknown[i] > UNKNOWN_SHARE_WARN:
