@@ -255,16 +255,27 @@ def main(argv: list[str] | None = None) -> int:
     for key, (frame, hp_, truth_) in held.items():
         ids[f"clinician vignettes, {key}"] = frame["id"].tolist()
         recall_sets.append((f"clinician vignettes, {key}", frame["text"].tolist(), truth_, hp_))
+    from medviz.text.red_flags import load_red_flags
+
+    red = load_red_flags()
+    print("  (the line as the product shows it: the rule, or a red flag in the note, medviz/text/red_flags.json; "
+          "'by the rule alone' is the line without red flags)")
     for name, texts, truth, probs in recall_sets:
         sel = [i for i, ts in enumerate(truth) if any(t.casefold() in listed for t in ts)]
         top5 = hits_at(probs[sel], labels, [truth[i] for i in sel], 5)
-        named = np.array([any(h.label in truth[i] for h in cant_miss(labels, probs[i], rule)) for i in sel])
+        flags = red.raised_all(texts)
+        named = np.array([any(h.label in truth[i] for h in cant_miss(labels, probs[i], rule, flags[i])) for i in sel])
+        by_rule = np.array([any(h.label in truth[i] for h in cant_miss(labels, probs[i], rule)) for i in sel])
         print(f"  {name}: {len(sel)} can't-miss cases; named by the line {named.mean():.1%}, in the top 5 "
-              f"{top5.mean():.1%}, either {(named | top5).mean():.1%} ({int((named | top5).sum())}/{len(sel)})")
-        flagged = np.array([bool(cant_miss(labels, probs[i], rule)) for i in range(len(truth))])
+              f"{top5.mean():.1%}, either {(named | top5).mean():.1%} ({int((named | top5).sum())}/{len(sel)}); "
+              f"by the rule alone or in the top 5 {int((by_rule | top5).sum())}/{len(sel)}")
+        flagged = np.array([bool(cant_miss(labels, probs[i], rule, flags[i])) for i in range(len(truth))])
+        raised = np.array([bool(f) for f in flags])
         other = np.array([i not in set(sel) for i in range(len(truth))])
         print(f"  {name}: a can't-miss line is shown for {flagged.mean():.1%} of all {len(truth)} cases"
-              + (f", {flagged[other].mean():.1%} of the {int(other.sum())} whose diagnosis is not on the list" if other.any() else ""))
+              + (f", {flagged[other].mean():.1%} of the {int(other.sum())} whose diagnosis is not on the list" if other.any() else "")
+              + f"; a red flag is raised on {raised.mean():.1%}"
+              + (f" ({raised[other].mean():.1%} of those not on the list)" if other.any() else ""))
         if args.misses:  # which can't-miss cases were missed, and where their diagnosis ranked
             for k, i in enumerate(sel):
                 if not (named[k] or top5[k]):

@@ -66,7 +66,7 @@ def _prepare(texts: list) -> tuple:
     from medviz.text.analyse import prepare
     from medviz.text.synth.bayes import expert_reading
 
-    prepared = prepare(_STATE["cfg"], texts)
+    prepared = prepare(_STATE["cfg"], texts, labels=_STATE["bundle"].manifest.get("labels"))
     return prepared, expert_reading(_STATE["bundle"], [t for t, e in zip(prepared.texts, prepared.errors) if e is None],
                                     findings=True)
 

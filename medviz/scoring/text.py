@@ -112,7 +112,8 @@ class TextScorer:
         from medviz.text.cant_miss import cant_miss_column
 
         out["prediction_set"] = safety["prediction_set"]
-        out["cant_miss"] = cant_miss_column(self.labels, probs)  # issue 15: named whatever the other flags say
+        # issue 15: named whatever the other flags say; a red flag in the note names its condition whatever its rank
+        out["cant_miss"] = cant_miss_column(self.labels, probs, red_flags=b.prepared.red_flags)
         for col in ("out_of_scope", "out_of_scope_score"):
             out[col] = safety[col]
         for col, status in zip(FINDINGS_COLUMNS, FINDING_STATUSES):

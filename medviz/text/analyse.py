@@ -146,14 +146,20 @@ class Prepared:
     # (rows without an error) the expert's (present, absent) finding names, read with expert_log: a scored CSV's
     # findings columns for a bundle without clinical preprocessing (the 801-condition differential)
     expert_findings: list[tuple[tuple[str, ...], tuple[str, ...]]] | None = field(default=None, repr=False)
+    # (N) per row, the (condition, reason) of each red flag its text raises (medviz.text.red_flags; () for a row
+    # with an error): the can't-miss line names those conditions whatever their rank
+    red_flags: list[tuple[tuple[str, str], ...]] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> np.ndarray:
         return np.fromiter((e is None for e in self.errors), dtype=bool, count=len(self.errors))
 
 
-def prepare(cfg: SafetyConfig, texts: Sequence[str | None], *, bundle=None) -> Prepared:
+def prepare(cfg: SafetyConfig, texts: Sequence[str | None], *, bundle=None, labels: Sequence[str] | None = None) -> Prepared:
     """Input checks and preprocessing for a batch. Never raises for a bad row: it gets an error.
+
+    ``labels`` (or ``bundle``'s): the red flags (:func:`read_red_flags`) are read only when they include a
+    condition that a red flag names; with neither, they are read.
 
     ``bundle``: when given and it has a knowledge-base expert (medviz.text.synth.bayes), the expert
     reads the texts of the rows without an error here too (``Prepared.expert_log``), so that CSV
@@ -182,11 +188,28 @@ def prepare(cfg: SafetyConfig, texts: Sequence[str | None], *, bundle=None) -> P
         if (READABLE_ZH if reads_zh else READABLE).search(p.model_text) is None:  # every finding negated, or only normal values
             errors[i] = _nothing_left(p)
         pre[i] = replace(p, warnings=tuple(p.warnings) + (CHINESE_NOT_READ,)) if han[i] else p
-    prepared = Prepared(texts=raw, errors=errors, preprocessed=pre, cut_chars=cut)
+    if labels is None and bundle is not None:
+        labels = bundle.labels
+    prepared = Prepared(texts=raw, errors=errors, preprocessed=pre, cut_chars=cut,
+                        red_flags=read_red_flags(raw, errors, labels))
     if bundle is None:
         return prepared
     return with_reading(prepared, bundle, expert_reading(bundle, [t for t, e in zip(raw, errors) if e is None],
                                                          findings=True))
+
+
+def read_red_flags(texts: Sequence[str], errors: Sequence[Notice | None],
+                   labels: Sequence[str] | None = None) -> list[tuple[tuple[str, str], ...]] | None:
+    """Per text, the red flags it raises (:meth:`medviz.text.red_flags.RedFlags.raised`); () for a row with an error.
+    None when ``labels`` (a bundle's) include no condition that a red flag names (the 22-condition bundle)."""
+    from medviz.text.red_flags import load_red_flags
+
+    flags = load_red_flags()
+    if labels is not None and flags.conditions.isdisjoint(str(lab).casefold() for lab in labels):
+        return None
+    ok = [t for t, e in zip(texts, errors) if e is None]
+    raised = iter(flags.raised_all(ok))
+    return [next(raised) if e is None else () for e in errors]
 
 
 def with_reading(prepared: Prepared, bundle, reading) -> Prepared:
@@ -298,7 +321,7 @@ class TextBatch:
 def model_texts(predictor: TextPredictor, texts: Sequence[str | None]) -> list[str]:
     """What the model reads of each text after the pipeline's checks and the bundle's preprocessing
     ("" for a text it refuses). Explanations explain these texts."""
-    prepared = prepare(SafetyConfig.from_manifest(predictor.bundle.manifest), texts)
+    prepared = prepare(SafetyConfig.from_manifest(predictor.bundle.manifest), texts, labels=predictor.bundle.labels)
     return [p.model_text if p is not None and e is None else "" for p, e in zip(prepared.preprocessed, prepared.errors)]
 
 
@@ -486,6 +509,7 @@ class CaseAnalysis:
     truncated: bool  # words were left unread (see warnings)
     notices: tuple[Notice, ...]
     preprocessed: Preprocessed | None = None
+    red_flags: tuple[tuple[str, str], ...] = ()  # (condition, reason) of each red flag the text raises
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -552,6 +576,7 @@ def case_from_batch(predictor: TextPredictor, batch: TextBatch, i: int = 0) -> C
         truncated=bool(batch.words_not_read[i] > 0 or batch.prepared.cut_chars[i] > 0),
         notices=batch.warnings[i],
         preprocessed=pre,
+        red_flags=tuple(batch.prepared.red_flags[i]) if batch.prepared.red_flags is not None else (),
     )
 
 

@@ -3,7 +3,8 @@
 The list is data (``cant_miss.json`` beside this module: condition, danger, source for each entry;
 ``rule``: ``top_k``, ``top_k_floor`` and ``min_probability``). A condition is named when it ranks in the
 top ``top_k`` of the differential at ``top_k_floor`` or more, *or* its calibrated probability is at least
-``min_probability``; hits are listed most probable first, each with its probability; a bundle whose
+``min_probability``, *or* a red flag in the note names it (medviz.text.red_flags: the caller passes the flags it
+read); hits are listed most probable first, each with its probability; a bundle whose
 labels include none of the listed names gets no can't-miss line. Matching is case-insensitive.
 """
 from __future__ import annotations
@@ -52,9 +53,12 @@ class CantMissHit:
     rank: int  # 1 = top of the differential
     danger: str
     source: str
+    red_flag: str = ""  # the reason of a red flag in the note that names it ("" for none; medviz.text.red_flags)
 
     def text(self) -> str:
-        return f"{self.label} ({percent(self.probability)})"
+        """The scored CSV's cell part: ``Stroke (12.3%)``, ``Hypothermia (0.4%; red flag: …)``."""
+        flag = f"; red flag: {self.red_flag}" if self.red_flag else ""
+        return f"{self.label} ({percent(self.probability)}{flag})"
 
 
 def percent(p: float) -> str:
@@ -89,27 +93,44 @@ def _columns(labels, rule: CantMissRule) -> list[tuple[int, str, str]]:
     return [(index[c.casefold()], danger, source) for c, danger, source in rule.conditions if c.casefold() in index]
 
 
-def cant_miss(labels, probabilities, rule: CantMissRule | None = None) -> list[CantMissHit]:
+def cant_miss(labels, probabilities, rule: CantMissRule | None = None, red_flags=()) -> list[CantMissHit]:
     """The listed conditions in one case's differential, most probable first.
 
-    ``probabilities``: (C,) calibrated, in ``labels`` order. Empty when none qualifies."""
+    ``probabilities``: (C,) calibrated, in ``labels`` order. ``red_flags``: (condition, reason) pairs of the red
+    flags the case's text raises (:meth:`medviz.text.red_flags.RedFlags.raised`); a listed condition they name is a
+    hit whatever its rank, with the reason. Empty when none qualifies."""
     rule = rule or load_rule()
     p = np.asarray(probabilities, dtype=float)
+    flagged = {c.casefold(): reason for c, reason in red_flags}
     hits = []
     for j, danger, source in _columns(labels, rule):
         rank = int((p > p[j]).sum()) + 1
-        if rule.named(p[j], rank <= rule.top_k):
-            hits.append(CantMissHit(str(labels[j]), float(p[j]), rank, danger, source))
+        flag = flagged.get(str(labels[j]).casefold(), "")
+        if flag or rule.named(p[j], rank <= rule.top_k):
+            hits.append(CantMissHit(str(labels[j]), float(p[j]), rank, danger, source, flag))
     return sorted(hits, key=lambda h: (h.rank, h.label))
 
 
-def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | None = None) -> list[str]:
+def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | None = None,
+                     red_flags: list | None = None) -> list[str]:
     """The scored-CSV ``cant_miss`` cell for each row of an (N, C) probability array:
     ``Stroke (12.3%)|Sepsis (3.1%)``, most probable first; "" where none qualifies or the row is NaN.
+    ``red_flags``: per row, the (condition, reason) pairs of its red flags (:func:`cant_miss`; None: none read); a
+    condition named by one carries ``; red flag: <reason>`` in its parentheses.
 
     Vectorised: the top-k cut per row comes from one ``np.partition``; text is built only for rows with hits."""
     rule = rule or load_rule()
     probs = np.asarray(probabilities, dtype=float)
+    out = _column_by_rule(labels, probs, rule)
+    for i, flags in enumerate(red_flags or ()):
+        if flags and not np.isnan(probs[i]).any():  # the few rows with a red flag: the single-case rule
+            hits = sorted(cant_miss(labels, probs[i], rule, flags), key=lambda h: -h.probability)
+            out[i] = CANT_MISS_SEPARATOR.join(h.text() for h in hits)
+    return out
+
+
+def _column_by_rule(labels, probs: np.ndarray, rule: CantMissRule) -> list[str]:
+    """:func:`cant_miss_column` without red flags."""
     out = [""] * len(probs)
     cols = _columns(labels, rule)
     if not cols or not len(probs):

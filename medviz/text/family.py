@@ -60,8 +60,9 @@ class TextFamily(ModelFamily):
             FieldSpec("probability", "probability", "its calibrated probability"),
             *(FieldSpec(f"prob_{lab}", "probability", f"calibrated probability of {lab}") for lab in labels),
             FieldSpec("prediction_set", "labels", "conformal set, ranked, '|'-separated"),
-            FieldSpec("cant_miss", "string", "can't-miss conditions in the differential with their probability, "
-                                             "'|'-separated (medviz.text.cant_miss)"),
+            FieldSpec("cant_miss", "string", "can't-miss conditions in the differential (or named by a red flag in "
+                                             "the note, with its reason) with their probability, '|'-separated "
+                                             "(medviz.text.cant_miss, medviz.text.red_flags)"),
             FieldSpec("out_of_scope", "boolean", "out_of_scope_score above the manifest threshold"),
             FieldSpec("out_of_scope_score", "score", "higher = less like the training cases"),
             FieldSpec("findings_present", "labels", "findings read as present, as written, lower-cased, '|'-separated "

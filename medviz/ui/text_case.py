@@ -263,19 +263,21 @@ def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
     """Can't-miss conditions in this differential (medviz/text/cant_miss.json), above everything else."""
     from medviz.text.cant_miss import cant_miss, load_rule, percent
     rule = load_rule()
-    hits = cant_miss(bundle.labels, check.probabilities, rule)
+    hits = cant_miss(bundle.labels, check.probabilities, rule, check.red_flags)
     if not hits:
         return
     items = "".join(
         f"<li><b>{esc(bundle.display_label(h.label, current_language()))}</b> — {percent(h.probability)} ("
         + esc(_("rank {rank}").format(rank=h.rank)) + f"): {esc(h.danger)}. "
-        f"<span style='color:#555'>" + esc(_("Source: {source}").format(source=h.source)) + "</span></li>"
+        + ("<b>" + esc(_("Red flag in the note: {reason}.").format(reason=library_message(h.red_flag))) + "</b> "
+           if h.red_flag else "")
+        + "<span style='color:#555'>" + esc(_("Source: {source}").format(source=h.source)) + "</span></li>"
         for h in hits
     )
     st.error(
         _("**Can't-miss — consider urgently and rule out before any other diagnosis.** Dangerous conditions in this "
-          "differential ({rule}), whatever the confidence or scope notes below say:").format(
-            rule=plain(library_message(rule.wording()))),
+          "differential ({rule}), or named by a red flag in the note whatever their rank, whatever the confidence "
+          "or scope notes below say:").format(rule=plain(library_message(rule.wording()))),
         icon="🚨",
     )
     st.html(f"<ul>{items}</ul>")

@@ -331,7 +331,7 @@ class KnowledgeBaseBayes:
             present += rule_present
             absent += [c for c in rule_absent if c not in present]
         age, sex = zh.age_sex_zh(text) if zh.is_chinese(text) else _age_sex(text)
-        if _may_hold_a_value(toks):
+        if may_hold_a_value(toks):
             present += self._vital_columns(low)
         return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex,
                         () if expanded else tuple(denied))
@@ -357,22 +357,8 @@ class KnowledgeBaseBayes:
 
     def _vital_columns(self, low: str) -> list[int]:
         """Columns of the findings that the vital signs and bedside values in ``low`` (lower-cased text) mean
-        (:data:`VITAL_RULES`); phrases the tables lack are skipped."""
-        cols = []
-        for m in _VITAL.finditer(low):
-            measure = _MEASURE.get(re.sub(r"\s+", " ", m.group(1)))
-            if m.group(2) == "hi":  # a meter's "HI": above its range
-                value, second = (99.0 if measure == "glucose" else None), None
-            else:
-                value, second = float(m.group(2)), (float(m.group(3)) if m.group(3) else None)
-            if value is None or (measure != "bp" and second is not None):
-                continue
-            if measure == "t" and 90 <= value <= 113:  # Fahrenheit
-                value = (value - 32) / 1.8
-            for name, test, phrase in VITAL_RULES:
-                if name == measure and test(value, second) and phrase in self.phrase_col:
-                    cols.append(self.phrase_col[phrase])
-        return cols
+        (:func:`vital_findings`); phrases the tables lack are skipped."""
+        return [self.phrase_col[phrase] for phrase in vital_findings(low) if phrase in self.phrase_col]
 
     def findings(self, text: str) -> tuple[list[str], list[str]]:
         """Names of the findings read as present and as absent in ``text`` (for display)."""
@@ -462,7 +448,26 @@ def without_denied(text: str, denied: tuple[tuple[int, int], ...]) -> str:
     return " ".join("".join(out).split())
 
 
-def _may_hold_a_value(toks: list[str]) -> bool:
+def vital_findings(low: str) -> list[str]:
+    """Names of the findings (:data:`VITAL_RULES`: "fever", "hypothermia", "hyperglycaemia", ...) that the vital signs
+    and bedside values in ``low`` (a lower-cased text, :func:`normalise`) mean, in text order; a temperature of
+    90-113 is read as Fahrenheit. Never raises; a value it cannot place is skipped."""
+    found = []
+    for m in _VITAL.finditer(low):
+        measure = _MEASURE.get(re.sub(r"\s+", " ", m.group(1)))
+        if m.group(2) == "hi":  # a meter's "HI": above its range
+            value, second = (99.0 if measure == "glucose" else None), None
+        else:
+            value, second = float(m.group(2)), (float(m.group(3)) if m.group(3) else None)
+        if value is None or (measure != "bp" and second is not None):
+            continue
+        if measure == "t" and 90 <= value <= 113:  # Fahrenheit
+            value = (value - 32) / 1.8
+        found += [phrase for name, test, phrase in VITAL_RULES if name == measure and test(value, second)]
+    return found
+
+
+def may_hold_a_value(toks: list[str]) -> bool:
     """True when a measure's word ("HR", "BP", "sats", "heart rate", ...) has a number or "HI" within three tokens
     after it: the vital-sign pattern then runs (on ~25 ms per 1,000 texts, it is the costliest step otherwise)."""
     if _VITAL_FIRST.isdisjoint(toks):

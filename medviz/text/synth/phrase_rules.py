@@ -135,8 +135,9 @@ class PhraseRules:
     """The target rules of ``phrase_rules.json`` (medspaCy ``TargetRule``s) whose category is a phrase of
     ``phrase_col`` (phrase -> expert column); the others are skipped (a table without that phrase)."""
 
-    def __init__(self, phrase_col: dict[str, int], path: Path = RULES_FILE):
-        self.rules = [r for r in read_rules(path) if r.category.lower() in phrase_col]
+    def __init__(self, phrase_col: dict[str, int], path: Path = RULES_FILE, rules: list[Rule] | None = None):
+        """``rules``: these rules instead of ``path``'s (medviz.text.red_flags builds its own from its phrases)."""
+        self.rules = [r for r in (read_rules(path) if rules is None else rules) if r.category.lower() in phrase_col]
         self.column = {r.category: phrase_col[r.category.lower()] for r in self.rules}
         self._index = None  # the prefilter's word sets (:meth:`_prefilter`), made on first use
         self._built = None
@@ -198,9 +199,10 @@ class PhraseRules:
                     self._built = self._build()
         return self._built
 
-    def read(self, text: str) -> tuple[list[int], list[int]]:
+    def read(self, text: str, only: frozenset[int] | None = None) -> tuple[list[int], list[int]]:
         """(present columns, absent columns) that the rules find in ``text``, sentence by sentence (only sentences
-        that pass a rule's prefilter are parsed); each match's assertion status by ConText (:func:`assertion`)."""
+        that pass a rule's prefilter are parsed); each match's assertion status by ConText (:func:`assertion`).
+        ``only``: run only these rules (indexes into ``self.rules``)."""
         from spacy.tokens import Span
         from spacy.util import filter_spans
 
@@ -209,6 +211,8 @@ class PhraseRules:
         present, absent = [], []
         for sentence in _SENTENCES.split(text):
             which = self.passing(_TOKEN.findall(sentence.lower()))
+            if only is not None:
+                which = [k for k in which if k in only]
             if not which:
                 continue
             nlp, matchers = self.warm_up()
