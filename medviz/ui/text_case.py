@@ -269,7 +269,7 @@ def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
     items = "".join(
         f"<li><b>{esc(bundle.display_label(h.label, current_language()))}</b> — {percent(h.probability)} ("
         + esc(_("rank {rank}").format(rank=h.rank)) + f"): {esc(h.danger)}. "
-        + ("<b>" + esc(_("Red flag in the note: {reason}.").format(reason=library_message(h.red_flag))) + "</b> "
+        + ("<b>" + esc(_("Red flag in the note: {reason}.").format(reason=h.red_flag)) + "</b> "
            if h.red_flag else "")
         + "<span style='color:#555'>" + esc(_("Source: {source}").format(source=h.source)) + "</span></li>"
         for h in hits

@@ -104,10 +104,13 @@ def test_english_case_on_the_chinese_interface(browser, server, artifacts):
         to_chinese(page)  # already the account's language when the first test ran; set it when run alone
         expect(page.get_by_role("heading", level=1, name="病例")).to_be_visible(timeout=SLOW)
         page.get_by_role("textbox", name="用平实的语言描述病例").fill(
-            "Fever for three days, cough with yellow sputum, chest pain when breathing in, short of breath.", timeout=SLOW)
+            "Fever for three days since returning from Ghana, cough with yellow sputum, chest pain when breathing in, "
+            "short of breath.", timeout=SLOW)
         page.get_by_role("button", name="给出诊断建议").click()
         expect(page.get_by_role("heading", name="鉴别诊断排序")).to_be_visible(timeout=SLOW)
         idle(page)
         expect(page.get_by_text("模型已知的 801 个诊断上的校准概率").first).to_be_visible()
+        # fever after travel: a red flag names malaria in the can't-miss box, with its reason (medviz.text.red_flags)
+        expect(page.get_by_text("病历中的危险信号：fever after travel。").first).to_be_visible()
         page.screenshot(path=str(artifacts / "zh-case-english-text.png"), full_page=True)
         assert page.locator("[data-testid='stException']").count() == 0
