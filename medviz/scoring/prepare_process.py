@@ -50,14 +50,20 @@ def _warm_up() -> bool:
 
     import medviz.text.analyse  # noqa: F401
 
+    from medviz.text.red_flags import load_red_flags
+
     found = expert_for(_STATE["bundle"])
     rules = getattr(found[0], "_phrase_rules", None) if found is not None else None
-    if rules is not None:
-        # the expert's spaCy phrase rules (medspaCy import and pipeline: ~3 CPU s) are built beside the first
-        # chunks rather than before the worker says it is ready or on the first text that passes a rule
+    flags = load_red_flags()
+    labels = {str(lab).casefold() for lab in _STATE["bundle"].manifest.get("labels") or ()}
+    # the expert's spaCy phrase rules (medspaCy import and pipeline: ~3 CPU s) and the red flags' matchers (~2.5 CPU
+    # s, for a bundle with a flagged condition) are built beside the first chunks rather than before the worker says
+    # it is ready or on the first text that needs them
+    warm = [r.warm_up for r in (rules,) if r is not None] + ([flags.warm_up] if not flags.conditions.isdisjoint(labels) else [])
+    if warm:
         import threading
 
-        threading.Thread(target=rules.warm_up, name="medviz-phrase-rules", daemon=True).start()
+        threading.Thread(target=lambda: [w() for w in warm], name="medviz-phrase-rules", daemon=True).start()
     return True
 
 
