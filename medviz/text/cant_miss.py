@@ -4,7 +4,7 @@ The list is data (``cant_miss.json`` beside this module: condition, danger, sour
 ``rule``: ``top_k``, ``top_k_floor`` and ``min_probability``). A condition is named when it ranks in the
 top ``top_k`` of the differential at ``top_k_floor`` or more, *or* its calibrated probability is at least
 ``min_probability``, *or* a red flag in the note names it (medviz.text.red_flags: the caller passes the flags it
-read); hits are listed most probable first, each with its probability; a bundle whose
+read); hits named by a red flag come first, the others most probable first, each with its probability; a bundle whose
 labels include none of the listed names gets no can't-miss line. Matching is case-insensitive.
 """
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _columns(labels, rule: CantMissRule) -> list[tuple[int, str, str]]:
 
 
 def cant_miss(labels, probabilities, rule: CantMissRule | None = None, red_flags=()) -> list[CantMissHit]:
-    """The listed conditions in one case's differential, most probable first.
+    """The listed conditions in one case's differential: those a red flag names first, then most probable first.
 
     ``probabilities``: (C,) calibrated, in ``labels`` order. ``red_flags``: (condition, reason) pairs of the red
     flags the case's text raises (:meth:`medviz.text.red_flags.RedFlags.raised`); a listed condition they name is a
@@ -108,7 +108,8 @@ def cant_miss(labels, probabilities, rule: CantMissRule | None = None, red_flags
         flag = flagged.get(str(labels[j]).casefold(), "")
         if flag or rule.named(p[j], rank <= rule.top_k):
             hits.append(CantMissHit(str(labels[j]), float(p[j]), rank, danger, source, flag))
-    return sorted(hits, key=lambda h: (h.rank, h.label))
+    # red-flag hits first (the note itself points to them; the rank-only hits are the long list), then by rank
+    return sorted(hits, key=lambda h: (not h.red_flag, h.rank, h.label))
 
 
 def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | None = None,
@@ -116,7 +117,7 @@ def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | Non
     """The scored-CSV ``cant_miss`` cell for each row of an (N, C) probability array:
     ``Stroke (12.3%)|Sepsis (3.1%)``, most probable first; "" where none qualifies or the row is NaN.
     ``red_flags``: per row, the (condition, reason) pairs of its red flags (:func:`cant_miss`; None: none read); a
-    condition named by one carries ``; red flag: <reason>`` in its parentheses.
+    condition named by one comes first and carries ``; red flag: <reason>`` in its parentheses.
 
     Vectorised: the top-k cut per row comes from one ``np.partition``; text is built only for rows with hits."""
     rule = rule or load_rule()
@@ -124,7 +125,7 @@ def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | Non
     out = _column_by_rule(labels, probs, rule)
     for i, flags in enumerate(red_flags or ()):
         if flags and not np.isnan(probs[i]).any():  # the few rows with a red flag: the single-case rule
-            hits = sorted(cant_miss(labels, probs[i], rule, flags), key=lambda h: -h.probability)
+            hits = sorted(cant_miss(labels, probs[i], rule, flags), key=lambda h: (not h.red_flag, -h.probability))
             out[i] = CANT_MISS_SEPARATOR.join(h.text() for h in hits)
     return out
 
