@@ -49,7 +49,6 @@ def _warm_up() -> bool:
     from medviz.text.synth.bayes import expert_for
 
     import medviz.text.analyse  # noqa: F401
-
     from medviz.text.red_flags import load_red_flags
 
     found = expert_for(_STATE["bundle"])

@@ -155,11 +155,13 @@ class Prepared:
         return np.fromiter((e is None for e in self.errors), dtype=bool, count=len(self.errors))
 
 
-def prepare(cfg: SafetyConfig, texts: Sequence[str | None], *, bundle=None, labels: Sequence[str] | None = None) -> Prepared:
+def prepare(cfg: SafetyConfig, texts: Sequence[str | None], *, bundle=None, labels: Sequence[str] | None = None,
+            red_flags: bool = True) -> Prepared:
     """Input checks and preprocessing for a batch. Never raises for a bad row: it gets an error.
 
     ``labels`` (or ``bundle``'s): the red flags (:func:`read_red_flags`) are read only when they include a
-    condition that a red flag names; with neither, they are read.
+    condition that a red flag names; with neither, they are read. ``red_flags`` False: not read (a caller that
+    wants only what the model reads, :func:`model_texts`).
 
     ``bundle``: when given and it has a knowledge-base expert (medviz.text.synth.bayes), the expert
     reads the texts of the rows without an error here too (``Prepared.expert_log``), so that CSV
@@ -191,7 +193,7 @@ def prepare(cfg: SafetyConfig, texts: Sequence[str | None], *, bundle=None, labe
     if labels is None and bundle is not None:
         labels = bundle.labels
     prepared = Prepared(texts=raw, errors=errors, preprocessed=pre, cut_chars=cut,
-                        red_flags=read_red_flags(raw, errors, labels))
+                        red_flags=read_red_flags(raw, errors, labels) if red_flags else None)
     if bundle is None:
         return prepared
     return with_reading(prepared, bundle, expert_reading(bundle, [t for t, e in zip(raw, errors) if e is None],
@@ -321,7 +323,7 @@ class TextBatch:
 def model_texts(predictor: TextPredictor, texts: Sequence[str | None]) -> list[str]:
     """What the model reads of each text after the pipeline's checks and the bundle's preprocessing
     ("" for a text it refuses). Explanations explain these texts."""
-    prepared = prepare(SafetyConfig.from_manifest(predictor.bundle.manifest), texts, labels=predictor.bundle.labels)
+    prepared = prepare(SafetyConfig.from_manifest(predictor.bundle.manifest), texts, red_flags=False)
     return [p.model_text if p is not None and e is None else "" for p, e in zip(prepared.preprocessed, prepared.errors)]
 
 

@@ -85,9 +85,8 @@ class RedFlags:
         return frozenset(f.condition.casefold() for f in self.flags)
 
     def _phrase_rules(self):
-        """The signs' phrases as the expert's phrase rules (medviz.text.synth.phrase_rules.PhraseRules), and the index
-        of the cheap test: anchor word -> the signs with a phrase anchored on it. Made on first use (spaCy,
-        lemminflect)."""
+        """The signs' phrases as the expert's phrase rules (medviz.text.synth.phrase_rules.PhraseRules), made on first
+        use (spaCy, lemminflect)."""
         if self._rules is None:
             with self._lock:
                 if self._rules is None:
@@ -100,7 +99,7 @@ class RedFlags:
         self._phrase_rules().warm_up()
 
     def _build_rules(self) -> None:
-        """The signs' phrases as :class:`PhraseRules` (``self._rules``) and the index of anchor words."""
+        """The signs' phrases as :class:`PhraseRules` (``self._rules``)."""
         from medviz.text.synth.phrase_rules import PhraseRules, Rule
 
         names = sorted(self.signs)
@@ -110,17 +109,16 @@ class RedFlags:
                 pattern, anchor = _pattern(phrase)
                 rules.append(Rule(phrase, name, pattern, {"anchor": anchor}))
         built = PhraseRules({n.lower(): k for k, n in enumerate(names)}, rules=rules)
-        index = built._prefilter()
-        self._by_word = {w: frozenset(built.rules[k].category for k in ks) for w, ks in index.by_anchor.items()}
         self._names = names
         self._rules = built
 
-    def signs_present(self, text: str, only_for_candidates: bool = False) -> frozenset[str]:
-        """Sign names present in ``text`` (value signs as ``value:<name>``). English only: a Chinese text has none.
+    def signs_present(self, text: str) -> frozenset[str]:
+        """Sign names present in ``text`` that could complete a flag (value signs as ``value:<name>``). English only: a
+        Chinese text has none.
 
-        ``only_for_candidates``: parse only the sentences and rules that could raise a flag (each of the flag's groups
-        has a value sign present or a sign with a phrase anchored on a word of the text): a spaCy parse costs ~100x
-        this word test, and signs such as "pain" are in most notes."""
+        Only the sentences and rules that could raise a flag are parsed (each of the flag's groups has a value sign
+        found or a rule whose words all pass the phrase rules' prefilter): a spaCy parse costs ~100x this word test,
+        and signs such as "pain" are in most notes."""
         from medviz.text import zh
         from medviz.text.synth import bayes
         from medviz.text.synth.phrase_rules import _TOKEN
@@ -132,17 +130,11 @@ class RedFlags:
         if self._needs_values and bayes.may_hold_a_value(toks):
             found.update(VALUE_PREFIX + v for v in bayes.vital_findings(bayes.normalise(text)))
         rules = self._phrase_rules()
-        if self._by_word.keys().isdisjoint(toks):
+        passing = rules.passing(toks)  # every required word of the rule is in the text
+        needed = self._needed(found.union(rules.rules[k].category for k in passing))
+        if not needed.difference(found):
             return frozenset(found)
-        only = None
-        if only_for_candidates:
-            passing = rules.passing(toks)  # every required word of the rule is in the text
-            maybe = found.union(rules.rules[k].category for k in passing)
-            needed = self._needed(maybe)
-            if not needed.difference(found):
-                return frozenset(found)
-            only = frozenset(k for k in passing if rules.rules[k].category in needed)
-        present, _absent = rules.read(text, only)
+        present, _absent = rules.read(text, frozenset(k for k in passing if rules.rules[k].category in needed))
         found.update(self._names[c] for c in present)
         return frozenset(found)
 
@@ -162,7 +154,7 @@ class RedFlags:
 
     def read(self, text: str) -> tuple[RedFlag, ...]:
         """The flags raised by ``text``: every group of the flag has a sign present (:meth:`signs_present`)."""
-        signs = self.signs_present(text, only_for_candidates=True)
+        signs = self.signs_present(text)
         if not signs:
             return ()
         return tuple(f for f in self.flags if all(not signs.isdisjoint(g) for g in f.all_of))
