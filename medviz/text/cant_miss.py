@@ -36,6 +36,16 @@ class CantMissRule:
         return (f"named when in the top {self.top_k} of the differential{floor}, or at a probability of "
                 f"{_pct(self.min_probability)} or more")
 
+    @property
+    def min_probability_text(self) -> str:
+        """The stated probability as the rule's wording writes it ("2%")."""
+        return _pct(self.min_probability)
+
+    @property
+    def top_k_floor_text(self) -> str:
+        """The top-k floor as the rule's wording writes it ("0.1%")."""
+        return _pct(self.top_k_floor)
+
     def named(self, probability, rank_in_top_k):
         """Whether a listed condition is named (arrays or scalars): in the top k at the floor or more, or at
         ``min_probability`` or more."""
@@ -117,6 +127,15 @@ def _hits(labels, p: np.ndarray, rule: CantMissRule, red_flags, columns: list[tu
             hits.append(CantMissHit(str(labels[j]), float(p[j]), rank, danger, source, flag))
     # red-flag hits first (the note itself points to them; the rank-only hits are the long list), then by rank
     return sorted(hits, key=lambda h: (not h.red_flag, h.rank, h.label))
+
+
+def by_urgency(hits: list[CantMissHit], rule: CantMissRule) -> tuple[list[CantMissHit], list[CantMissHit]]:
+    """(urgent, by rank only) of :func:`cant_miss`'s hits, each in the given order: urgent are those a red flag names or
+    whose probability reaches ``rule.min_probability``; the rest are named only because they rank in the top k at a
+    lower probability. The Case page shows the first in red and the second in amber below it (alarm fatigue: the
+    top-k rule over 801 conditions names a condition on most notes)."""
+    urgent = [h for h in hits if h.red_flag or h.probability >= rule.min_probability]
+    return urgent, [h for h in hits if not (h.red_flag or h.probability >= rule.min_probability)]
 
 
 def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | None = None,

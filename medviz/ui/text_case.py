@@ -260,27 +260,44 @@ def _show_differential(bundle: ModelBundle, table) -> None:
 
 
 def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
-    """Can't-miss conditions in this differential (medviz/text/cant_miss.json), above everything else."""
-    from medviz.text.cant_miss import cant_miss, load_rule, percent
+    """Can't-miss conditions in this differential (medviz/text/cant_miss.json), above everything else.
+
+    Two boxes, against alarm fatigue (the top-10 rule over 801 conditions names one on most notes): in red, those a
+    red flag in the note names or whose probability reaches the rule's stated probability; in amber below it, those
+    named only because they rank in the top k at a lower probability. Both carry the urgent wording and are shown
+    whatever the confidence or scope notes say."""
+    from medviz.text.cant_miss import by_urgency, cant_miss, load_rule, percent
     rule = load_rule()
     hits = cant_miss(bundle.labels, check.probabilities, rule, check.red_flags)
     if not hits:
         return
-    items = "".join(
-        f"<li><b>{esc(bundle.display_label(h.label, current_language()))}</b> — {percent(h.probability)} ("
-        + esc(_("rank {rank}").format(rank=h.rank)) + f"): {esc(h.danger)}. "
-        + ("<b>" + esc(_("Red flag in the note: {reason}.").format(reason=h.red_flag)) + "</b> "
-           if h.red_flag else "")
-        + "<span style='color:#555'>" + esc(_("Source: {source}").format(source=h.source)) + "</span></li>"
-        for h in hits
-    )
-    st.error(
-        _("**Can't-miss — consider urgently and rule out before any other diagnosis.** Dangerous conditions in this "
-          "differential ({rule}), or named by a red flag in the note whatever their rank, whatever the confidence "
-          "or scope notes below say:").format(rule=plain(library_message(rule.wording()))),
-        icon="🚨",
-    )
-    st.html(f"<ul>{items}</ul>")
+
+    def items(chosen) -> str:
+        return "".join(
+            f"<li><b>{esc(bundle.display_label(h.label, current_language()))}</b> — {percent(h.probability)} ("
+            + esc(_("rank {rank}").format(rank=h.rank)) + f"): {esc(h.danger)}. "
+            + ("<b>" + esc(_("Red flag in the note: {reason}.").format(reason=h.red_flag)) + "</b> "
+               if h.red_flag else "")
+            + "<span style='color:#555'>" + esc(_("Source: {source}").format(source=h.source)) + "</span></li>"
+            for h in chosen)
+
+    urgent, by_rank = by_urgency(hits, rule)
+    if urgent:
+        st.error(
+            _("**Can't-miss — consider urgently and rule out before any other diagnosis.** Dangerous conditions named "
+              "by a red flag in the note whatever their rank, or at a probability of {p} or more, whatever the "
+              "confidence or scope notes below say:").format(p=rule.min_probability_text),
+            icon="🚨",
+        )
+        st.html(f"<ul>{items(urgent)}</ul>")
+    if by_rank:
+        st.warning(
+            _("**Also consider urgently: dangerous conditions in the top {k} of the differential**, at {floor} or more "
+              "and each under {p}: not ruled out by the model, whatever the confidence or scope notes below say:").format(
+                k=rule.top_k, floor=rule.top_k_floor_text, p=rule.min_probability_text),
+            icon="⚠️",
+        )
+        st.html(f"<ul>{items(by_rank)}</ul>")
 
 
 def _show_kb_reading(bundle: ModelBundle, check: CaseAnalysis) -> None:

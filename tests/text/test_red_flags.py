@@ -177,3 +177,23 @@ def test_batch_prefilter_is_the_per_text_prefilter():
         toks = [_TOKEN.findall(t.lower()) for t in texts]
         assert rules.passing_many(toks) == [rules.passing(t) for t in toks]
         assert sum(bool(p) for p in rules.passing_many(toks)) > 50  # the corpus exercises the rules
+
+
+def test_urgent_hits_are_red_flags_or_probable_ones_the_rest_rank_only():
+    """The Case page's two boxes: red for a condition a red flag names or at the rule's probability or more, amber for
+    one named only by its rank (low probability); together every hit, each once, in the line's order."""
+    from medviz.text.cant_miss import by_urgency
+
+    rule = load_rule()
+    labels = ["Hypothermia", "Stroke", "Pneumothorax", "Common cold"] + [f"Other {k}" for k in range(20)]
+    p = np.full(len(labels), 0.001)
+    p[labels.index("Common cold")] = 0.5
+    p[labels.index("Stroke")] = 0.3  # above the stated probability: urgent without a flag
+    p[labels.index("Pneumothorax")] = 0.008  # rank 3 but under it: by rank only
+    p[labels.index("Hypothermia")] = 0.002  # low, but a red flag names it
+    p /= p.sum()
+    hits = cant_miss(labels, p, rule, (("Hypothermia", "a core temperature below 35 °C"),))
+    urgent, by_rank = by_urgency(hits, rule)
+    assert [h.label for h in urgent] == ["Hypothermia", "Stroke"]
+    assert [h.label for h in by_rank] == ["Pneumothorax"]
+    assert all(h.probability < rule.min_probability and not h.red_flag for h in by_rank)
