@@ -85,12 +85,14 @@ COMBINED = {("n", "v"): ("nausea", "vomiting"), ("n", "v", "d"): ("nausea", "vom
 # ("HR 118", "T 39", "BP 160/110") are not read as phrases: the value is read here instead.
 _VITAL = re.compile(
     r"\b(hr|pulse|heart rate|rr|resp rate|respiratory rate|t|temp|temperature|bp|blood pressure|sats|o2 sats|spo2|sao2"
-    r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium)\s*(?:of|is|was|=|:)?\s*"
+    r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium|creatinine|creat|lactate)"
+    r"\s*(?:of|is|was|=|:)?\s*"
     r"(\d{1,3}(?:\.\d+)?|hi)(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
 _MEASURE = {"hr": "hr", "pulse": "hr", "heart rate": "hr", "rr": "rr", "resp rate": "rr", "respiratory rate": "rr",
             "t": "t", "temp": "t", "temperature": "t", "bp": "bp", "blood pressure": "bp", "sats": "spo2",
             "o2 sats": "spo2", "spo2": "spo2", "sao2": "spo2", "bm": "glucose", "cbg": "glucose", "glucose": "glucose",
-            "blood glucose": "glucose", "blood sugar": "glucose", "k": "k", "k+": "k", "potassium": "k"}
+            "blood glucose": "glucose", "blood sugar": "glucose", "k": "k", "k+": "k", "potassium": "k",
+            "creatinine": "creatinine", "creat": "creatinine", "lactate": "lactate"}
 VITAL_RULES = (
     ("hr", lambda v, _: 100 <= v <= 300, "tachycardia"),
     ("hr", lambda v, _: 0 < v <= 50, "bradycardia"),
@@ -105,6 +107,11 @@ VITAL_RULES = (
     ("glucose", lambda v, _: 0 < v < 4.0, "hypoglycaemia"),
     ("glucose", lambda v, _: 20.0 < v < 100, "hyperglycaemia"),
     ("k", lambda v, _: 6.0 <= v < 10.0, "hyperkalaemia"),
+    # blood tests a clinician writes as a value (session 11): serum creatinine clearly above the adult reference range
+    # (about 45-110 umol/L, 0.5-1.2 mg/dL; a value under 25 is read as mg/dL) and lactate >= 4 mmol/L (NICE NG51's
+    # high-risk criterion). Ketones need no value rule: the word itself is a table phrase.
+    ("creatinine", lambda v, _: v >= 130 or 1.5 <= v < 25, "raised creatinine"),
+    ("lactate", lambda v, _: 4.0 <= v < 30, "raised lactate"),
 )
 # "blood" with a verb or noun of its source a few words away in the same clause (issue 15: "vomits a large amount
 # of bright red blood" read as no bleeding at all): (word stem, where it stands, phrase of the tables).
@@ -284,6 +291,8 @@ class KnowledgeBaseBayes:
             toks = _expand_combined(toks)
             expanded = len(toks) != n_before
         present, absent, denied = [], [], []
+        run: list[tuple[int, int, int, int]] = []  # present findings of the current list (joined by "or", "and", "/")
+        dropped: set[int] = set()  # places in ``present`` of list findings that a trailing negation denied
         negated = ignored = False
         cue = -1  # index of the negation cue not yet cut with a denied finding (:func:`without_denied`)
         i = 0
@@ -293,6 +302,7 @@ class KnowledgeBaseBayes:
             t = toks[i]
             if t in _CLAUSE_END:
                 negated = ignored = False
+                run = []
                 i += 1
                 continue
             for n in lengths.get(t, no_lengths):
@@ -306,7 +316,15 @@ class KnowledgeBaseBayes:
                     i += n
                     after = _trailing_negation(toks, i) if i < n_toks and toks[i] in _POST_START else 0
                     if not ignored:
+                        if after and not negated and run and all(w in _RUN_JOINERS for w in toks[run[-1][1]:i - n]):
+                            # "Arm/leg weakness - nil", "urinary retention or incontinence - none": the trailing
+                            # negation denies each finding of the list it ends, not only the last one
+                            for c, _, k, _ in run:
+                                dropped.add(k)
+                                absent.append(c)
+                            cue = run[0][3]  # the denied range starts at the list's first finding
                         if negated or after:
+                            run = []
                             absent.append(col)
                             start = i - n if cue < 0 else min(cue, i - n)
                             if denied and all(w in _LIST_JOINERS for w in toks[denied[-1][1]:start]):
@@ -314,6 +332,9 @@ class KnowledgeBaseBayes:
                             denied.append((start, after or i))  # the finding with its cue (before or after it)
                             cue = -1
                         else:
+                            if not (run and all(w in _RUN_JOINERS for w in toks[run[-1][1]:i - n])):
+                                run = []
+                            run.append((col, i, len(present), i - n))  # (column, its end, its place, its start)
                             present.append(col)
                     i = after or i
                     break
@@ -324,8 +345,12 @@ class KnowledgeBaseBayes:
                     negated, cue = True, i
                 ignored = ignored or t in _IGNORE_WORDS
                 i += 1
+        if dropped:
+            present = [c for k, c in enumerate(present) if k not in dropped]
         if "blood" in toks:  # "vomits a large amount of bright red blood": the verb and its object apart
-            present += [c for c in self._blood_columns(toks) if c not in absent]
+            blood_present, blood_absent = self._blood_columns(toks)
+            present += [c for c in blood_present if c not in absent]
+            absent += blood_absent
         if self._phrase_rules.may_match(toks):  # "not opened his bowels or passed wind": medspaCy rules + ConText
             rule_present, rule_absent = self._phrase_rules.read(text)
             present += rule_present
@@ -336,24 +361,26 @@ class KnowledgeBaseBayes:
         return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex,
                         () if expanded else tuple(denied))
 
-    def _blood_columns(self, toks: list[str]) -> list[int]:
-        """Columns of the bleeding findings that "blood" names with a verb or noun near it in its clause
-        (:data:`BLOOD_WITH`: "vomited a cupful of blood", "coughing up some blood", "blood in the vomit"); a negation
-        cue between them stops the search."""
-        cols = []
+    def _blood_columns(self, toks: list[str]) -> tuple[list[int], list[int]]:
+        """Columns (present, absent) of the bleeding findings that "blood" names with a verb or noun near it in its
+        clause (:data:`BLOOD_WITH`: "vomited a cupful of blood", "coughing up some blood", "blood in the vomit"); a
+        negation cue between them stops the search; one in the few words before the pair, in the same clause, denies
+        the finding ("no vomiting of blood", "not coughed up any blood": read as absent, not as present)."""
+        present, absent = [], []
         for j, t in enumerate(toks):
             if t != "blood":
                 continue
             for words, step in ((toks[max(0, j - BLOOD_REACH):j][::-1], "before"), (toks[j + 1:j + 1 + BLOOD_REACH], "after")):
-                for w in words:
+                for k, w in enumerate(words):
                     if w in _CLAUSE_END or w in _NEG_WORDS:
                         break
                     phrase = next((ph for stem, side, ph in BLOOD_WITH if side == step and w.startswith(stem)), None)
                     if phrase is not None:
                         if phrase in self.phrase_col:
-                            cols.append(self.phrase_col[phrase])
+                            first = j - 1 - k if step == "before" else j  # the pair's first word
+                            (absent if _negated_before(toks, first) else present).append(self.phrase_col[phrase])
                         break
-        return cols
+        return present, absent
 
     def _vital_columns(self, low: str) -> list[int]:
         """Columns of the findings that the vital signs and bedside values in ``low`` (lower-cased text) mean
@@ -417,6 +444,9 @@ class KnowledgeBaseBayes:
 
 
 _LIST_JOINERS = frozenset({",", "or", "and", "nor"})
+# words that join the findings of one list a trailing negation ends ("arm/leg weakness - nil": "/" is no token);
+# not the comma, which also separates findings each charted on its own ("SOB - no, chest pain - no")
+_RUN_JOINERS = frozenset({"or", "and", "nor"})
 
 
 def normalise(text: str) -> str:
@@ -474,6 +504,16 @@ def may_hold_a_value(toks: list[str]) -> bool:
         return False
     for k, w in enumerate(toks):
         if w in _VITAL_FIRST and any(x[0].isdigit() or x == "hi" for x in toks[k + 1:k + 4]):
+            return True
+    return False
+
+
+def _negated_before(toks: list[str], i: int, reach: int = 3) -> bool:
+    """True when a negation cue stands within ``reach`` words before ``toks[i]`` in its clause."""
+    for w in reversed(toks[max(0, i - reach):i]):
+        if w in _CLAUSE_END:
+            return False
+        if w in _NEG_WORDS:
             return True
     return False
 
