@@ -85,14 +85,15 @@ COMBINED = {("n", "v"): ("nausea", "vomiting"), ("n", "v", "d"): ("nausea", "vom
 # ("HR 118", "T 39", "BP 160/110") are not read as phrases: the value is read here instead.
 _VITAL = re.compile(
     r"\b(hr|pulse|heart rate|rr|resp rate|respiratory rate|t|temp|temperature|bp|blood pressure|sats|o2 sats|spo2|sao2"
-    r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium|creatinine|creat|lactate)"
+    r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium|creatinine|creat|lactate|cohb|cohb level|carboxyhaemoglobin|carboxyhemoglobin)"
     r"\s*(?:of|is|was|=|:)?\s*"
     r"(\d{1,3}(?:\.\d+)?|hi)(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
 _MEASURE = {"hr": "hr", "pulse": "hr", "heart rate": "hr", "rr": "rr", "resp rate": "rr", "respiratory rate": "rr",
             "t": "t", "temp": "t", "temperature": "t", "bp": "bp", "blood pressure": "bp", "sats": "spo2",
             "o2 sats": "spo2", "spo2": "spo2", "sao2": "spo2", "bm": "glucose", "cbg": "glucose", "glucose": "glucose",
             "blood glucose": "glucose", "blood sugar": "glucose", "k": "k", "k+": "k", "potassium": "k",
-            "creatinine": "creatinine", "creat": "creatinine", "lactate": "lactate"}
+            "creatinine": "creatinine", "creat": "creatinine", "lactate": "lactate", "cohb": "cohb", "cohb level": "cohb",
+            "carboxyhaemoglobin": "cohb", "carboxyhemoglobin": "cohb"}
 VITAL_RULES = (
     ("hr", lambda v, _: 100 <= v <= 300, "tachycardia"),
     ("hr", lambda v, _: 0 < v <= 50, "bradycardia"),
@@ -109,9 +110,11 @@ VITAL_RULES = (
     ("k", lambda v, _: 6.0 <= v < 10.0, "hyperkalaemia"),
     # blood tests a clinician writes as a value (session 11): serum creatinine clearly above the adult reference range
     # (about 45-110 umol/L, 0.5-1.2 mg/dL; a value under 25 is read as mg/dL) and lactate >= 4 mmol/L (NICE NG51's
-    # high-risk criterion). Ketones need no value rule: the word itself is a table phrase.
+    # high-risk criterion), carboxyhaemoglobin >= 10 % (above a smoker's level). Ketones need no value rule: the word
+    # itself is a table phrase.
     ("creatinine", lambda v, _: v >= 130 or 1.5 <= v < 25, "raised creatinine"),
     ("lactate", lambda v, _: 4.0 <= v < 30, "raised lactate"),
+    ("cohb", lambda v, _: 10 <= v <= 100, "raised carboxyhaemoglobin"),
 )
 # "blood" with a verb or noun of its source a few words away in the same clause (issue 15: "vomits a large amount
 # of bright red blood" read as no bleeding at all): (word stem, where it stands, phrase of the tables).
