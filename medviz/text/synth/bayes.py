@@ -85,7 +85,7 @@ COMBINED = {("n", "v"): ("nausea", "vomiting"), ("n", "v", "d"): ("nausea", "vom
 # ("HR 118", "T 39", "BP 160/110") are not read as phrases: the value is read here instead.
 _VITAL = re.compile(
     r"\b(hr|pulse|heart rate|rr|resp rate|respiratory rate|t|temp|temperature|bp|blood pressure|sats|o2 sats|spo2|sao2"
-    r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium|creatinine|creat|lactate|cohb|cohb level|carboxyhaemoglobin|carboxyhemoglobin)"
+    r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium|creatinine|creat|lactate|cohb|cohb level|carboxyhaemoglobin|carboxyhemoglobin|ketones|ketone)"
     r"\s*(?:of|is|was|=|:)?\s*"
     r"(\d{1,3}(?:\.\d+)?|hi)(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
 _MEASURE = {"hr": "hr", "pulse": "hr", "heart rate": "hr", "rr": "rr", "resp rate": "rr", "respiratory rate": "rr",
@@ -93,7 +93,7 @@ _MEASURE = {"hr": "hr", "pulse": "hr", "heart rate": "hr", "rr": "rr", "resp rat
             "o2 sats": "spo2", "spo2": "spo2", "sao2": "spo2", "bm": "glucose", "cbg": "glucose", "glucose": "glucose",
             "blood glucose": "glucose", "blood sugar": "glucose", "k": "k", "k+": "k", "potassium": "k",
             "creatinine": "creatinine", "creat": "creatinine", "lactate": "lactate", "cohb": "cohb", "cohb level": "cohb",
-            "carboxyhaemoglobin": "cohb", "carboxyhemoglobin": "cohb"}
+            "carboxyhaemoglobin": "cohb", "carboxyhemoglobin": "cohb", "ketones": "ketones", "ketone": "ketones"}
 VITAL_RULES = (
     ("hr", lambda v, _: 100 <= v <= 300, "tachycardia"),
     ("hr", lambda v, _: 0 < v <= 50, "bradycardia"),
@@ -110,19 +110,26 @@ VITAL_RULES = (
     ("k", lambda v, _: 6.0 <= v < 10.0, "hyperkalaemia"),
     # blood tests a clinician writes as a value (session 11): serum creatinine clearly above the adult reference range
     # (about 45-110 umol/L, 0.5-1.2 mg/dL; a value under 25 is read as mg/dL) and lactate >= 4 mmol/L (NICE NG51's
-    # high-risk criterion), carboxyhaemoglobin >= 10 % (above a smoker's level). Ketones need no value rule: the word
-    # itself is a table phrase.
+    # high-risk criterion), carboxyhaemoglobin >= 10 % (above a smoker's level), blood ketones >= 3.0 mmol/L (JBDS's
+    # DKA criterion; a hyperosmolar state has < 3.0); a lying-then-standing blood pressure that falls by >= 20
+    # systolic or >= 10 diastolic (the consensus definition of orthostatic hypotension; POSTURAL_DROP, vital_findings)
     ("creatinine", lambda v, _: v >= 130 or 1.5 <= v < 25, "raised creatinine"),
     ("lactate", lambda v, _: 4.0 <= v < 30, "raised lactate"),
     ("cohb", lambda v, _: 10 <= v <= 100, "raised carboxyhaemoglobin"),
+    ("ketones", lambda v, _: 3.0 <= v < 15, "ketones"),
 )
 # "blood" with a verb or noun of its source a few words away in the same clause (issue 15: "vomits a large amount
 # of bright red blood" read as no bleeding at all): (word stem, where it stands, phrase of the tables).
 BLOOD_WITH = (("vomit", "before", "vomiting blood"), ("threw", "before", "vomiting blood"), ("cough", "before", "coughing up blood"),
               ("vomit", "after", "vomiting blood"), ("sputum", "after", "coughing up blood"))
 BLOOD_REACH = 8
+POSTURAL_DROP = re.compile(r"\b(?:lying|supine|sitting)\s+(?:bp\s+)?(\d{2,3})\s*/\s*(\d{2,3})[^.;]{0,40}?\bstanding\b[^.;]{0,30}?"
+                           r"(\d{2,3})\s*/\s*(\d{2,3})")
 _VITAL_FIRST = frozenset(w.split()[0].rstrip("+") for w in _MEASURE)
 _VALUE_WORDS = frozenset({"hr", "rr", "t", "bp", "sats", "spo2", "sao2", "bm", "cbg", "glucose", "k", "temp"})
+# test names that are table phrases but, with a number after them, mean what the number says ("ketones 0.6" on the
+# meter of a hyperosmolar state is no ketosis): read by value (VITAL_RULES) instead
+_READ_BY_VALUE = frozenset({"ketones", "ketone"})
 
 
 # Laterality (issue 15: a stroke read as myasthenia gravis): "right arm weakness", "weakness of the left arm",
@@ -313,7 +320,8 @@ class KnowledgeBaseBayes:
                     continue
                 gram = tuple(toks[i:i + n])
                 col = ngrams.get(gram)
-                if col is not None and not (t in _VALUE_WORDS and any(w[0].isdigit() for w in gram[1:])):
+                if col is not None and not (t in _VALUE_WORDS and any(w[0].isdigit() for w in gram[1:])) and not (
+                        t in _READ_BY_VALUE and n == 1 and i + 1 < n_toks and toks[i + 1][0].isdigit()):
                     if gram in self._weakness_phrases and self._focal is not None and _lateral(toks, i, i + n):
                         col = self._focal  # one-sided: the knowledge base's focal weakness, not the body part's
                     i += n
@@ -497,6 +505,10 @@ def vital_findings(low: str) -> list[str]:
         if measure == "t" and 90 <= value <= 113:  # Fahrenheit
             value = (value - 32) / 1.8
         found += [phrase for name, test, phrase in VITAL_RULES if name == measure and test(value, second)]
+    for m in POSTURAL_DROP.finditer(low):  # "lying BP 142/80, standing at 3 minutes 108/64"
+        sys1, dia1, sys2, dia2 = (int(g) for g in m.groups())
+        if sys1 - sys2 >= 20 or dia1 - dia2 >= 10:
+            found.append("postural drop")
     return found
 
 
