@@ -36,6 +36,12 @@ def _library_messages() -> list[str]:
     out += [n.message for n in analyse._row_warnings(
         0, [True], [True], [True], [0.75], [2], [0], [1],
         SimpleNamespace(cut_chars=[0], preprocessed=[None]), 0.3, 0, SimpleNamespace(seq_len=64))]
+    out += [n.message for n in analyse._row_warnings(  # present findings in words the expert does not know
+        0, [False], [False], [False], [0.1], [9], [0], [1], SimpleNamespace(cut_chars=[0], preprocessed=[None]), 0.3, 2,
+        SimpleNamespace(seq_len=64), False, ("testicular", "ache"))]
+    out += [n.message for n in analyse._row_warnings(  # every finding denied
+        0, [False], [False], [False], [0.1], [9], [0], [1], SimpleNamespace(cut_chars=[0], preprocessed=[None]), 0.3, 2,
+        SimpleNamespace(seq_len=64), True)]
     return out
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -80,6 +81,10 @@ ENGLISH_ONLY = Notice(
     "Use a model that reads Chinese (its model card lists the languages), or describe the case in English.",
 )
 CHINESE_NOT_READ = "This model reads English only: the Chinese characters in the text were not read."
+NO_FINDING_READ_PRESENT = (
+    "No finding in this note was read as present: the knowledge-base expert read only denied findings (see the "
+    "findings below). The list below rests on the other words the network read ({words}), which the expert does not "
+    "know as findings: check it against the note, and write present findings in common clinical words.")
 EVERY_FINDING_DENIED = ("Every finding read in this note is denied (see the findings below), and a denied finding is "
                         "not evidence: nothing in the note supports any diagnosis in the list below.")
 
@@ -405,11 +410,19 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
     all_denied = np.zeros(n, dtype=bool)
     if prepared.expert_findings is not None and denied_not_evidence(predictor.bundle):
         all_denied[rows] = [not present and bool(absent) for present, absent in prepared.expert_findings]
-    needs = (flag | low | short | clinical | all_denied | (not_read > 0)
+    # "every finding denied" only when nothing but cues is left to read: a note whose present findings are in words
+    # the expert does not know ("testicular ache") still has them for the network, and says so instead
+    still_read: dict[int, tuple[str, ...]] = {}
+    for i in np.flatnonzero(all_denied):
+        words = words_still_read(model_texts[i], predictor.vocab)
+        if words:
+            still_read[int(i)] = words
+            all_denied[i] = False
+    needs = (flag | low | short | clinical | all_denied | np.isin(np.arange(n), list(still_read)) | (not_read > 0)
              | (ok & ((unknown > UNKNOWN_SHARE_WARN) | (prepared.cut_chars > 0))))
     for i in np.flatnonzero(needs):
         warnings[i] = tuple(_row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prepared,
-                                          float(top[i]), int(size[i]), predictor, all_denied[i]))
+                                          float(top[i]), int(size[i]), predictor, all_denied[i], still_read.get(int(i), ())))
     if attention and pred.attention is not None:
         attention_rows = np.zeros((n, pred.attention.shape[1]), dtype=pred.attention.dtype)
         attention_rows[rows] = pred.attention
@@ -442,12 +455,43 @@ def _predict_distinct(predictor: TextPredictor, texts: list[str], batch_size: in
     return dataclasses.replace(pred, **take)
 
 
+# Words left in a note after its denied findings are cut that say nothing about the patient: English stop words
+# (scikit-learn's list) and the expert's negation cues; tokens with a digit (ages, durations, values) are skipped too.
+SHOWN_WORDS = 8
+
+
+@lru_cache(maxsize=1)
+def _not_a_finding_word() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from medviz.text.synth.bayes import _NEG_WORDS, _POST_NEG
+
+    return frozenset(ENGLISH_STOP_WORDS) | _NEG_WORDS | _POST_NEG
+
+
+def words_still_read(text: str, vocabulary: frozenset) -> tuple[str, ...]:
+    """Content words of ``text`` (what the network reads of a note, its denied findings cut) that are in the network's
+    ``vocabulary``: English words of 3+ letters, not stop words or negation cues, no digits; at most
+    :data:`SHOWN_WORDS`, in reading order. Han characters are not counted (a Chinese note left with only characters
+    such as 患者 "patient" keeps the "every finding denied" notice)."""
+    skip = _not_a_finding_word()
+    out: list[str] = []
+    for w in dict.fromkeys(re.findall(r"[a-z]{3,}", text.lower())):
+        if w in vocabulary and w not in skip:
+            out.append(w)
+            if len(out) == SHOWN_WORDS:
+                break
+    return tuple(out)
+
+
 def _row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prepared, top, size, predictor,
-                  all_denied=False):
+                  all_denied=False, still_read: tuple[str, ...] = ()):
     if flag[i]:  # first: the pages show the out-of-scope notice as the flag above the list
         yield Notice("possibly out of scope", OUT_OF_SCOPE_WARNING)
     if all_denied:  # what the network read is only the cues left after the cut: its word counts would mislead
         yield Notice("every finding denied", EVERY_FINDING_DENIED)
+    elif still_read:
+        yield Notice("no finding read as present", NO_FINDING_READ_PRESENT.format(words=", ".join(still_read)))
     if prepared.cut_chars[i]:
         yield Notice(f"text cut at {MAX_CHARS:,} characters",
                      f"The text is {MAX_CHARS + int(prepared.cut_chars[i]):,} characters long; only the first "

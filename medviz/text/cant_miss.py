@@ -100,11 +100,18 @@ def cant_miss(labels, probabilities, rule: CantMissRule | None = None, red_flags
     flags the case's text raises (:meth:`medviz.text.red_flags.RedFlags.raised`); a listed condition they name is a
     hit whatever its rank, with the reason. Empty when none qualifies."""
     rule = rule or load_rule()
-    p = np.asarray(probabilities, dtype=float)
+    return _hits(labels, np.asarray(probabilities, dtype=float), rule, red_flags, _columns(labels, rule))
+
+
+def _hits(labels, p: np.ndarray, rule: CantMissRule, red_flags, columns: list[tuple[int, str, str]]) -> list[CantMissHit]:
+    """:func:`cant_miss` with the listed conditions' columns found already (``columns``, :func:`_columns`)."""
     flagged = {c.casefold(): reason for c, reason in red_flags}
     hits = []
-    for j, danger, source in _columns(labels, rule):
-        rank = int((p > p[j]).sum()) + 1
+    if not columns:
+        return hits
+    idx = np.fromiter((j for j, _, _ in columns), dtype=np.int64, count=len(columns))
+    ranks = np.sum(p[None, :] > p[idx, None], axis=1) + 1  # (listed,) each listed condition's rank in the case
+    for (j, danger, source), rank in zip(columns, ranks.tolist()):
         flag = flagged.get(str(labels[j]).casefold(), "")
         if flag or rule.named(p[j], rank <= rule.top_k):
             hits.append(CantMissHit(str(labels[j]), float(p[j]), rank, danger, source, flag))
@@ -123,9 +130,10 @@ def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | Non
     rule = rule or load_rule()
     probs = np.asarray(probabilities, dtype=float)
     out = _column_by_rule(labels, probs, rule)
+    columns = _columns(labels, rule) if any(red_flags or ()) else []
     for i, flags in enumerate(red_flags or ()):
         if flags and not np.isnan(probs[i]).any():  # the few rows with a red flag: the single-case rule
-            hits = sorted(cant_miss(labels, probs[i], rule, flags), key=lambda h: (not h.red_flag, -h.probability))
+            hits = sorted(_hits(labels, probs[i], rule, flags, columns), key=lambda h: (not h.red_flag, -h.probability))
             out[i] = CANT_MISS_SEPARATOR.join(h.text() for h in hits)
     return out
 

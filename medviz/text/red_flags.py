@@ -119,24 +119,33 @@ class RedFlags:
         Only the sentences and rules that could raise a flag are parsed (each of the flag's groups has a value sign
         found or a rule whose words all pass the phrase rules' prefilter): a spaCy parse costs ~100x this word test,
         and signs such as "pain" are in most notes."""
+        return self._signs_present_many([text])[0]
+
+    def _signs_present_many(self, texts: list[str]) -> list[frozenset[str]]:
+        """:meth:`signs_present` of each text; the word prefilter of all of them at once
+        (:meth:`~medviz.text.synth.phrase_rules.PhraseRules.passing_many`)."""
         from medviz.text import zh
         from medviz.text.synth import bayes
         from medviz.text.synth.phrase_rules import _TOKEN
 
-        if not text or zh.is_chinese(text):
-            return frozenset()
-        found: set[str] = set()
-        toks = _TOKEN.findall(text.lower())
-        if self._needs_values and bayes.may_hold_a_value(toks):
-            found.update(VALUE_PREFIX + v for v in bayes.vital_findings(bayes.normalise(text)))
+        english = [bool(t) and not zh.is_chinese(t) for t in texts]
+        toks_of = [_TOKEN.findall(t.lower()) if e else [] for t, e in zip(texts, english)]
         rules = self._phrase_rules()
-        passing = rules.passing(toks)  # every required word of the rule is in the text
-        needed = self._needed(found.union(rules.rules[k].category for k in passing))
-        if not needed.difference(found):
-            return frozenset(found)
-        present, _absent = rules.read(text, frozenset(k for k in passing if rules.rules[k].category in needed))
-        found.update(self._names[c] for c in present)
-        return frozenset(found)
+        passing_of = rules.passing_many(toks_of)  # per text: every required word of the rule is in the text
+        out = []
+        for text, e, toks, passing in zip(texts, english, toks_of, passing_of):
+            if not e:
+                out.append(frozenset())
+                continue
+            found: set[str] = set()
+            if self._needs_values and bayes.may_hold_a_value(toks):
+                found.update(VALUE_PREFIX + v for v in bayes.vital_findings(bayes.normalise(text)))
+            needed = self._needed(found.union(rules.rules[k].category for k in passing))
+            if needed.difference(found):
+                present, _absent = rules.read(text, frozenset(k for k in passing if rules.rules[k].category in needed))
+                found.update(self._names[c] for c in present)
+            out.append(frozenset(found))
+        return out
 
     def _needed(self, maybe: set[str]) -> set[str]:
         """The signs of the flags each of whose groups has a sign in ``maybe``."""
@@ -154,27 +163,29 @@ class RedFlags:
 
     def read(self, text: str) -> tuple[RedFlag, ...]:
         """The flags raised by ``text``: every group of the flag has a sign present (:meth:`signs_present`)."""
-        signs = self.signs_present(text)
+        return self._flags_of(self.signs_present(text))
+
+    def _flags_of(self, signs: frozenset[str]) -> tuple[RedFlag, ...]:
         if not signs:
             return ()
         return tuple(f for f in self.flags if all(not signs.isdisjoint(g) for g in f.all_of))
 
     def raised(self, text: str) -> tuple[tuple[str, str], ...]:
         """(condition, reason) of each flag ``text`` raises, in file order; a condition's reasons joined by "; "."""
+        return self.raised_all([text])[0]
+
+    @staticmethod
+    def _by_condition(flags: tuple[RedFlag, ...]) -> tuple[tuple[str, str], ...]:
         by: dict[str, list[str]] = {}
-        for f in self.read(text):
+        for f in flags:
             by.setdefault(f.condition, []).append(f.reason)
         return tuple((c, "; ".join(dict.fromkeys(rs))) for c, rs in by.items())
 
     def raised_all(self, texts) -> list[tuple[tuple[str, str], ...]]:
-        """:meth:`raised` of each text (each distinct text read once)."""
-        seen: dict[str, tuple[tuple[str, str], ...]] = {}
-        out = []
-        for t in texts:
-            if t not in seen:
-                seen[t] = self.raised(t)
-            out.append(seen[t])
-        return out
+        """:meth:`raised` of each text (each distinct text read once; the word prefilter of all at once)."""
+        distinct = list(dict.fromkeys(texts))
+        seen = {t: self._by_condition(self._flags_of(s)) for t, s in zip(distinct, self._signs_present_many(distinct))}
+        return [seen[t] for t in texts]
 
 
 @lru_cache(maxsize=4)

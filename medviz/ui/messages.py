@@ -40,6 +40,9 @@ TEMPLATES: tuple[str, ...] = (
     N_("None of the words are in the model's vocabulary: the list below is not based on your text."),
     N_("Every finding read in this note is denied (see the findings below), and a denied finding is not evidence: "
        "nothing in the note supports any diagnosis in the list below."),
+    N_("No finding in this note was read as present: the knowledge-base expert read only denied findings (see the "
+       "findings below). The list below rests on the other words the network read ({words}), which the expert does not "
+       "know as findings: check it against the note, and write present findings in common clinical words."),
     N_("{share} of the words ({k} of {words}) are unknown to the model; it is judging from the rest only."),
     N_("Low confidence: the top diagnosis has {top} probability and an empty conformal set (rule: top "
        "under {cutoff}, or a set that is empty or has {size} or more diagnoses)."),

@@ -119,3 +119,27 @@ def test_801_scored_csv_lists_the_expert_findings(differential):
     assert "every finding denied" in a6 and not any(w in a6 for w in ("very short", "unknown words", "no known words"))
     assert not a6.startswith("every finding denied") or "possibly out of scope" not in a6  # the scope flag stays first
     assert "every finding denied" not in out["warnings"].iloc[0]
+
+
+def test_801_a_note_whose_present_findings_the_expert_does_not_know_is_not_called_all_denied(differential):
+    """The class of A6's fault seen the other way: a note whose present findings are in words the expert does not read
+    ("testicular ache") and whose other findings are denied is not "every finding denied" (the list then does rest on
+    the note: its other words); it gets its own notice, naming the words the network read. A6 itself keeps its own."""
+    from medviz.text.analyse import analyse_texts
+
+    ache = "15M left testicular ache for 2 weeks, gradual. Denies sudden onset. No vomiting, no fever."
+    batch = analyse_texts(differential, [ache, BY_ID["A6"]["note"]])
+    codes = [[w.code for w in ws] for ws in batch.warnings]
+    assert "no finding read as present" in codes[0] and "every finding denied" not in codes[0]
+    shown = next(w.message for w in batch.warnings[0] if w.code == "no finding read as present")
+    assert "testicular" in shown and "ache" in shown and "vomiting" not in shown and "denies" not in shown
+    assert "every finding denied" in codes[1] and "no finding read as present" not in codes[1]
+
+
+def test_words_still_read_skips_stop_words_cues_digits_and_unknown_words():
+    from medviz.text.analyse import words_still_read
+
+    vocab = frozenset({"testicular", "ache", "the", "denies", "weeks", "gradual"})
+    assert words_still_read("15m the testicular ache for 2 weeks, gradual. denies . zzz", vocab) == (
+        "testicular", "ache", "weeks", "gradual")
+    assert words_still_read(". , . 患者", vocab) == ()

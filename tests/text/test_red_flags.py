@@ -158,3 +158,22 @@ def test_bundles_without_a_flagged_condition_do_not_read_flags(tiny_text_bundle)
     cfg = SafetyConfig.from_manifest(bundle.manifest)
     assert prepare(cfg, [HYPOTHERMIA], bundle=bundle).red_flags is None
     assert prepare(cfg, [HYPOTHERMIA, ""]).red_flags == [(("Hypothermia", load_red_flags().raised(HYPOTHERMIA)[0][1]),), ()]
+
+
+def test_batch_prefilter_is_the_per_text_prefilter():
+    """PhraseRules.passing_many (sparse products over a batch) gives, text by text, PhraseRules.passing's rules: for the
+    red flags' signs and the expert's own phrase rules, on notes that hold some rules' words, all or only some."""
+    from medviz.text.synth.phrase_rules import _TOKEN, PhraseRules, read_rules
+
+    flags = load_red_flags()
+    flags.raised("warm")  # builds the signs' rules
+    expert_rules = read_rules()
+    expert = PhraseRules({r.category.lower(): k for k, r in enumerate(expert_rules)})
+    rng = np.random.default_rng(3)
+    for rules in (flags._phrase_rules(), expert):
+        words = sorted({w for r in rules.rules for tok in r.pattern for w in _TOKEN.findall(str(tok).lower())})
+        texts = [HYPOTHERMIA, "sudden severe left testicular pain", "", "Denies testicular pain."]
+        texts += [" ".join(rng.choice(words, size=int(rng.integers(1, 25)))) for _ in range(300)]
+        toks = [_TOKEN.findall(t.lower()) for t in texts]
+        assert rules.passing_many(toks) == [rules.passing(t) for t in toks]
+        assert sum(bool(p) for p in rules.passing_many(toks)) > 50  # the corpus exercises the rules

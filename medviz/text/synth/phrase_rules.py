@@ -24,6 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from medviz.text import zh
 
 _TOKEN = re.compile(zh.EXPERT_TOKEN_PATTERN)  # the expert reader's words (medviz.text.synth.bayes), for the prefilter
@@ -131,6 +133,37 @@ class _Prefilter(NamedTuple):
         return cls(required, by_anchor, frozenset(by_anchor), lemma_forms)
 
 
+class _Matrices(NamedTuple):
+    """:class:`_Prefilter`'s required word sets as sparse matrices (:meth:`PhraseRules.passing_many`)."""
+
+    vocab: dict[str, int]  # every form of every required token -> column
+    words_to_groups: object  # (words, required tokens) 0/1, scipy.sparse CSR
+    groups_to_rules: object  # (required tokens, rules) 0/1, scipy.sparse CSR
+    n_required: np.ndarray  # (rules,) required tokens per rule (a rule without one never passes: inf)
+
+    @classmethod
+    def of(cls, index: _Prefilter) -> "_Matrices":
+        from scipy import sparse
+
+        vocab: dict[str, int] = {}
+        w_rows, w_cols, g_rows, g_cols = [], [], [], []
+        n_required = np.full(len(index.required), np.inf)
+        g = 0
+        for k, groups in enumerate(index.required):
+            if groups:
+                n_required[k] = len(groups)
+            for forms in groups:
+                for w in forms:
+                    w_rows.append(vocab.setdefault(w, len(vocab)))
+                    w_cols.append(g)
+                g_rows.append(g)
+                g_cols.append(k)
+                g += 1
+        words = sparse.csr_matrix((np.ones(len(w_rows), dtype=np.float32), (w_rows, w_cols)), shape=(len(vocab), g))
+        rules = sparse.csr_matrix((np.ones(len(g_rows), dtype=np.float32), (g_rows, g_cols)), shape=(g, len(index.required)))
+        return cls(vocab, words, rules, n_required)
+
+
 class PhraseRules:
     """The target rules of ``phrase_rules.json`` (medspaCy ``TargetRule``s) whose category is a phrase of
     ``phrase_col`` (phrase -> expert column); the others are skipped (a table without that phrase)."""
@@ -140,6 +173,7 @@ class PhraseRules:
         self.rules = [r for r in (read_rules(path) if rules is None else rules) if r.category.lower() in phrase_col]
         self.column = {r.category: phrase_col[r.category.lower()] for r in self.rules}
         self._index = None  # the prefilter's word sets (:meth:`_prefilter`), made on first use
+        self._sparse = None  # the same as sparse matrices (:meth:`_matrices`), made on first use
         self._built = None
         self._lock = threading.Lock()  # the spaCy build
         self._index_lock = threading.Lock()
@@ -147,10 +181,10 @@ class PhraseRules:
     def __getstate__(self) -> dict:
         """Picklable (the expert travels to worker processes, e.g. Dask's): the lock and the spaCy objects stay
         behind and are built again on first use."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_index_lock", "_built")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_index_lock", "_built", "_sparse")}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _lock=threading.Lock(), _index_lock=threading.Lock(), _built=None)
+        self.__dict__.update(state, _lock=threading.Lock(), _index_lock=threading.Lock(), _built=None, _sparse=None)
 
     def _prefilter(self) -> _Prefilter:
         """The rules' word sets, made on first use rather than with the expert: they need lemminflect's tables and
@@ -158,8 +192,12 @@ class PhraseRules:
         (score_csv's main process beside its preparing worker) never pays. Thread-safe."""
         if self._index is None:
             with self._index_lock:
-                if self._index is None:
-                    self._index = _Prefilter.of(self.rules)
+                self._prefilter_unlocked()
+        return self._index
+
+    def _prefilter_unlocked(self) -> _Prefilter:
+        if self._index is None:
+            self._index = _Prefilter.of(self.rules)
         return self._index
 
     def passing(self, toks) -> list[int]:
@@ -170,6 +208,39 @@ class PhraseRules:
         present = set(toks)
         candidates = sorted({k for w in index.anchors.intersection(present) for k in index.by_anchor[w]})
         return [k for k in candidates if all(not present.isdisjoint(f) for f in index.required[k])]
+
+    def passing_many(self, toks_of: list[list[str]]) -> list[list[int]]:
+        """:meth:`passing` of each text's tokens (``toks_of``: N lists of the reader's tokens) at once: the same
+        indexes, from two sparse products (texts x words) @ (words x required tokens) @ (required tokens x rules)
+        instead of a Python set test per candidate rule (~10x less CPU on a batch; scipy.sparse)."""
+        if not toks_of:
+            return []
+        m = self._matrices()
+        rows, cols = [], []
+        vocab = m.vocab
+        for i, toks in enumerate(toks_of):
+            found = {vocab[w] for w in toks if w in vocab}
+            rows += [i] * len(found)
+            cols += found
+        from scipy import sparse
+
+        x = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(toks_of), len(vocab)))
+        groups = (x @ m.words_to_groups)  # (N, required tokens): how many of each token's forms the text holds
+        groups.data[:] = 1.0
+        per_rule = (groups @ m.groups_to_rules).tocoo()  # (N, rules): required tokens present
+        out: list[list[int]] = [[] for _ in toks_of]
+        hit = per_rule.data == m.n_required[per_rule.col]
+        for i, k in sorted(zip(per_rule.row[hit].tolist(), per_rule.col[hit].tolist())):
+            out[i].append(k)
+        return out
+
+    def _matrices(self) -> "_Matrices":
+        """:meth:`passing_many`'s sparse matrices, made on first use from the prefilter's word sets. Thread-safe."""
+        if self._sparse is None:
+            with self._index_lock:
+                if self._sparse is None:
+                    self._sparse = _Matrices.of(self._prefilter_unlocked())
+        return self._sparse
 
     def may_match(self, toks: list[str]) -> bool:
         """True when some rule passes the prefilter (:meth:`passing`) on ``toks``, the reader's tokens of a text."""
