@@ -505,7 +505,7 @@ def vital_findings(low: str) -> list[str]:
         if measure == "t" and 90 <= value <= 113:  # Fahrenheit
             value = (value - 32) / 1.8
         found += [phrase for name, test, phrase in VITAL_RULES if name == measure and test(value, second)]
-    for m in POSTURAL_DROP.finditer(low):  # "lying BP 142/80, standing at 3 minutes 108/64"
+    for m in (POSTURAL_DROP.finditer(low) if "standing" in low else ()):  # "lying BP 142/80, standing at 3 min 108/64"
         sys1, dia1, sys2, dia2 = (int(g) for g in m.groups())
         if sys1 - sys2 >= 20 or dia1 - dia2 >= 10:
             found.append("postural drop")
