@@ -301,7 +301,7 @@ class KnowledgeBaseBayes:
             toks = _expand_combined(toks)
             expanded = len(toks) != n_before
         present, absent, denied = [], [], []
-        run: list[tuple[int, int, int, int]] = []  # present findings of the current list (joined by "or", "and", "/")
+        run: list[tuple[int, int, int, int]] = []  # the present findings of the current clause
         dropped: set[int] = set()  # places in ``present`` of list findings that a trailing negation denied
         negated = ignored = False
         cue = -1  # index of the negation cue not yet cut with a denied finding (:func:`without_denied`)
@@ -327,13 +327,19 @@ class KnowledgeBaseBayes:
                     i += n
                     after = _trailing_negation(toks, i) if i < n_toks and toks[i] in _POST_START else 0
                     if not ignored:
-                        if after and not negated and run and all(w in _RUN_JOINERS for w in toks[run[-1][1]:i - n]):
+                        if after and not negated and run:
                             # "Arm/leg weakness - nil", "urinary retention or incontinence - none": the trailing
-                            # negation denies each finding of the list it ends, not only the last one
-                            for c, _, k, _ in run:
+                            # negation denies each finding of the list it ends (joined by "or", "and", "/"), not only
+                            # the last one; the list is found backwards from here, only when a negation ends it
+                            j, end = len(run), i - n
+                            while j and all(w in _RUN_JOINERS for w in toks[run[j - 1][1]:end]):
+                                j -= 1
+                                end = run[j][3]
+                            for c, _, k, _ in run[j:]:
                                 dropped.add(k)
                                 absent.append(c)
-                            cue = run[0][3]  # the denied range starts at the list's first finding
+                            if j < len(run):
+                                cue = run[j][3]  # the denied range starts at the list's first finding
                         if negated or after:
                             run = []
                             absent.append(col)
@@ -343,8 +349,6 @@ class KnowledgeBaseBayes:
                             denied.append((start, after or i))  # the finding with its cue (before or after it)
                             cue = -1
                         else:
-                            if not (run and all(w in _RUN_JOINERS for w in toks[run[-1][1]:i - n])):
-                                run = []
                             run.append((col, i, len(present), i - n))  # (column, its end, its place, its start)
                             present.append(col)
                     i = after or i
