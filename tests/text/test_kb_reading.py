@@ -249,3 +249,86 @@ def test_phrase_rules_file_reads_as_medspacy_target_rules_and_bad_rules_are_name
     bad.write_text(json.dumps({"target_rules": [{"literal": "x", "category": "fever", "pattern": []}]}), encoding="utf-8")
     with pytest.raises(InputError, match=r"target_rules\[0\] needs a non-empty 'pattern'"):
         read_rules(bad)
+
+
+# Release 2.6.0 (session 11): clinicians' wordings of signs, values and negated lists, from the development vignettes'
+# classes of misses (docs/ARCHITECTURE.md, "Session 11: ranking release 2.6.0 candidate").
+@pytest.mark.parametrize("text, present, absent", [
+    ("Fever or cough - none", [], ["fever", "cough"]),  # the trailing negation ends a list: each finding denied
+    ("fever/cough - nil. Headache.", ["headache"], ["fever", "cough"]),  # "/" is no token: still one list
+    ("Headache and vomiting: no", [], ["headache", "vomiting"]),
+    ("Fever, cough - none", ["fever"], ["cough"]),  # a comma also separates findings charted each on its own
+    ("Fever or cough, vomiting - none", ["fever", "cough"], ["vomiting"]),
+])
+def test_a_trailing_negation_denies_its_whole_list(expert, text, present, absent):
+    p, a = _read(expert, text)
+    assert sorted(p) == sorted(present) and sorted(a) == sorted(absent)
+
+
+@pytest.mark.parametrize("text, present, absent", [
+    ("No vomiting of blood, stools brown.", [], ["vomiting", "vomiting blood"]),
+    ("He has not coughed up any blood.", [], ["hemoptysis"]),
+    ("Vomited a cupful of blood.", ["vomiting blood"], []),
+])
+def test_blood_with_its_source_after_a_negation_is_denied(bleeding_expert, text, present, absent):
+    p, a = bleeding_expert.findings(text)
+    assert sorted(p) == sorted(present) and sorted(a) == sorted(absent)
+
+
+VALUE_PHRASES = {"pneumonia": {"raised creatinine": 40, "raised lactate": 30, "ketones": 20, "raised carboxyhaemoglobin": 20,
+                               "postural drop": 20}}
+
+
+@pytest.fixture(scope="module")
+def value_expert():
+    return KnowledgeBaseBayes(_kb(), SYN, VALUE_PHRASES)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Bloods: creatinine 390 (was 95 on discharge).", {"raised creatinine"}),
+    ("creat 1.9 mg/dL", {"raised creatinine"}),  # under 25: mg/dL
+    ("creatinine 88", set()),
+    ("Lactate 5.1.", {"raised lactate"}),
+    ("lactate 2.8", set()),  # below NICE NG51's high-risk 4 mmol/L
+    ("COHb 28%", {"raised carboxyhaemoglobin"}),
+    ("ketones 4.2", {"ketones"}),
+    ("Ketones 0.6 on the meter", set()),  # the word is a table phrase, but its value says no ketosis
+    ("ketones +++", {"ketones"}),
+    ("Lying BP 142/80, standing at 3 minutes 108/64.", {"postural drop"}),
+    ("Lying BP 142/80, standing at 3 minutes 136/78.", set()),
+])
+def test_test_results_are_read_by_value(value_expert, text, expected):
+    p, a = value_expert.findings(text)
+    assert set(p) == expected and not a
+
+
+SIGN_PHRASES = {"pneumonia": {p: 10 for p in (
+    "haloes", "proptosis", "curtain over vision", "focal weakness", "high-riding testis", "absent cremasteric reflex",
+    "pain out of proportion", "oliguria", "recent fall", "dehydration", "rectal bleeding", "pain on eye movement",
+    "cloudy cornea", "double vision")}}
+
+
+@pytest.fixture(scope="module")
+def sign_expert():
+    return KnowledgeBaseBayes(_kb(), SYN, SIGN_PHRASES)
+
+
+@pytest.mark.parametrize("text, present, absent", [
+    ("Blurred vision with coloured rings round lights.", ["haloes"], []),
+    ("Now her eye is pushed forward and she sees two of things.", ["proptosis", "double vision"], []),
+    ("Part of her vision has gone grey from the side, like a shadow.", ["curtain over vision"], []),
+    ("No curtain or shadow over vision.", [], ["curtain over vision"]),
+    ("GCS 14, R pronator drift.", ["focal weakness"], []),
+    ("Testis high, horizontal lie, cremasteric reflex absent.", ["high-riding testis", "absent cremasteric reflex"], []),
+    ("Severe pain far worse than it looks.", ["pain out of proportion"], []),
+    ("Passing small amounts of dark urine.", ["oliguria"], []),
+    ("Fell down the stairs three weeks ago.", ["recent fall"], []),
+    ("He fell asleep on the sofa.", [], []),
+    ("Dry mucous membranes, sunken eyes.", ["dehydration"], []),
+    ("Passed dark red blood with clots PR twice.", ["rectal bleeding"], []),
+    ("Painful to move the eye.", ["pain on eye movement"], []),
+    ("Cornea hazy.", ["cloudy cornea"], []),
+])
+def test_clinicians_wordings_of_signs_are_read(sign_expert, text, present, absent):
+    p, a = sign_expert.findings(text)
+    assert sorted(p) == sorted(present) and sorted(a) == sorted(absent)

@@ -85,12 +85,15 @@ COMBINED = {("n", "v"): ("nausea", "vomiting"), ("n", "v", "d"): ("nausea", "vom
 # ("HR 118", "T 39", "BP 160/110") are not read as phrases: the value is read here instead.
 _VITAL = re.compile(
     r"\b(hr|pulse|heart rate|rr|resp rate|respiratory rate|t|temp|temperature|bp|blood pressure|sats|o2 sats|spo2|sao2"
-    r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium)\s*(?:of|is|was|=|:)?\s*"
+    r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium|creatinine|creat|lactate|cohb|cohb level|carboxyhaemoglobin|carboxyhemoglobin|ketones|ketone)"
+    r"\s*(?:of|is|was|=|:)?\s*"
     r"(\d{1,3}(?:\.\d+)?|hi)(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
 _MEASURE = {"hr": "hr", "pulse": "hr", "heart rate": "hr", "rr": "rr", "resp rate": "rr", "respiratory rate": "rr",
             "t": "t", "temp": "t", "temperature": "t", "bp": "bp", "blood pressure": "bp", "sats": "spo2",
             "o2 sats": "spo2", "spo2": "spo2", "sao2": "spo2", "bm": "glucose", "cbg": "glucose", "glucose": "glucose",
-            "blood glucose": "glucose", "blood sugar": "glucose", "k": "k", "k+": "k", "potassium": "k"}
+            "blood glucose": "glucose", "blood sugar": "glucose", "k": "k", "k+": "k", "potassium": "k",
+            "creatinine": "creatinine", "creat": "creatinine", "lactate": "lactate", "cohb": "cohb", "cohb level": "cohb",
+            "carboxyhaemoglobin": "cohb", "carboxyhemoglobin": "cohb", "ketones": "ketones", "ketone": "ketones"}
 VITAL_RULES = (
     ("hr", lambda v, _: 100 <= v <= 300, "tachycardia"),
     ("hr", lambda v, _: 0 < v <= 50, "bradycardia"),
@@ -105,14 +108,28 @@ VITAL_RULES = (
     ("glucose", lambda v, _: 0 < v < 4.0, "hypoglycaemia"),
     ("glucose", lambda v, _: 20.0 < v < 100, "hyperglycaemia"),
     ("k", lambda v, _: 6.0 <= v < 10.0, "hyperkalaemia"),
+    # blood tests a clinician writes as a value (session 11): serum creatinine clearly above the adult reference range
+    # (about 45-110 umol/L, 0.5-1.2 mg/dL; a value under 25 is read as mg/dL) and lactate >= 4 mmol/L (NICE NG51's
+    # high-risk criterion), carboxyhaemoglobin >= 10 % (above a smoker's level), blood ketones >= 3.0 mmol/L (JBDS's
+    # DKA criterion; a hyperosmolar state has < 3.0); a lying-then-standing blood pressure that falls by >= 20
+    # systolic or >= 10 diastolic (the consensus definition of orthostatic hypotension; POSTURAL_DROP, vital_findings)
+    ("creatinine", lambda v, _: v >= 130 or 1.5 <= v < 25, "raised creatinine"),
+    ("lactate", lambda v, _: 4.0 <= v < 30, "raised lactate"),
+    ("cohb", lambda v, _: 10 <= v <= 100, "raised carboxyhaemoglobin"),
+    ("ketones", lambda v, _: 3.0 <= v < 15, "ketones"),
 )
 # "blood" with a verb or noun of its source a few words away in the same clause (issue 15: "vomits a large amount
 # of bright red blood" read as no bleeding at all): (word stem, where it stands, phrase of the tables).
 BLOOD_WITH = (("vomit", "before", "vomiting blood"), ("threw", "before", "vomiting blood"), ("cough", "before", "coughing up blood"),
               ("vomit", "after", "vomiting blood"), ("sputum", "after", "coughing up blood"))
 BLOOD_REACH = 8
+POSTURAL_DROP = re.compile(r"\b(?:lying|supine|sitting)\s+(?:bp\s+)?(\d{2,3})\s*/\s*(\d{2,3})[^.;]{0,40}?\bstanding\b[^.;]{0,30}?"
+                           r"(\d{2,3})\s*/\s*(\d{2,3})")
 _VITAL_FIRST = frozenset(w.split()[0].rstrip("+") for w in _MEASURE)
 _VALUE_WORDS = frozenset({"hr", "rr", "t", "bp", "sats", "spo2", "sao2", "bm", "cbg", "glucose", "k", "temp"})
+# test names that are table phrases but, with a number after them, mean what the number says ("ketones 0.6" on the
+# meter of a hyperosmolar state is no ketosis): read by value (VITAL_RULES) instead
+_READ_BY_VALUE = frozenset({"ketones", "ketone"})
 
 
 # Laterality (issue 15: a stroke read as myasthenia gravis): "right arm weakness", "weakness of the left arm",
@@ -284,6 +301,8 @@ class KnowledgeBaseBayes:
             toks = _expand_combined(toks)
             expanded = len(toks) != n_before
         present, absent, denied = [], [], []
+        run: list[tuple[int, int, int, int]] = []  # the present findings of the current clause
+        dropped: set[int] = set()  # places in ``present`` of list findings that a trailing negation denied
         negated = ignored = False
         cue = -1  # index of the negation cue not yet cut with a denied finding (:func:`without_denied`)
         i = 0
@@ -293,6 +312,7 @@ class KnowledgeBaseBayes:
             t = toks[i]
             if t in _CLAUSE_END:
                 negated = ignored = False
+                run = []
                 i += 1
                 continue
             for n in lengths.get(t, no_lengths):
@@ -300,13 +320,28 @@ class KnowledgeBaseBayes:
                     continue
                 gram = tuple(toks[i:i + n])
                 col = ngrams.get(gram)
-                if col is not None and not (t in _VALUE_WORDS and any(w[0].isdigit() for w in gram[1:])):
+                if col is not None and not (t in _VALUE_WORDS and any(w[0].isdigit() for w in gram[1:])) and not (
+                        t in _READ_BY_VALUE and n == 1 and i + 1 < n_toks and toks[i + 1][0].isdigit()):
                     if gram in self._weakness_phrases and self._focal is not None and _lateral(toks, i, i + n):
                         col = self._focal  # one-sided: the knowledge base's focal weakness, not the body part's
                     i += n
                     after = _trailing_negation(toks, i) if i < n_toks and toks[i] in _POST_START else 0
                     if not ignored:
+                        if after and not negated and run:
+                            # "Arm/leg weakness - nil", "urinary retention or incontinence - none": the trailing
+                            # negation denies each finding of the list it ends (joined by "or", "and", "/"), not only
+                            # the last one; the list is found backwards from here, only when a negation ends it
+                            j, end = len(run), i - n
+                            while j and all(w in _RUN_JOINERS for w in toks[run[j - 1][1]:end]):
+                                j -= 1
+                                end = run[j][3]
+                            for c, _, k, _ in run[j:]:
+                                dropped.add(k)
+                                absent.append(c)
+                            if j < len(run):
+                                cue = run[j][3]  # the denied range starts at the list's first finding
                         if negated or after:
+                            run = []
                             absent.append(col)
                             start = i - n if cue < 0 else min(cue, i - n)
                             if denied and all(w in _LIST_JOINERS for w in toks[denied[-1][1]:start]):
@@ -314,6 +349,7 @@ class KnowledgeBaseBayes:
                             denied.append((start, after or i))  # the finding with its cue (before or after it)
                             cue = -1
                         else:
+                            run.append((col, i, len(present), i - n))  # (column, its end, its place, its start)
                             present.append(col)
                     i = after or i
                     break
@@ -324,8 +360,12 @@ class KnowledgeBaseBayes:
                     negated, cue = True, i
                 ignored = ignored or t in _IGNORE_WORDS
                 i += 1
+        if dropped:
+            present = [c for k, c in enumerate(present) if k not in dropped]
         if "blood" in toks:  # "vomits a large amount of bright red blood": the verb and its object apart
-            present += [c for c in self._blood_columns(toks) if c not in absent]
+            blood_present, blood_absent = self._blood_columns(toks)
+            present += [c for c in blood_present if c not in absent]
+            absent += blood_absent
         if self._phrase_rules.may_match(toks):  # "not opened his bowels or passed wind": medspaCy rules + ConText
             rule_present, rule_absent = self._phrase_rules.read(text)
             present += rule_present
@@ -336,24 +376,26 @@ class KnowledgeBaseBayes:
         return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex,
                         () if expanded else tuple(denied))
 
-    def _blood_columns(self, toks: list[str]) -> list[int]:
-        """Columns of the bleeding findings that "blood" names with a verb or noun near it in its clause
-        (:data:`BLOOD_WITH`: "vomited a cupful of blood", "coughing up some blood", "blood in the vomit"); a negation
-        cue between them stops the search."""
-        cols = []
+    def _blood_columns(self, toks: list[str]) -> tuple[list[int], list[int]]:
+        """Columns (present, absent) of the bleeding findings that "blood" names with a verb or noun near it in its
+        clause (:data:`BLOOD_WITH`: "vomited a cupful of blood", "coughing up some blood", "blood in the vomit"); a
+        negation cue between them stops the search; one in the few words before the pair, in the same clause, denies
+        the finding ("no vomiting of blood", "not coughed up any blood": read as absent, not as present)."""
+        present, absent = [], []
         for j, t in enumerate(toks):
             if t != "blood":
                 continue
             for words, step in ((toks[max(0, j - BLOOD_REACH):j][::-1], "before"), (toks[j + 1:j + 1 + BLOOD_REACH], "after")):
-                for w in words:
+                for k, w in enumerate(words):
                     if w in _CLAUSE_END or w in _NEG_WORDS:
                         break
                     phrase = next((ph for stem, side, ph in BLOOD_WITH if side == step and w.startswith(stem)), None)
                     if phrase is not None:
                         if phrase in self.phrase_col:
-                            cols.append(self.phrase_col[phrase])
+                            first = j - 1 - k if step == "before" else j  # the pair's first word
+                            (absent if _negated_before(toks, first) else present).append(self.phrase_col[phrase])
                         break
-        return cols
+        return present, absent
 
     def _vital_columns(self, low: str) -> list[int]:
         """Columns of the findings that the vital signs and bedside values in ``low`` (lower-cased text) mean
@@ -417,6 +459,9 @@ class KnowledgeBaseBayes:
 
 
 _LIST_JOINERS = frozenset({",", "or", "and", "nor"})
+# words that join the findings of one list a trailing negation ends ("arm/leg weakness - nil": "/" is no token);
+# not the comma, which also separates findings each charted on its own ("SOB - no, chest pain - no")
+_RUN_JOINERS = frozenset({"or", "and", "nor"})
 
 
 def normalise(text: str) -> str:
@@ -464,6 +509,10 @@ def vital_findings(low: str) -> list[str]:
         if measure == "t" and 90 <= value <= 113:  # Fahrenheit
             value = (value - 32) / 1.8
         found += [phrase for name, test, phrase in VITAL_RULES if name == measure and test(value, second)]
+    for m in (POSTURAL_DROP.finditer(low) if "standing" in low else ()):  # "lying BP 142/80, standing at 3 min 108/64"
+        sys1, dia1, sys2, dia2 = (int(g) for g in m.groups())
+        if sys1 - sys2 >= 20 or dia1 - dia2 >= 10:
+            found.append("postural drop")
     return found
 
 
@@ -474,6 +523,16 @@ def may_hold_a_value(toks: list[str]) -> bool:
         return False
     for k, w in enumerate(toks):
         if w in _VITAL_FIRST and any(x[0].isdigit() or x == "hi" for x in toks[k + 1:k + 4]):
+            return True
+    return False
+
+
+def _negated_before(toks: list[str], i: int, reach: int = 3) -> bool:
+    """True when a negation cue stands within ``reach`` words before ``toks[i]`` in its clause."""
+    for w in reversed(toks[max(0, i - reach):i]):
+        if w in _CLAUSE_END:
+            return False
+        if w in _NEG_WORDS:
             return True
     return False
 
