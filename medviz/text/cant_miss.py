@@ -134,8 +134,8 @@ def by_urgency(hits: list[CantMissHit], rule: CantMissRule) -> tuple[list[CantMi
     whose probability reaches ``rule.min_probability``; the rest are named only because they rank in the top k at a
     lower probability. The Case page shows the first in red and the second in amber below it (alarm fatigue: the
     top-k rule over 801 conditions names a condition on most notes)."""
-    urgent = [h for h in hits if h.red_flag or h.probability >= rule.min_probability]
-    return urgent, [h for h in hits if not (h.red_flag or h.probability >= rule.min_probability)]
+    urgent = [bool(h.red_flag) or h.probability >= rule.min_probability for h in hits]
+    return [h for h, u in zip(hits, urgent) if u], [h for h, u in zip(hits, urgent) if not u]
 
 
 def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | None = None,

@@ -212,7 +212,8 @@ class PhraseRules:
     def passing_many(self, toks_of: list[list[str]]) -> list[list[int]]:
         """:meth:`passing` of each text's tokens (``toks_of``: N lists of the reader's tokens) at once: the same
         indexes, from two sparse products (texts x words) @ (words x required tokens) @ (required tokens x rules)
-        instead of a Python set test per candidate rule (~10x less CPU on a batch; scipy.sparse)."""
+        instead of a Python set test per candidate rule (scipy.sparse; in a profile of 4,000 generated notes against the
+        red flags' rules, ~5x less time than :meth:`passing` text by text)."""
         if not toks_of:
             return []
         m = self._matrices()
