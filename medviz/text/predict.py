@@ -188,11 +188,15 @@ class TextPredictor:
         probs, att, logits, unknown = self._run(flat, batch_size)
         owner_arr = np.asarray(owner)
         counts = np.bincount(owner_arr, minlength=n).astype(np.float64)
-        pooled = np.zeros((n, probs.shape[1]), dtype=probs.dtype)
-        np.maximum.at(pooled, owner_arr, probs)  # per class, the window that makes it most probable
+        # model row i < n is text i's first window; only the later windows (rows n:) are pooled into it, so the
+        # unbuffered ufunc.at runs over the extra windows alone (over all rows it cost ~90 ms per 1,000 rows of a
+        # CSV chunk in which 2 of 4,096 notes were long; the result is the same: max(0, p) = p, 0.0 + x = x)
+        extra = owner_arr[n:]
+        pooled = probs[:n].copy()
+        np.maximum.at(pooled, extra, probs[n:])  # per class, the window that makes it most probable
         pooled[long_rows] /= pooled[long_rows].sum(axis=1, keepdims=True)  # a one-window text is left as is
-        mean_logits = np.zeros((n, logits.shape[1]))
-        np.add.at(mean_logits, owner_arr, logits)
+        mean_logits = logits[:n].astype(np.float64)
+        np.add.at(mean_logits, extra, logits[n:])
         mean_logits /= counts[:, None]
         short = np.ones(n, dtype=bool)
         short[long_rows] = False
