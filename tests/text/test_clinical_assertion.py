@@ -170,6 +170,30 @@ def test_historical_and_family_findings_are_not_present():
     assert_read("Hey mom and dad, I have a cough that won't go away", present=["cough"])
 
 
+@pytest.mark.parametrize("text, present", [
+    # collateral history: a relative who reports is not the person with the finding
+    ("Wife says he has a headache and has been vomiting", ["headache", "vomiting"]),
+    ("His wife noticed a rash on his chest this morning", ["rash"]),
+    ("Mum is worried he has a fever and a cough", ["fever", "cough"]),
+    ("Per mum, cough and fever for 3 days", ["cough", "fever"]),
+    ("Brought in by her daughter: confusion and fever", ["confusion", "fever"]),
+    ("According to his wife, chest pain since the morning", ["chest pain"]),
+    ("Daughter says mum has a fever and is confused", ["fever"]),  # the patient named by the reporting relative
+    ("Mum reports 4 yr old son has a fever and a rash", ["fever", "rash"]),  # a child named by age is the patient
+])
+def test_a_relative_reporting_is_not_family_history(text, present):
+    assert_read(text, present=present)
+
+
+@pytest.mark.parametrize("text, other, present", [
+    ("Mum says her sister had asthma. He has a cough", ["asthma"], ["cough"]),  # the relative she names
+    ("Brother found to have diabetes. Now wheezing", ["diabetes"], ["wheezing"]),  # not a report: his finding
+    ("Mother has diabetes, father has asthma", ["diabetes", "asthma"], []),
+])
+def test_family_history_beside_a_reporting_relative_stays_family(text, other, present):
+    assert_read(text, other=other, present=present)
+
+
 # ------------------------------------------------------------------ the result and the model text
 def test_findings_carry_their_place_in_the_note():
     text = "Chest pain: no. Burning pain when urinating: yes"

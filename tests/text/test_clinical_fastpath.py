@@ -121,7 +121,7 @@ def test_pattern_rule_hints_skip_only_rules_that_cannot_match(monkeypatch):
     from medviz.text.clinical import abbreviations as A
 
     corpus = [t for t in _corpus() if A._HAS_DIGIT.search(t)]
-    assert len(corpus) > 500
+    assert len(corpus) > 400  # the corpus draws from every rule word: more rules, fewer texts with a digit
     hinted = [A.normalise(t) for t in corpus]
     monkeypatch.setattr(A, "_PATTERN_HINTS", [lambda s, low: True] * len(A._PATTERN_RULES))
     assert [A.normalise(t) for t in corpus] == hinted
