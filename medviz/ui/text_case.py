@@ -222,6 +222,24 @@ def _differential_columns() -> dict[str, str]:
     return {"rank": "#", "label": _("Diagnosis"), "probability": _("Probability (%)")}
 
 
+def _differential_column_config(decimals: int = 1) -> dict:
+    """Column widths of the ranked-differential tables (shown as rank, probability, diagnosis: a long diagnosis
+    name is cut at the table's right edge, with the whole name on hover and in the bar chart beside it, never the
+    probability; in the order rank, diagnosis, probability the probability column was cut to "Probabili…" by names
+    such as "Poisoning due to antipsychotics")."""
+    names = _differential_columns()
+    return {
+        names["rank"]: st.column_config.NumberColumn(width=40),
+        names["probability"]: st.column_config.NumberColumn(width=110, format=f"%.{decimals}f"),
+        names["label"]: st.column_config.TextColumn(),
+    }
+
+
+def _differential_view(frame):
+    """``frame`` (rank, label, probability) as the tables show it: rank, probability, diagnosis, with headings."""
+    return frame[["rank", "probability", "label"]].rename(columns=_differential_columns())
+
+
 TOP_SHOWN = 10  # ranked differential rows shown; the rest are searchable (wide label sets, issue 15)
 
 
@@ -237,9 +255,10 @@ def _show_differential(bundle: ModelBundle, table) -> None:
         top = display.head(shown).copy()
         top["probability"] = (top["probability"] * 100).round(1)
         st.dataframe(
-            top.rename(columns=_differential_columns()),
+            _differential_view(top),
             hide_index=True,
             width="stretch",
+            column_config=_differential_column_config(),
         )
         st.caption(_(
             "Calibrated probabilities over the {n} diagnoses the model knows; they sum to 100%. "
@@ -255,8 +274,8 @@ def _show_differential(bundle: ModelBundle, table) -> None:
             if query.strip():
                 rest = rest[rest["label"].str.contains(query.strip(), case=False, regex=False)]
             rest["probability"] = (rest["probability"] * 100).round(3)
-            st.dataframe(rest.rename(columns=_differential_columns()),
-                         hide_index=True, width="stretch", height=300)
+            st.dataframe(_differential_view(rest),
+                         hide_index=True, width="stretch", height=300, column_config=_differential_column_config(3))
 
 
 def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:

@@ -12,7 +12,7 @@ def test_case_page_shows_ranked_differential(app):
     md = " ".join(m.value for m in at.markdown) + " ".join(h.value for h in at.html)
     assert "Ranked differential" in " ".join(h.value for h in at.subheader)
     table = at.dataframe[0].value
-    assert list(table.columns) == ["#", "Diagnosis", "Probability (%)"]
+    assert list(table.columns) == ["#", "Probability (%)", "Diagnosis"]
     assert abs(table["Probability (%)"].sum() - 100) < 1.0 or len(table) == 3
     assert set(table["Diagnosis"]) <= {"flu", "migraine", "rash"}
     assert "Decision support for clinicians" in " ".join(i.value for i in at.info)

@@ -43,6 +43,7 @@ def test_shipped_flags_name_listed_conditions_of_the_801_bundle_with_a_source():
     # collateral history: the relative reports, the patient has the sign (ConText read them as family)
     ("Mum reports 4 yr old son (HbSS) screaming with pain in his hands and feet", "Sickle cell crisis"),
     ("Per mum, not passing urine since yesterday and very sleepy", "Acute kidney injury"),
+    ("Daughter says mum is barely passing any urine, confused since yesterday", "Acute kidney injury"),
 ])
 def test_flags_read_signs_and_values(text, condition):
     assert condition in raised(text)
