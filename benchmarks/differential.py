@@ -17,8 +17,10 @@ Prints top-1/3/5/10 on:
     once (session 9); development data since;
   * benchmarks/data/clinician_vignettes_holdout5.csv: 150 long notes held back until red flags were added to 2.5.0
     and scored once (session 10); development data since;
-  * benchmarks/data/clinician_vignettes_holdout6.csv (when present): 150 short, medium and long cases written for the
-    next release and held back: only --final-holdout scores it, once a release has been chosen on the sets above;
+  * benchmarks/data/clinician_vignettes_holdout6.csv: 150 short, medium and long cases held back until 2.6.0 was
+    chosen and scored once (session 11); development data since;
+  * benchmarks/data/clinician_vignettes_holdout7.csv (when present): the next held-back set: only --final-holdout
+    scores it, once a release has been chosen on the sets above;
   * the bundle's synthetic test split (test_predictions.csv: generated with another seed);
   * the shipped robustness set (tests/data/robustness.jsonl), its 22-label cases mapped to SymCat names
     and its other cases labelled by benchmarks/data/robustness_801_labels.csv;
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--misses", action="store_true", help="list the can't-miss cases missed (id, diagnosis, rank)")
     ap.add_argument("--speed-only", action="store_true")
     ap.add_argument("--final-holdout", action="store_true",
-                    help="also score clinician_vignettes_holdout6.csv (when present), held back until a release is chosen on the "
+                    help="also score clinician_vignettes_holdout7.csv (when present), held back until a release is chosen on the "
                          "other sets (off by default, so that nobody tuning a release sees it)")
     shared = next((d / "shared" for d in (ROOT.parent, ROOT.parent.parent) if (d / "shared" / "data").is_dir()), ROOT.parent / "shared")
     ap.add_argument("--kb", default=str(shared / "data" / "symcat"),
@@ -181,10 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     held: dict[str, tuple] = {}  # name -> (frame, probabilities, truth)
     sets = [("holdout3", "clinician vignettes, holdout3 (long notes; development since 2.4.0)", True),
             ("holdout4", "clinician vignettes, holdout4 (long notes; development since 2.5.0)", True),
-            ("holdout5", "clinician vignettes, holdout5 (long notes; development since red flags)", True)]
-    # holdout6: cases written for the next release, held back: scored only with --final-holdout, once a release
-    # has been chosen on the sets above (benchmarks/data/README.md)
-    sets.append(("holdout6", "clinician vignettes, holdout6 (held back until a release is chosen)", args.final_holdout))
+            ("holdout5", "clinician vignettes, holdout5 (long notes; development since red flags)", True),
+            ("holdout6", "clinician vignettes, holdout6 (mixed lengths; development since 2.6.0)", True)]
+    # holdout7 (when one is written): cases for the next release, held back: scored only with --final-holdout, once a
+    # release has been chosen on the sets above (benchmarks/data/README.md)
+    sets.append(("holdout7", "clinician vignettes, holdout7 (held back until a release is chosen)", args.final_holdout))
     for key, title, scored in sets:
         path = DATA / f"clinician_vignettes_{key}.csv"
         if not path.exists():

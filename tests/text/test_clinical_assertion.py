@@ -185,6 +185,19 @@ def test_a_relative_reporting_is_not_family_history(text, present):
     assert_read(text, present=present)
 
 
+@pytest.mark.parametrize("text, uncertain, present", [
+    # safety-netting: a conditional's own verb ("he develops", "she has", "you are") does not end its scope
+    ("Cough for 3 days. Return if he develops chest pain.", ["chest pain"], ["cough"]),
+    ("If she has a rash, come back. Fever today.", ["rash"], ["fever"]),
+    ("Nitrofurantoin, fluids, return if fever, loin pain or rigors", ["fever", "loin pain", "rigors"], []),
+    ("Paracetamol if needed, cough for 3 days", [], ["cough"]),
+    ("I would be grateful if you could see this man with weakness", [], ["weakness"]),  # a letter, not a condition
+    ("He should have a CT as has headache and vomiting", [], ["headache", "vomiting"]),  # "should" still ends at "has"
+])
+def test_conditional_clauses_are_hypothetical(text, uncertain, present):
+    assert_read(text, uncertain=uncertain, present=present)
+
+
 @pytest.mark.parametrize("text, other, present", [
     ("Mum says her sister had asthma. He has a cough", ["asthma"], ["cough"]),  # the relative she names
     ("Brother found to have diabetes. Now wheezing", ["diabetes"], ["wheezing"]),  # not a report: his finding

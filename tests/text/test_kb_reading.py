@@ -332,3 +332,25 @@ def sign_expert():
 def test_clinicians_wordings_of_signs_are_read(sign_expert, text, present, absent):
     p, a = sign_expert.findings(text)
     assert sorted(p) == sorted(present) and sorted(a) == sorted(absent)
+
+
+# Safety-netting advice (session 12): the findings of a conditional clause are hypothetical, not the patient's now.
+@pytest.mark.parametrize("text, present, absent", [
+    ("Cough 3 days. Return if he develops chest pain.", ["cough"], []),
+    ("Advised fluids, return if fever, headache or vomiting", [], []),  # the whole list up to the clause's end
+    ("Headache. Ring back if worse, fever or vomiting.", ["headache"], []),
+    ("If she has a fever, come back. Cough today.", ["cough"], []),  # the comma ends the conditional
+    ("Paracetamol if needed, cough for 3 days", ["cough"], []),
+    ("Return if not vomiting but fever", ["fever"], []),  # "but" ends the clause: neither denied nor hypothetical
+    # not a conditional: a letter's "if you could see", "as if", "grateful if"
+    ("I would be grateful if you could see this man with fever and cough", ["fever", "cough"], []),
+    ("Feels as if she has a fever", ["fever"], []),
+])
+def test_conditional_findings_are_not_read(expert, text, present, absent):
+    p, a = _read(expert, text)
+    assert sorted(p) == sorted(present) and sorted(a) == sorted(absent)
+
+
+def test_blood_in_a_conditional_clause_is_not_read(bleeding_expert):
+    assert bleeding_expert.findings("Return if vomiting blood.") == ([], [])
+    assert bleeding_expert.findings("Vomited blood twice. Return if it happens again.")[0] == ["vomiting blood"]

@@ -55,6 +55,8 @@ def test_flags_read_signs_and_values(text, condition):
     "Advised to return if sudden loss of vision develops",  # hypothetical
     "T 36.8, HR 80, BP 120/80",  # normal values
     "Father has sickle cell disease; she has a sore throat",  # another person
+    "Sore throat. Return if he develops a non-blanching rash with fever",  # safety-netting: hypothetical
+    "Advised to come back if he has sudden severe testicular pain",
     "患者 发热 咳嗽",  # Chinese: not read
     "",
 ])

@@ -44,6 +44,13 @@ _TOKEN = re.compile(zh.EXPERT_TOKEN_PATTERN + r"|,|(?<!\S)[-–—](?!\S)")
 _NEG_WORDS = frozenset({"no", "denies", "denied", "denying", "without", "not", "nil", "absent", "never", "nor", "neither",
                         *zh.NEGATION_CUES})
 _IGNORE_WORDS = frozenset(zh.IGNORE_CUES)  # Chinese hedge / history / family cues: findings after them not counted
+# English conditional cues (safety-netting: "return if fever, loin pain or rigors", "call back if he develops chest
+# pain"): the findings of the condition are hypothetical, not counted (:func:`_hypothetical_end`), as ConText's
+# HYPOTHETICAL rules read them (medviz/text/clinical/data/context_rules.json, "if")
+_IF_WORDS = frozenset({"if", "unless"})
+_NOT_IF_BEFORE = frozenset({"as", "even", "grateful", "appreciate", "appreciated", "thankful"})  # "as if", "grateful if"
+_NOT_IF_YOU = frozenset({"could", "would", "can", "kindly", "please", "might"})  # "if you could see this 69F …"
+_SCOPE_LIST = frozenset({"or", "nor"})
 _CLAUSE_END = frozenset({".", ";", ":", "!", "?", "but", "however", "although", "though", *zh.CLAUSE_ENDS})
 _AGE_SEX = (
     re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|yr|yrs|year old|years old|-year-old|year-old)?\s*([mf])\b", re.I),
@@ -307,6 +314,8 @@ class KnowledgeBaseBayes:
         cue = -1  # index of the negation cue not yet cut with a denied finding (:func:`without_denied`)
         i = 0
         n_toks = len(toks)
+        hypothetical: list[tuple[int, int]] = []  # token ranges of conditional clauses (:func:`_hypothetical_end`)
+        hypothetical_until = -1
         ngrams, lengths, no_lengths = self._ngrams, self._lengths, ()
         while i < n_toks:
             t = toks[i]
@@ -326,7 +335,7 @@ class KnowledgeBaseBayes:
                         col = self._focal  # one-sided: the knowledge base's focal weakness, not the body part's
                     i += n
                     after = _trailing_negation(toks, i) if i < n_toks and toks[i] in _POST_START else 0
-                    if not ignored:
+                    if not ignored and i - n >= hypothetical_until:
                         if after and not negated and run:
                             # "Arm/leg weakness - nil", "urinary retention or incontinence - none": the trailing
                             # negation denies each finding of the list it ends (joined by "or", "and", "/"), not only
@@ -358,12 +367,15 @@ class KnowledgeBaseBayes:
                     pass  # a cue that ends its clause ("SOB no, cough") negates nothing after it
                 elif t in _NEG_WORDS or (t == "negative" and i + 1 < len(toks) and toks[i + 1] == "for"):
                     negated, cue = True, i
+                elif t in _IF_WORDS and _conditional(toks, i):
+                    hypothetical_until = _hypothetical_end(toks, i)
+                    hypothetical.append((i, hypothetical_until))
                 ignored = ignored or t in _IGNORE_WORDS
                 i += 1
         if dropped:
             present = [c for k, c in enumerate(present) if k not in dropped]
         if "blood" in toks:  # "vomits a large amount of bright red blood": the verb and its object apart
-            blood_present, blood_absent = self._blood_columns(toks)
+            blood_present, blood_absent = self._blood_columns(toks, hypothetical)
             present += [c for c in blood_present if c not in absent]
             absent += blood_absent
         if self._phrase_rules.may_match(toks):  # "not opened his bowels or passed wind": medspaCy rules + ConText
@@ -376,14 +388,15 @@ class KnowledgeBaseBayes:
         return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex,
                         () if expanded else tuple(denied))
 
-    def _blood_columns(self, toks: list[str]) -> tuple[list[int], list[int]]:
+    def _blood_columns(self, toks: list[str], hypothetical: list[tuple[int, int]] = ()) -> tuple[list[int], list[int]]:
         """Columns (present, absent) of the bleeding findings that "blood" names with a verb or noun near it in its
         clause (:data:`BLOOD_WITH`: "vomited a cupful of blood", "coughing up some blood", "blood in the vomit"); a
         negation cue between them stops the search; one in the few words before the pair, in the same clause, denies
-        the finding ("no vomiting of blood", "not coughed up any blood": read as absent, not as present)."""
+        the finding ("no vomiting of blood", "not coughed up any blood": read as absent, not as present). A "blood" inside
+        a conditional clause (``hypothetical``: token ranges, "return if vomiting blood") is not read."""
         present, absent = [], []
         for j, t in enumerate(toks):
-            if t != "blood":
+            if t != "blood" or any(a <= j < b for a, b in hypothetical):
                 continue
             for words, step in ((toks[max(0, j - BLOOD_REACH):j][::-1], "before"), (toks[j + 1:j + 1 + BLOOD_REACH], "after")):
                 for k, w in enumerate(words):
@@ -535,6 +548,26 @@ def _negated_before(toks: list[str], i: int, reach: int = 3) -> bool:
         if w in _NEG_WORDS:
             return True
     return False
+
+
+def _conditional(toks: list[str], i: int) -> bool:
+    """True when ``toks[i]`` ("if", "unless") opens a conditional clause: not "as if", "even if", "grateful if" nor a
+    letter's "if you could / would see this …" (whose clause is the case itself)."""
+    if i and toks[i - 1] in _NOT_IF_BEFORE:
+        return False
+    return not (i + 2 < len(toks) and toks[i + 1] == "you" and toks[i + 2] in _NOT_IF_YOU)
+
+
+def _hypothetical_end(toks: list[str], i: int) -> int:
+    """Index just past the conditional clause that the cue ``toks[i]`` opens: up to the clause's end, or up to its first
+    comma after the clause's last "or" / "nor" ("return if fever, loin pain or rigors" whole; "if she has a rash, come
+    back" up to the comma; "paracetamol if needed, cough for 3 days": the cough is read). ConText's COMMA_BREAK, which
+    ends the "if" rule's scope, draws the same line (medviz/text/clinical/assertion.py)."""
+    end = i + 1
+    while end < len(toks) and toks[end] not in _CLAUSE_END:
+        end += 1
+    last_or = max((k for k in range(i + 1, end) if toks[k] in _SCOPE_LIST), default=i)
+    return next((k for k in range(last_or + 1, end) if toks[k] == ","), end)
 
 
 def _trailing_negation(toks: list[str], i: int) -> int:
