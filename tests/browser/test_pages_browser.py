@@ -51,10 +51,14 @@ def check_download(page, ctx, browser, button: str, tmp_path: Path) -> str:
     target = tmp_path / download.suggested_filename
     download.save_as(target)
     url = download.url
-    assert ctx.request.get(url).status == 200  # this signed-in browser
+    # a fresh connection per request ("Connection: close"): the context's API client otherwise reuses the keep-alive
+    # connection of the previous download's check, which the server may close as the next request goes out (a read
+    # ECONNRESET on the model card's download in one fresh-clone CI run, session 12)
+    fresh = {"Connection": "close"}
+    assert ctx.request.get(url, headers=fresh).status == 200  # this signed-in browser
     other = browser.new_context()
     try:
-        assert other.request.get(url).status == 403  # anyone else holding the URL
+        assert other.request.get(url, headers=fresh).status == 403  # anyone else holding the URL
     finally:
         other.close()
     return target.read_text(encoding="utf-8")
