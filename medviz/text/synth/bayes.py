@@ -561,8 +561,9 @@ def _conditional(toks: list[str], i: int) -> bool:
 def _hypothetical_end(toks: list[str], i: int) -> int:
     """Index just past the conditional clause that the cue ``toks[i]`` opens: up to the clause's end, or up to its first
     comma after the clause's last "or" / "nor" ("return if fever, loin pain or rigors" whole; "if she has a rash, come
-    back" up to the comma; "paracetamol if needed, cough for 3 days": the cough is read). ConText's COMMA_BREAK, which
-    ends the "if" rule's scope, draws the same line (medviz/text/clinical/assertion.py)."""
+    back" up to the comma; "paracetamol if needed, cough for 3 days": the cough is read). Close to ConText's COMMA_BREAK,
+    which ends the "if" rule's scope at a comma with no "or" / "nor" after it in the sentence (context_rules.json);
+    here the clause, not the sentence, bounds the search."""
     end = i + 1
     while end < len(toks) and toks[end] not in _CLAUSE_END:
         end += 1
