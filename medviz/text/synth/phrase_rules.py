@@ -217,23 +217,24 @@ class PhraseRules:
         if not toks_of:
             return []
         m = self._matrices()
-        rows, cols = [], []
-        vocab = m.vocab
-        for i, toks in enumerate(toks_of):
-            found = {vocab[w] for w in toks if w in vocab}
-            rows += [i] * len(found)
+        cols, starts = [], [0]  # (texts x words) in CSR form, each text's distinct known words
+        get = m.vocab.get
+        for toks in toks_of:
+            found = set(map(get, toks))
+            found.discard(None)
             cols += found
+            starts.append(len(cols))
         from scipy import sparse
 
-        x = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(toks_of), len(vocab)))
+        x = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), cols, starts), shape=(len(toks_of), len(m.vocab)))
         groups = (x @ m.words_to_groups)  # (N, required tokens): how many of each token's forms the text holds
         groups.data[:] = 1.0
-        per_rule = (groups @ m.groups_to_rules).tocoo()  # (N, rules): required tokens present
-        out: list[list[int]] = [[] for _ in toks_of]
-        hit = per_rule.data == m.n_required[per_rule.col]
-        for i, k in sorted(zip(per_rule.row[hit].tolist(), per_rule.col[hit].tolist())):
-            out[i].append(k)
-        return out
+        per_rule = (groups @ m.groups_to_rules).tocsr()  # (N, rules): required tokens present
+        per_rule.sort_indices()  # each row's rules in index order
+        hit = per_rule.data == m.n_required[per_rule.indices]
+        kept = per_rule.indices[hit].tolist()
+        ends = np.concatenate(([0], np.cumsum(hit)))[per_rule.indptr].tolist()  # each row's slice of ``kept``
+        return [kept[a:b] for a, b in zip(ends[:-1], ends[1:])]
 
     def _matrices(self) -> "_Matrices":
         """:meth:`passing_many`'s sparse matrices, made on first use from the prefilter's word sets. Thread-safe."""
