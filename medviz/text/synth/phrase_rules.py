@@ -275,15 +275,18 @@ class PhraseRules:
 
     def read(self, text: str, only: frozenset[int] | None = None) -> tuple[list[int], list[int]]:
         """(present columns, absent columns) that the rules find in ``text`` (:meth:`read_statuses` without the
-        uncertain ones)."""
-        present, absent, _uncertain = self.read_statuses(text, only)
+        uncertain ones, and with ``marks_on_matches`` False: the red flags' reading, medviz.text.red_flags, as it was)."""
+        present, absent, _uncertain = self.read_statuses(text, only, marks_on_matches=False)
         return present, absent
 
-    def read_statuses(self, text: str, only: frozenset[int] | None = None) -> tuple[list[int], list[int], list[int]]:
+    def read_statuses(self, text: str, only: frozenset[int] | None = None,
+                      marks_on_matches: bool = True) -> tuple[list[int], list[int], list[int]]:
         """(present columns, absent columns, uncertain columns) that the rules find in ``text``, sentence by sentence
         (only sentences that pass a rule's prefilter are parsed); each match's assertion status by ConText
         (:func:`assertion`; a family or hypothetical match is in none of the three). ``only``: run only these rules
-        (indexes into ``self.rules``)."""
+        (indexes into ``self.rules``). ``marks_on_matches``: a "?" or sign written onto a match ("?breathing
+        slowly", "breathing slowly?") sends the sentence to ConText (False: the prefilter does not see them and the
+        match is read as present, as the red flags have read their signs so far)."""
         from spacy.tokens import Span
         from spacy.util import filter_spans
 
@@ -307,12 +310,14 @@ class PhraseRules:
                 continue
             spans = filter_spans(found)  # the longest match where rules overlap
             # ConText only when a modifier could apply outside the matches (the clinical reader's own prefilter,
-            # a superset test; the matches' own words, such as the "not" of "not passing wind", are left out)
+            # a superset test; the matches' own words, such as the "not" of "not passing wind", are left out). With
+            # marks_on_matches each match stands as one letter, written where it was, so that a sign or "?" written
+            # onto it ("?breathing slowly", "breathing slowly?") still reaches the prefilter's patterns (" _ " hides them)
             rest, at = [], 0
             for span in sorted(spans, key=lambda sp: sp.start_char):
                 rest.append(sentence[at:span.start_char])
                 at = span.end_char
-            if needs_context(" _ ".join([*rest, sentence[at:]])):
+            if needs_context(("x" if marks_on_matches else " _ ").join([*rest, sentence[at:]])):
                 nlp.get_pipe("medviz_sentences")(doc)
                 nlp.get_pipe("medviz_token_marks")(doc)
                 doc.ents = spans
