@@ -69,7 +69,7 @@ _HEDGE_PHRASES = frozenset({
     *((a, b) for a in ("suspicion", "suspicious", "concern", "concerning", "worrisome", "suggestive", "consistent",
                        "compatible") for b in ("of", "for", "with")),
     *((a, b) for a in ("cannot", "cant") for b in ("exclude", "rule")), ("can", "t", "exclude"), ("can", "t", "rule"),
-    ("rule", "out"), ("r", "o"), ("in", "keeping", "with")})
+    ("rule", "out"), ("r", "o"), ("r", "out"), ("in", "keeping", "with")})
 _HEDGE_NEXT: dict[str, frozenset] = {}  # first word of a hedge phrase -> the second words it can have
 for _k in _HEDGE_PHRASES:
     _HEDGE_NEXT[_k[0]] = _HEDGE_NEXT.get(_k[0], frozenset()) | {_k[1]}
@@ -77,7 +77,7 @@ _HEDGE_TOKENS = frozenset({",", *_HEDGE_WORDS, *_HEDGE_NEXT})  # the words the r
 # a hedge word that ends the finding's clause reads backward ("UTI suspected.", "appendicitis - likely,")
 _HEDGE_END_WORDS = frozenset({"possible", "likely", "suspected", "query", "questionable", "probable", "presumed"})
 _AFFIRMED = frozenset({"yes", "present", "positive", "pos", "y", "reported", "noted"})
-_COPULA = frozenset({"is", "was", "are", "were", "been", "be"})
+_COPULA = frozenset({"is", "was", "are", "were", "been", "be", "has", "have", "had"})  # "fever has not been excluded"
 _NOT_RULED_OUT = (frozenset({"not", "cannot"}), frozenset({"ruled", "excluded"}))  # "not (been) ruled out", "cannot be excluded"
 # A "?" token is re-written, one token for one (the denied token ranges keep their places), to one of these clause
 # ends: a query written onto the word after it ("?neck stiffness": it ends the clause before it, as the "?" did, and
@@ -686,7 +686,7 @@ def _hedge_phrase(toks: list[str], i: int) -> bool:
 def _trailing_hedge(toks: list[str], i: int) -> int:
     """Where to read on after a backward hedge cue that starts at ``toks[i]``, just after a finding, or 0 when there
     is none: a "?" written onto the finding ("appendicitis?": :data:`_QUERY_BACK`, whose own index is returned so that
-    it still ends the clause); after at most one ":" / spaced dash and a copula ("is", "was", "been", ...), a hedge
+    it still ends the clause); after at most one ":" / spaced dash and auxiliaries ("is", "has", "been", ...), a hedge
     word that ends its clause ("UTI suspected.", "appendicitis - likely,") or "not (been / be) ruled out",
     "cannot be excluded" (ConText's backward POSSIBLE_EXISTENCE rules, context_rules.json)."""
     n = len(toks)
