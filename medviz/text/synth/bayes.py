@@ -6,7 +6,9 @@ symptom names, the clinician-findings table), longest phrase first; a finding is
 negation cue (``no``, ``denies``, ``without``, ``negative for``, ``not``, ``nil``) comes before it in
 the same clause (a crude NegEx: Chapman et al., J Biomed Inform 2001), or when a trailing cue follows it
 as the clause's last word (``CP - none``, ``fever: no``, ``SOB denied,``; the charting form of a pertinent
-negative). Combined abbreviations (``N/V``, ``D&V``) are read as each finding they name, and measured vital signs
+negative); a finding is *uncertain* in a hedge's scope (``?neck stiffness``, ``possible rash``, ``appendicitis?``,
+``r/o MI``: ConText's POSSIBLE_EXISTENCE cues, :data:`_HEDGE_WORDS`), shown as such and weighed as present
+(:meth:`KnowledgeBaseBayes.indicators`). Combined abbreviations (``N/V``, ``D&V``) are read as each finding they name, and measured vital signs
 and bedside values (``HR 118``, ``T 39.8``, ``BP 80/50``, ``sats 88%``, ``BM 2.1``, ``K 7.1``) as the finding
 their value means (tachycardia, fever, hypotension, hypoxia, hypoglycaemia, hyperkalaemia: :data:`VITAL_RULES`)
 rather than as exact-number phrases. Verb phrases and findings with words between their parts ("has not opened his
