@@ -117,6 +117,21 @@ def _nothing_left(pre: Preprocessed) -> Notice:
     )
 
 
+# place of each status in the expert's (present, absent, uncertain) finding names (Prepared.expert_findings)
+EXPERT_STATUS_INDEX = {status: k for k, status in enumerate(FINDING_STATUSES)}
+
+
+def row_findings(pre: Preprocessed | None, expert_names: tuple | None, status: str) -> tuple[str, ...]:
+    """One row's finding phrases of ``status``: the clinical reading's (:func:`findings_of`) when it read any, else the
+    knowledge-base expert's ``expert_names`` ((present, absent, uncertain) names, :meth:`TextBatch.expert_names`) when
+    given (a bundle without clinical preprocessing: the 801-condition differential), else the scopes of ``pre``. The
+    one rule behind a scored CSV's findings columns (:meth:`TextBatch.findings_texts`) and the Case page's lists."""
+    if expert_names is not None and not getattr(pre, "findings", ()):
+        k = EXPERT_STATUS_INDEX.get(status)
+        return () if k is None else tuple(expert_names[k])
+    return findings_of(pre, status)
+
+
 def findings_of(pre: Preprocessed | None, status: str) -> tuple[str, ...]:
     """Finding phrases (as written, lower-cased) of one assertion status, in reading order.
 
@@ -148,9 +163,10 @@ class Prepared:
     # (rows without an error) what the network reads when the bundle's network must not read denied findings
     # (medviz.text.synth.bayes.denied_not_evidence: each text without them), read with expert_log; None otherwise
     network_texts: list[str] | None = field(default=None, repr=False)
-    # (rows without an error) the expert's (present, absent) finding names, read with expert_log: a scored CSV's
-    # findings columns for a bundle without clinical preprocessing (the 801-condition differential)
-    expert_findings: list[tuple[tuple[str, ...], tuple[str, ...]]] | None = field(default=None, repr=False)
+    # (rows without an error) the expert's (present, absent, uncertain) finding names, read with expert_log: a scored
+    # CSV's findings columns and the Case page's lists for a bundle without clinical preprocessing (the 801-condition
+    # differential; :meth:`TextBatch.findings`)
+    expert_findings: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] | None = field(default=None, repr=False)
     # (N) per row, the (condition, reason) of each red flag its text raises (medviz.text.red_flags; () for a row
     # with an error): the can't-miss line names those conditions whatever their rank
     red_flags: list[tuple[tuple[str, str], ...]] | None = field(default=None, repr=False)
@@ -298,22 +314,38 @@ class TextBatch:
             sets[multi] = pc.binary_join(ranked, SET_SEPARATOR).to_numpy(zero_copy_only=False)
         return sets.tolist()
 
+    def expert_names(self, i: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
+        """Row ``i``'s (present, absent, uncertain) finding names as the bundle's knowledge-base expert read them
+        (``Prepared.expert_findings``), or None: a bundle without an expert, or a row with an input error."""
+        expert = self.prepared.expert_findings
+        ok = self.prepared.ok
+        if expert is None or not ok[i]:
+            return None
+        return expert[int(ok[:i].sum())]
+
     def findings(self, i: int, status: str) -> tuple[str, ...]:
-        return findings_of(self.prepared.preprocessed[i], status)
+        """Row ``i``'s finding phrases of ``status`` (:func:`row_findings`: the clinical reading's, or the expert's);
+        one row of :meth:`findings_texts`, and what the Case page lists (:meth:`CaseAnalysis.findings`)."""
+        return row_findings(self.prepared.preprocessed[i], self.expert_names(i), status)
 
     def findings_texts(self, status: str) -> list[str]:
-        """Per row, the phrases of ``status`` joined by :data:`SET_SEPARATOR`: the clinical reading's, or for a bundle
-        without one but with a knowledge-base expert (the 801-condition differential), the expert's reading (present,
-        absent; it reads no uncertain findings)."""
+        """Per row, the phrases of ``status`` joined by :data:`SET_SEPARATOR` (:func:`row_findings`): the clinical
+        reading's, or for a bundle without one but with a knowledge-base expert (the 801-condition differential), the
+        expert's reading (present, absent, uncertain)."""
         pre = self.prepared.preprocessed
         expert = self.prepared.expert_findings
-        if expert is not None and not any(getattr(p, "findings", ()) for p in pre if p is not None):
-            k = {"present": 0, "absent": 1}.get(status)
-            out = [""] * len(pre)
-            if k is not None:
-                for i, names in zip(np.flatnonzero(self.prepared.ok), expert):
-                    out[i] = SET_SEPARATOR.join(names[k])
-            return out
+        if expert is not None:
+            rows = np.flatnonzero(self.prepared.ok).tolist()
+            if not any(getattr(p, "findings", ()) for p in pre if p is not None):  # every row the expert's (801)
+                k = EXPERT_STATUS_INDEX.get(status)
+                out = [""] * len(pre)
+                if k is not None:
+                    for i, names in zip(rows, expert):
+                        out[i] = SET_SEPARATOR.join(names[k])
+                return out
+            names_of = dict(zip(rows, expert))
+            return [SET_SEPARATOR.join(row_findings(p, names_of.get(i), status)) if p is not None else ""
+                    for i, p in enumerate(pre)]
         # a reading with no findings at all (every row of a bundle without clinical preprocessing) is "" at once
         return [SET_SEPARATOR.join(findings_of(p, status)) if p is not None and getattr(p, "findings", True) else ""
                 for p in pre]
@@ -409,7 +441,9 @@ def analyse_prepared(predictor: TextPredictor, prepared: Prepared, *, attention:
     # a bundle for which a denied finding is not evidence: a note whose every finding is denied (shared case A6)
     all_denied = np.zeros(n, dtype=bool)
     if prepared.expert_findings is not None and denied_not_evidence(predictor.bundle):
-        all_denied[rows] = [not present and bool(absent) for present, absent in prepared.expert_findings]
+        # every finding denied: none present and none uncertain (a hedged finding is not denied: "denies fever, ?PE")
+        all_denied[rows] = [not present and not uncertain and bool(absent)
+                            for present, absent, uncertain in prepared.expert_findings]
     # "every finding denied" only when nothing but cues is left to read: a note whose present findings are in words
     # the expert does not know ("testicular ache") still has them for the network, and says so instead
     still_read: dict[int, tuple[str, ...]] = {}
@@ -556,6 +590,8 @@ class CaseAnalysis:
     notices: tuple[Notice, ...]
     preprocessed: Preprocessed | None = None
     red_flags: tuple[tuple[str, str], ...] = ()  # (condition, reason) of each red flag the text raises
+    # the knowledge-base expert's (present, absent, uncertain) finding names (TextBatch.expert_names); None: no expert
+    expert_findings: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -566,7 +602,9 @@ class CaseAnalysis:
         return tuple(n.code for n in self.notices)
 
     def findings(self, status: str) -> tuple[str, ...]:
-        return findings_of(self.preprocessed, status)
+        """The finding phrases of ``status`` (:func:`row_findings`): the same as the batch row's
+        :meth:`TextBatch.findings` and a scored CSV's ``findings_<status>``."""
+        return row_findings(self.preprocessed, self.expert_findings, status)
 
     @property
     def negated_findings(self) -> tuple[str, ...]:
@@ -623,6 +661,7 @@ def case_from_batch(predictor: TextPredictor, batch: TextBatch, i: int = 0) -> C
         notices=batch.warnings[i],
         preprocessed=pre,
         red_flags=tuple(batch.prepared.red_flags[i]) if batch.prepared.red_flags is not None else (),
+        expert_findings=batch.expert_names(i),
     )
 
 

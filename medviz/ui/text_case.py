@@ -320,17 +320,23 @@ def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
 
 
 def _show_kb_reading(bundle: ModelBundle, check: CaseAnalysis) -> None:
-    """Findings the bundle's knowledge-base expert read (present / absent), when it has one (CLINICAL.md P6)."""
+    """Findings the bundle's knowledge-base expert read (present / absent / uncertain), when it has one (CLINICAL.md
+    P6): the analysis's own reading (``CaseAnalysis.expert_findings``), the one a scored CSV lists in its findings
+    columns."""
     from medviz.text.synth.bayes import expert_for
 
-    found = expert_for(bundle)
-    if found is None:
+    if expert_for(bundle) is None or check.expert_findings is None:
         return
-    present, absent = found[0].findings(check.text)
-    with st.expander(_("Findings the knowledge-base expert read: {present} present, {absent} absent").format(
-            present=len(present), absent=len(absent)), expanded=False):
+    present, absent, uncertain = check.expert_findings
+    with st.expander(_("Findings the knowledge-base expert read: {present} present, {absent} absent, {uncertain} "
+                       "uncertain").format(present=len(present), absent=len(absent), uncertain=len(uncertain)),
+                     expanded=False):
         st.html("<b>" + esc(_("Present:")) + "</b> " + (esc(", ".join(present)) or "<i>" + esc(_("none recognised")) + "</i>")
                 + "<br><b>" + esc(_("Absent (after no / denies / without):")) + "</b> "
-                + (esc(", ".join(absent)) or "<i>" + esc(_("none")) + "</i>"))
+                + (esc(", ".join(absent)) or "<i>" + esc(_("none")) + "</i>")
+                + "<br><b>" + esc(_("Uncertain (hedged: ?, possible, query, suspected …; weighed as if present):"))
+                + "</b> " + (esc(", ".join(uncertain)) or "<i>" + esc(_("none")) + "</i>"))
         st.caption(_("Phrases matched against the knowledge base's symptom names and this repository's synonym and "
-                     "clinician-findings tables; the expert's naive-Bayes probabilities are multiplied into the model's."))
+                     "clinician-findings tables; the expert's naive-Bayes probabilities are multiplied into the model's. "
+                     "A hedged finding is shown as uncertain but counts as evidence as a present one does (the "
+                     "clinician raised it because something suggests it); the network also reads its words."))

@@ -6,7 +6,9 @@ symptom names, the clinician-findings table), longest phrase first; a finding is
 negation cue (``no``, ``denies``, ``without``, ``negative for``, ``not``, ``nil``) comes before it in
 the same clause (a crude NegEx: Chapman et al., J Biomed Inform 2001), or when a trailing cue follows it
 as the clause's last word (``CP - none``, ``fever: no``, ``SOB denied,``; the charting form of a pertinent
-negative). Combined abbreviations (``N/V``, ``D&V``) are read as each finding they name, and measured vital signs
+negative); a finding is *uncertain* in a hedge's scope (``?neck stiffness``, ``possible rash``, ``appendicitis?``,
+``r/o MI``: ConText's POSSIBLE_EXISTENCE cues, :data:`_HEDGE_WORDS`), shown as such and weighed as present
+(:meth:`KnowledgeBaseBayes.indicators`). Combined abbreviations (``N/V``, ``D&V``) are read as each finding they name, and measured vital signs
 and bedside values (``HR 118``, ``T 39.8``, ``BP 80/50``, ``sats 88%``, ``BM 2.1``, ``K 7.1``) as the finding
 their value means (tachycardia, fever, hypotension, hypoxia, hypoglycaemia, hyperkalaemia: :data:`VITAL_RULES`)
 rather than as exact-number phrases. Verb phrases and findings with words between their parts ("has not opened his
@@ -52,7 +54,46 @@ _IF_WORDS = frozenset({"if", "unless"})
 _NOT_IF_BEFORE = frozenset({"as", "even", "grateful", "appreciate", "appreciated", "thankful"})  # "as if", "grateful if"
 _NOT_IF_YOU = frozenset({"could", "would", "can", "kindly", "please", "might"})  # "if you could see this 69F …"
 _SCOPE_LIST = frozenset({"or", "nor"})
-_CLAUSE_END = frozenset({".", ";", ":", "!", "?", "but", "however", "although", "though", *zh.CLAUSE_ENDS})
+# English hedge cues (ConText's POSSIBLE_EXISTENCE rules, medviz/text/clinical/data/context_rules.json, as the clinical
+# reader of the 22-condition bundle reads them; tests/text/test_kb_hedges.py checks the two lists agree): a finding in
+# a hedge's scope is *uncertain* (ReadCase.uncertain), neither present nor absent. As in those rules, a hedge reaches
+# one finding only (max_targets 1: "possible neck stiffness and photophobia": photophobia is present), and a comma or
+# the clause's end stops it. Forward: a word ("possible", "query", "suspected", ...), a phrase ("could be",
+# "cannot exclude", "r/o", "in keeping with", ...), or a "?" written before the finding (:func:`_query_marks`).
+# Backward: a "?" written onto the finding ("appendicitis?"), a hedge word ending the clause ("UTI suspected."),
+# "not ruled out" / "cannot be excluded" after it (:func:`_trailing_hedge`). A negation of the same finding wins
+# ("no possible rash": absent), as ConText's status order has it.
+_HEDGE_WORDS = frozenset({"possible", "possibly", "poss", "probable", "probably", "likely", "suspected", "suspect",
+                          "suspicious", "questionable", "presumed", "presumptive", "query", "ddx", "vs", "versus",
+                          "differential", "differentials", "maybe", "perhaps"})
+_HEDGE_PHRASES = frozenset({
+    *((w, "be") for w in ("may", "might", "could")),
+    *((a, b) for a in ("suspicion", "suspicious", "concern", "concerning", "worrisome", "suggestive", "consistent",
+                       "compatible") for b in ("of", "for", "with")),
+    *((a, b) for a in ("cannot", "cant") for b in ("exclude", "rule")), ("can", "t", "exclude"), ("can", "t", "rule"),
+    ("rule", "out"), ("r", "o"), ("r", "out"), ("in", "keeping", "with")})
+_HEDGE_NEXT: dict[str, frozenset] = {}  # first word of a hedge phrase -> the second words it can have
+for _k in _HEDGE_PHRASES:
+    _HEDGE_NEXT[_k[0]] = _HEDGE_NEXT.get(_k[0], frozenset()) | {_k[1]}
+_HEDGE_TOKENS = frozenset({",", *_HEDGE_WORDS, *_HEDGE_NEXT})  # the words the reader checks for a hedge cue
+# a hedge word that ends the finding's clause reads backward ("UTI suspected.", "appendicitis - likely,")
+_HEDGE_END_WORDS = frozenset({"possible", "likely", "suspected", "query", "questionable", "probable", "presumed"})
+_AFFIRMED = frozenset({"yes", "present", "positive", "pos", "y", "reported", "noted"})
+_COPULA = frozenset({"is", "was", "are", "were", "been", "be", "has", "have", "had"})  # "fever has not been excluded"
+_NOT_RULED_OUT = (frozenset({"not", "cannot"}), frozenset({"ruled", "excluded"}))  # "not (been) ruled out", "cannot be excluded"
+# A "?" token is re-written, one token for one (the denied token ranges keep their places), to one of these clause
+# ends: a query written onto the word after it ("?neck stiffness": it ends the clause before it, as the "?" did, and
+# opens a hedge), one standing apart ("? PE", "?? appendicitis": a hedge of the finding right after it only, so that a
+# question's spaced "?" does not hedge the next sentence's finding) or one written onto the word before it
+# ("appendicitis?": a backward hedge)
+_QUERY = "?query"
+_QUERY_SPACED = "?spaced"
+_QUERY_BACK = "?back"
+_CLAUSE_END = frozenset({".", ";", ":", "!", "?", _QUERY, _QUERY_SPACED, _QUERY_BACK, "but", "however", "although",
+                         "though", *zh.CLAUSE_ENDS})
+# the tokens a backward hedge cue can start with (:func:`_trailing_hedge` runs only after a finding followed by one)
+_HEDGE_AFTER = frozenset({*_HEDGE_END_WORDS, *_COPULA, *_NOT_RULED_OUT[0], "can", ":", "-", "\u2013", "\u2014",
+                          _QUERY_BACK})
 _AGE_SEX = (
     re.compile(r"\b(\d{1,3})\s*(?:yo|y/o|yr|yrs|year old|years old|-year-old|year-old)?\s*([mf])\b", re.I),
     re.compile(r"\b(\d{1,3})[- ](?:year|yr)s?[- ]old\s+(man|woman|male|female|boy|girl|gentleman|lady)\b", re.I),
@@ -77,7 +118,7 @@ _SIGN_PLUS = re.compile(r"(?<=[a-z)]) ?\+(?=[ \t]*(?:[,;.\n]|$))")
 # what either sign pattern needs after its sign, without their look-behind (which CPython's re tests at every
 # character: ~6 us per note, for the "-" of nearly every "-year-old"); a note without it is left as it is
 _SIGN_ANY = re.compile(r"[-\u2212+][ \t]*(?:[,;.\n]|$)")
-_POST_SEP = frozenset({":", "-", "\u2013", "\u2014"})
+_POST_SEP = frozenset({":", "-", "\u2013", "\u2014", _QUERY_BACK})  # "fever? no": asked and denied
 _BOUNDARY = frozenset({",", *_CLAUSE_END})
 _POST_START = _POST_NEG | _POST_SEP
 
@@ -173,12 +214,12 @@ class ExpertReading:
     # distinct text index -> that text without its denied findings (:func:`without_denied`); only for texts
     # that have some, and only when :meth:`KnowledgeBaseBayes.indicators` was asked for them
     network_texts: dict | None = None
-    # distinct text index -> (present names, absent names) (the expert's reading, for a scored CSV's findings
-    # columns); only when :meth:`KnowledgeBaseBayes.indicators` was asked for them
+    # distinct text index -> (present names, absent names, uncertain names) (the expert's reading, for a scored CSV's
+    # findings columns and the Case page); only when :meth:`KnowledgeBaseBayes.indicators` was asked for them
     findings: dict | None = None
 
-    def findings_list(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]] | None:
-        """Per text read (in order), its (present, absent) finding names, or None when not read."""
+    def findings_list(self) -> list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] | None:
+        """Per text read (in order), its (present, absent, uncertain) finding names, or None when not read."""
         if self.findings is None:
             return None
         return [self.findings[int(k)] for k in self.codes]
@@ -202,6 +243,9 @@ class ReadCase:
     # (start, end) token ranges of the phrases read as absent by the n-gram reader with their negation cue, in the
     # tokens of :func:`normalise` (empty when a combined abbreviation changed the tokens): :func:`without_denied`
     denied: tuple[tuple[int, int], ...] = ()
+    # feature columns read in a hedge's scope ("?neck stiffness", "possible rash", "appendicitis?", ...: the hedge
+    # cues of ConText's POSSIBLE_EXISTENCE rules, :data:`_HEDGE_WORDS`); never also in ``present`` or ``absent``
+    uncertain: tuple[int, ...] = ()
 
 
 class KnowledgeBaseBayes:
@@ -311,16 +355,18 @@ class KnowledgeBaseBayes:
         (medviz.text.synth.phrase_rules; only for a text holding each required word of some rule)."""
         low = normalise(text)
         toks = _TOKEN.findall(low)
+        if "?" in low:  # a query before a finding or written onto it: hedge cues (_QUERY, _QUERY_BACK)
+            toks = _query_marks(low, toks)
         expanded = False
         if "v" in toks:  # N/V, D&V: each finding it names ("," keeps them two phrases; negation carries over it)
             n_before = len(toks)
             toks = _expand_combined(toks)
             expanded = len(toks) != n_before
-        present, absent, denied = [], [], []
+        present, absent, denied, uncertain = [], [], [], []
         run: list[tuple[int, int, int, int]] = []  # the present findings of the current clause
         dropped: set[int] = set()  # places in ``present`` of list findings that a trailing negation denied
-        negated = ignored = False
-        cue = -1  # index of the negation cue not yet cut with a denied finding (:func:`without_denied`)
+        negated = ignored = hedged = False  # hedged: a forward hedge cue waits for its one finding
+        cue = negated_at = hedge_at = -1  # hedge_at: where that finding must start (a spaced "?"), or -1  # index of the negation cue not yet cut with a denied finding (:func:`without_denied`)
         i = 0
         n_toks = len(toks)
         hypothetical: list[tuple[int, int]] = []  # token ranges of conditional clauses (:func:`_hypothetical_end`)
@@ -330,6 +376,9 @@ class KnowledgeBaseBayes:
             t = toks[i]
             if t in _CLAUSE_END:
                 negated = ignored = False
+                # "?neck stiffness": the query ends the clause before it and opens a hedge; "? PE": of the next word's
+                hedged = t == _QUERY or t == _QUERY_SPACED
+                hedge_at = i + 1 if t == _QUERY_SPACED else -1
                 run = []
                 i += 1
                 continue
@@ -344,6 +393,7 @@ class KnowledgeBaseBayes:
                         col = self._focal  # one-sided: the knowledge base's focal weakness, not the body part's
                     i += n
                     after = _trailing_negation(toks, i) if i < n_toks and toks[i] in _POST_START else 0
+                    hedge_after = _trailing_hedge(toks, i) if i < n_toks and not after and toks[i] in _HEDGE_AFTER else 0
                     if not ignored and i - n >= hypothetical_until:
                         if after and not negated and run:
                             # "Arm/leg weakness - nil", "urinary retention or incontinence - none": the trailing
@@ -366,19 +416,30 @@ class KnowledgeBaseBayes:
                                 start = denied[-1][1]  # "headache, dizziness or vomiting": the list's joiners too
                             denied.append((start, after or i))  # the finding with its cue (before or after it)
                             cue = -1
+                        elif (hedged and hedge_at in (-1, i - n)) or hedge_after:  # "?neck stiffness", "appendicitis?": one finding, uncertain
+                            run = []
+                            uncertain.append(col)
                         else:
                             run.append((col, i, len(present), i - n))  # (column, its end, its place, its start)
                             present.append(col)
-                    i = after or i
+                    hedged = False  # a hedge reaches one finding (ConText's max_targets 1)
+                    i = after or hedge_after or i
                     break
             else:
                 if t in _NEG_WORDS and (i + 1 == n_toks or toks[i + 1] in _BOUNDARY):
                     pass  # a cue that ends its clause ("SOB no, cough") negates nothing after it
                 elif t in _NEG_WORDS or (t == "negative" and i + 1 < len(toks) and toks[i + 1] == "for"):
-                    negated, cue = True, i
+                    negated, cue, negated_at = True, i, i
                 elif t in _IF_WORDS and _conditional(toks, i):
                     hypothetical_until = _hypothetical_end(toks, i)
                     hypothetical.append((i, hypothetical_until))
+                elif t in _HEDGE_TOKENS:  # one set lookup per word for the three kinds below
+                    if t == ",":
+                        hedged = False  # a comma ends a hedge's scope (ConText's COMMA_BREAK / COMMA_LIST)
+                    elif t in _HEDGE_WORDS or _hedge_phrase(toks, i):
+                        if negated and "," in toks[negated_at + 1:i]:
+                            negated = False  # "no fever, possible rash": the hedge's finding is not denied
+                        hedged, hedge_at = True, -1
                 ignored = ignored or t in _IGNORE_WORDS
                 i += 1
         if dropped:
@@ -388,14 +449,17 @@ class KnowledgeBaseBayes:
             present += [c for c in blood_present if c not in absent]
             absent += blood_absent
         if self._phrase_rules.may_match(toks):  # "not opened his bowels or passed wind": medspaCy rules + ConText
-            rule_present, rule_absent = self._phrase_rules.read(text)
+            rule_present, rule_absent, rule_uncertain = self._phrase_rules.read_statuses(text)
             present += rule_present
             absent += [c for c in rule_absent if c not in present]
+            uncertain += rule_uncertain
         age, sex = zh.age_sex_zh(text) if zh.is_chinese(text) else _age_sex(text)
         if may_hold_a_value(toks):
             present += self._vital_columns(low)
-        return ReadCase(tuple(dict.fromkeys(present)), tuple(dict.fromkeys(c for c in absent if c not in present)), age, sex,
-                        () if expanded else tuple(denied))
+        # a finding read as present anywhere in the note is present; one both denied and hedged is absent
+        absent_cols = tuple(dict.fromkeys(c for c in absent if c not in present))
+        return ReadCase(tuple(dict.fromkeys(present)), absent_cols, age, sex, () if expanded else tuple(denied),
+                        tuple(dict.fromkeys(c for c in uncertain if c not in present and c not in absent_cols)))
 
     def _blood_columns(self, toks: list[str], hypothetical: list[tuple[int, int]] = ()) -> tuple[list[int], list[int]]:
         """Columns (present, absent) of the bleeding findings that "blood" names with a verb or noun near it in its
@@ -425,9 +489,16 @@ class KnowledgeBaseBayes:
         return [self.phrase_col[phrase] for phrase in vital_findings(low) if phrase in self.phrase_col]
 
     def findings(self, text: str) -> tuple[list[str], list[str]]:
-        """Names of the findings read as present and as absent in ``text`` (for display)."""
+        """Names of the findings read as present and as absent in ``text`` (:meth:`finding_names` without the
+        uncertain ones)."""
+        present, absent, _uncertain = self.finding_names(text)
+        return present, absent
+
+    def finding_names(self, text: str) -> tuple[list[str], list[str], list[str]]:
+        """Names of the findings read as present, as absent and as uncertain (hedged) in ``text``, in reading order."""
         r = self.read(text)
-        return [self.column_names[c] for c in r.present], [self.column_names[c] for c in r.absent]
+        return ([self.column_names[c] for c in r.present], [self.column_names[c] for c in r.absent],
+                [self.column_names[c] for c in r.uncertain])
 
     def log_scores(self, texts: list[str]) -> np.ndarray:
         """(N, C) unnormalised log posteriors: each distinct text read once (:meth:`read`), then one sparse
@@ -439,10 +510,12 @@ class KnowledgeBaseBayes:
         """What :meth:`read` found in each text, as a sparse indicator matrix over the distinct texts
         (present findings, absent findings, age band, sex): the Python part of :meth:`log_scores`, small
         enough to send from a worker process (medviz.scoring.prepare_process) to :meth:`scores_of`.
+        A finding read as uncertain (hedged, ``ReadCase.uncertain``) is evidence as a present one is.
         ``denied_evidence`` False (a bundle whose manifest says ``knowledge_base_expert.denied_not_evidence``,
         :func:`denied_not_evidence`): findings read as denied give no likelihood, and the reading carries each text
         without them for the network (:func:`without_denied`, ``ExpertReading.network_texts``). ``findings``: also
-        each text's present and absent finding names (``ExpertReading.findings``, for a scored CSV)."""
+        each text's present, absent and uncertain finding names (``ExpertReading.findings``, for a scored CSV and the
+        Case page)."""
         import pandas as pd
         from scipy import sparse
 
@@ -455,10 +528,20 @@ class KnowledgeBaseBayes:
             r = self.read(t)
             if names is not None:
                 names[i] = (tuple(self.column_names[c] for c in r.present),
-                            tuple(self.column_names[c] for c in r.absent))
+                            tuple(self.column_names[c] for c in r.absent),
+                            tuple(self.column_names[c] for c in r.uncertain))
             if masked is not None and r.denied:
                 masked[i] = without_denied(t, r.denied)
-            found = [*r.present, *(f + c for c in r.absent)] if denied_evidence else list(r.present)
+            # A hedged finding ("?crepitus", "?pulsatile mass", "suspected heroin injection") is shown as uncertain but
+            # weighed as present evidence: the clinician raises the sign because something suggests it, and the
+            # network reads its words as they stand (only denied findings are cut). Chosen on
+            # benchmarks/differential.py (--no-speed, session 13) against giving it no evidence: 7 of the 911
+            # vignettes (none of the robustness cases) hold a hedged finding; weighing it as present kept every figure at least at main's (the
+            # reader's other change, "confused? no" read as denied, lifted holdout4 top-1 49.3 -> 50.0 %), while no
+            # evidence lowered holdout6 top-1 50.0 -> 48.7 % and top-3 62.7 -> 62.0 %, holdout3 top-5 75.0 -> 74.3 %
+            # (its can't-miss top-5 82.7 -> 81.8 %); can't-miss counts were the same for both (holdout6 85/90).
+            found = [*r.present, *r.uncertain, *(f + c for c in r.absent)] if denied_evidence else [*r.present,
+                                                                                                   *r.uncertain]
             if r.age is not None:
                 found.append(2 * f + next(b for b, (lo, hi) in enumerate(AGE_RANGES)
                                           if r.age <= hi or b == len(AGE_RANGES) - 1))
@@ -592,6 +675,63 @@ def _trailing_negation(toks: list[str], i: int) -> int:
     if j < len(toks) and toks[j] in _POST_NEG and (j + 1 == len(toks) or toks[j + 1] in _BOUNDARY):
         return j + 1
     return 0
+
+
+def _hedge_phrase(toks: list[str], i: int) -> bool:
+    """True when a hedge phrase of :data:`_HEDGE_PHRASES` ("could be", "cannot exclude", "r/o", ...) starts at
+    ``toks[i]``."""
+    if i + 1 >= len(toks) or toks[i + 1] not in _HEDGE_NEXT.get(toks[i], ()):
+        return False
+    return tuple(toks[i:i + 2]) in _HEDGE_PHRASES or tuple(toks[i:i + 3]) in _HEDGE_PHRASES
+
+
+def _trailing_hedge(toks: list[str], i: int) -> int:
+    """Where to read on after a backward hedge cue that starts at ``toks[i]``, just after a finding, or 0 when there
+    is none: a "?" written onto the finding ("appendicitis?": :data:`_QUERY_BACK`, whose own index is returned so that
+    it still ends the clause); after at most one ":" / spaced dash and auxiliaries ("is", "has", "been", ...), a hedge
+    word that ends its clause ("UTI suspected.", "appendicitis - likely,") or "not (been / be) ruled out",
+    "cannot be excluded" (ConText's backward POSSIBLE_EXISTENCE rules, context_rules.json)."""
+    n = len(toks)
+    if toks[i] == _QUERY_BACK:  # "fever? yes": asked and affirmed, present (ConText's AFFIRMED cues)
+        return 0 if i + 1 < n and toks[i + 1] in _AFFIRMED and (i + 2 == n or toks[i + 2] in _BOUNDARY) else i
+    j = i + 1 if toks[i] in _POST_SEP else i
+    while j < n and toks[j] in _COPULA:
+        j += 1
+    if j < n and toks[j] in _HEDGE_END_WORDS and (j + 1 == n or toks[j + 1] in _BOUNDARY):
+        return j + 1
+    k = j + 1 if j < n and toks[j] in _NOT_RULED_OUT[0] else j + 2 if toks[j:j + 2] == ["can", "t"] else 0
+    if not k:
+        return 0
+    while k < n and toks[k] in _COPULA:
+        k += 1
+    if k < n and toks[k] in _NOT_RULED_OUT[1]:
+        return k + 2 if k + 1 < n and toks[k + 1] == "out" else k + 1
+    return 0
+
+
+def _query_marks(low: str, toks: list[str]) -> list[str]:
+    """``toks`` (the tokens of ``low``, :data:`_TOKEN`) with each "?" that is a hedge cue re-written, one token for one:
+    :data:`_QUERY` for a query before a finding (written onto the word after it, "?neck stiffness", as ConText's
+    ``__query__`` mark), :data:`_QUERY_SPACED` for one standing apart from the words on both sides and followed by
+    a word ("? PE", "?? appendicitis"), :data:`_QUERY_BACK` for one written onto the word before it ("appendicitis?", ConText's
+    ``__query_back__``). Other "?" tokens (a question's "?" then a space and a digit, a lone "?") stay as they are."""
+    out = list(toks)
+    size = len(low)
+    for k, m in enumerate(_TOKEN.finditer(low)):
+        if m.group() != "?":
+            continue
+        s, e = m.span()
+        before = low[s - 1] if s else " "
+        nxt = low[e] if e < size else " "
+        if nxt.isalpha():
+            out[k] = _QUERY
+        elif before.isalnum():
+            out[k] = _QUERY_BACK
+        elif nxt in " \t":
+            rest = low[e:e + 40].lstrip(" \t")
+            if rest[:1].isalpha():
+                out[k] = _QUERY_SPACED
+    return out
 
 
 def _expand_combined(toks: list[str]) -> list[str]:

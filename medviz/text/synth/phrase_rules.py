@@ -9,7 +9,8 @@ reader's tokenizer and sentence splitter (medviz.text.clinical.assertion), lemma
 (``getAllLemmas``: no tagger or model weights are shipped, so the verb reading is preferred, then noun, adjective);
 each match's assertion status from the same reader's medspaCy ConText rules (negation before or after, family,
 hypothetical / uncertain, historical: medviz/text/clinical/data/context_rules.json; :func:`assertion`): negated
--> absent; family, uncertain, hypothetical -> not counted; historical -> present.
+-> absent; uncertain (a hedge: "possible", "?", "query", ...) -> uncertain; family, hypothetical -> not counted;
+historical -> present.
 
 Speed: building a spaCy doc costs ~100x an n-gram lookup, so it is built only for a text that holds, for some
 rule, one word of each of that rule's required tokens (negation words aside): :meth:`PhraseRules.may_match`,
@@ -273,15 +274,25 @@ class PhraseRules:
         return self._built
 
     def read(self, text: str, only: frozenset[int] | None = None) -> tuple[list[int], list[int]]:
-        """(present columns, absent columns) that the rules find in ``text``, sentence by sentence (only sentences
-        that pass a rule's prefilter are parsed); each match's assertion status by ConText (:func:`assertion`).
-        ``only``: run only these rules (indexes into ``self.rules``)."""
+        """(present columns, absent columns) that the rules find in ``text`` (:meth:`read_statuses` without the
+        uncertain ones, and with ``marks_on_matches`` False: the red flags' reading, medviz.text.red_flags, as it was)."""
+        present, absent, _uncertain = self.read_statuses(text, only, marks_on_matches=False)
+        return present, absent
+
+    def read_statuses(self, text: str, only: frozenset[int] | None = None,
+                      marks_on_matches: bool = True) -> tuple[list[int], list[int], list[int]]:
+        """(present columns, absent columns, uncertain columns) that the rules find in ``text``, sentence by sentence
+        (only sentences that pass a rule's prefilter are parsed); each match's assertion status by ConText
+        (:func:`assertion`; a family or hypothetical match is in none of the three). ``only``: run only these rules
+        (indexes into ``self.rules``). ``marks_on_matches``: a "?" or sign written onto a match ("?breathing
+        slowly", "breathing slowly?") sends the sentence to ConText (False: the prefilter does not see them and the
+        match is read as present, as the red flags have read their signs so far)."""
         from spacy.tokens import Span
         from spacy.util import filter_spans
 
         from medviz.text.clinical.assertion import needs_context, run_context
 
-        present, absent = [], []
+        present, absent, uncertain = [], [], []
         for sentence in _SENTENCES.split(text):
             which = self.passing(_TOKEN.findall(sentence.lower()))
             if only is not None:
@@ -299,12 +310,14 @@ class PhraseRules:
                 continue
             spans = filter_spans(found)  # the longest match where rules overlap
             # ConText only when a modifier could apply outside the matches (the clinical reader's own prefilter,
-            # a superset test; the matches' own words, such as the "not" of "not passing wind", are left out)
+            # a superset test; the matches' own words, such as the "not" of "not passing wind", are left out). With
+            # marks_on_matches each match stands as one letter, written where it was, so that a sign or "?" written
+            # onto it ("?breathing slowly", "breathing slowly?") still reaches the prefilter's patterns (" _ " hides them)
             rest, at = [], 0
             for span in sorted(spans, key=lambda sp: sp.start_char):
                 rest.append(sentence[at:span.start_char])
                 at = span.end_char
-            if needs_context(" _ ".join([*rest, sentence[at:]])):
+            if needs_context(("x" if marks_on_matches else " _ ").join([*rest, sentence[at:]])):
                 nlp.get_pipe("medviz_sentences")(doc)
                 nlp.get_pipe("medviz_token_marks")(doc)
                 doc.ents = spans
@@ -317,7 +330,9 @@ class PhraseRules:
                     present.append(self.column[span.label_])
                 elif status == "absent":
                     absent.append(self.column[span.label_])
-        return present, absent
+                elif status == "uncertain":
+                    uncertain.append(self.column[span.label_])
+        return present, absent, uncertain
 
 
 # Words the ConText rules take as another person that name the patient in a case description ("A 6-week-old baby is
@@ -326,11 +341,15 @@ _PATIENT_WORDS = frozenset({"baby", "infant", "newborn", "neonate", "child", "to
 
 
 def assertion(span) -> str:
-    """"present", "absent" or "ignored" for a matched span after ConText: negated -> absent; another person
-    (family), uncertain or hypothetical -> ignored; historical -> present (the expert counts a past finding as
-    evidence, as its n-gram reader does; the rules' HISTORICAL cues also fire on "35-year-old")."""
+    """"present", "absent", "uncertain" or "ignored" for a matched span after ConText: another person (family) or
+    hypothetical -> ignored; negated -> absent; uncertain (POSSIBLE_EXISTENCE: "possible", "?", "query", ...) ->
+    uncertain (the expert's n-gram reader reads the same cues so: ``ReadCase.uncertain``); historical -> present (the
+    expert counts a past finding as evidence, as its n-gram reader does; the rules' HISTORICAL cues also fire on
+    "35-year-old"). Negation wins over a hedge, as in the clinical reader (medviz.text.clinical.assertion)."""
     cats = {m.category.upper() for m in span._.modifiers
             if not (m.category.upper() == "FAMILY" and span.doc[m.modifier_span[0]:m.modifier_span[1]].text.lower() in _PATIENT_WORDS)}
-    if "FAMILY" in cats or cats & {"POSSIBLE_EXISTENCE", "HYPOTHETICAL"}:
+    if "FAMILY" in cats or "HYPOTHETICAL" in cats:
         return "ignored"
-    return "absent" if "NEGATED_EXISTENCE" in cats else "present"
+    if "NEGATED_EXISTENCE" in cats:
+        return "absent"
+    return "uncertain" if "POSSIBLE_EXISTENCE" in cats else "present"
