@@ -140,3 +140,40 @@ def test_run_context_equals_the_library_call():
             for d in nlp.pipe(texts, disable=["medspacy_context"])]
     for text, mine, doc in zip(texts, ours, nlp.pipe(texts)):
         assert mine == assertion.reading_of(doc), text
+
+
+def test_context_rule_subsets_give_the_library_matchers_matches_in_its_order():
+    """ConText's modifier matches from only the rules that can match each doc (assertion._RuleSubsets) are the
+    library matcher's matches, in its order, on whole notes and on the single sentences the phrase rules parse."""
+    from medviz.text.clinical import assertion
+    from medviz.text.synth.phrase_rules import _SENTENCES
+
+    nlp = assertion.pipeline()
+    context = nlp.get_pipe("medspacy_context")
+    notes = _corpus()
+    texts = notes + [s for t in notes[:1500] for s in _SENTENCES.split(t)] + [
+        "", "Denies CP, SOB. ?PE. No h/o DVT", "fever-, cough+", "cannot exclude meningitis", "mother has diabetes",
+        "return if worse", "no fever or rigors but reports cough", "not known to have been diagnosed with asthma"]
+    docs = list(nlp.pipe(texts, disable=["medspacy_target_matcher", "medspacy_context"]))
+    library = context._ConText__matcher
+    assert assertion._RuleSubsets(context).usable
+    got = [assertion._modifier_matches(context, d) for d in docs]
+    assert got == [library(d) for d in docs]
+    assert sum(len(g) > 1 for g in got) > 1000  # notes with several modifiers: the order is tested
+
+
+def test_context_rule_subsets_step_aside_for_a_rule_they_cannot_index():
+    """A rule the index cannot read (here a regular expression) leaves every doc to the library's matcher."""
+    import spacy
+    from medspacy.context import ConText, ConTextRule  # noqa: F401
+
+    from medviz.text.clinical import assertion
+
+    nlp = spacy.blank("en")
+    context = nlp.add_pipe("medspacy_context", config={"rules": None})
+    context.add([ConTextRule("no", "NEGATED_EXISTENCE", pattern=[{"LOWER": "no"}]),
+                 ConTextRule("r/o", "POSSIBLE_EXISTENCE", pattern=r"r/o")])
+    assert not assertion._RuleSubsets(context).usable
+    doc = nlp.make_doc("no fever, r/o sepsis")
+    assert assertion._modifier_matches(context, doc) == context._ConText__matcher(doc)
+    assert len(assertion._modifier_matches(context, doc)) == 2
