@@ -135,12 +135,13 @@ COMBINED = {("n", "v"): ("nausea", "vomiting"), ("n", "v", "d"): ("nausea", "vom
 # capillary glucose < 4.0 mmol/L = hypoglycaemia (NICE NG17/NG28), > 20 = marked hyperglycaemia; potassium
 # >= 6.0 mmol/L = hyperkalaemia (UK Kidney Association 2020)). Each rule: (measure, test on the value(s),
 # phrase); a phrase the expert's tables lack is skipped. Table phrases holding a value of these measures
-# ("HR 118", "T 39", "BP 160/110") are not read as phrases: the value is read here instead.
+# ("HR 118", "T 39", "BP 160/110") are not read as phrases: the value is read here instead. A value has up to four
+# digits and is read whole (a creatinine of 1200 umol/L was read as 120, "HR 1180" as 118); a longer number is none.
 _VITAL = re.compile(
     r"\b(hr|pulse|heart rate|rr|resp rate|respiratory rate|t|temp|temperature|bp|blood pressure|sats|o2 sats|spo2|sao2"
     r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium|creatinine|creat|lactate|cohb|cohb level|carboxyhaemoglobin|carboxyhemoglobin|ketones|ketone)"
     r"\s*(?:of|is|was|=|:)?\s*"
-    r"(\d{1,3}(?:\.\d+)?|hi)(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
+    r"(\d{1,4}(?:\.\d+)?(?!\d)|hi)(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
 _MEASURE = {"hr": "hr", "pulse": "hr", "heart rate": "hr", "rr": "rr", "resp rate": "rr", "respiratory rate": "rr",
             "t": "t", "temp": "t", "temperature": "t", "bp": "bp", "blood pressure": "bp", "sats": "spo2",
             "o2 sats": "spo2", "spo2": "spo2", "sao2": "spo2", "bm": "glucose", "cbg": "glucose", "glucose": "glucose",
