@@ -148,6 +148,7 @@ _MEASURE = {"hr": "hr", "pulse": "hr", "heart rate": "hr", "rr": "rr", "resp rat
             "blood glucose": "glucose", "blood sugar": "glucose", "k": "k", "k+": "k", "potassium": "k",
             "creatinine": "creatinine", "creat": "creatinine", "lactate": "lactate", "cohb": "cohb", "cohb level": "cohb",
             "carboxyhaemoglobin": "cohb", "carboxyhemoglobin": "cohb", "ketones": "ketones", "ketone": "ketones"}
+CREATININE_KDIGO_3 = "creatinine at kdigo stage 3 level"  # a VITAL_RULES phrase read only by the red flags
 VITAL_RULES = (
     ("hr", lambda v, _: 100 <= v <= 300, "tachycardia"),
     ("hr", lambda v, _: 0 < v <= 50, "bradycardia"),
@@ -168,6 +169,11 @@ VITAL_RULES = (
     # DKA criterion; a hyperosmolar state has < 3.0); a lying-then-standing blood pressure that falls by >= 20
     # systolic or >= 10 diastolic (the consensus definition of orthostatic hypotension; POSTURAL_DROP, vital_findings)
     ("creatinine", lambda v, _: v >= 130 or 1.5 <= v < 25, "raised creatinine"),
+    # serum creatinine at KDIGO stage 3's level, >= 353.6 umol/L = 4.0 mg/dL (KDIGO 2012 Clinical Practice Guideline
+    # for Acute Kidney Injury, Kidney Int Suppl 2012;2:1-138, table 2): acute kidney injury, or advanced chronic kidney
+    # disease where the baseline is as high. A phrase no expert table holds (the expert reads "raised creatinine" for
+    # it as before); the acute kidney injury red flag reads it (medviz/text/red_flags.json, value:<phrase>)
+    ("creatinine", lambda v, _: v >= 353.6 or 4.0 <= v < 25, CREATININE_KDIGO_3),
     ("lactate", lambda v, _: 4.0 <= v < 30, "raised lactate"),
     ("cohb", lambda v, _: 10 <= v <= 100, "raised carboxyhaemoglobin"),
     ("ketones", lambda v, _: 3.0 <= v < 15, "ketones"),
