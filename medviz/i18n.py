@@ -260,15 +260,36 @@ def format_number(value: float | int, digits: int | None = None) -> str:
     return babel_numbers.format_decimal(value, format=fmt, locale=babel_locale())
 
 
-def format_percent(value: float, digits: int = 1) -> str:
-    """A proportion in [0, 1] as a percentage with ``digits`` decimals ("12.5%", Chinese "12.5%").
+def format_percent(value: float, digits: int = 1, language: str | None = None) -> str:
+    """A proportion in [0, 1] as a percentage with ``digits`` decimals ("12.5%", Chinese "12.5%"), in the locale of
+    ``language`` (default: the active language).
 
-    Uses ``babel.numbers.format_percent``; ``NaN``/``None`` give "–".
+    Uses ``babel.numbers.format_percent``; ``NaN``/``None`` give "–". A probability shown in text goes through
+    :func:`format_probability`, which never rounds one above zero to "0%".
     """
     if value is None or value != value:
         return "–"
     fmt = "#,##0" + ("." + "0" * digits if digits > 0 else "") + "%"
-    return babel_numbers.format_percent(value, format=fmt, locale=babel_locale())
+    return babel_numbers.format_percent(value, format=fmt, locale=babel_locale(language))
+
+
+def format_probability(value: float, digits: int = 0, language: str | None = None) -> str:
+    """A probability or proportion in [0, 1] as a percentage in text (a sentence, a banner, a metric, a table of
+    text), the one rule for small values: a value above 0 but below the smallest step ``digits`` decimals show
+    (1 % for 0 decimals, 0.1 % for 1) reads "<1%" ("<0.1%"), never "0%" ("the top diagnosis has 0% probability"
+    for 0.3 %, on a note whose findings were all denied). Any other value as :func:`format_percent` (0 stays "0%":
+    none of the cases). ``language``: the locale (default: the active language); the library's English messages,
+    which also go into scored CSVs and the audit trail, pass ``"en"``. ``NaN``/``None`` give "–".
+
+    >>> format_probability(0.003), format_probability(0.5), format_probability(0.0004, 1), format_probability(0)
+    ('<1%', '50%', '<0.1%', '0%')
+    """
+    if value is None or value != value:
+        return "–"
+    step = 10.0 ** -(digits + 2)
+    if 0 < value < step:
+        return "<" + format_percent(step, digits, language)
+    return format_percent(value, digits, language)
 
 
 def format_datetime(value: datetime | date | str, format: str = "medium", *, tz: str = "UTC") -> str:

@@ -347,6 +347,7 @@ def test_numbers_and_dates_follow_the_locale():
         assert i18n.format_datetime(moment) == "2026年11月30日 14:05:00"
         assert i18n.format_date("2026-11-30") == "2026年11月30日"
     assert i18n.format_percent(float("nan")) == "–"
+    assert i18n.format_percent(0.1234, 0, "zh_CN") == "12%"  # a language of its own, whatever the session's
     with pytest.raises(i18n.InputError, match="date must be ISO-8601"):
         i18n.format_date("30/11/2026")
 
@@ -362,3 +363,16 @@ def test_language_is_stored_with_the_account(db_engine):
     with pytest.raises(i18n.LanguageError):
         preferences.set_language(db_engine, user.id, "xx")
     assert preferences.get_language(db_engine, user.id) == "zh_CN"
+
+
+@pytest.mark.parametrize("value, digits, shown", [
+    (0.003, 0, "<1%"), (0.0099, 0, "<1%"), (0.01, 0, "1%"), (0.5, 0, "50%"), (0.0, 0, "0%"), (1.0, 0, "100%"),
+    (0.0004, 1, "<0.1%"), (0.001, 1, "0.1%"), (0.1234, 1, "12.3%"), (None, 0, "–"), (float("nan"), 1, "–"),
+])
+def test_a_probability_in_text_is_never_rounded_to_0_percent(value, digits, shown):
+    """One rule for a probability shown as a percentage in text (the low-confidence banner, the pages' sentences,
+    metrics and text tables): below the smallest step shown, "<1%" ("<0.1%"); an exact 0 stays "0%"."""
+    assert i18n.format_probability(value, digits) == shown
+    with i18n.use_language("zh_CN"):
+        assert i18n.format_probability(value, digits) == shown
+    assert i18n.format_probability(value, digits, "en") == shown

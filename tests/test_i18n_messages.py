@@ -220,3 +220,16 @@ def test_pages_escape_and_translate_messages_in_one_step():
     with use_language("zh_CN"):
         assert plain(verdict) == "重大偏移" and esc(verdict) == "重大偏移"
     assert plain(verdict) == "major shift"
+
+
+@pytest.mark.parametrize("top, shown", [(0.003, "<1%"), (0.0, "0%"), (0.0099, "<1%"), (0.01, "1%"), (0.5, "50%")])
+def test_low_confidence_banner_never_rounds_a_probability_to_0_percent(top, shown):
+    """Seen on a note whose findings were all denied: "the top diagnosis has 0% probability" for 0.3 %."""
+    notices = list(analyse._row_warnings(  # every finding denied, the top diagnosis at ``top``
+        0, [False], [True], [False], [0.1], [9], [0], [1], SimpleNamespace(cut_chars=[0], preprocessed=[None]), top, 0,
+        SimpleNamespace(seq_len=64), True))
+    (banner,) = [n.message for n in notices if n.code == "low confidence"]
+    assert banner.startswith(f"Low confidence: the top diagnosis has {shown} probability and an empty conformal set")
+    with use_language("zh_CN"):
+        zh = library_message(banner)
+    assert _is_cjk(zh) and sorted(re.findall(r"<?\d+%", zh)) == sorted([shown, "50%"])  # the value, the rule's cut-off

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from medviz.errors import InputError
+from medviz.i18n import format_probability
 from medviz.text.clinical import Preprocessed, ScopedFinding, Term, findings_of_kind
 from medviz.text.conformal import prediction_sets
 from medviz.text.safety import SafetyConfig  # noqa: F401 (re-exported)
@@ -558,10 +559,12 @@ def _row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prep
 
 
 def _low_confidence_text(top: float, set_size: int) -> str:
+    """The low-confidence notice (English: scored CSVs, the audit trail; the pages translate it, medviz.ui.messages);
+    ``top``: the top diagnosis's probability in [0, 1], "<1%" below 1 % (:func:`medviz.i18n.format_probability`)."""
     size = "an empty conformal set" if set_size == 0 else f"a conformal set of {set_size}"
     return (
-        f"Low confidence: the top diagnosis has {top:.0%} probability and {size} "
-        f"(rule: top under {LOW_CONFIDENCE_TOP_PROBABILITY:.0%}, or a set that is empty or has "
+        f"Low confidence: the top diagnosis has {format_probability(top, 0, 'en')} probability and {size} "
+        f"(rule: top under {format_probability(LOW_CONFIDENCE_TOP_PROBABILITY, 0, 'en')}, or a set that is empty or has "
         f"{LOW_CONFIDENCE_SET_SIZE} or more diagnoses)."
     )
 

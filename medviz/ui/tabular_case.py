@@ -14,7 +14,7 @@ import streamlit as st
 from medviz.bundle import ModelBundle
 from medviz.charts.batch import BAND_COLOURS, icon_array
 from medviz.errors import MedvizError
-from medviz.i18n import N_, _, format_percent
+from medviz.i18n import N_, _, format_probability
 from medviz.schema import FLAG_EXTRAPOLATION, FLAG_IMPUTED, INTEGER, FeatureSpec, feature_specs, validate_case
 from medviz.tabular.predict import RiskBands
 from medviz.tabular.summary import threshold_metrics
@@ -53,7 +53,7 @@ def _input(spec: FeatureSpec, key: str):
 
 
 def _pct(v: float | None) -> str:
-    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format_percent(v, 0)
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format_probability(v, 0)
 
 
 def render(bundle: ModelBundle) -> None:
@@ -119,7 +119,7 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
     st.divider()
     left, mid, right = st.columns([1.1, 1.3, 1.2])
     with left:
-        st.metric(_("Calibrated risk of {outcome}").format(outcome=label_text(positive)), format_percent(risk, 1))
+        st.metric(_("Calibrated risk of {outcome}").format(outcome=label_text(positive)), format_probability(risk, 1))
         colour = BAND_COLOURS.get(band, "#888")
         st.markdown(
             f"<span style='background:{colour};color:white;padding:0.2rem 0.6rem;border-radius:0.4rem;"
@@ -132,7 +132,7 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
     with mid:
         tp = bundle.test_predictions
         st.markdown(_("**At the high-risk threshold ({threshold})**, on the held-out test set:").format(
-            threshold=format_percent(bands.high_cut, 0)))
+            threshold=format_probability(bands.high_cut, 0)))
         if tp is not None and {"y_true", "risk"} <= set(tp.columns):
             t = threshold_metrics(tp["y_true"].to_numpy(), tp["risk"].to_numpy(), bands.high_cut)
             table = pd.DataFrame(
@@ -159,7 +159,7 @@ def _result(bundle, specs, bands: RiskBands, v, risk: float, band: str, positive
             prev = float(bundle.test_predictions["y_true"].mean())
         if prev is not None:
             st.markdown(_("**Base rate:** {share} of the test cohort had {outcome}.").format(
-                share=format_percent(prev, 0), outcome=plain(positive)))
+                share=format_probability(prev, 0), outcome=plain(positive)))
             st.plotly_chart(icon_array(prev, label=_("with {outcome}").format(outcome=positive)),
                             config={"displayModeBar": False}, key="case_tab_icons")
 

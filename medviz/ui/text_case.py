@@ -6,7 +6,7 @@ import streamlit as st
 from medviz.bundle import ModelBundle
 from medviz.charts.prediction import differential_bar, highlight_html
 from medviz.errors import MedvizError
-from medviz.i18n import N_, _, current_language, format_number, format_percent
+from medviz.i18n import N_, _, current_language, format_number, format_probability
 from medviz.text.analyse import CaseAnalysis, analyse_case
 from medviz.text.predict import ranked
 from medviz.ui import cache
@@ -60,7 +60,7 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
     if check.out_of_scope:
         q = (bundle.manifest.get("out_of_scope") or {}).get("in_scope_quantile")
         why = (_("it looks less like the training cases than {share} of held-out in-scope cases do").format(
-                   share=format_percent(q, 0))
+                   share=format_probability(q, 0))
                if isinstance(q, (int, float)) else _("its out-of-scope score is above the flag threshold"))
         st.error(_("{warning} ({why}; score {score}, threshold {threshold}).").format(
             warning=plain(library_message(check.warnings[0])), why=why,
@@ -92,7 +92,7 @@ def _show(bundle: ModelBundle, check: CaseAnalysis, table, attention) -> None:
 def conformal_sentence(bundle: ModelBundle, check: CaseAnalysis) -> str:
     """The conformal-set sentence (CaseAnalysis.differential_sentence's wording) with the diagnoses under the
     bundle's display names in the session's language (``bundle.display_label``), as the ranked list shows them."""
-    coverage = format_percent(check.coverage, 0)
+    coverage = format_probability(check.coverage, 0)
     if not check.prediction_set:
         return _("No diagnosis is probable enough to include at {coverage} coverage on held-out cases: the model "
                  "cannot stand behind any of its diagnoses for this case.").format(coverage=coverage)
@@ -293,7 +293,7 @@ def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
 
     def items(chosen) -> str:
         return "".join(
-            f"<li><b>{esc(bundle.display_label(h.label, current_language()))}</b> — {percent(h.probability)} ("
+            f"<li><b>{esc(bundle.display_label(h.label, current_language()))}</b> — {esc(percent(h.probability))} ("
             + esc(_("rank {rank}").format(rank=h.rank)) + f"): {esc(h.danger)}. "
             + ("<b>" + esc(_("Red flag in the note: {reason}.").format(reason=h.red_flag)) + "</b> "
                if h.red_flag else "")

@@ -288,6 +288,8 @@ def value_expert():
     ("Bloods: creatinine 390 (was 95 on discharge).", {"raised creatinine"}),
     ("creat 1.9 mg/dL", {"raised creatinine"}),  # under 25: mg/dL
     ("creatinine 88", set()),
+    ("Creatinine 1240 umol/L today.", {"raised creatinine"}),  # four digits read whole (was read as 124)
+    ("creatinine 12400", set()),  # five digits: no value (not 124 nor 1240)
     ("Lactate 5.1.", {"raised lactate"}),
     ("lactate 2.8", set()),  # below NICE NG51's high-risk 4 mmol/L
     ("COHb 28%", {"raised carboxyhaemoglobin"}),

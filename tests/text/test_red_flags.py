@@ -203,3 +203,47 @@ def test_urgent_hits_are_red_flags_or_probable_ones_the_rest_rank_only():
     assert [h.label for h in urgent] == ["Hypothermia", "Stroke"]
     assert [h.label for h in by_rank] == ["Pneumothorax"]
     assert all(h.probability < rule.min_probability and not h.red_flag for h in by_rank)
+
+
+AKI_KDIGO_3 = ("creatinine at KDIGO stage 3 level (≥ 354 µmol/L, 4.0 mg/dL): acute kidney injury unless a known baseline "
+               "is as high")
+
+
+@pytest.mark.parametrize("text", [
+    "74M retention, confused. Creat 560 (6 mo ago 92), K 5.4.",  # holdout5 h5_028's bloods
+    "Bloods: creatinine 560 umol/L",
+    "creatinine 4.5 mg/dL, was 0.9 last year",  # under 25: mg/dL
+    "Creatinine 1240 on admission",  # four digits
+    "creatinine 354",  # KDIGO stage 3: >= 353.6 umol/L
+    "creat: 4.0",
+])
+def test_creatinine_at_kdigo_stage_3_level_raises_acute_kidney_injury(text):
+    flags = load_red_flags()
+    assert ("Acute kidney injury", AKI_KDIGO_3) in flags.raised(text)
+    (flag,) = [f for f in flags.flags if f.reason == AKI_KDIGO_3]
+    assert flag.source.startswith("KDIGO 2012 Clinical Practice Guideline for Acute Kidney Injury")
+
+
+@pytest.mark.parametrize("text", [
+    "creatinine 300",  # raised, below stage 3's level
+    "Creatinine 353 umol/L",
+    "creatinine 2.0 mg/dL",
+    "creat 3.9",
+    "Creatinine normal, eGFR > 90",
+    "No AKI: creatinine 88, passing good volumes of urine",
+    "Denies reduced urine output. Recheck creatinine; refer if it rises above 354 umol/L",  # negated sign, a threshold
+    "Creatinine not checked yet, will repeat if over 354",
+    "creatinine 12400",  # no value: five digits
+])
+def test_creatinine_below_stage_3_or_not_a_result_does_not_raise_acute_kidney_injury(text):
+    assert "Acute kidney injury" not in raised(text)
+
+
+def test_creatinine_flag_leaves_the_experts_reading_unchanged():
+    """The flag's value sign is a VITAL_RULES phrase that no expert table holds: the 801 expert reads a creatinine of
+    560 as "raised creatinine" only, as before the rule."""
+    from medviz.text.synth import bayes
+
+    assert bayes.vital_findings("creat 560, k 5.4") == ["raised creatinine", bayes.CREATININE_KDIGO_3]
+    doc = json.loads((RED_FLAGS_FILE.parents[2] / "models" / "differential-801" / "knowledge_base_expert.json").read_text())
+    assert bayes.CREATININE_KDIGO_3 not in doc["phrases"] and "raised creatinine" in doc["phrases"]

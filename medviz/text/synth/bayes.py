@@ -135,18 +135,20 @@ COMBINED = {("n", "v"): ("nausea", "vomiting"), ("n", "v", "d"): ("nausea", "vom
 # capillary glucose < 4.0 mmol/L = hypoglycaemia (NICE NG17/NG28), > 20 = marked hyperglycaemia; potassium
 # >= 6.0 mmol/L = hyperkalaemia (UK Kidney Association 2020)). Each rule: (measure, test on the value(s),
 # phrase); a phrase the expert's tables lack is skipped. Table phrases holding a value of these measures
-# ("HR 118", "T 39", "BP 160/110") are not read as phrases: the value is read here instead.
+# ("HR 118", "T 39", "BP 160/110") are not read as phrases: the value is read here instead. A value has up to four
+# digits and is read whole (a creatinine of 1200 umol/L was read as 120, "HR 1180" as 118); a longer number is none.
 _VITAL = re.compile(
     r"\b(hr|pulse|heart rate|rr|resp rate|respiratory rate|t|temp|temperature|bp|blood pressure|sats|o2 sats|spo2|sao2"
     r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium|creatinine|creat|lactate|cohb|cohb level|carboxyhaemoglobin|carboxyhemoglobin|ketones|ketone)"
     r"\s*(?:of|is|was|=|:)?\s*"
-    r"(\d{1,3}(?:\.\d+)?|hi)(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
+    r"(\d{1,4}(?:\.\d+)?(?!\d)|hi)(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
 _MEASURE = {"hr": "hr", "pulse": "hr", "heart rate": "hr", "rr": "rr", "resp rate": "rr", "respiratory rate": "rr",
             "t": "t", "temp": "t", "temperature": "t", "bp": "bp", "blood pressure": "bp", "sats": "spo2",
             "o2 sats": "spo2", "spo2": "spo2", "sao2": "spo2", "bm": "glucose", "cbg": "glucose", "glucose": "glucose",
             "blood glucose": "glucose", "blood sugar": "glucose", "k": "k", "k+": "k", "potassium": "k",
             "creatinine": "creatinine", "creat": "creatinine", "lactate": "lactate", "cohb": "cohb", "cohb level": "cohb",
             "carboxyhaemoglobin": "cohb", "carboxyhemoglobin": "cohb", "ketones": "ketones", "ketone": "ketones"}
+CREATININE_KDIGO_3 = "creatinine at kdigo stage 3 level"  # a VITAL_RULES phrase read only by the red flags
 VITAL_RULES = (
     ("hr", lambda v, _: 100 <= v <= 300, "tachycardia"),
     ("hr", lambda v, _: 0 < v <= 50, "bradycardia"),
@@ -167,6 +169,11 @@ VITAL_RULES = (
     # DKA criterion; a hyperosmolar state has < 3.0); a lying-then-standing blood pressure that falls by >= 20
     # systolic or >= 10 diastolic (the consensus definition of orthostatic hypotension; POSTURAL_DROP, vital_findings)
     ("creatinine", lambda v, _: v >= 130 or 1.5 <= v < 25, "raised creatinine"),
+    # serum creatinine at KDIGO stage 3's level, >= 353.6 umol/L = 4.0 mg/dL (KDIGO 2012 Clinical Practice Guideline
+    # for Acute Kidney Injury, Kidney Int Suppl 2012;2:1-138, table 2): acute kidney injury, or advanced chronic kidney
+    # disease where the baseline is as high. A phrase no expert table holds (the expert reads "raised creatinine" for
+    # it as before); the acute kidney injury red flag reads it (medviz/text/red_flags.json, value:<phrase>)
+    ("creatinine", lambda v, _: v >= 353.6 or 4.0 <= v < 25, CREATININE_KDIGO_3),
     ("lactate", lambda v, _: 4.0 <= v < 30, "raised lactate"),
     ("cohb", lambda v, _: 10 <= v <= 100, "raised carboxyhaemoglobin"),
     ("ketones", lambda v, _: 3.0 <= v < 15, "ketones"),

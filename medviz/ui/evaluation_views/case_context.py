@@ -9,7 +9,7 @@ from medviz import evaluation as E
 from medviz.bundle import ModelBundle
 from medviz.charts import evaluation as C
 from medviz.errors import MedvizError
-from medviz.i18n import _, Message, current_language
+from medviz.i18n import _, Message, current_language, format_probability
 from medviz.ui.evaluation_views.cached import test_eval_for
 from medviz.ui.evaluation_views.common import PLOT_CONFIG, md
 
@@ -38,7 +38,10 @@ def diagnosis_context_table(bundle: ModelBundle, labels: list[str]) -> None:
         except MedvizError:
             return
         def ci(k):
-            return "–" if c[k] is None else f"{c[k]:.0%} ({c[k + '_lo']:.0%}–{c[k + '_hi']:.0%})"
+            if c[k] is None:
+                return "–"
+            est, lo, hi = (format_probability(c[k + end], 0) for end in ("", "_lo", "_hi"))
+            return f"{est} ({lo}–{hi})"
         rows.append({_("Diagnosis"): bundle.display_label(lab, current_language()), _("Test cases"): c["support"], _("Sensitivity (95% CI)"): ci("sensitivity"),
                      _("PPV (95% CI)"): ci("ppv")})
     if not rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from medviz import evaluation as E
-from medviz.i18n import _, format_number
+from medviz.i18n import _, format_number, format_probability
 from medviz.ui.common import plain
 
 
@@ -31,7 +31,7 @@ def _columns(n: int):
 def _ci_txt(est, lo, hi, pct=False) -> str:
     if est is None:
         return _("not estimable")
-    f = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:.3f}")
+    f = (lambda v: format_probability(v, 1)) if pct else (lambda v: f"{v:.3f}")
     return f(est) + (f" ({f(lo)}–{f(hi)})" if lo is not None and hi is not None else "")
 
 

@@ -10,7 +10,7 @@ from medviz import metrics as M
 from medviz.bundle import ModelBundle
 from medviz.charts import evaluation as C
 from medviz.errors import MedvizError
-from medviz.i18n import _, format_number
+from medviz.i18n import _, format_number, format_probability
 from medviz.ui.evaluation_views.cached import bundle_digest, test_eval_for, test_one_vs_rest
 from medviz.ui.evaluation_views.common import DEDUP_KEY, DIAGNOSIS_KEY, PLOT_CONFIG, THRESHOLD_KEY, _boot_caption, _ci_txt, _columns, md
 from medviz.ui.evaluation_views.external import _external_section
@@ -66,7 +66,7 @@ def _cohort_summary(cohorts) -> None:
             a.metric(_("Patients"), format_number(c.n))
             if c.events is not None:
                 b.metric(_("Events"), format_number(c.events))
-                d.metric(_("Prevalence"), f"{c.prevalence:.1%}")
+                d.metric(_("Prevalence"), format_probability(c.prevalence, 1))
             else:
                 b.metric(_("Diagnoses present"), int(len(np.unique(ev.y))))
             for reason, k in (c.excluded or {}).items():
@@ -81,10 +81,10 @@ def _multiclass_sections(bundle: ModelBundle, cohorts, dedup: bool) -> None:
     for col, (title, ev, _key) in zip(_columns(len(cohorts)), cohorts):
         with col:
             a, b, c = st.columns(3)
-            a.metric(_("Top-1 accuracy"), f"{ev.top1:.1%}", help=_("The true diagnosis is ranked first."))
-            a.caption(_ci_range(f"{ev.top1_ci[0]:.1%}", f"{ev.top1_ci[1]:.1%}"))
-            b.metric(_("Top-3 accuracy"), f"{ev.top3:.1%}", help=_("The true diagnosis is among the first three."))
-            b.caption(_ci_range(f"{ev.top3_ci[0]:.1%}", f"{ev.top3_ci[1]:.1%}"))
+            a.metric(_("Top-1 accuracy"), format_probability(ev.top1, 1), help=_("The true diagnosis is ranked first."))
+            a.caption(_ci_range(format_probability(ev.top1_ci[0], 1), format_probability(ev.top1_ci[1], 1)))
+            b.metric(_("Top-3 accuracy"), format_probability(ev.top3, 1), help=_("The true diagnosis is among the first three."))
+            b.caption(_ci_range(format_probability(ev.top3_ci[0], 1), format_probability(ev.top3_ci[1], 1)))
             m = ev.macro_auc
             c.metric(_("Macro AUC (one-vs-rest)"), "–" if m.estimate is None else f"{m.estimate:.3f}")
             if m.lo is not None:
@@ -133,6 +133,11 @@ def _ci_range(lo: str, hi: str) -> str:
 WIDE_LABELS = 30  # above this many diagnoses: searchable tables and most-confused pairs instead of grids (issue 15)
 
 
+def _pct_range(lo: float, hi: float, digits: int = 0) -> str:
+    """A confidence interval of a proportion as text ("<1%–15%"; :func:`medviz.i18n.format_probability`)."""
+    return f"{format_probability(lo, digits)}–{format_probability(hi, digits)}"
+
+
 def _wide_per_class(pc: pd.DataFrame, key: str) -> None:
     """Per-diagnosis table for hundreds of labels: numeric (sortable by clicking a header) and searchable."""
     query = st.text_input(_("Find a diagnosis"), key=f"evaluation_pc_search_{key}", placeholder=_("e.g. embolism"))
@@ -140,9 +145,9 @@ def _wide_per_class(pc: pd.DataFrame, key: str) -> None:
     table = pd.DataFrame({
         diagnosis: pc["label"], _("Support"): pc["support"], "AUC": pc["auc"].astype(float),
         sensitivity: pc["sensitivity"].astype(float), _("Sensitivity 95% CI"): [
-            "–" if pd.isna(e) else f"{lo:.0%}–{hi:.0%}" for e, lo, hi in zip(pc["sensitivity"], pc["sensitivity_lo"], pc["sensitivity_hi"])],
+            "–" if pd.isna(e) else _pct_range(lo, hi) for e, lo, hi in zip(pc["sensitivity"], pc["sensitivity_lo"], pc["sensitivity_hi"])],
         ppv: pc["ppv"].astype(float), _("PPV 95% CI"): [
-            "–" if pd.isna(e) else f"{lo:.0%}–{hi:.0%}" for e, lo, hi in zip(pc["ppv"], pc["ppv_lo"], pc["ppv_hi"])],
+            "–" if pd.isna(e) else _pct_range(lo, hi) for e, lo, hi in zip(pc["ppv"], pc["ppv_lo"], pc["ppv_hi"])],
     })
     if query.strip():
         table = table[table[diagnosis].astype(str).str.contains(query.strip(), case=False, regex=False)]
@@ -168,7 +173,7 @@ def _most_confused(confusion: pd.DataFrame, title: str, n: int = 20) -> None:
 
 def _per_class_display(pc: pd.DataFrame) -> pd.DataFrame:
     def ci(e, lo, hi):
-        return "–" if e is None or pd.isna(e) else f"{e:.0%} ({lo:.0%}–{hi:.0%})"
+        return "–" if e is None or pd.isna(e) else f"{format_probability(e, 0)} ({_pct_range(lo, hi)})"
 
     return pd.DataFrame({
         _("Diagnosis"): pc["label"], _("Support"): pc["support"],
@@ -244,7 +249,7 @@ def _binary_sections(bundle: ModelBundle, cohorts, positive: str, headline: bool
                               width="stretch", config=PLOT_CONFIG, key=f"evaluation_cm2_{key}")
             right.dataframe(_threshold_table(cm), hide_index=True, width="stretch")
             right.caption(_("{flagged} of {n} patients ({share}) are at or above this threshold.").format(
-                flagged=format_number(cm["tp"] + cm["fp"]), n=format_number(ev.cohort.n), share=f"{cm['flagged_share']:.0%}"))
+                flagged=format_number(cm["tp"] + cm["fp"]), n=format_number(ev.cohort.n), share=format_probability(cm['flagged_share'], 0)))
 
 
 def _threshold_table(cm: dict) -> pd.DataFrame:
@@ -254,7 +259,7 @@ def _threshold_table(cm: dict) -> pd.DataFrame:
                              ("ppv", _("PPV"), _("of flagged patients, share with the outcome")),
                              ("npv", _("NPV"), _("of unflagged patients, share without it"))):
         v = cm[k]
-        rows.append({_("Measure"): name, _("Value"): "–" if v is None else f"{v:.1%}",
-                     _("95% CI (Wilson)"): "–" if v is None else f"{cm[k + '_lo']:.1%}–{cm[k + '_hi']:.1%}",
+        rows.append({_("Measure"): name, _("Value"): "–" if v is None else format_probability(v, 1),
+                     _("95% CI (Wilson)"): "–" if v is None else _pct_range(cm[k + "_lo"], cm[k + "_hi"], 1),
                      _("Meaning"): meaning})
     return pd.DataFrame(rows)
