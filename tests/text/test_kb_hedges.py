@@ -37,6 +37,8 @@ def _names(expert, text):
     "can't exclude fever", "cant rule out fever", "concerning for fever", "suggestive of fever", "in keeping with fever",
     "consistent with fever", "fever suspected.", "fever - likely, ", "fever is possible", "fever not ruled out",
     "fever cannot be excluded", "fever has not been excluded",
+    # session 13: a "not" inside the hedge phrase is no negation (these were read as absent)
+    "could not exclude fever", "can not exclude fever", "could not rule out fever", "couldn't exclude fever",
 ])
 def test_hedged_findings_are_uncertain_not_present(expert, text):
     assert _names(expert, text) == ([], [], ["fever"])
@@ -67,6 +69,17 @@ def test_hedged_findings_are_uncertain_not_present(expert, text):
     ("Is it serious? Cough for a week", ["cough"], [], []),
     # present anywhere in the note is present
     ("possible fever. Fever 39 last night", ["fever"], [], []),
+    # ConText's backward negations after auxiliaries (session 13: these were read as present)
+    ("fever ruled out", [], ["fever"], []),
+    ("fever has been ruled out, cough", ["cough"], ["fever"], []),
+    ("fever and cough were excluded.", [], ["cough", "fever"], []),
+    ("fever unlikely.", [], ["fever"], []),
+    ("fever was denied", [], ["fever"], []),
+    ("cough is absent; fever", ["fever"], ["cough"], []),
+    ("fever is unlikely to be the cause", ["fever"], [], []),  # not the clause's end: the fever is there
+    ("fever has not been ruled out", [], [], ["fever"]),  # still a hedge
+    ("cough has been present", ["cough"], [], []),
+    ("could not walk, no fever", [], ["fever"], []),  # "could not" without "exclude": the negation as before
 ])
 def test_negation_queries_and_scopes(expert, text, present, absent, uncertain):
     assert _names(expert, text) == (present, absent, uncertain)
@@ -145,6 +158,17 @@ def test_the_clinical_reader_reads_maybe_and_perhaps_as_hedges():
 
     for text in ("maybe some photophobia", "perhaps photophobia"):
         assert findings_by_status(preprocess(text), UNCERTAIN) == ("photophobia",)
+
+
+def test_the_clinical_reader_reads_cannot_exclude_as_a_hedge_however_written():
+    """spaCy splits "cannot" into "can" + "not" and "can't" into "ca" + "n't" (NORM "can", "not"), so the rule written
+    for "cannot exclude" never matched and "cannot exclude meningitis" was read as present (session 13)."""
+    from medviz.text.clinical import UNCERTAIN, findings_by_status, preprocess
+
+    for text in ("cannot exclude meningitis", "can't exclude meningitis", "cant rule out meningitis",
+                 "could not exclude meningitis", "can not exclude meningitis", "couldn't rule out meningitis"):
+        assert findings_by_status(preprocess(text), UNCERTAIN) == ("meningitis",), text
+    assert findings_by_status(preprocess("could not walk, no meningitis"), "absent") == ("meningitis",)
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,8 @@ _HEDGE_PHRASES = frozenset({
     *((a, b) for a in ("suspicion", "suspicious", "concern", "concerning", "worrisome", "suggestive", "consistent",
                        "compatible") for b in ("of", "for", "with")),
     *((a, b) for a in ("cannot", "cant") for b in ("exclude", "rule")), ("can", "t", "exclude"), ("can", "t", "rule"),
+    # "can not / could not / couldn't exclude" (its "not" denies nothing: the reader steps over it, _hedge_width)
+    *((a, b, c) for a, b in (("can", "not"), ("could", "not"), ("couldn", "t")) for c in ("exclude", "rule")),
     ("rule", "out"), ("r", "o"), ("r", "out"), ("in", "keeping", "with")})
 _HEDGE_NEXT: dict[str, frozenset] = {}  # first word of a hedge phrase -> the second words it can have
 for _k in _HEDGE_PHRASES:
@@ -120,7 +122,11 @@ _SIGN_PLUS = re.compile(r"(?<=[a-z)]) ?\+(?=[ \t]*(?:[,;.\n]|$))")
 _SIGN_ANY = re.compile(r"[-\u2212+][ \t]*(?:[,;.\n]|$)")
 _POST_SEP = frozenset({":", "-", "\u2013", "\u2014", _QUERY_BACK})  # "fever? no": asked and denied
 _BOUNDARY = frozenset({",", *_CLAUSE_END})
-_POST_START = _POST_NEG | _POST_SEP
+# ConText's backward NEGATED_EXISTENCE cues that end the finding's clause, after auxiliaries ("PE was excluded",
+# "fracture has been ruled out", "rash unlikely."; context_rules.json): the finding is absent. "not ruled out",
+# "cannot be excluded" stay hedges (_trailing_hedge: a "not" before them is no auxiliary)
+_POST_RULED = frozenset({"excluded", "unlikely", "improbable"})
+_POST_START = _POST_NEG | _POST_SEP | _POST_RULED | {"ruled"} | _COPULA
 
 # Combined abbreviations naming several findings at once ("N/V", "D&V", "N/V/D"; "/", "&" and "+" are not
 # tokens): read as each finding. Values: phrases of the synonym table (skipped when a table lacks one).
@@ -443,10 +449,13 @@ class KnowledgeBaseBayes:
                 elif t in _HEDGE_TOKENS:  # one set lookup per word for the three kinds below
                     if t == ",":
                         hedged = False  # a comma ends a hedge's scope (ConText's COMMA_BREAK / COMMA_LIST)
-                    elif t in _HEDGE_WORDS or _hedge_phrase(toks, i):
+                    elif t in _HEDGE_WORDS or (width := _hedge_width(toks, i)):
                         if negated and "," in toks[negated_at + 1:i]:
                             negated = False  # "no fever, possible rash": the hedge's finding is not denied
                         hedged, hedge_at = True, -1
+                        if t not in _HEDGE_WORDS and not _NEG_WORDS.isdisjoint(toks[i + 1:i + width]):
+                            i += width - 1  # "could not exclude meningism": its "not" is no negation
+
                 ignored = ignored or t in _IGNORE_WORDS
                 i += 1
         if dropped:
@@ -677,19 +686,24 @@ def _hypothetical_end(toks: list[str], i: int) -> int:
 
 def _trailing_negation(toks: list[str], i: int) -> int:
     """Index just past a trailing negation that starts at ``toks[i]`` ("- none", ": no", "denied" ending its
-    clause), or 0 when there is none."""
-    j = i + 1 if i < len(toks) and toks[i] in _POST_SEP else i
-    if j < len(toks) and toks[j] in _POST_NEG and (j + 1 == len(toks) or toks[j + 1] in _BOUNDARY):
+    clause; after auxiliaries too, "was denied", and "excluded", "unlikely", "ruled out": :data:`_POST_RULED`), or 0
+    when there is none."""
+    n = len(toks)
+    j = i + 1 if i < n and toks[i] in _POST_SEP else i
+    if j < n and toks[j] in _POST_NEG and (j + 1 == n or toks[j + 1] in _BOUNDARY):
         return j + 1
-    return 0
+    while j < n and toks[j] in _COPULA:
+        j += 1
+    end = j + 2 if toks[j:j + 2] == ["ruled", "out"] else j + 1 if j < n and toks[j] in _POST_RULED | _POST_NEG else 0
+    return end if end and (end == n or toks[end] in _BOUNDARY) else 0
 
 
-def _hedge_phrase(toks: list[str], i: int) -> bool:
-    """True when a hedge phrase of :data:`_HEDGE_PHRASES` ("could be", "cannot exclude", "r/o", ...) starts at
-    ``toks[i]``."""
+def _hedge_width(toks: list[str], i: int) -> int:
+    """The number of tokens of the hedge phrase of :data:`_HEDGE_PHRASES` ("could be", "cannot exclude", "could not
+    rule", "r/o", ...) that starts at ``toks[i]`` (the longer one where two do), or 0 when none does."""
     if i + 1 >= len(toks) or toks[i + 1] not in _HEDGE_NEXT.get(toks[i], ()):
-        return False
-    return tuple(toks[i:i + 2]) in _HEDGE_PHRASES or tuple(toks[i:i + 3]) in _HEDGE_PHRASES
+        return 0
+    return 3 if tuple(toks[i:i + 3]) in _HEDGE_PHRASES else 2 if tuple(toks[i:i + 2]) in _HEDGE_PHRASES else 0
 
 
 def _trailing_hedge(toks: list[str], i: int) -> int:
