@@ -23,6 +23,7 @@ def _library_messages() -> list[str]:
     out = [
         analyse.EMPTY.message,
         analyse.UNREADABLE.message,
+        analyse.UNREADABLE_ZH.message,
         analyse.OUT_OF_SCOPE_WARNING,
         analyse._low_confidence_text(0.21, 0),
         analyse._low_confidence_text(0.21, 6),

@@ -76,6 +76,13 @@ UNREADABLE = Notice(
 )
 
 
+# the same for a bundle that reads Chinese too (issue 14): "English letters" alone was wrong there (a newcomer's "12345"
+# on differential-801, session 13)
+UNREADABLE_ZH = Notice(
+    "no words the model can read (it reads English letters and Chinese characters; the text has none)",
+    "The model reads English words (letters a-z) and Chinese characters; this text has none (another script, emoji, "
+    "or only numbers or punctuation), so there is nothing it can read and no diagnosis is given.",
+)
 ENGLISH_ONLY = Notice(
     "Chinese text: this model reads English only",
     "This model reads English only: the text is in Chinese, which it cannot read, so no diagnosis is given. "
@@ -205,7 +212,7 @@ def prepare(cfg: SafetyConfig, texts: Sequence[str | None], *, bundle=None, labe
     for i in np.flatnonzero(empty):
         errors[i] = EMPTY
     for i in np.flatnonzero(~readable & ~empty):
-        errors[i] = ENGLISH_ONLY if han[i] else UNREADABLE
+        errors[i] = ENGLISH_ONLY if han[i] else UNREADABLE_ZH if reads_zh else UNREADABLE
     good = np.flatnonzero(readable)
     pre: list[Preprocessed | None] = [None] * len(raw)
     for i, p in zip(good, preprocess_batch(cfg.preprocessing, [raw[i] for i in good])):

@@ -25,6 +25,8 @@ TEMPLATES: tuple[str, ...] = (
     N_("The case text is empty: describe the patient's symptoms in a sentence or two."),
     N_("The model reads English words (letters a-z); this text has none (another script, emoji, or only "
        "numbers or punctuation), so there is nothing it can read and no diagnosis is given."),
+    N_("The model reads English words (letters a-z) and Chinese characters; this text has none (another script, "
+       "emoji, or only numbers or punctuation), so there is nothing it can read and no diagnosis is given."),
     N_("Every finding in the text was read as absent or uncertain ({findings}): there is nothing left for "
        "the model to read. Describe the findings that are present."),
     N_("This case may be outside what the model was trained for: treat the list below with caution."),

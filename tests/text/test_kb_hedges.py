@@ -188,14 +188,27 @@ def test_phrase_rules_put_hedged_matches_in_uncertain(rule_expert, text, present
     assert _names(rule_expert, text) == (present, absent, uncertain)
 
 
-def test_the_red_flags_reading_of_phrase_rules_is_unchanged(rule_expert):
-    """PhraseRules.read (the red flags' reading) keeps its (present, absent) and its prefilter: a "?" written onto a
-    match is not seen there (read_statuses sees it for the expert)."""
+def test_the_red_flags_reading_of_phrase_rules_does_not_count_a_queried_sign(rule_expert):
+    """PhraseRules.read (the red flags' reading): a "?" written onto a match makes it uncertain, as for the expert
+    (session 13; it had been read as present), so it is in neither list."""
     rules = rule_expert._phrase_rules
     col = rules.column["respiratory depression"]
-    assert rules.read("Started on morphine, ?breathing slowly.") == ([col], [])
+    assert rules.read("Started on morphine, ?breathing slowly.") == ([], [])
     assert rules.read_statuses("Started on morphine, ?breathing slowly.") == ([], [], [col])
     assert rules.read("Now possibly breathing slowly.") == ([], [])
+    assert rules.read("Started on morphine, breathing slowly.") == ([col], [])
+
+
+def test_a_queried_calf_swelling_raises_no_dvt_red_flag():
+    """A newcomer's note "34F on the pill, sudden pleuritic chest pain and SOB after a long-haul flight, HR 118, ?calf
+    swelling" named DVT with "red flag in the note: a swollen or tender calf" (session 13)."""
+    from medviz.text.red_flags import load_red_flags
+
+    flags = load_red_flags()
+    note = "34F on the pill, sudden pleuritic chest pain and SOB after a long-haul flight, HR 118, {} swelling"
+    queried = {c for c, _ in flags.raised(note.format("?calf"))}
+    stated = {c for c, _ in flags.raised(note.format("left calf"))}
+    assert "Deep vein thrombosis (DVT)" in stated - queried
 
 
 # The 801-condition bundle: the scored CSV and the Case page from one reading.

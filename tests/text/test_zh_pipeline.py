@@ -142,3 +142,16 @@ def test_english_only_bundle_says_it_reads_english_only(tiny_clinical_bundle):
     batch = analyse_texts(p, ["发热三天，咳嗽", "fever and cough 发热"])
     assert batch.error_codes()[0] == ENGLISH_ONLY.code
     assert "Chinese characters in the text were not read" in batch.warning_codes()[1]
+
+
+def test_a_text_without_words_names_both_scripts_for_a_bundle_that_reads_chinese(predictor, tiny_clinical_bundle):
+    """"12345" on a bundle that reads English and Chinese said the model "reads English letters" (a newcomer on
+    differential-801, session 13); an English-only bundle still says so."""
+    from medviz.bundle import load_bundle
+    from medviz.text.analyse import UNREADABLE, UNREADABLE_ZH, analyse_texts
+    from medviz.text.predict import TextPredictor
+
+    assert analyse_texts(predictor, ["12345", "😀😀"]).error_codes() == [UNREADABLE_ZH.code] * 2
+    english = TextPredictor.from_bundle(load_bundle(tiny_clinical_bundle))
+    assert analyse_texts(english, ["12345"]).error_codes() == [UNREADABLE.code]
+    assert "Chinese characters" in UNREADABLE_ZH.message and "Chinese" not in UNREADABLE.message

@@ -275,8 +275,10 @@ class PhraseRules:
 
     def read(self, text: str, only: frozenset[int] | None = None) -> tuple[list[int], list[int]]:
         """(present columns, absent columns) that the rules find in ``text`` (:meth:`read_statuses` without the
-        uncertain ones, and with ``marks_on_matches`` False: the red flags' reading, medviz.text.red_flags, as it was)."""
-        present, absent, _uncertain = self.read_statuses(text, only, marks_on_matches=False)
+        uncertain ones): the red flags' reading (medviz.text.red_flags). Since session 13 a "?" written onto a sign
+        ("?calf swelling") reaches ConText here too, so a queried sign no longer raises a flag (a newcomer's PE note
+        named DVT with "red flag in the note: a swollen or tender calf" for "?calf swelling")."""
+        present, absent, _uncertain = self.read_statuses(text, only)
         return present, absent
 
     def read_statuses(self, text: str, only: frozenset[int] | None = None,
