@@ -27,6 +27,7 @@ def _library_messages() -> list[str]:
         analyse.OUT_OF_SCOPE_WARNING,
         analyse._low_confidence_text(0.21, 0),
         analyse._low_confidence_text(0.21, 6),
+        analyse._low_confidence_text(0.88, 6),
         analyse.CaseAnalysis.differential_sentence(SimpleNamespace(coverage=0.9, prediction_set=("flu", "migraine"))),
         analyse.CaseAnalysis.differential_sentence(SimpleNamespace(coverage=0.9, prediction_set=())),
         load_rule().wording(),
@@ -234,3 +235,15 @@ def test_low_confidence_banner_never_rounds_a_probability_to_0_percent(top, show
     with use_language("zh_CN"):
         zh = library_message(banner)
     assert _is_cjk(zh) and sorted(re.findall(r"<?\d+%", zh)) == sorted([shown, "50%"])  # the value, the rule's cut-off
+
+
+def test_low_confidence_with_a_probable_top_diagnosis_says_the_set_is_wide():
+    """"the top diagnosis has 88% probability and a conformal set of 6" read to a newcomer as a contradiction (session
+    13): a wide set behind a probable top diagnosis says that several diagnoses are still plausible."""
+    wide = analyse._low_confidence_text(0.88, 6)
+    assert wide.startswith("Low confidence: 6 diagnoses are still plausible (the conformal set), although the top one "
+                           "has 88% probability")
+    assert analyse._low_confidence_text(0.3, 6).startswith("Low confidence: the top diagnosis has 30% probability")
+    with use_language("zh_CN"):
+        zh = library_message(wide)
+    assert _is_cjk(zh) and "6" in zh and "88%" in zh

@@ -568,12 +568,15 @@ def _row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prep
 def _low_confidence_text(top: float, set_size: int) -> str:
     """The low-confidence notice (English: scored CSVs, the audit trail; the pages translate it, medviz.ui.messages);
     ``top``: the top diagnosis's probability in [0, 1], "<1%" below 1 % (:func:`medviz.i18n.format_probability`)."""
+    rule = (f"(rule: top under {format_probability(LOW_CONFIDENCE_TOP_PROBABILITY, 0, 'en')}, or a set that is empty "
+            f"or has {LOW_CONFIDENCE_SET_SIZE} or more diagnoses).")
+    if set_size >= LOW_CONFIDENCE_SET_SIZE and top >= LOW_CONFIDENCE_TOP_PROBABILITY:
+        # a probable top diagnosis with a wide set: "the top diagnosis has 88% probability and a conformal set of 6" read
+        # to a newcomer as a contradiction (session 13); say what is uncertain, the set
+        return (f"Low confidence: {set_size} diagnoses are still plausible (the conformal set), although the top one has "
+                f"{format_probability(top, 0, 'en')} probability {rule}")
     size = "an empty conformal set" if set_size == 0 else f"a conformal set of {set_size}"
-    return (
-        f"Low confidence: the top diagnosis has {format_probability(top, 0, 'en')} probability and {size} "
-        f"(rule: top under {format_probability(LOW_CONFIDENCE_TOP_PROBABILITY, 0, 'en')}, or a set that is empty or has "
-        f"{LOW_CONFIDENCE_SET_SIZE} or more diagnoses)."
-    )
+    return f"Low confidence: the top diagnosis has {format_probability(top, 0, 'en')} probability and {size} {rule}"
 
 
 @dataclass(frozen=True)

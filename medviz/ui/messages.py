@@ -50,6 +50,8 @@ TEMPLATES: tuple[str, ...] = (
        "under {cutoff}, or a set that is empty or has {size} or more diagnoses)."),
     N_("Low confidence: the top diagnosis has {top} probability and a conformal set of {n} (rule: top "
        "under {cutoff}, or a set that is empty or has {size} or more diagnoses)."),
+    N_("Low confidence: {n} diagnoses are still plausible (the conformal set), although the top one has {top} "
+       "probability (rule: top under {cutoff}, or a set that is empty or has {size} or more diagnoses)."),
     N_("No diagnosis is probable enough to include at {coverage} coverage on held-out cases: the model "
        "cannot stand behind any of its diagnoses for this case."),
     N_("With {coverage} coverage on held-out cases, the diagnosis is among: {items}."),
