@@ -184,7 +184,7 @@ VITAL_RULES = (
     ("cohb", lambda v, _: 10 <= v <= 100, "raised carboxyhaemoglobin"),
     ("ketones", lambda v, _: 3.0 <= v < 15, "ketones"),
 )
-_VITAL_LOWER = re.compile(_VITAL.pattern)  # vital_findings on ASCII lower-case text
+_VITAL_LOWER = re.compile(_VITAL.pattern)  # vital_findings on lower-case text without "ı" or "ſ": no IGNORECASE
 _VITAL_RULES_OF: dict[str, tuple] = {}  # measure -> its (test, phrase) rules, in VITAL_RULES order
 for _name, _test, _phrase in VITAL_RULES:
     _VITAL_RULES_OF[_name] = (*_VITAL_RULES_OF.get(_name, ()), (_test, _phrase))
@@ -379,7 +379,9 @@ class KnowledgeBaseBayes:
         run: list[tuple[int, int, int, int]] = []  # the present findings of the current clause
         dropped: set[int] = set()  # places in ``present`` of list findings that a trailing negation denied
         negated = ignored = hedged = False  # hedged: a forward hedge cue waits for its one finding
-        cue = negated_at = hedge_at = -1  # hedge_at: where that finding must start (a spaced "?"), or -1  # index of the negation cue not yet cut with a denied finding (:func:`without_denied`)
+        # cue: the negation cue not yet cut with a denied finding (:func:`without_denied`); negated_at: the last
+        # negation cue; hedge_at: where a spaced "?"'s one finding must start, or -1
+        cue = negated_at = hedge_at = -1
         i = 0
         n_toks = len(toks)
         hypothetical: list[tuple[int, int]] = []  # token ranges of conditional clauses (:func:`_hypothetical_end`)

@@ -281,14 +281,12 @@ class PhraseRules:
         present, absent, _uncertain = self.read_statuses(text, only)
         return present, absent
 
-    def read_statuses(self, text: str, only: frozenset[int] | None = None,
-                      marks_on_matches: bool = True) -> tuple[list[int], list[int], list[int]]:
+    def read_statuses(self, text: str, only: frozenset[int] | None = None) -> tuple[list[int], list[int], list[int]]:
         """(present columns, absent columns, uncertain columns) that the rules find in ``text``, sentence by sentence
         (only sentences that pass a rule's prefilter are parsed); each match's assertion status by ConText
         (:func:`assertion`; a family or hypothetical match is in none of the three). ``only``: run only these rules
-        (indexes into ``self.rules``). ``marks_on_matches``: a "?" or sign written onto a match ("?breathing
-        slowly", "breathing slowly?") sends the sentence to ConText (False: the prefilter does not see them and the
-        match is read as present, as the red flags have read their signs so far)."""
+        (indexes into ``self.rules``). A "?" or sign written onto a match ("?breathing slowly", "breathing slowly?")
+        sends the sentence to ConText."""
         from spacy.tokens import Span
         from spacy.util import filter_spans
 
@@ -312,14 +310,14 @@ class PhraseRules:
                 continue
             spans = filter_spans(found)  # the longest match where rules overlap
             # ConText only when a modifier could apply outside the matches (the clinical reader's own prefilter,
-            # a superset test; the matches' own words, such as the "not" of "not passing wind", are left out). With
-            # marks_on_matches each match stands as one letter, written where it was, so that a sign or "?" written
-            # onto it ("?breathing slowly", "breathing slowly?") still reaches the prefilter's patterns (" _ " hides them)
+            # a superset test; the matches' own words, such as the "not" of "not passing wind", are left out). Each
+            # match stands as one letter, written where it was, so that a sign or "?" written onto it ("?breathing
+            # slowly", "breathing slowly?") still reaches the prefilter's patterns (a spaced " _ " hid them)
             rest, at = [], 0
             for span in sorted(spans, key=lambda sp: sp.start_char):
                 rest.append(sentence[at:span.start_char])
                 at = span.end_char
-            if needs_context(("x" if marks_on_matches else " _ ").join([*rest, sentence[at:]])):
+            if needs_context("x".join([*rest, sentence[at:]])):
                 nlp.get_pipe("medviz_sentences")(doc)
                 nlp.get_pipe("medviz_token_marks")(doc)
                 doc.ents = spans
