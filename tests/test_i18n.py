@@ -376,3 +376,19 @@ def test_a_probability_in_text_is_never_rounded_to_0_percent(value, digits, show
     with i18n.use_language("zh_CN"):
         assert i18n.format_probability(value, digits) == shown
     assert i18n.format_probability(value, digits, "en") == shown
+
+
+def test_format_percent_is_babels_format_percent():
+    """format_percent caches the parsed locale and pattern (a scored CSV formats one per row); the text is still
+    babel.numbers.format_percent's, rounding included (half-even on the decimal value, as Babel quantizes)."""
+    import numpy as np
+    from babel import Locale
+    from babel import numbers as babel_numbers
+
+    values = [*np.random.default_rng(3).random(300).tolist(), 0.005, 0.015, 0.125, 0.135, 0.995, 0.0, 1.0, 12.345678]
+    for language in ("en", "zh_CN"):
+        locale = Locale.parse("en_US" if language == "en" else language)
+        for digits, fmt in ((0, "#,##0%"), (1, "#,##0.0%"), (2, "#,##0.00%")):
+            for value in values:
+                expected = babel_numbers.format_percent(value, format=fmt, locale=locale)
+                assert i18n.format_percent(value, digits, language) == expected, (value, digits, language)

@@ -565,11 +565,17 @@ def _row_warnings(i, flag, low, short, unknown, n_words, not_read, windows, prep
         yield Notice(str(w), str(w))
 
 
+@lru_cache(maxsize=1)
+def _low_confidence_rule() -> str:
+    """The rule sentence of the low-confidence notice: the same for every row (built once, not per row of a CSV)."""
+    return (f"(rule: top under {format_probability(LOW_CONFIDENCE_TOP_PROBABILITY, 0, 'en')}, or a set that is empty "
+            f"or has {LOW_CONFIDENCE_SET_SIZE} or more diagnoses).")
+
+
 def _low_confidence_text(top: float, set_size: int) -> str:
     """The low-confidence notice (English: scored CSVs, the audit trail; the pages translate it, medviz.ui.messages);
     ``top``: the top diagnosis's probability in [0, 1], "<1%" below 1 % (:func:`medviz.i18n.format_probability`)."""
-    rule = (f"(rule: top under {format_probability(LOW_CONFIDENCE_TOP_PROBABILITY, 0, 'en')}, or a set that is empty "
-            f"or has {LOW_CONFIDENCE_SET_SIZE} or more diagnoses).")
+    rule = _low_confidence_rule()
     if set_size >= LOW_CONFIDENCE_SET_SIZE and top >= LOW_CONFIDENCE_TOP_PROBABILITY:
         # a probable top diagnosis with a wide set: "the top diagnosis has 88% probability and a conformal set of 6" read
         # to a newcomer as a contradiction (session 13); say what is uncertain, the set
