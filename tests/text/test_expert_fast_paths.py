@@ -29,14 +29,17 @@ def _vital_corpus(n: int = 3000) -> list[str]:
 
 
 def _reference_vitals(low: str) -> list[str]:
-    """vital_findings as it was: the IGNORECASE pattern, every rule tested."""
+    """vital_findings as it was: the IGNORECASE pattern, every rule tested (values in conditional clauses and targets
+    skipped, session 14)."""
     found = []
     for m in bayes._VITAL.finditer(low):
+        if any(a <= m.start() < b for a, b in bayes._conditional_spans(low)) or bayes._TARGET_WORDS.search(low[:m.start()]):
+            continue
         measure = bayes._MEASURE.get(re.sub(r"\s+", " ", m.group(1)))
         if m.group(2) == "hi":
             value, second = (99.0 if measure == "glucose" else None), None
         else:
-            value, second = float(m.group(2)), (float(m.group(3)) if m.group(3) else None)
+            value, second = bayes._value_of(m.group(2)), (float(m.group(3)) if m.group(3) else None)
         if value is None or (measure != "bp" and second is not None):
             continue
         if measure == "t" and 90 <= value <= 113:

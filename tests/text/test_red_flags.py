@@ -216,6 +216,8 @@ AKI_KDIGO_3 = ("creatinine at KDIGO stage 3 level (≥ 354 µmol/L, 4.0 mg/dL): 
     "Creatinine 1240 on admission",  # four digits
     "creatinine 354",  # KDIGO stage 3: >= 353.6 umol/L
     "creat: 4.0",
+    "Creatinine 1,240 on admission",  # a thousands separator (read as 1 before session 14)
+    "creatinine 4,5 mg/dL",  # a decimal comma (read as 4 before session 14)
 ])
 def test_creatinine_at_kdigo_stage_3_level_raises_acute_kidney_injury(text):
     flags = load_red_flags()
@@ -234,6 +236,9 @@ def test_creatinine_at_kdigo_stage_3_level_raises_acute_kidney_injury(text):
     "Denies reduced urine output. Recheck creatinine; refer if it rises above 354 umol/L",  # negated sign, a threshold
     "Creatinine not checked yet, will repeat if over 354",
     "creatinine 12400",  # no value: five digits
+    "Return to ED if creatinine 400 or more on the repeat",  # a condition, not the patient's value (session 14)
+    "If creatinine 600, discuss with renal",
+    "target creatinine 400 before dialysis is considered",
 ])
 def test_creatinine_below_stage_3_or_not_a_result_does_not_raise_acute_kidney_injury(text):
     assert "Acute kidney injury" not in raised(text)

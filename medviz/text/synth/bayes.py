@@ -143,11 +143,14 @@ COMBINED = {("n", "v"): ("nausea", "vomiting"), ("n", "v", "d"): ("nausea", "vom
 # phrase); a phrase the expert's tables lack is skipped. Table phrases holding a value of these measures
 # ("HR 118", "T 39", "BP 160/110") are not read as phrases: the value is read here instead. A value has up to four
 # digits and is read whole (a creatinine of 1200 umol/L was read as 120, "HR 1180" as 118); a longer number is none.
+# Commas in a value (session 14; :func:`_value_of`): three digits after one are thousands ("creatinine 1,200" was read
+# as 1), one or two a decimal comma as much of Europe writes it ("T 37,9" was read as 37, "creatinine 1,5 mg/dL" as 1).
 _VITAL = re.compile(
     r"\b(hr|pulse|heart rate|rr|resp rate|respiratory rate|t|temp|temperature|bp|blood pressure|sats|o2 sats|spo2|sao2"
     r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium|creatinine|creat|lactate|cohb|cohb level|carboxyhaemoglobin|carboxyhemoglobin|ketones|ketone)"
     r"\s*(?:of|is|was|=|:)?\s*"
-    r"(\d{1,4}(?:\.\d+)?(?!\d)|hi)(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
+    r"(\d{1,3}(?:,\d{3})+(?!\d|,\d)|\d{1,4}(?:,\d{1,2}|\.\d+)?(?!\d|,\d)|hi)"
+    r"(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
 _MEASURE = {"hr": "hr", "pulse": "hr", "heart rate": "hr", "rr": "rr", "resp rate": "rr", "respiratory rate": "rr",
             "t": "t", "temp": "t", "temperature": "t", "bp": "bp", "blood pressure": "bp", "sats": "spo2",
             "o2 sats": "spo2", "spo2": "spo2", "sao2": "spo2", "bm": "glucose", "cbg": "glucose", "glucose": "glucose",
@@ -617,21 +620,63 @@ def without_denied(text: str, denied: tuple[tuple[int, int], ...]) -> str:
     return " ".join("".join(out).split())
 
 
+def _value_of(digits: str) -> float:
+    """The number a value of :data:`_VITAL` writes: "1,200" (thousands) 1200.0, "37,9" (decimal comma) 37.9, "38.5"
+    38.5. A comma followed by exactly three digits is a thousands separator; by one or two, a decimal comma."""
+    if "," not in digits:
+        return float(digits)
+    head, _, tail = digits.partition(",")
+    if len(tail) <= 2:
+        return float(head + "." + tail)
+    return float(digits.replace(",", ""))
+
+
+# Words just before a measure that make its value a target or a limit, not an observation: "target sats 88-92%" (a
+# COPD plan), "aim SpO2 94-98", "keep K above 4" (session 14: read as hypoxia). Up to two words may stand between
+# ("target O2 sats 88-92", "aim for sats of 88-92").
+_TARGET_WORDS = re.compile(r"\b(?:target(?:ing|ed)?|aim(?:ing)?|goal|keep|maintain(?:ing)?|titrat\w*|threshold|call\s+if"
+                           r"|trigger)\W+(?:\w+\W+){0,2}$")
+
+
+def _conditional_spans(low: str) -> list[tuple[int, int]]:
+    """Character spans of ``low``'s conditional clauses ("return if creatinine 400 or more", "if temperature 38 or
+    above, call"): the clause a conditional cue opens (:func:`_conditional`, :func:`_hypothetical_end`, the same rule
+    as the findings' reading), mapped back from tokens to characters. A value in one is a condition, not the
+    patient's (session 14: such a value raised the acute kidney injury red flag)."""
+    if "if" not in low and "unless" not in low:
+        return []
+    matches = list(_TOKEN.finditer(low))
+    toks = [m.group() for m in matches]
+    spans = []
+    for i, t in enumerate(toks):
+        if t in _IF_WORDS and _conditional(toks, i):
+            end = _hypothetical_end(toks, i)
+            spans.append((matches[i].start(), matches[end - 1].end() if end > i + 1 else matches[i].end()))
+    return spans
+
+
 def vital_findings(low: str) -> list[str]:
     """Names of the findings (:data:`VITAL_RULES`: "fever", "hypothermia", "hyperglycaemia", ...) that the vital signs
     and bedside values in ``low`` (a lower-cased text, :func:`normalise`) mean, in text order; a temperature of
-    90-113 is read as Fahrenheit. Never raises; a value it cannot place is skipped."""
+    90-113 is read as Fahrenheit. A value inside a conditional clause (:func:`_conditional_spans`: "return if T 38 or
+    more") or given as a target ("target sats 88-92%", :data:`_TARGET_WORDS`) is not the patient's and is skipped.
+    Never raises; a value it cannot place is skipped."""
     found = []
     # a lower-case text needs no IGNORECASE (which made the pattern ~3x slower: 34 vs 11 us per note with a value),
     # unless it holds the dotless i or the long s, the two lower-case letters that IGNORECASE also matches to an ASCII
     # letter of the pattern (re's documentation, "IGNORECASE"); such a text keeps it, so the two give the same matches
     pattern = _VITAL_LOWER if low == low.lower() and "\u0131" not in low and "\u017f" not in low else _VITAL
+    conditional = None
     for m in pattern.finditer(low):
+        if conditional is None:
+            conditional = _conditional_spans(low)
+        if any(a <= m.start() < b for a, b in conditional) or _TARGET_WORDS.search(low, max(0, m.start() - 40), m.start()):
+            continue
         measure = _MEASURE.get(m.group(1))  # the names' only whitespace is the pattern's own single space
         if m.group(2) == "hi":  # a meter's "HI": above its range
             value, second = (99.0 if measure == "glucose" else None), None
         else:
-            value, second = float(m.group(2)), (float(m.group(3)) if m.group(3) else None)
+            value, second = _value_of(m.group(2)), (float(m.group(3)) if m.group(3) else None)
         if value is None or (measure != "bp" and second is not None):
             continue
         if measure == "t" and 90 <= value <= 113:  # Fahrenheit
