@@ -101,3 +101,20 @@ def test_glucose_short_forms_with_a_glucose_unit_are_readings(text, meaning):
 @pytest.mark.parametrize("text", ["BS normal, abdomen soft", "BS 12", "bowel sounds present, BS x4"])
 def test_glucose_short_forms_without_a_unit_are_left_alone(text):
     assert preprocess(text).vitals == ()
+
+
+@pytest.mark.parametrize("text, readings, not_read", [
+    ("T 37,9 HR 88", [("temperature", 37.9), ("heart rate", 88)], ()),  # a decimal comma (read as 37 before)
+    ("BM 3,6", [("blood glucose", 3.6)], ()),
+    ("target sats 88-92% on air", [], ("sats 88",)),  # a target, not a measurement (was a low SpO2 finding)
+    ("SpO2 86% RA, target sats 88-92%", [("oxygen saturation (SpO2)", 86)], ("sats 88",)),
+    ("return if temp 38 or above", [], ("temp 38",)),  # a condition
+    ("if BP 80/40 call the registrar", [], ("BP 80/40",)),
+    ("paracetamol if needed, T 39.1", [("temperature", 39.1)], ()),  # the conditional clause ends at its comma
+])
+def test_values_that_are_targets_or_conditions_are_not_readings(text, readings, not_read):
+    """Session 14: a value the note gives as a target or a condition is left as written and listed as not
+    interpreted (the same rule as the 801 expert's reading, medviz.text.synth.bayes.not_observed)."""
+    got = parse_vitals(text)
+    assert [(r.name, r.value) for r in got.readings] == readings
+    assert got.not_interpreted == not_read

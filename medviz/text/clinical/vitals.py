@@ -22,7 +22,8 @@ from medviz.text.clinical.assertion import DATA
 from medviz.text.clinical.types import VitalSign
 
 _SEP = r"\s*(?:of|was|is|=|:|-)?\s*"
-_NUM = r"(?P<v>\d{1,3}(?:\.\d+)?)"
+# a decimal comma as much of Europe writes it ("T 37,9", "BM 3,6"): one or two digits after the comma (session 14)
+_NUM = r"(?P<v>\d{1,3}(?:\.\d+|,\d{1,2}(?!\d))?)"
 
 _TEMPERATURE = re.compile(
     r"(?<![A-Za-z0-9])(?:(?-i:T)|temp(?:erature)?|tmax|t\s*max)" + _SEP + _NUM
@@ -88,8 +89,28 @@ def parse_vitals(text: str) -> VitalText:
     if not re.search(r"\d", text):
         return VitalText((), (), ())
 
+    from medviz.text.synth.bayes import _conditional_spans, not_observed
+
+    # a value in a conditional clause or after a target word ("target sats 88-92%", "return if temp 38 or more") is not
+    # the patient's: left as written and listed as not interpreted (session 14). Positions need the lower-cased text
+    # to keep its length (a few non-ASCII capitals lengthen; such a text is read without this check).
+    low = text.lower()
+    conditional: list[tuple[int, int]] | None = None  # found on the first reading
+
+    def observed(m: re.Match) -> bool:
+        nonlocal conditional
+        if len(low) != len(text):
+            return True
+        if conditional is None:
+            conditional = _conditional_spans(low)
+        if not_observed(low, m.start(), conditional):
+            skipped.append(m.group(0).strip())
+            taken.append(m.span())
+            return False
+        return True
+
     def free(m: re.Match) -> bool:
-        return not any(s < m.end() and m.start() < e for s, e in taken)
+        return not any(s < m.end() and m.start() < e for s, e in taken) and observed(m)
 
     def add(m: re.Match, items: list[tuple[str, float]]) -> None:
         span = m.group(0).strip()
@@ -106,6 +127,8 @@ def parse_vitals(text: str) -> VitalText:
         taken.append((start, end))
 
     for m in _BLOOD_PRESSURE.finditer(text):
+        if not observed(m):
+            continue
         s, d = int(m.group("s")), int(m.group("d"))
         if 50 <= s <= 300 and 20 <= d <= 200 and s > d:
             add(m, [("systolic", s), ("diastolic", d)])
@@ -115,7 +138,7 @@ def parse_vitals(text: str) -> VitalText:
     for m in _TEMPERATURE.finditer(text):
         if not free(m):
             continue
-        v, unit = float(m.group("v")), (m.group("u") or "").lower()
+        v, unit = float(m.group("v").replace(",", ".")), (m.group("u") or "").lower()
         if unit == "f" or (not unit and 77 <= v <= 113):
             kind, ok = "temperature_F", 77 <= v <= 113
         else:
@@ -147,7 +170,7 @@ def parse_vitals(text: str) -> VitalText:
     for m in [*_GLUCOSE.finditer(text), *_GLUCOSE_WITH_UNIT.finditer(text)]:
         if not free(m):
             continue
-        v, unit = float(m.group("v")), re.sub(r"\s", "", (m.group("u") or "").lower())
+        v, unit = float(m.group("v").replace(",", ".")), re.sub(r"\s", "", (m.group("u") or "").lower())
         if unit.startswith("mg") or (not unit and v >= 40):
             kind, ok = "glucose_mgdl", 20 <= v <= 1000
         else:

@@ -655,6 +655,15 @@ def _conditional_spans(low: str) -> list[tuple[int, int]]:
     return spans
 
 
+def not_observed(low: str, start: int, conditional: list[tuple[int, int]] | None = None) -> bool:
+    """True when a value written at character ``start`` of ``low`` (a lower-cased text) is not the patient's: it stands
+    in a conditional clause (:func:`_conditional_spans`, or ``conditional``: those spans already found) or just after a
+    target word (:data:`_TARGET_WORDS`). Shared by :func:`vital_findings` and the clinical reader's vital signs
+    (medviz.text.clinical.vitals)."""
+    spans = _conditional_spans(low) if conditional is None else conditional
+    return any(a <= start < b for a, b in spans) or _TARGET_WORDS.search(low, max(0, start - 40), start) is not None
+
+
 def vital_findings(low: str) -> list[str]:
     """Names of the findings (:data:`VITAL_RULES`: "fever", "hypothermia", "hyperglycaemia", ...) that the vital signs
     and bedside values in ``low`` (a lower-cased text, :func:`normalise`) mean, in text order; a temperature of
@@ -670,7 +679,7 @@ def vital_findings(low: str) -> list[str]:
     for m in pattern.finditer(low):
         if conditional is None:
             conditional = _conditional_spans(low)
-        if any(a <= m.start() < b for a, b in conditional) or _TARGET_WORDS.search(low, max(0, m.start() - 40), m.start()):
+        if not_observed(low, m.start(), conditional):
             continue
         measure = _MEASURE.get(m.group(1))  # the names' only whitespace is the pattern's own single space
         if m.group(2) == "hi":  # a meter's "HI": above its range
