@@ -44,3 +44,28 @@ def test_grid_table_is_pythons_repr():
     ks = list(range(0, 300)) + list(range(300, _GRID + 1, 997)) + [_GRID]
     assert [table[k].as_py() for k in ks] == [repr(k / _GRID) for k in ks]
     assert table[_GRID + 1].as_py() == ""
+
+
+def test_columns_rounded_by_the_writer_read_as_rounded_first():
+    """write_csv_chunk(rounded=...) (score_csv's text path, session 14) writes the named float columns as np.round(v, 6)
+    then pandas would: full-precision probabilities looked up on the grid, a rounded column outside [0, 1] and a
+    narrow frame (no block) rounded, columns not named left at full precision."""
+    import io
+
+    from medviz.scoring.render import write_csv_chunk
+
+    rng = np.random.default_rng(4)
+    for c in (30, 3):  # a wide block, and too few float columns for one
+        df = _wide(c=c)
+        probs = [f"prob_{j}" for j in range(c)]
+        df[probs] = rng.dirichlet(np.full(c, 0.05), len(df))  # full precision
+        df.iloc[3, df.columns.get_indexer(probs)] = np.nan
+        df["out_of_scope_score"] = rng.normal(-9, 3, len(df))  # full precision, outside [0, 1]
+        rounded = frozenset([*probs, "out_of_scope_score", "not_a_column"])
+        expected = df.copy()
+        for col in [*probs, "out_of_scope_score"]:
+            expected[col] = np.round(expected[col], 6)
+        out = io.BytesIO()
+        write_csv_chunk(df, out, header=True, rounded=rounded)
+        assert out.getvalue().decode() == expected.to_csv(index=False)
+        assert expected["raw"].equals(df["raw"])  # a column not named stays as it is

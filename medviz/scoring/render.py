@@ -137,8 +137,9 @@ def _header_line(columns) -> str:
     return ",".join('"' + n.replace('"', '""') + '"' if any(ch in n for ch in ',"\r\n') else n for n in names) + "\n"
 
 
-def render_csv(df: pd.DataFrame) -> bytes | None:
-    """The rows of ``df`` as CSV bytes, the same text as ``df.to_csv(index=False, header=False)``.
+def render_csv(df: pd.DataFrame, rounded: frozenset = frozenset()) -> bytes | None:
+    """The rows of ``df`` as CSV bytes, the same text as ``df.to_csv(index=False, header=False)``; the float columns
+    named in ``rounded`` as if rounded first (``np.round(values, 6)``).
 
     Hand-written fast path: pandas' writer formats cell by cell in Python (~16 s for a million
     scored rows) and pyarrow's writer quotes every string cell (``quoting_style="needed"``) or refuses
@@ -152,8 +153,14 @@ def render_csv(df: pd.DataFrame) -> bytes | None:
 
     if len(df) == 0 or len(df.columns) == 0:
         return None
-    cells = _float_block(df)
+    cells = _float_block(df, rounded)
     rest = [i for i, c in enumerate(cells) if c is None]
+    late = [i for i in rest if df.columns[i] in rounded]  # rounded columns outside the block (few: rounded here)
+    if late:
+        df = df.copy(deep=False)
+        for i in late:
+            if pd.api.types.is_float_dtype(df.dtypes.iloc[i]):
+                df.isetitem(i, np.round(df.iloc[:, i].to_numpy(dtype=np.float64), 6))
     if rest:
         try:
             table = pa.Table.from_pandas(df.iloc[:, rest], preserve_index=False)
@@ -209,26 +216,33 @@ def _grid_cells():
     return hit[1]
 
 
-def _grid_codes(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _grid_codes(block: np.ndarray, to_round: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(codes, on_grid) of an (N, M) float block: per cell k = rint(p · 1e6) (``_GRID + 1`` for NaN), and per
     column whether every value is exactly k / 1e6 with 0 <= k <= 1e6 (NaN allowed) — the repr of such a
-    value is the repr of ``rint(p · 1e6) / 1e6``, which is exactly how NumPy's ``round(p, 6)`` rounds."""
+    value is the repr of ``rint(p · 1e6) / 1e6``, which is exactly how NumPy's ``round(p, 6)`` rounds.
+    ``to_round``: (M,) bool, columns to be written rounded to 6 decimals: such a column is on the grid when its
+    values lie in [0, 1] (their codes are what ``np.round(p, 6)`` would put on it)."""
     n, m = block.shape
     codes = np.empty((n, m), dtype=np.int64)
     on_grid = np.ones(m, dtype=bool)
+    exact = None if to_round is None or not to_round.any() else ~to_round  # columns whose values must sit on the grid
     with np.errstate(invalid="ignore"):
         for i in range(0, n, _ROWS):
             b = block[i : i + _ROWS]
             nan = np.isnan(b)
             k = np.rint(b * _GRID)
-            on_grid &= (nan | ((k >= 0) & (k <= _GRID) & (k / _GRID == b))).all(axis=0)
+            if exact is None:
+                on_grid &= (nan | ((k >= 0) & (k <= _GRID) & (k / _GRID == b))).all(axis=0)
+            else:
+                in_range = nan | ((k >= 0) & (k <= _GRID))
+                on_grid &= (in_range & (to_round | (k / _GRID == b))).all(axis=0)
             k[nan] = _GRID + 1
             k[~np.isfinite(k)] = _GRID + 1  # inf: such a column is off the grid anyway
             codes[i : i + _ROWS] = k
     return codes, on_grid
 
 
-def _float_block(df: pd.DataFrame) -> list:
+def _float_block(df: pd.DataFrame, rounded: frozenset = frozenset()) -> list:
     """The text of the frame's float columns when there are many (a wide differential writes 801
     probability columns), None for every other column.
 
@@ -249,7 +263,9 @@ def _float_block(df: pd.DataFrame) -> list:
         return cells
     n = len(df)
     block = df.iloc[:, floats].to_numpy(dtype=np.float64, na_value=np.nan)
-    codes, grid = _grid_codes(block)
+    names = df.columns
+    to_round = np.fromiter((names[i] in rounded for i in floats), dtype=bool, count=len(floats)) if rounded else None
+    codes, grid = _grid_codes(block, to_round)
     j = 0
     while j < len(floats):  # runs of grid columns that are neighbours in the frame
         if not grid[j]:
@@ -272,20 +288,29 @@ def _float_block(df: pd.DataFrame) -> list:
         j = end
     rest = [j for j in range(len(floats)) if not grid[j]]
     if rest:
-        rendered = _render_column(pa.array(block[:, rest].T.ravel()))
+        values = block[:, rest]
+        if to_round is not None and to_round[rest].any():  # a column to round that left [0, 1]: rounded, then written
+            values = np.where(to_round[rest][None, :], np.round(values, 6), values)
+        rendered = _render_column(pa.array(values.T.ravel()))
         for r, j in enumerate(rest):
             cells[floats[j]] = rendered.slice(r * n, n)
     return cells
 
 
-def write_csv_chunk(df: pd.DataFrame, fh, *, header: bool) -> None:
+def write_csv_chunk(df: pd.DataFrame, fh, *, header: bool, rounded: frozenset = frozenset()) -> None:
     """Append ``df`` as CSV to ``fh`` (a text stream, or a binary one: UTF-8); same output as
-    ``df.to_csv(index=False)``."""
+    ``df.to_csv(index=False)``. ``rounded``: names of float columns written rounded to 6 decimals, the same text as
+    rounding them with ``np.round(values, 6)`` first (the scored CSV's probabilities: looked up on the 6-decimal grid
+    without a rounded copy of the frame)."""
     try:
-        body = render_csv(df)
+        body = render_csv(df, rounded)
     except ImportError:
         body = None
     if body is None:
+        if rounded:
+            df = df.copy(deep=False)
+            for c in [c for c in df.columns if c in rounded and pd.api.types.is_float_dtype(df[c])]:
+                df[c] = np.round(df[c].to_numpy(dtype=np.float64), 6)
         if isinstance(fh, (io.RawIOBase, io.BufferedIOBase)):
             fh.write(df.to_csv(index=False, header=header).encode("utf-8"))
         else:

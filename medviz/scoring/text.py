@@ -122,11 +122,16 @@ class TextScorer:
         out["error"] = [f"{self.text_column}: {e}" if e else "" for e in safety["error"]]
         return out
 
-    def for_csv(self, scored: pd.DataFrame) -> pd.DataFrame:
+    def rounded_columns(self) -> list[str]:
+        """The columns :meth:`for_csv` writes to 6 decimals: the probabilities and the out-of-scope score."""
+        return ["probability", *self._probability_columns(), "out_of_scope_score"]
+
+    def for_csv(self, scored: pd.DataFrame, *, leave: frozenset = frozenset()) -> pd.DataFrame:
         """The scored frame as written to CSV: probabilities and the out-of-scope score to 6 decimals
         (as tabular ``risk``). Full precision stays in memory (evaluation and the page read that);
-        the file is a third the size and writes several times faster."""
-        cols = ["probability", *self._probability_columns(), "out_of_scope_score"]
+        the file is a third the size and writes several times faster. ``leave``: columns not rounded here because
+        the CSV writer rounds them as it writes (:func:`medviz.scoring.render.write_csv_chunk`'s ``rounded``)."""
+        cols = [c for c in self.rounded_columns() if c not in leave]
         dtypes = scored.dtypes  # one Series of dtypes, not one column Series per class (801 cost ~10 ms a chunk)
         cols = [c for c in cols if c in dtypes.index and pd.api.types.is_float_dtype(dtypes[c])]
         if not cols:
