@@ -222,7 +222,7 @@ def _differential_columns() -> dict[str, str]:
     return {"rank": "#", "label": _("Diagnosis"), "probability": _("Probability (%)")}
 
 
-def _differential_column_config(decimals: int = 1) -> dict:
+def _differential_column_config() -> dict:
     """Column widths of the ranked-differential tables (shown as rank, probability, diagnosis: a long diagnosis
     name is cut at the table's right edge, with the whole name on hover and in the bar chart beside it, never the
     probability; in the order rank, diagnosis, probability the probability column was cut to "Probabili…" by names
@@ -230,9 +230,17 @@ def _differential_column_config(decimals: int = 1) -> dict:
     names = _differential_columns()
     return {
         names["rank"]: st.column_config.NumberColumn(width=40),
-        names["probability"]: st.column_config.NumberColumn(width=110, format=f"%.{decimals}f"),
+        names["probability"]: st.column_config.TextColumn(width=110),  # text: "<0.1" (:func:`_percent_cells`)
         names["label"]: st.column_config.TextColumn(),
     }
+
+
+def _percent_cells(probabilities, digits: int) -> list[str]:
+    """Probabilities in [0, 1] as the ranked tables' "Probability (%)" cells, ``digits`` decimals, the percent sign
+    left to the heading: "12.3", and "<0.1" for a probability above 0 that the decimals would show as "0.0" (the one
+    rule for small probabilities, :func:`medviz.i18n.format_probability`; a top-10 row read "0.0" on a note whose
+    top diagnosis took 99.9 %)."""
+    return [format_probability(float(p), digits).removesuffix("%") for p in probabilities]
 
 
 def _differential_view(frame):
@@ -253,7 +261,7 @@ def _show_differential(bundle: ModelBundle, table) -> None:
     display["label"] = [bundle.display_label(lab, language) for lab in table["label"]]
     with left:
         top = display.head(shown).copy()
-        top["probability"] = (top["probability"] * 100).round(1)
+        top["probability"] = _percent_cells(top["probability"], 1)
         st.dataframe(
             _differential_view(top),
             hide_index=True,
@@ -273,9 +281,9 @@ def _show_differential(bundle: ModelBundle, table) -> None:
             rest = display.iloc[shown:].copy()
             if query.strip():
                 rest = rest[rest["label"].str.contains(query.strip(), case=False, regex=False)]
-            rest["probability"] = (rest["probability"] * 100).round(3)
+            rest["probability"] = _percent_cells(rest["probability"], 3)
             st.dataframe(_differential_view(rest),
-                         hide_index=True, width="stretch", height=300, column_config=_differential_column_config(3))
+                         hide_index=True, width="stretch", height=300, column_config=_differential_column_config())
 
 
 def _show_cant_miss(bundle: ModelBundle, check: CaseAnalysis) -> None:
