@@ -84,11 +84,13 @@ def word_bar(exp, label: str | None = None, k: int = 12) -> go.Figure:
     values, base, lab = _class_values(exp, label)
     names = [str(n) for n in exp.feature_names]
     order = np.argsort(-np.abs(values), kind="stable")[:k][::-1]
-    # Repeated words get their position so bars stay distinct.
+    # Repeated words get their place in the text so bars stay distinct ("2 (word 5)": the "#5" shown before read as a
+    # rank to a clinician, session 14)
     counts: dict[str, int] = {}
     for n in names:
         counts[n.lower()] = counts.get(n.lower(), 0) + 1
-    ticks = [f"{names[i]} (#{i + 1})" if counts[names[i].lower()] > 1 else names[i] for i in order]
+    ticks = [_("{word} (word {n})").format(word=names[i], n=i + 1) if counts[names[i].lower()] > 1 else names[i]
+             for i in order]
     fig = go.Figure(
         go.Bar(
             x=values[order],

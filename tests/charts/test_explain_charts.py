@@ -110,3 +110,11 @@ def test_chart_text_follows_the_language_of_the_call():
     assert list(bands.data[0].x) == ["低", "高", "未评分"]
     english = E.roc_chart(roc, 0.8, 0.7, 0.9)  # outside the block: English again
     assert english.layout.title.text == "ROC curve" and english.data[1].name.startswith("model: AUC 0.800 (95% CI")
+
+
+def test_word_bar_names_a_repeated_word_by_its_place():
+    """A word written twice gets its place in the text ("fever (word 1)"), not "#1", which read as a rank."""
+    values = np.array([[0.3, -0.3], [0.1, -0.1], [0.2, -0.2]])
+    exp = shap.Explanation(values=values, base_values=np.array([0.4, 0.6]), data=np.array(["fever ", "2 ", "fever"]),
+                           feature_names=["fever", "2", "fever"], output_names=LABELS)
+    assert list(C.word_bar(exp, "flu").data[0].y) == ["2", "fever (word 3)", "fever (word 1)"]
