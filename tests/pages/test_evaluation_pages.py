@@ -177,3 +177,16 @@ def test_evaluation_and_model_card_in_chinese(eval_models_dir):
     at.run()
     assert not at.exception, at.exception
     assert "Model details" in [s.value for s in at.subheader] and "模型详情" not in [s.value for s in at.subheader]
+
+
+def test_a_proportion_with_its_interval_has_one_form():
+    """pct_estimate: the one text of "estimate (95% CI)" in the evaluation tables, the case context table and captions
+    (three hand-made copies before session 14): small values through format_probability, missing parts left out."""
+    from medviz.ui.evaluation_views.common import pct_estimate, pct_range
+
+    assert pct_estimate(0.42, 0.3, 0.55) == "42% (30%–55%)"
+    assert pct_estimate(0.004, 0.0, 0.02) == "<1% (0%–2%)"
+    assert pct_estimate(0.123, 0.1, 0.15, 1) == "12.3% (10.0%–15.0%)"
+    assert pct_estimate(0.5, None, None) == "50%" and pct_estimate(0.5, float("nan"), 0.6) == "50%"
+    assert pct_estimate(None, 0.1, 0.2) == "–" and pct_estimate(float("nan"), 0.1, 0.2) == "–"
+    assert pct_range(0.0004, 0.2) == "<1%–20%"

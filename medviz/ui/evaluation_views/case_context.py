@@ -9,9 +9,9 @@ from medviz import evaluation as E
 from medviz.bundle import ModelBundle
 from medviz.charts import evaluation as C
 from medviz.errors import MedvizError
-from medviz.i18n import _, Message, current_language, format_probability
+from medviz.i18n import _, Message, current_language
 from medviz.ui.evaluation_views.cached import test_eval_for
-from medviz.ui.evaluation_views.common import PLOT_CONFIG, md
+from medviz.ui.evaluation_views.common import PLOT_CONFIG, md, pct_estimate
 
 
 # ------------------------------------------------------------------------------------------------
@@ -38,10 +38,7 @@ def diagnosis_context_table(bundle: ModelBundle, labels: list[str]) -> None:
         except MedvizError:
             return
         def ci(k):
-            if c[k] is None:
-                return "–"
-            est, lo, hi = (format_probability(c[k + end], 0) for end in ("", "_lo", "_hi"))
-            return f"{est} ({lo}–{hi})"
+            return pct_estimate(c[k], c[k + "_lo"], c[k + "_hi"])
         rows.append({_("Diagnosis"): bundle.display_label(lab, current_language()), _("Test cases"): c["support"], _("Sensitivity (95% CI)"): ci("sensitivity"),
                      _("PPV (95% CI)"): ci("ppv")})
     if not rows:

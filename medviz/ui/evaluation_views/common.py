@@ -28,11 +28,27 @@ def _columns(n: int):
     return st.columns(n) if n > 1 else [st.container()]
 
 
+def pct_range(lo: float, hi: float, digits: int = 0) -> str:
+    """A confidence interval of a proportion as text ("<1%–15%"; :func:`medviz.i18n.format_probability`)."""
+    return f"{format_probability(lo, digits)}–{format_probability(hi, digits)}"
+
+
+def pct_estimate(est, lo, hi, digits: int = 0) -> str:
+    """A proportion with its confidence interval as text, "42% (30%–55%)", the one form of every evaluation table and
+    caption (the estimate alone when the interval is missing); "–" when the estimate is missing or NaN."""
+    if est is None or est != est:
+        return "–"
+    if lo is None or hi is None or lo != lo or hi != hi:
+        return format_probability(est, digits)
+    return f"{format_probability(est, digits)} ({pct_range(lo, hi, digits)})"
+
+
 def _ci_txt(est, lo, hi, pct=False) -> str:
     if est is None:
         return _("not estimable")
-    f = (lambda v: format_probability(v, 1)) if pct else (lambda v: f"{v:.3f}")
-    return f(est) + (f" ({f(lo)}–{f(hi)})" if lo is not None and hi is not None else "")
+    if pct:
+        return pct_estimate(est, lo, hi, 1)
+    return f"{est:.3f}" + (f" ({lo:.3f}–{hi:.3f})" if lo is not None and hi is not None else "")
 
 
 def _boot_caption(ev) -> None:

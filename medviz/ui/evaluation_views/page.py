@@ -12,7 +12,7 @@ from medviz.charts import evaluation as C
 from medviz.errors import MedvizError
 from medviz.i18n import _, format_number, format_probability
 from medviz.ui.evaluation_views.cached import bundle_digest, test_eval_for, test_one_vs_rest
-from medviz.ui.evaluation_views.common import DEDUP_KEY, DIAGNOSIS_KEY, PLOT_CONFIG, THRESHOLD_KEY, _boot_caption, _ci_txt, _columns, md
+from medviz.ui.evaluation_views.common import DEDUP_KEY, DIAGNOSIS_KEY, PLOT_CONFIG, THRESHOLD_KEY, _boot_caption, _ci_txt, _columns, md, pct_estimate, pct_range
 from medviz.ui.evaluation_views.external import _external_section
 from medviz.ui.evaluation_views.subgroups import _shift_section, _subgroup_section
 
@@ -133,11 +133,6 @@ def _ci_range(lo: str, hi: str) -> str:
 WIDE_LABELS = 30  # above this many diagnoses: searchable tables and most-confused pairs instead of grids (issue 15)
 
 
-def _pct_range(lo: float, hi: float, digits: int = 0) -> str:
-    """A confidence interval of a proportion as text ("<1%–15%"; :func:`medviz.i18n.format_probability`)."""
-    return f"{format_probability(lo, digits)}–{format_probability(hi, digits)}"
-
-
 def _wide_per_class(pc: pd.DataFrame, key: str) -> None:
     """Per-diagnosis table for hundreds of labels: numeric (sortable by clicking a header) and searchable."""
     query = st.text_input(_("Find a diagnosis"), key=f"evaluation_pc_search_{key}", placeholder=_("e.g. embolism"))
@@ -145,9 +140,9 @@ def _wide_per_class(pc: pd.DataFrame, key: str) -> None:
     table = pd.DataFrame({
         diagnosis: pc["label"], _("Support"): pc["support"], "AUC": pc["auc"].astype(float),
         sensitivity: pc["sensitivity"].astype(float), _("Sensitivity 95% CI"): [
-            "–" if pd.isna(e) else _pct_range(lo, hi) for e, lo, hi in zip(pc["sensitivity"], pc["sensitivity_lo"], pc["sensitivity_hi"])],
+            "–" if pd.isna(e) else pct_range(lo, hi) for e, lo, hi in zip(pc["sensitivity"], pc["sensitivity_lo"], pc["sensitivity_hi"])],
         ppv: pc["ppv"].astype(float), _("PPV 95% CI"): [
-            "–" if pd.isna(e) else _pct_range(lo, hi) for e, lo, hi in zip(pc["ppv"], pc["ppv_lo"], pc["ppv_hi"])],
+            "–" if pd.isna(e) else pct_range(lo, hi) for e, lo, hi in zip(pc["ppv"], pc["ppv_lo"], pc["ppv_hi"])],
     })
     if query.strip():
         table = table[table[diagnosis].astype(str).str.contains(query.strip(), case=False, regex=False)]
@@ -173,7 +168,7 @@ def _most_confused(confusion: pd.DataFrame, title: str, n: int = 20) -> None:
 
 def _per_class_display(pc: pd.DataFrame) -> pd.DataFrame:
     def ci(e, lo, hi):
-        return "–" if e is None or pd.isna(e) else f"{format_probability(e, 0)} ({_pct_range(lo, hi)})"
+        return pct_estimate(e, lo, hi)
 
     return pd.DataFrame({
         _("Diagnosis"): pc["label"], _("Support"): pc["support"],
@@ -260,6 +255,6 @@ def _threshold_table(cm: dict) -> pd.DataFrame:
                              ("npv", _("NPV"), _("of unflagged patients, share without it"))):
         v = cm[k]
         rows.append({_("Measure"): name, _("Value"): "–" if v is None else format_probability(v, 1),
-                     _("95% CI (Wilson)"): "–" if v is None else _pct_range(cm[k + "_lo"], cm[k + "_hi"], 1),
+                     _("95% CI (Wilson)"): "–" if v is None else pct_range(cm[k + "_lo"], cm[k + "_hi"], 1),
                      _("Meaning"): meaning})
     return pd.DataFrame(rows)
