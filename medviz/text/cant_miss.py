@@ -4,7 +4,9 @@ The list is data (``cant_miss.json`` beside this module: condition, danger, sour
 ``rule``: ``top_k``, ``top_k_floor`` and ``min_probability``). A condition is named when it ranks in the
 top ``top_k`` of the differential at ``top_k_floor`` or more, *or* its calibrated probability is at least
 ``min_probability``, *or* a red flag in the note names it (medviz.text.red_flags: the caller passes the flags it
-read); hits named by a red flag come first, the others most probable first, each with its probability; a bundle whose
+read); the urgent hits (named by a red flag, or at ``min_probability`` or more) come first, most probable first, then
+the others most probable first (session 14: "DVT (0.1%; red flag)" had come before "PE (99.8%)"), each with its
+probability; a bundle whose
 labels include none of the listed names gets no can't-miss line. Matching is case-insensitive.
 """
 from __future__ import annotations
@@ -104,7 +106,8 @@ def _columns(labels, rule: CantMissRule) -> list[tuple[int, str, str]]:
 
 
 def cant_miss(labels, probabilities, rule: CantMissRule | None = None, red_flags=()) -> list[CantMissHit]:
-    """The listed conditions in one case's differential: those a red flag names first, then most probable first.
+    """The listed conditions in one case's differential: the urgent ones first (named by a red flag in the note, or at
+    the rule's ``min_probability`` or more; :func:`by_urgency`), then the others, each group most probable first.
 
     ``probabilities``: (C,) calibrated, in ``labels`` order. ``red_flags``: (condition, reason) pairs of the red
     flags the case's text raises (:meth:`medviz.text.red_flags.RedFlags.raised`); a listed condition they name is a
@@ -125,8 +128,14 @@ def _hits(labels, p: np.ndarray, rule: CantMissRule, red_flags, columns: list[tu
         flag = flagged.get(str(labels[j]).casefold(), "")
         if flag or rule.named(p[j], rank <= rule.top_k):
             hits.append(CantMissHit(str(labels[j]), float(p[j]), rank, danger, source, flag))
-    # red-flag hits first (the note itself points to them; the rank-only hits are the long list), then by rank
-    return sorted(hits, key=lambda h: (not h.red_flag, h.rank, h.label))
+    # the urgent hits (a red flag in the note points to them, or they are probable) before the rank-only ones (the long
+    # list), each group by rank: a red-flag hit at 0.1 % no longer comes before a listed condition at 99.8 %
+    return sorted(hits, key=lambda h: (not _urgent(h, rule), h.rank, h.label))
+
+
+def _urgent(hit: CantMissHit, rule: CantMissRule) -> bool:
+    """Named by a red flag, or at the rule's ``min_probability`` or more (the Case page's red box)."""
+    return bool(hit.red_flag) or hit.probability >= rule.min_probability
 
 
 def by_urgency(hits: list[CantMissHit], rule: CantMissRule) -> tuple[list[CantMissHit], list[CantMissHit]]:
@@ -134,7 +143,7 @@ def by_urgency(hits: list[CantMissHit], rule: CantMissRule) -> tuple[list[CantMi
     whose probability reaches ``rule.min_probability``; the rest are named only because they rank in the top k at a
     lower probability. The Case page shows the first in red and the second in amber below it (alarm fatigue: the
     top-k rule over 801 conditions names a condition on most notes)."""
-    urgent = [bool(h.red_flag) or h.probability >= rule.min_probability for h in hits]
+    urgent = [_urgent(h, rule) for h in hits]
     return [h for h, u in zip(hits, urgent) if u], [h for h, u in zip(hits, urgent) if not u]
 
 
@@ -143,7 +152,8 @@ def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | Non
     """The scored-CSV ``cant_miss`` cell for each row of an (N, C) probability array:
     ``Stroke (12.3%)|Sepsis (3.1%)``, most probable first; "" where none qualifies or the row is NaN.
     ``red_flags``: per row, the (condition, reason) pairs of its red flags (:func:`cant_miss`; None: none read); a
-    condition named by one comes first and carries ``; red flag: <reason>`` in its parentheses.
+    condition named by one is urgent (before the rank-only ones, :func:`cant_miss`'s order) and carries
+    ``; red flag: <reason>`` in its parentheses.
 
     Vectorised: the top-k cut per row comes from one ``np.partition``; text is built only for rows with hits."""
     rule = rule or load_rule()
@@ -152,7 +162,7 @@ def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | Non
     columns = _columns(labels, rule) if any(red_flags or ()) else []
     for i, flags in enumerate(red_flags or ()):
         if flags and not np.isnan(probs[i]).any():  # the few rows with a red flag: the single-case rule
-            hits = sorted(_hits(labels, probs[i], rule, flags, columns), key=lambda h: (not h.red_flag, -h.probability))
+            hits = sorted(_hits(labels, probs[i], rule, flags, columns), key=lambda h: (not _urgent(h, rule), -h.probability))
             out[i] = CANT_MISS_SEPARATOR.join(h.text() for h in hits)
     return out
 

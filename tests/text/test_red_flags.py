@@ -71,15 +71,21 @@ def test_cant_miss_names_a_flagged_condition_at_any_rank_with_its_reason():
     p = np.array([0.60, 0.30, 0.06, 0.035, 0.005])  # Hypothermia last, 0.5 %
     assert [h.label for h in cant_miss(labels, p, rule)] == ["Stroke"]
     hits = cant_miss(labels, p, rule, (("hypothermia", "a core temperature below 35 °C"),))
-    # the flagged hit first (the note points to it), then the rule's by rank
-    assert [(h.label, h.rank, h.red_flag) for h in hits] == [("Hypothermia", 5, "a core temperature below 35 °C"), ("Stroke", 2, "")]
-    assert hits[0].text() == "Hypothermia (0.5%; red flag: a core temperature below 35 °C)"
+    # both urgent (Stroke at the rule's probability or more, Hypothermia named by the flag): most probable first
+    # (session 14: the flagged hit had come first whatever its probability)
+    assert [(h.label, h.rank, h.red_flag) for h in hits] == [("Stroke", 2, ""), ("Hypothermia", 5, "a core temperature below 35 °C")]
+    assert hits[1].text() == "Hypothermia (0.5%; red flag: a core temperature below 35 °C)"
+    low = CantMissRule(top_k=2, min_probability=0.5, conditions=rule.conditions)  # Stroke now named by its rank only
+    hits = cant_miss(labels, p, low, (("hypothermia", "a core temperature below 35 °C"),))
+    assert [h.label for h in hits] == ["Hypothermia", "Stroke"]  # the urgent (flagged) hit before the rank-only one
     # a flag for a condition the rule names already adds its reason; one for an unlisted label adds nothing
     hits = cant_miss(labels, p, rule, (("Stroke", "sudden weakness"), ("Flu", "x")))
     assert [(h.label, h.red_flag) for h in hits] == [("Stroke", "sudden weakness")]
     col = cant_miss_column(labels, np.vstack([p, p, np.full(5, np.nan)]), rule,
                            red_flags=[(("Hypothermia", "a core temperature below 35 °C"),), (), (("Hypothermia", "y"),)])
-    assert col == ["Hypothermia (0.5%; red flag: a core temperature below 35 °C)|Stroke (30.0%)", "Stroke (30.0%)", ""]
+    assert col == ["Stroke (30.0%)|Hypothermia (0.5%; red flag: a core temperature below 35 °C)", "Stroke (30.0%)", ""]
+    col = cant_miss_column(labels, np.vstack([p]), low, red_flags=[(("Hypothermia", "a core temperature below 35 °C"),)])
+    assert col == ["Hypothermia (0.5%; red flag: a core temperature below 35 °C)|Stroke (30.0%)"]
 
 
 @pytest.mark.parametrize("change, field", [
@@ -200,7 +206,7 @@ def test_urgent_hits_are_red_flags_or_probable_ones_the_rest_rank_only():
     p /= p.sum()
     hits = cant_miss(labels, p, rule, (("Hypothermia", "a core temperature below 35 °C"),))
     urgent, by_rank = by_urgency(hits, rule)
-    assert [h.label for h in urgent] == ["Hypothermia", "Stroke"]
+    assert [h.label for h in urgent] == ["Stroke", "Hypothermia"]  # most probable first (session 14)
     assert [h.label for h in by_rank] == ["Pneumothorax"]
     assert all(h.probability < rule.min_probability and not h.red_flag for h in by_rank)
 
