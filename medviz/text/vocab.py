@@ -48,6 +48,31 @@ def scrub_identifiers(text: str) -> str:
     return text
 
 
+# A person's name after a title or a name field ("Mr John Harris", "Re: Mrs A. Patel", "Name: Jane Doe"): removed from
+# a case before it is saved (:func:`remove_identifiers`). Hand-written: the maintained de-identification tools
+# (Philter, Presidio's spaCy NER models) need models or data this install cannot download; a name without a title or
+# field label is not found, which the page says.
+_NAME_WORD = r"[A-Z](?:[a-z]+|['’][A-Z][a-z]+)(?:-[A-Z][a-z]+)?"  # Harris, O'Brien, Smith-Jones
+_NAME = re.compile(
+    rf"\b(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?\s+(?:[A-Z]\.?\s*){{0,2}}{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}}"
+    rf"|(?:(?i:patient\s+name|name|re|patient)\s*:[ \t]*)(?:[A-Z]\.?\s*){{0,2}}{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,3}})")
+SAVE_PATTERNS = [("name", _NAME), *_PATTERNS]
+REMOVED = "[removed]"
+
+
+def remove_identifiers(text: str) -> tuple[str, list[str]]:
+    """``text`` with names after a title or a name field (Mr/Mrs/Ms/Miss/Mx/Dr/Prof, "Name:", "Re:", "Patient:"),
+    e-mails, dates, phone numbers and MRN-like codes each replaced by ``[removed]``, and the kinds removed (in
+    :data:`SAVE_PATTERNS` order, never the matches). For a case saved from the pages (medviz.ui.cases): the text a
+    clinician typed may hold a letter's header."""
+    kinds = []
+    for kind, pattern in SAVE_PATTERNS:
+        text, n = pattern.subn(REMOVED, text)
+        if n:
+            kinds.append(kind)
+    return text, kinds
+
+
 def identifier_kinds(text: str) -> list[str]:
     """Which identifier kinds occur in ``text`` (for tests and counts; never the matches)."""
     return [kind for kind, pattern in _PATTERNS if pattern.search(text)]

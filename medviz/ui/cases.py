@@ -8,7 +8,7 @@ import streamlit as st
 
 from medviz.audit import summarize_probabilities, summarize_risk
 from medviz.errors import MedvizError
-from medviz.i18n import _
+from medviz.i18n import N_, _
 from medviz.store import cases, get_engine
 from medviz.store.cases import risk_prediction, text_prediction  # noqa: F401  (for pages)
 from medviz.ui.audit_hooks import record
@@ -17,9 +17,25 @@ from medviz.ui.common import plain
 from medviz.ui.messages import library_message
 
 
+# what medviz.text.vocab.remove_identifiers found, as the page names it (never the text found)
+_IDENTIFIER_KINDS = {"name": N_("a name after a title or a name field"), "email": N_("an e-mail address"),
+                     "date": N_("a date"), "phone": N_("a phone number"), "mrn": N_("a record number or code")}
+
+
 def save_case(bundle: Any, content: str | Mapping[str, Any], prediction: Mapping[str, Any]) -> str | None:
-    """Save a case now; record it in the audit trail; return its pseudonymous ID (None on error, shown)."""
+    """Save a case now; record it in the audit trail; return its pseudonymous ID (None on error, shown).
+
+    A case text is saved without the identifiers :func:`medviz.text.vocab.remove_identifiers` finds (a name after a
+    title or a name field, e-mails, dates, phone and record numbers: a pasted letter's header), and the page says
+    which kinds were removed; the prediction saved is the one shown (computed on the text as typed)."""
     s = session() or {}
+    if isinstance(content, str):
+        from medviz.text.vocab import remove_identifiers
+
+        content, kinds = remove_identifiers(content)
+        if kinds:
+            st.info(_("Removed before saving: {kinds}. A name without a title is not found: check the saved text on "
+                      "the Case history page.").format(kinds=", ".join(_(_IDENTIFIER_KINDS[k]) for k in kinds)), icon="🔒")
     try:
         saved = cases.save_case(get_engine(), username=s.get("username", "?"), content=content, bundle=bundle,
                                 prediction=prediction)

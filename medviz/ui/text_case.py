@@ -34,6 +34,8 @@ def render(bundle: ModelBundle) -> None:
                   else _("Symptoms, duration, what is absent. The model reads English words and numbers.")),
         )
         submitted = st.form_submit_button(_("Suggest diagnoses"), type="primary")
+        st.caption(_("Do not enter names, dates of birth or record numbers: a case you save is filed under a random "
+                     "case ID, and identifiers found are removed before saving."))
     if submitted:
         _predict(bundle, st.session_state.get(TEXT_KEY, ""))
     result = st.session_state.get(RESULT_KEY)
