@@ -80,6 +80,11 @@ def test_hedged_findings_are_uncertain_not_present(expert, text):
     ("fever has not been ruled out", [], [], ["fever"]),  # still a hedge
     ("cough has been present", ["cough"], [], []),
     ("could not walk, no fever", [], ["fever"], []),  # "could not" without "exclude": the negation as before
+    # session 14: "unable to exclude / rule out" is a hedge (was read as nothing); a resolved symptom stays evidence
+    ("unable to exclude fever, cough", ["cough"], [], ["fever"]),
+    ("unable to rule out fever", [], [], ["fever"]),
+    ("unable to walk, no fever", [], ["fever"], []),
+    ("fever resolved, cough", ["cough", "fever"], [], []),  # a TIA's weakness "fully resolved" is still its evidence
 ])
 def test_negation_queries_and_scopes(expert, text, present, absent, uncertain):
     assert _names(expert, text) == (present, absent, uncertain)

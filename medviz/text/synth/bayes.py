@@ -73,6 +73,7 @@ _HEDGE_PHRASES = frozenset({
     *((a, b) for a in ("cannot", "cant") for b in ("exclude", "rule")), ("can", "t", "exclude"), ("can", "t", "rule"),
     # "can not / could not / couldn't exclude" (its "not" denies nothing: the reader steps over it, _hedge_width)
     *((a, b, c) for a, b in (("can", "not"), ("could", "not"), ("couldn", "t")) for c in ("exclude", "rule")),
+    ("unable", "to", "exclude"), ("unable", "to", "rule"),  # session 14: "unable to exclude PE" was read as nothing
     ("rule", "out"), ("r", "o"), ("r", "out"), ("in", "keeping", "with")})
 _HEDGE_NEXT: dict[str, frozenset] = {}  # first word of a hedge phrase -> the second words it can have
 for _k in _HEDGE_PHRASES:
@@ -125,6 +126,9 @@ _BOUNDARY = frozenset({",", *_CLAUSE_END})
 # ConText's backward NEGATED_EXISTENCE cues that end the finding's clause, after auxiliaries ("PE was excluded",
 # "fracture has been ruled out", "rash unlikely."; context_rules.json): the finding is absent. "not ruled out",
 # "cannot be excluded" stay hedges (_trailing_hedge: a "not" before them is no auxiliary)
+# Not "X resolved / settled" (ConText's backward "resolved" rule, which the clinical reader keeps): a symptom that
+# resolved is still evidence for the differential (a TIA's weakness "fully resolved by arrival", pain "now settled in
+# the right lower abdomen"); tried in session 14 and not kept (holdout5 top-10 77.3 -> 76.7 %)
 _POST_RULED = frozenset({"excluded", "unlikely", "improbable"})
 _POST_START = _POST_NEG | _POST_SEP | _POST_RULED | {"ruled"} | _COPULA
 
