@@ -40,6 +40,8 @@ def _reference_vitals(low: str) -> list[str]:
             value, second = (99.0 if measure == "glucose" else None), None
         else:
             value, second = bayes._value_of(m.group(2)), (float(m.group(3)) if m.group(3) else None)
+        if measure == "creatinine" and second is None and value is not None:  # its unit (session 14)
+            value = bayes._creatinine_by_unit(m.group(2), value, low[m.end():m.end() + 12])
         if value is None or (measure != "bp" and second is not None):
             continue
         if measure == "t" and 90 <= value <= 113:

@@ -48,3 +48,18 @@ def test_the_expert_reads_a_target_as_no_finding():
     hypoxia = kb.phrase_col["hypoxia"]
     assert hypoxia in kb.read("COPD, sats 84% on air").present
     assert hypoxia not in kb.read("COPD, on 2L, target sats 88-92%").present
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a creatinine read with its unit (session 14): µmol/L under 25 is no value (it was read as mg/dL), a point before
+    # three digits in µmol/L is a thousands point, mg/dL of 25 or more is none
+    ("Creatinine 2 umol/L", []),
+    ("creatinine 1.200 umol/L", ["raised creatinine", bayes.CREATININE_KDIGO_3]),
+    ("creatinine 130umol/L", ["raised creatinine"]),
+    ("Creatinine 88 µmol/L", []),
+    ("creatinine 2.5 mg/dL", ["raised creatinine"]),
+    ("creatinine 354 mg/dl", []),
+    ("creatinine 4.5", ["raised creatinine", bayes.CREATININE_KDIGO_3]),  # no unit: under 25 is mg/dL, as before
+])
+def test_creatinine_with_its_unit(text, expected):
+    assert findings(text) == expected

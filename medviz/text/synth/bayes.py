@@ -154,7 +154,8 @@ _VITAL = re.compile(
     r"|bm|cbg|glucose|blood glucose|blood sugar|k|k\+|potassium|creatinine|creat|lactate|cohb|cohb level|carboxyhaemoglobin|carboxyhemoglobin|ketones|ketone)"
     r"\s*(?:of|is|was|=|:)?\s*"
     r"(\d{1,3}(?:,\d{3})+(?!\d|,\d)|\d{1,4}(?:,\d{1,2}|\.\d+)?(?!\d|,\d)|hi)"
-    r"(?:\s*/\s*(\d{2,3}))?(?![\d.]*[a-z])", re.I)
+    r"(?:\s*/\s*(\d{2,3}))?(?![\d.]*(?!umol)[a-z])", re.I)  # a letter right after the number: a unit or a word (3days);
+# "umol" may follow it ("130umol/L"); "µmol" already could (µ is no a-z)
 _MEASURE = {"hr": "hr", "pulse": "hr", "heart rate": "hr", "rr": "rr", "resp rate": "rr", "respiratory rate": "rr",
             "t": "t", "temp": "t", "temperature": "t", "bp": "bp", "blood pressure": "bp", "sats": "spo2",
             "o2 sats": "spo2", "spo2": "spo2", "sao2": "spo2", "bm": "glucose", "cbg": "glucose", "glucose": "glucose",
@@ -659,6 +660,25 @@ def _conditional_spans(low: str) -> list[tuple[int, int]]:
     return spans
 
 
+_UMOL = re.compile(r"\s*(?:umol|µmol|μmol|micromol)")
+_MG = re.compile(r"\s*mg\b")
+
+
+def _creatinine_by_unit(digits: str, value: float, after: str) -> float | None:
+    """A creatinine value read with the unit written after it (``after``: the text that follows the number): in
+    µmol/L a value under 25 is no creatinine (None: "creatinine 2 umol/L" was read as 2 mg/dL, raised) and "1.200"
+    (a point before exactly three digits) is 1,200; in mg/dL a value of 25 or more is none. Without a unit, the
+    value as the rules read it (under 25: mg/dL). Session 14."""
+    if _UMOL.match(after):
+        head, dot, tail = digits.partition(".")
+        if dot and len(tail) == 3 and "," not in digits:  # a thousands point, as much of Europe writes it
+            value = float(head + tail)
+        return value if value >= 25 else None
+    if _MG.match(after):
+        return value if value < 25 else None
+    return value
+
+
 def not_observed(low: str, start: int, conditional: list[tuple[int, int]] | None = None) -> bool:
     """True when a value written at character ``start`` of ``low`` (a lower-cased text) is not the patient's: it stands
     in a conditional clause (:func:`_conditional_spans`, or ``conditional``: those spans already found) or just after a
@@ -690,6 +710,10 @@ def vital_findings(low: str) -> list[str]:
             value, second = (99.0 if measure == "glucose" else None), None
         else:
             value, second = _value_of(m.group(2)), (float(m.group(3)) if m.group(3) else None)
+        if measure == "creatinine" and second is None and value is not None:
+            value = _creatinine_by_unit(m.group(2), value, low[m.end():m.end() + 12])
+            if value is None:
+                continue
         if value is None or (measure != "bp" and second is not None):
             continue
         if measure == "t" and 90 <= value <= 113:  # Fahrenheit
