@@ -20,7 +20,7 @@ def deployed_threshold(bundle: ModelBundle) -> tuple[float, str]:
     if thr is None and bands.get("cut_points"):
         thr = bands["cut_points"][-1]
     if thr is None:
-        return 0.5, Message(N_("0.5 (the bundle records no deployed threshold)"))
+        return 0.5, Message(N_("0.5: the bundle records no deployed threshold"))
     why = bands.get("rationale")  # the bundle's own words (manifest text): shown as written
     if not why:
         return float(thr), Message(N_("deployed high-risk threshold {threshold:g}"), threshold=float(thr))

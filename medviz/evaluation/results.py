@@ -108,7 +108,7 @@ class MulticlassEvaluation:
         cohort = Cohort(self.cohort.source, self.cohort.n, int(yb.sum()), float(yb.mean()) if len(yb) else None,
                         self.cohort.description, self.cohort.excluded)
         return evaluate_binary(yb, self.probs[:, c], positive_label=label, cohort=cohort, threshold=0.5,
-                               threshold_source=Message(N_("0.5 on P(diagnosis) (the text model has no deployed threshold)")),
+                               threshold_source=Message(N_("0.5 on P(diagnosis): the text model has no deployed threshold")),
                                resamples=resamples, seed=seed)
 
     def summary(self) -> dict[str, Any]:
