@@ -68,23 +68,3 @@ def test_remove_identifiers_keeps_clinical_text():
         "Dear [removed], thank you for seeing [removed]; [removed] and [removed]", ["name"])
     assert remove_identifiers("Name: Jane Doe\nNHS 943 476 5919") == ("[removed]\nNHS [removed]", ["name", "phone"])
 
-
-def test_text_batch_table_puts_the_outputs_first_with_one_decimal(app):
-    """Session 14 (a newcomer scrolled sideways past 801 probability columns to find cant_miss, and read 88.1% beside
-    44.37%): the Batch table shows prediction, probability (as a percentage, one decimal), cant_miss, the conformal
-    set, scope, warnings and error first; the download keeps the contract's order."""
-    at = app
-    at.switch_page("pages/batch.py")
-    at.run()
-    data = b"id,note\n1,fever and a bad cough with chills\n2,\n3,itchy rash on both arms\n"
-    at.file_uploader(key="batch_upload").set_value(("cases.csv", data, "text/csv"))
-    at.run()
-    at.button(key="batch_score").click()
-    at.run()
-    assert not at.exception and not at.error
-    table = at.dataframe[0].value
-    assert list(table.columns[:7]) == ["prediction", "probability", "cant_miss", "prediction_set", "out_of_scope",
-                                       "warnings", "error"]
-    assert {"id", "note"} <= set(table.columns[7:])
-    p = table["probability"].dropna()
-    assert len(p) == 2 and ((p > 1) & (p <= 100)).all()  # percentages, shown with "%.1f%%"

@@ -142,6 +142,12 @@ def test_batch_page_with_a_text_bundle(app):
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert len(table) == 3 and table.loc[1, "error"] != "" and table.loc[0, "prediction"] in ("flu", "migraine", "rash")
+    # the outputs first (session 14: a newcomer scrolled past 801 probability columns to find cant_miss), the
+    # probability as a percentage shown with one decimal on every row ("%.1f%%"; "percent" gave 88.1% beside 44.37%)
+    assert list(table.columns[:7]) == ["prediction", "probability", "cant_miss", "prediction_set", "out_of_scope",
+                                       "warnings", "error"]
+    p = table["probability"].dropna()
+    assert len(p) == 2 and ((p > 1) & (p <= 100)).all()
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert any(s["layout"]["title"]["text"].startswith("Rows per predicted diagnosis") for s in charts)
     at.multiselect(key="batch_filter_label").set_value(["rash"])
