@@ -139,7 +139,12 @@ def _text(bundle):
         st.warning(_("No word appears often enough to report (each word needs at least 2 occurrences)."))
         return
     diagnoses = sorted(table["diagnosis"].unique())
-    diag = st.selectbox(_("Diagnosis"), diagnoses, key="explanations_diagnosis")
+    # opens on the diagnosis with the most texts behind it (the first by name over 801 labels had 2), each option
+    # with its number of texts
+    counts = table.groupby("diagnosis")["n_texts"].first()
+    most = max(diagnoses, key=lambda d: (int(counts[d]), [-ord(ch) for ch in d]))
+    diag = st.selectbox(_("Diagnosis"), diagnoses, index=diagnoses.index(most), key="explanations_diagnosis",
+                        format_func=lambda d: f"{d} (n = {int(counts[d])})")
     basis = str(table["basis"].iloc[0]) if "basis" in table else ""
     n = int(table.loc[table["diagnosis"] == diag, "n_texts"].iloc[0])
     st.caption(_("Mean SHAP value (calibrated probability of {diagnosis}) of each word over the {n} texts whose "

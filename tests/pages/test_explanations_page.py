@@ -77,3 +77,16 @@ def test_case_page_explains_the_top_diagnosis(models, open_page):
     at.run()
     assert not at.exception
     assert any(labels[1] in c.value and "Base value" in c.value for c in at.caption)
+
+
+def test_explanations_page_opens_on_the_diagnosis_with_the_most_texts(models, open_page):
+    """Session 14: the page opened on the first diagnosis by name whatever the number of texts behind it."""
+    from medviz.bundle import add_bundle_file
+    from medviz.explain import TEXT_IMPORTANCE_FILE
+
+    table = pd.DataFrame({"diagnosis": ["flu", "flu", "rash"], "word": ["fever", "cough", "itchy"],
+                          "mean_shap": [0.2, 0.1, 0.3], "count": [4, 2, 3], "n_texts": [6, 6, 9], "basis": "true label"})
+    add_bundle_file(models / "tiny-text", TEXT_IMPORTANCE_FILE, table.to_csv(index=False).encode())
+    at = open_page("pages/explanations.py", models / "tiny-text")
+    box = at.selectbox(key="explanations_diagnosis")
+    assert box.value == "rash" and box.options == ["flu (n = 6)", "rash (n = 9)"]
