@@ -142,7 +142,7 @@ def _text(bundle):
     # opens on the diagnosis with the most texts behind it (the first by name over 801 labels had 2), each option
     # with its number of texts
     counts = table.groupby("diagnosis")["n_texts"].first()
-    most = max(diagnoses, key=lambda d: (int(counts[d]), [-ord(ch) for ch in d]))
+    most = max(diagnoses, key=lambda d: int(counts[d]))  # the first by name among ties
     diag = st.selectbox(_("Diagnosis"), diagnoses, index=diagnoses.index(most), key="explanations_diagnosis",
                         format_func=lambda d: f"{d} (n = {int(counts[d])})")
     basis = str(table["basis"].iloc[0]) if "basis" in table else ""

@@ -135,6 +135,9 @@ def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, in
 
     rows = errors = warns = 0
     parquet = ParquetChunkWriter(fh) if fmt == "parquet" else None
+    # text scores: the probabilities are rounded to 6 decimals by the CSV writer as it looks their text up (the same
+    # text as for_csv's np.round then writing: medviz.scoring.render._float_block), not in a rounded copy first
+    rounded = frozenset(getattr(scorer, "rounded_columns", list)())
 
     def write(scored_future, header):
         nonlocal rows, errors, warns
@@ -142,9 +145,6 @@ def _pipeline(scorer, source, fh, chunksize, progress, sanitize, limits, fmt, in
         if parquet is not None:  # typed values, no formula prefix (read by programs)
             parquet.write(scorer.for_csv(scored))
         else:
-            # the probabilities are rounded to 6 decimals by the writer as it looks their text up (the same text as
-            # for_csv's np.round then writing: medviz.scoring.render._float_block), not in a rounded copy first
-            rounded = frozenset(getattr(scorer, "rounded_columns", list)())
             view = scorer.for_csv(scored, leave=rounded) if rounded else scorer.for_csv(scored)
             write_csv_chunk(neutralize_formulas(view) if sanitize else view, fh, header=header, rounded=rounded)
         rows += len(scored)

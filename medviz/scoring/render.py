@@ -155,12 +155,7 @@ def render_csv(df: pd.DataFrame, rounded: frozenset = frozenset()) -> bytes | No
         return None
     cells = _float_block(df, rounded)
     rest = [i for i, c in enumerate(cells) if c is None]
-    late = [i for i in rest if df.columns[i] in rounded]  # rounded columns outside the block (few: rounded here)
-    if late:
-        df = df.copy(deep=False)
-        for i in late:
-            if pd.api.types.is_float_dtype(df.dtypes.iloc[i]):
-                df.isetitem(i, np.round(df.iloc[:, i].to_numpy(dtype=np.float64), 6))
+    df = _round_columns(df, rounded, rest)  # rounded columns outside the block (few): rounded here
     if rest:
         try:
             table = pa.Table.from_pandas(df.iloc[:, rest], preserve_index=False)
@@ -297,6 +292,19 @@ def _float_block(df: pd.DataFrame, rounded: frozenset = frozenset()) -> list:
     return cells
 
 
+def _round_columns(df: pd.DataFrame, rounded: frozenset, positions) -> pd.DataFrame:
+    """``df`` with its float columns at ``positions`` whose names are in ``rounded`` rounded to 6 decimals
+    (``np.round``; a shallow copy), or ``df`` itself when there are none."""
+    dtypes = df.dtypes
+    hit = [i for i in positions if df.columns[i] in rounded and pd.api.types.is_float_dtype(dtypes.iloc[i])]
+    if not hit:
+        return df
+    df = df.copy(deep=False)
+    for i in hit:
+        df.isetitem(i, np.round(df.iloc[:, i].to_numpy(dtype=np.float64), 6))
+    return df
+
+
 def write_csv_chunk(df: pd.DataFrame, fh, *, header: bool, rounded: frozenset = frozenset()) -> None:
     """Append ``df`` as CSV to ``fh`` (a text stream, or a binary one: UTF-8); same output as
     ``df.to_csv(index=False)``. ``rounded``: names of float columns written rounded to 6 decimals, the same text as
@@ -307,10 +315,7 @@ def write_csv_chunk(df: pd.DataFrame, fh, *, header: bool, rounded: frozenset = 
     except ImportError:
         body = None
     if body is None:
-        if rounded:
-            df = df.copy(deep=False)
-            for c in [c for c in df.columns if c in rounded and pd.api.types.is_float_dtype(df[c])]:
-                df[c] = np.round(df[c].to_numpy(dtype=np.float64), 6)
+        df = _round_columns(df, rounded, range(df.shape[1]))
         if isinstance(fh, (io.RawIOBase, io.BufferedIOBase)):
             fh.write(df.to_csv(index=False, header=header).encode("utf-8"))
         else:

@@ -162,8 +162,7 @@ def cant_miss_column(labels, probabilities: np.ndarray, rule: CantMissRule | Non
     columns = _columns(labels, rule) if any(red_flags or ()) else []
     for i, flags in enumerate(red_flags or ()):
         if flags and not np.isnan(probs[i]).any():  # the few rows with a red flag: the single-case rule
-            hits = sorted(_hits(labels, probs[i], rule, flags, columns), key=lambda h: (not _urgent(h, rule), -h.probability))
-            out[i] = CANT_MISS_SEPARATOR.join(h.text() for h in hits)
+            out[i] = CANT_MISS_SEPARATOR.join(h.text() for h in _hits(labels, probs[i], rule, flags, columns))
     return out
 
 

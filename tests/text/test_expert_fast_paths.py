@@ -33,7 +33,7 @@ def _reference_vitals(low: str) -> list[str]:
     skipped, session 14)."""
     found = []
     for m in bayes._VITAL.finditer(low):
-        if any(a <= m.start() < b for a, b in bayes._conditional_spans(low)) or bayes._TARGET_WORDS.search(low[:m.start()]):
+        if any(a <= m.start() < b for a, b in bayes.conditional_spans(low)) or bayes._TARGET_WORDS.search(low[:m.start()]):
             continue
         measure = bayes._MEASURE.get(re.sub(r"\s+", " ", m.group(1)))
         if m.group(2) == "hi":

@@ -89,7 +89,7 @@ def parse_vitals(text: str) -> VitalText:
     if not re.search(r"\d", text):
         return VitalText((), (), ())
 
-    from medviz.text.synth.bayes import _conditional_spans, not_observed
+    from medviz.text.synth.bayes import conditional_spans, not_observed
 
     # a value in a conditional clause or after a target word ("target sats 88-92%", "return if temp 38 or more") is not
     # the patient's: left as written and listed as not interpreted (session 14). Positions need the lower-cased text
@@ -102,7 +102,7 @@ def parse_vitals(text: str) -> VitalText:
         if len(low) != len(text):
             return True
         if conditional is None:
-            conditional = _conditional_spans(low)
+            conditional = conditional_spans(low)
         if not_observed(low, m.start(), conditional):
             skipped.append(m.group(0).strip())
             taken.append(m.span())

@@ -643,7 +643,7 @@ _TARGET_WORDS = re.compile(r"\b(?:target(?:ing|ed)?|aim(?:ing)?|goal|keep|mainta
                            r"|trigger)\W+(?:\w+\W+){0,2}$")
 
 
-def _conditional_spans(low: str) -> list[tuple[int, int]]:
+def conditional_spans(low: str) -> list[tuple[int, int]]:
     """Character spans of ``low``'s conditional clauses ("return if creatinine 400 or more", "if temperature 38 or
     above, call"): the clause a conditional cue opens (:func:`_conditional`, :func:`_hypothetical_end`, the same rule
     as the findings' reading), mapped back from tokens to characters. A value in one is a condition, not the
@@ -681,17 +681,17 @@ def _creatinine_by_unit(digits: str, value: float, after: str) -> float | None:
 
 def not_observed(low: str, start: int, conditional: list[tuple[int, int]] | None = None) -> bool:
     """True when a value written at character ``start`` of ``low`` (a lower-cased text) is not the patient's: it stands
-    in a conditional clause (:func:`_conditional_spans`, or ``conditional``: those spans already found) or just after a
+    in a conditional clause (:func:`conditional_spans`, or ``conditional``: those spans already found) or just after a
     target word (:data:`_TARGET_WORDS`). Shared by :func:`vital_findings` and the clinical reader's vital signs
     (medviz.text.clinical.vitals)."""
-    spans = _conditional_spans(low) if conditional is None else conditional
+    spans = conditional_spans(low) if conditional is None else conditional
     return any(a <= start < b for a, b in spans) or _TARGET_WORDS.search(low, max(0, start - 40), start) is not None
 
 
 def vital_findings(low: str) -> list[str]:
     """Names of the findings (:data:`VITAL_RULES`: "fever", "hypothermia", "hyperglycaemia", ...) that the vital signs
     and bedside values in ``low`` (a lower-cased text, :func:`normalise`) mean, in text order; a temperature of
-    90-113 is read as Fahrenheit. A value inside a conditional clause (:func:`_conditional_spans`: "return if T 38 or
+    90-113 is read as Fahrenheit. A value inside a conditional clause (:func:`conditional_spans`: "return if T 38 or
     more") or given as a target ("target sats 88-92%", :data:`_TARGET_WORDS`) is not the patient's and is skipped.
     Never raises; a value it cannot place is skipped."""
     found = []
@@ -702,7 +702,7 @@ def vital_findings(low: str) -> list[str]:
     conditional = None
     for m in pattern.finditer(low):
         if conditional is None:
-            conditional = _conditional_spans(low)
+            conditional = conditional_spans(low)
         if not_observed(low, m.start(), conditional):
             continue
         measure = _MEASURE.get(m.group(1))  # the names' only whitespace is the pattern's own single space
